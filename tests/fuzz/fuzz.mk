@@ -1,0 +1,3 @@
+# Fuzz targets (libFuzzer + ASan/UBSan).
+.PHONY: fuzz-build
+fuzz-build:

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs every test (unit, integration, short fuzz runs) and prints "N passed, N failed" last.
+# Each test program speaks TAP ("ok N - name" / "not ok N - name"); a program that exits
+# non-zero without reporting a failure counts as one failure of its own.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+FUZZ_SECONDS_SHORT=${FUZZ_SECONDS_SHORT:-10}
+LOG=$BUILD/tests/log
+mkdir -p "$LOG"
+pass=0 fail=0 failed_names=()
+
+run_tap() { # name, command...
+    local name=$1 out rc p f
+    shift
+    out=$LOG/$(echo "$name" | tr '/ ' '__').log
+    "$@" >"$out" 2>&1
+    rc=$?
+    p=$(grep -cE '^ok ' "$out")
+    f=$(grep -cE '^not ok ' "$out")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1
+        echo "not ok - $name exited with status $rc" >>"$out"
+    fi
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+        f=1
+        echo "not ok - $name reported no test" >>"$out"
+    fi
+    pass=$((pass + p))
+    fail=$((fail + f))
+    if [ "$f" -gt 0 ]; then
+        failed_names+=("$name")
+        printf '%-40s %3d passed, %3d FAILED (log: %s)\n' "$name" "$p" "$f" "${out#$TOP/}"
+        grep -E '^not ok |^# ' "$out" | head -40 | sed 's/^/    /'
+    else
+        printf '%-40s %3d passed\n' "$name" "$p"
+    fi
+}
+
+echo "== unit tests"
+for t in "$BUILD"/tests/unit/test_*; do
+    [ -x "$t" ] || continue
+    run_tap "unit/$(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP LM_TOP="$TOP" "$t"
+done
+
+echo "== integration tests"
+for t in "$TOP"/tests/integration/*.sh; do
+    [ -f "$t" ] || continue
+    run_tap "integration/$(basename "$t" .sh)" env LM_TOP="$TOP" BUILD="$BUILD" bash "$t"
+done
+
+echo "== fuzz (short runs, ${FUZZ_SECONDS_SHORT}s each)"
+fuzz_one() { # target
+    local t=$1 name corpus
+    name=$(basename "$t")
+    corpus=$BUILD/fuzz/corpus/$name
+    mkdir -p "$corpus"
+    if "$t" -max_total_time="$FUZZ_SECONDS_SHORT" -print_final_stats=1 \
+        -artifact_prefix="$BUILD/fuzz/$name-" "$corpus" "$BUILD/fuzz/seeds/$name"; then
+        echo "ok 1 - $name ran ${FUZZ_SECONDS_SHORT}s without a finding"
+    else
+        echo "not ok 1 - $name found a crash; artifact in $BUILD/fuzz/"
+    fi
+}
+for t in "$BUILD"/fuzz/fuzz_*; do
+    [ -x "$t" ] || continue
+    run_tap "fuzz/$(basename "$t")" fuzz_one "$t"
+done
+
+if [ ${#failed_names[@]} -gt 0 ]; then
+    echo "failed: ${failed_names[*]}"
+fi
+echo "tests: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

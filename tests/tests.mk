@@ -1,0 +1,17 @@
+# Tests: cmocka unit tests, integration scripts, fuzz targets and benchmarks.
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+UNIT_HELP  := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+UNIT_HOBJ  := $(UNIT_HELP:%.c=$(BUILD)/%.o)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJ) $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(UNIT_HOBJ) $(LIB) $(LDLIBS) -lcmocka
+
+include tests/fuzz/fuzz.mk
+include tests/bench/bench.mk
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all fuzz-build
+	$(Q)bash tests/run.sh

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Installs every Debian package Laundromat needs and fetches the source packages the
+# freestanding guest build compiles (lwip, libsodium, libzstd). Idempotent.
+set -euo pipefail
+
+PKGS=(
+  build-essential make pkg-config dpkg-dev clang lld llvm libclang-rt-14-dev
+  libsodium-dev libzstd-dev libvirt-dev libxen-dev libsqlite3-dev sqlite3
+  libmicrohttpd-dev libjansson-dev libcmocka-dev
+  iproute2 iputils-ping curl wrk httperf qemu-system-x86 xxd
+)
+SRC_PKGS=(lwip libsodium libzstd)
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+TP="$TOP/build/third_party"
+
+log() { printf 'deps: %s\n' "$*" >&2; }
+die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || die "not root and no sudo: run 'make deps' as root"
+  SUDO=sudo
+fi
+
+apt_update() {
+  if ! $SUDO apt-get update -qq >/tmp/lm-apt-update.log 2>&1 ||
+     grep -qE '^(Err|W: Failed)' /tmp/lm-apt-update.log; then
+    cat /tmp/lm-apt-update.log >&2
+    die "cannot reach the Debian package registry (apt-get update failed, log above); check the network or /etc/apt/sources.list*"
+  fi
+}
+
+# 1. Binary packages: install only what is missing.
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+updated=0
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing: ${missing[*]}"
+  apt_update; updated=1
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/tmp/lm-apt-install.log 2>&1 ||
+    { tail -20 /tmp/lm-apt-install.log >&2; die "apt-get install failed for: ${missing[*]} (log: /tmp/lm-apt-install.log)"; }
+fi
+
+# 2. A deb-src entry, mirroring the existing binary sources, when none exists.
+if ! grep -rqsE '^(deb-src|Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  src=/etc/apt/sources.list.d/laundromat-src.sources
+  log "adding deb-src entries in $src"
+  if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1 &&
+     grep -qs '^Types: deb$' /etc/apt/sources.list.d/*.sources; then
+    # deb822 files: copy each stanza of Types: deb as Types: deb-src.
+    awk 'BEGIN{RS="";ORS="\n\n"} /(^|\n)Types: deb(\n|$)/ {sub(/Types: deb/,"Types: deb-src"); print}' \
+      /etc/apt/sources.list.d/*.sources | $SUDO tee "$src" >/dev/null
+  else
+    grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null | sed 's/^deb /deb-src /' |
+      $SUDO tee /etc/apt/sources.list.d/laundromat-src.list >/dev/null
+  fi
+  updated=0
+fi
+
+# 3. Source packages for the freestanding guest build, under build/third_party/.
+mkdir -p "$TP"
+for sp in "${SRC_PKGS[@]}"; do
+  if [ -f "$TP/.$sp.ok" ]; then continue; fi
+  [ $updated -eq 1 ] || { apt_update; updated=1; }
+  log "fetching source package $sp into build/third_party/"
+  rm -rf "$TP/$sp" && mkdir -p "$TP/$sp"
+  (cd "$TP/$sp" && apt-get source -qq "$sp" >/tmp/lm-apt-source-$sp.log 2>&1) ||
+    { tail -20 /tmp/lm-apt-source-$sp.log >&2; die "apt-get source $sp failed (log: /tmp/lm-apt-source-$sp.log)"; }
+  # A stable name for the unpacked tree, whatever the version.
+  d=$(find "$TP/$sp" -mindepth 1 -maxdepth 1 -type d | head -1)
+  [ -n "$d" ] || die "apt-get source $sp unpacked nothing"
+  ln -sfn "$(basename "$d")" "$TP/$sp/src"
+  touch "$TP/.$sp.ok"
+done
+log "all dependencies present"

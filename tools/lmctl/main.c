@@ -1,0 +1,47 @@
+/* lmctl: the buyer's and operator's command line; dispatches to one file per command. */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lmctl.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: lmctl COMMAND [ARGS]\n"
+          "\n"
+          "commands:\n"
+          "  keygen [--seed HEX] FILE     new Ed25519 key: FILE (secret, 0600) and FILE.pub\n"
+          "  token mint --key FILE ...    sign a boot token offline with a broker key\n"
+          "  token show [--key PUB] FILE  decode a token and verify it (--json for JSON)\n"
+          "  chain new -n N FILE          new hash chain of N links, seed kept in FILE\n"
+          "  chain show [--link K] FILE   a chain's length, anchor and link K\n"
+          "\n"
+          "`lmctl COMMAND --help` describes each command's options.\n"
+          "Exit status: 0 success, 1 failure (an invalid token, an I/O error), 2 usage.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        lmctl_err("libsodium failed to initialise");
+        return LMCTL_FAIL;
+    }
+    if (argc < 2) {
+        usage(stderr);
+        return LMCTL_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return LMCTL_OK;
+    }
+    if (!strcmp(cmd, "keygen"))
+        return cmd_keygen(argc - 1, argv + 1);
+    if (!strcmp(cmd, "token"))
+        return cmd_token(argc - 1, argv + 1);
+    if (!strcmp(cmd, "chain"))
+        return cmd_chain(argc - 1, argv + 1);
+    lmctl_err("unknown command \"%s\"; `lmctl --help` lists the commands", cmd);
+    return LMCTL_USAGE;
+}
