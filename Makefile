@@ -14,6 +14,7 @@ Q := @
 endif
 
 .DEFAULT_GOAL := all
+.SECONDARY:
 .PHONY: all deps test fuzz bench demo clean format help
 
 include lib/lib.mk
@@ -45,3 +46,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+demo: deps all
+	$(Q)bash tools/demo.sh

@@ -15,3 +15,5 @@ include tests/bench/bench.mk
 test: deps
 	$(Q)$(MAKE) --no-print-directory all fuzz-build
 	$(Q)bash tests/run.sh
+
+$(BUILD)/tests/unit/%.o: CFLAGS += -Ilib -Itests/unit

@@ -1,0 +1,64 @@
+/* Fixed keys, clock, names and chain shared by the fuzz targets and their seed generator. */
+#ifndef LM_FUZZ_FIXTURES_H
+#define LM_FUZZ_FIXTURES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "laundromat/chain.h"
+#include "laundromat/status.h"
+
+/* The verifier's view in fuzz_token; mkseeds mints a token that is valid under it. */
+#define FZ_NOW 1790000000ull /* 2026-09-21T14:13:20Z */
+#define FZ_SKEW 60u
+#define FZ_HOST "host-a"
+#define FZ_CLUSTER "cluster-1"
+
+/* The chain fuzz_payment drives: anchor = link 0 of a chain of FZ_CHAIN_LEN from a fixed seed. */
+#define FZ_CHAIN_LEN 64u
+#define FZ_CHAIN_JUMP 16u
+
+/*
+ * Chain records of fuzz_payment, read from the input until it runs out:
+ *   op        1 byte: bits 0-1 link source, bit 2 wide index, bit 3 restart the chain first
+ *   index     1 byte, or 4 bytes little-endian when bit 2 is set
+ *   extra     source 0: nothing, the genuine link at index
+ *             source 1: 1 byte j, the genuine link at j % (FZ_CHAIN_LEN + 1)
+ *             source 2: 32 bytes, the link itself
+ *             source 3: 1 byte b, the genuine link at index with bit b % 256 flipped
+ */
+enum {
+    FZ_OP_GENUINE = 0,
+    FZ_OP_OTHER = 1,
+    FZ_OP_RAW = 2,
+    FZ_OP_FLIPPED = 3,
+    FZ_OP_SOURCE_MASK = 3,
+    FZ_OP_WIDE = 4,
+    FZ_OP_RESTART = 8,
+};
+
+/* Deterministic filler: distinct byte patterns per tag, never all zero. */
+static inline void fz_fill(uint8_t *p, size_t n, uint8_t tag)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(tag * 31u + i * 7u + 1u);
+}
+
+static inline void fz_key_seed(uint8_t seed[32])
+{
+    fz_fill(seed, 32, 0x4b); /* 'K' */
+}
+
+static inline void fz_chain_seed(uint8_t seed[LM_CHAIN_SEED_BYTES])
+{
+    fz_fill(seed, LM_CHAIN_SEED_BYTES, 0x43); /* 'C' */
+}
+
+/* 1 when msg holds a NUL within its buffer. */
+static inline int fz_diag_terminated(const struct lm_diag *d)
+{
+    return memchr(d->msg, '\0', sizeof d->msg) != NULL;
+}
+
+#endif

@@ -1,0 +1,386 @@
+/* Writes the fuzz targets' seed corpora (valid messages and files plus broken variants). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fixtures.h"
+#include "laundromat/chain.h"
+#include "laundromat/keys.h"
+#include "laundromat/token.h"
+#include "laundromat/util.h"
+#include "laundromat/wire.h"
+
+static const char *root;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mkseeds: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+/* root/target/name, with any old file of that name removed (the library never overwrites). */
+static const char *seed_path(const char *target, const char *name)
+{
+    static char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s/%s", root, target, name) >= (int)sizeof path)
+        die("path too long: %s/%s/%s", root, target, name);
+    if (unlink(path) != 0 && errno != ENOENT)
+        die("%s: cannot remove: %s", path, strerror(errno));
+    return path;
+}
+
+static void put(const char *target, const char *name, const void *buf, size_t len)
+{
+    const char *path = seed_path(target, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, buf, len) != (ssize_t)len || close(fd) != 0)
+        die("%s: %s", path, strerror(errno));
+}
+
+static void put_text(const char *target, const char *name, const char *text)
+{
+    put(target, name, text, strlen(text));
+}
+
+static void make_dir(const char *target)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s%s", root, target ? "/" : "", target ? target : "");
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        die("%s: %s", path, strerror(errno));
+}
+
+static struct lm_keypair broker, stranger;
+static uint8_t links[FZ_CHAIN_LEN + 1][LM_HASH_BYTES];
+
+/* A token valid at FZ_NOW for host FZ_HOST, paid by the fixture chain; callers vary it. */
+static void base_token(struct lm_token *t)
+{
+    memset(t, 0, sizeof *t);
+    fz_fill(t->id, sizeof t->id, 0x54);
+    t->key_id = broker.pub.key_id;
+    t->issued_at = FZ_NOW - 60;
+    t->expires_at = FZ_NOW + 3600;
+    t->scope_kind = LM_SCOPE_HOST;
+    t->payload_kind = LM_PAYLOAD_IMAGE;
+    t->vcpus = 1;
+    t->mem_mib = 16;
+    strcpy(t->scope, FZ_HOST);
+    fz_fill(t->commitment, sizeof t->commitment, 0x50);
+    memcpy(t->anchor, links[0], LM_HASH_BYTES);
+    t->chain_len = FZ_CHAIN_LEN;
+    t->link_value_ms = 1000;
+}
+
+static void mint(const struct lm_token *t, const struct lm_keypair *kp, uint8_t out[LM_TOKEN_SIZE])
+{
+    if (lm_token_encode(t, out) != 0 || lm_token_sign(out, kp->sk) != 0)
+        die("cannot mint a token");
+}
+
+static void token_seeds(uint8_t valid[LM_TOKEN_SIZE])
+{
+    const char *T = "fuzz_token";
+    struct lm_token t;
+    uint8_t b[LM_TOKEN_SIZE + 1];
+
+    base_token(&t);
+    mint(&t, &broker, valid);
+    put(T, "valid-host-chain", valid, LM_TOKEN_SIZE);
+
+    base_token(&t);
+    t.scope_kind = LM_SCOPE_CLUSTER;
+    memset(t.scope, 0, sizeof t.scope);
+    strcpy(t.scope, FZ_CLUSTER);
+    t.payload_kind = LM_PAYLOAD_CHECKPOINT;
+    memset(t.anchor, 0, sizeof t.anchor);
+    t.chain_len = 0;
+    t.prepaid_units = 100;
+    t.vcpus = 4;
+    t.mem_mib = 2048;
+    static const uint8_t ip[4] = {10, 0, 0, 5}, mac[6] = {0x02, 0, 0, 0, 0, 1};
+    memcpy(t.ipv4, ip, 4);
+    t.prefix = 24;
+    memcpy(t.mac, mac, 6);
+    mint(&t, &broker, b);
+    put(T, "valid-cluster-prepaid", b, LM_TOKEN_SIZE);
+
+    base_token(&t);
+    t.issued_at = FZ_NOW - 7200;
+    t.expires_at = FZ_NOW - 3600;
+    mint(&t, &broker, b);
+    put(T, "expired", b, LM_TOKEN_SIZE);
+
+    base_token(&t);
+    t.issued_at = FZ_NOW + 3600;
+    t.expires_at = FZ_NOW + 7200;
+    mint(&t, &broker, b);
+    put(T, "not-yet-valid", b, LM_TOKEN_SIZE);
+
+    base_token(&t);
+    memset(t.scope, 0, sizeof t.scope);
+    strcpy(t.scope, "host-b");
+    mint(&t, &broker, b);
+    put(T, "wrong-host", b, LM_TOKEN_SIZE);
+
+    base_token(&t);
+    t.key_id = stranger.pub.key_id;
+    mint(&t, &stranger, b);
+    put(T, "unknown-key", b, LM_TOKEN_SIZE);
+
+    memcpy(b, valid, LM_TOKEN_SIZE);
+    b[LM_TOK_OFF_SIG + 5] ^= 0x20;
+    put(T, "bad-signature", b, LM_TOKEN_SIZE);
+
+    memcpy(b, valid, LM_TOKEN_SIZE);
+    b[LM_TOK_OFF_RESERVED3] = 1;
+    put(T, "reserved-nonzero", b, LM_TOKEN_SIZE);
+
+    memcpy(b, valid, LM_TOKEN_SIZE);
+    b[LM_TOK_OFF_SCOPE + 31] = 'x';
+    put(T, "scope-not-padded", b, LM_TOKEN_SIZE);
+
+    memcpy(b, valid, LM_TOKEN_SIZE);
+    b[LM_TOK_OFF_VERSION] = 2;
+    put(T, "bad-version", b, LM_TOKEN_SIZE);
+
+    put(T, "truncated", valid, LM_TOK_SIGNED_BYTES);
+    put(T, "magic-only", valid, 6);
+    memcpy(b, valid, LM_TOKEN_SIZE);
+    b[LM_TOKEN_SIZE] = 0;
+    put(T, "trailing", b, LM_TOKEN_SIZE + 1);
+}
+
+static void ping_seeds(const uint8_t token[LM_TOKEN_SIZE])
+{
+    const char *T = "fuzz_ping";
+    uint8_t b[LM_WIRE_MAX];
+    int n;
+
+    struct lm_ping p;
+    memset(&p, 0, sizeof p);
+    p.nonce = 0x0123456789abcdefull;
+    memcpy(p.token, token, LM_TOKEN_SIZE);
+    n = lm_ping_encode(&p, b, sizeof b);
+    put(T, "ping", b, (size_t)n);
+    put(T, "ping-truncated", b, (size_t)n - 1);
+    b[6] = 0x02;
+    put(T, "ping-bad-flags", b, (size_t)n);
+
+    p.has_payment = 1;
+    p.pay_index = 1;
+    memcpy(p.pay_link, links[1], LM_HASH_BYTES);
+    n = lm_ping_encode(&p, b, sizeof b);
+    put(T, "ping-paid", b, (size_t)n);
+    put(T, "ping-paid-truncated", b, LM_PING_SIZE);
+
+    struct lm_ping_reply r;
+    memset(&r, 0, sizeof r);
+    r.status = LM_OK;
+    r.nonce = p.nonce;
+    memcpy(r.token_id, token + LM_TOK_OFF_ID, LM_TOKEN_ID_BYTES);
+    r.vm_id = 42;
+    r.server_time = FZ_NOW;
+    static const uint8_t ip[4] = {10, 0, 0, 2};
+    memcpy(r.loader_ip, ip, 4);
+    r.loader_port = 7778;
+    r.credit_ms = 1000;
+    n = lm_ping_reply_encode(&r, b, sizeof b);
+    put(T, "reply-ok", b, (size_t)n);
+    b[54] = 1;
+    put(T, "reply-reserved-nonzero", b, (size_t)n);
+
+    r.status = LM_EXPIRED;
+    r.vm_id = 0;
+    r.credit_ms = 0;
+    n = lm_ping_reply_encode(&r, b, sizeof b);
+    put(T, "reply-expired", b, (size_t)n);
+    put(T, "reply-short", b, 8);
+}
+
+/* Appends one chain record (format in fixtures.h) to buf at *len. */
+static void record(uint8_t *buf, size_t *len, uint8_t op, uint32_t k, const uint8_t *extra,
+                   size_t extra_len)
+{
+    buf[(*len)++] = op;
+    if (op & FZ_OP_WIDE)
+        for (int i = 0; i < 4; i++)
+            buf[(*len)++] = (uint8_t)(k >> (8 * i));
+    else
+        buf[(*len)++] = (uint8_t)k;
+    if (extra_len) {
+        memcpy(buf + *len, extra, extra_len);
+        *len += extra_len;
+    }
+}
+
+static void payment_seeds(const uint8_t token[LM_TOKEN_SIZE])
+{
+    const char *T = "fuzz_payment";
+    uint8_t b[1024];
+    size_t len;
+    int n;
+
+    struct lm_pay p;
+    memset(&p, 0, sizeof p);
+    memcpy(p.token_id, token + LM_TOK_OFF_ID, LM_TOKEN_ID_BYTES);
+    p.index = 3;
+    memcpy(p.link, links[3], LM_HASH_BYTES);
+    n = lm_pay_encode(&p, b, sizeof b);
+    put(T, "pay", b, (size_t)n);
+    b[28] = 1;
+    put(T, "pay-reserved-nonzero", b, (size_t)n);
+    p.link[0] ^= 1;
+    n = lm_pay_encode(&p, b, sizeof b);
+    put(T, "pay-forged", b, (size_t)n);
+    put(T, "pay-truncated", b, (size_t)n - 1);
+
+    struct lm_pay_reply r;
+    memset(&r, 0, sizeof r);
+    r.status = LM_OK;
+    memcpy(r.token_id, p.token_id, LM_TOKEN_ID_BYTES);
+    r.accepted_index = 3;
+    r.credit_ms = 3000;
+    r.server_time = FZ_NOW;
+    n = lm_pay_reply_encode(&r, b, sizeof b);
+    put(T, "pay-reply", b, (size_t)n);
+    r.status = LM_CHAIN_STALE;
+    n = lm_pay_reply_encode(&r, b, sizeof b);
+    put(T, "pay-reply-stale", b, (size_t)n);
+    b[LM_PAY_REPLY_SIZE] = 0;
+    put(T, "pay-reply-trailing", b, LM_PAY_REPLY_SIZE + 1);
+
+    /* Chain records: pay the whole chain in steps the jump limit allows. */
+    len = 0;
+    for (uint32_t k = 4; k <= FZ_CHAIN_LEN; k += 4)
+        record(b, &len, FZ_OP_GENUINE, k, NULL, 0);
+    put(T, "chain-walk", b, len);
+
+    /* Every answer lm_chain_accept has. */
+    uint8_t flip = 77, other = 2;
+    len = 0;
+    record(b, &len, FZ_OP_GENUINE, 1, NULL, 0);            /* accepted */
+    record(b, &len, FZ_OP_GENUINE, 1, NULL, 0);            /* duplicate */
+    record(b, &len, FZ_OP_OTHER, 1, &other, 1);            /* stale: another link at 1 */
+    record(b, &len, FZ_OP_GENUINE, 0, NULL, 0);            /* stale: older */
+    record(b, &len, FZ_OP_GENUINE, 2 + FZ_CHAIN_JUMP, NULL, 0); /* jump: 17 past 1 */
+    record(b, &len, FZ_OP_FLIPPED, 5, &flip, 1);           /* forged */
+    record(b, &len, FZ_OP_RAW, 6, links[7], LM_HASH_BYTES); /* forged: link 7 at 6 */
+    record(b, &len, FZ_OP_RAW, 6, links[6], LM_HASH_BYTES); /* accepted */
+    record(b, &len, FZ_OP_GENUINE | FZ_OP_WIDE, 0xffffffffu, NULL, 0); /* beyond the end */
+    record(b, &len, FZ_OP_GENUINE, FZ_CHAIN_LEN + 1, NULL, 0);         /* beyond the end */
+    record(b, &len, FZ_OP_GENUINE | FZ_OP_RESTART, 16, NULL, 0);        /* restart: accepted */
+    record(b, &len, FZ_OP_GENUINE | FZ_OP_WIDE, 32, NULL, 0);           /* accepted */
+    put(T, "chain-answers", b, len);
+
+    /* Cut in the middle of the first raw link: six records take 14 bytes, then op, index. */
+    put(T, "chain-cut", b, 14 + 2 + 10);
+}
+
+/* Writes text to a fresh 0600 file, for the broken key and chain files. */
+static void keyfile_variant(const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void keyfile_variant(const char *name, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    put_text("fuzz_keyfile", name, text);
+}
+
+static void keyfile_seeds(void)
+{
+    const char *T = "fuzz_keyfile";
+    struct lm_diag d;
+    char seed[65], pk[65], anchor[65], cseed[65];
+
+    if (lm_key_write_secret(seed_path(T, "secret.key"), &broker, &d) != 0 ||
+        lm_key_write_public(seed_path(T, "public.key"), &broker.pub, &d) != 0)
+        die("%s", d.msg);
+    struct lm_chain_secret cs;
+    fz_chain_seed(cs.seed);
+    cs.length = FZ_CHAIN_LEN;
+    memcpy(cs.anchor, links[0], LM_HASH_BYTES);
+    if (lm_chainfile_write(seed_path(T, "chain"), &cs, &d) != 0)
+        die("%s", d.msg);
+
+    lm_hex_encode(broker.seed, 32, seed);
+    lm_hex_encode(broker.pub.pk, 32, pk);
+    lm_hex_encode(cs.anchor, 32, anchor);
+    lm_hex_encode(cs.seed, 32, cseed);
+    unsigned long long id = (unsigned long long)broker.pub.key_id;
+
+    keyfile_variant("secret-crlf", "%s\r\n# comment\r\n\r\nseed %s\r\nkey-id %016llx\r\n",
+                    LM_SECRET_KEY_TAG, seed, id);
+    keyfile_variant("secret-wrong-id", "%s\nkey-id %016llx\nseed %s\n", LM_SECRET_KEY_TAG,
+                    id ^ 1, seed);
+    keyfile_variant("secret-with-public", "%s\nkey-id %016llx\nseed %s\npublic %s\n",
+                    LM_SECRET_KEY_TAG, id, seed, pk);
+    keyfile_variant("secret-short-seed", "%s\nkey-id %016llx\nseed %.62s\n", LM_SECRET_KEY_TAG,
+                    id, seed);
+    keyfile_variant("secret-twice", "%s\nkey-id %016llx\nseed %s\nseed %s\n",
+                    LM_SECRET_KEY_TAG, id, seed, seed);
+    keyfile_variant("public-no-id", "%s\npublic %s\n", LM_PUBLIC_KEY_TAG, pk);
+    keyfile_variant("public-no-newline", "%s\nkey-id %016llx\npublic %s", LM_PUBLIC_KEY_TAG, id,
+                    pk);
+    keyfile_variant("public-truncated", "%s\nkey-id %016llx\npublic %.20s", LM_PUBLIC_KEY_TAG,
+                    id, pk);
+    keyfile_variant("wrong-tag", "laundromat-secret-key-v2\nkey-id %016llx\nseed %s\n", id, seed);
+    keyfile_variant("comments-only", "# nothing here\n\n#\n");
+    keyfile_variant("chain-bad-anchor", "%s\nlength %u\nanchor %s\nseed %s\n", LM_CHAIN_FILE_TAG,
+                    FZ_CHAIN_LEN - 1, anchor, cseed);
+    keyfile_variant("chain-long", "%s\nlength %u\nanchor %s\nseed %s\n", LM_CHAIN_FILE_TAG,
+                    LM_MAX_CHAIN_LEN, anchor, cseed);
+    keyfile_variant("chain-zero", "%s\nlength 0\nanchor %s\nseed %s\n", LM_CHAIN_FILE_TAG,
+                    anchor, cseed);
+    keyfile_variant("chain-signed-length", "%s\nlength -1\nanchor %s\nseed %s\n",
+                    LM_CHAIN_FILE_TAG, anchor, cseed);
+    keyfile_variant("chain-missing-seed", "%s\nlength 64\nanchor %s\n", LM_CHAIN_FILE_TAG,
+                    anchor);
+    put(T, "nul-byte", LM_SECRET_KEY_TAG "\n\0seed", sizeof LM_SECRET_KEY_TAG + 5);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: mkseeds DIR\nWrites seed corpora into DIR/fuzz_<target>/.\n");
+        return 2;
+    }
+    root = argv[1];
+    make_dir(NULL);
+    const char *targets[] = {"fuzz_token", "fuzz_ping", "fuzz_payment", "fuzz_keyfile"};
+    for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
+        make_dir(targets[i]);
+
+    uint8_t seed[32];
+    fz_key_seed(seed);
+    if (lm_key_from_seed(seed, &broker) != 0)
+        die("cannot derive the broker key");
+    fz_fill(seed, 32, 0x53);
+    if (lm_key_from_seed(seed, &stranger) != 0)
+        die("cannot derive the second key");
+    fz_chain_seed(seed);
+    for (uint32_t k = 0; k <= FZ_CHAIN_LEN; k++)
+        if (lm_chain_link(seed, FZ_CHAIN_LEN, k, links[k]) != 0)
+            die("cannot compute chain link %u", k);
+
+    uint8_t token[LM_TOKEN_SIZE];
+    token_seeds(token);
+    ping_seeds(token);
+    payment_seeds(token);
+    keyfile_seeds();
+    return 0;
+}

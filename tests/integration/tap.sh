@@ -1,0 +1,36 @@
+# Sourced by integration tests: TAP output helpers and a scratch directory removed on exit.
+set -u
+TOP=${LM_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BUILD=${BUILD:-$TOP/build}
+LMCTL=$BUILD/bin/lmctl
+T_N=0
+T_FAILED=0
+SCRATCH=$(mktemp -d /tmp/lm-test-XXXXXX)
+trap 'rm -rf "$SCRATCH"' EXIT
+
+ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
+not_ok() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"; }
+
+# expect DESC WANT_STATUS PATTERN -- CMD...: runs CMD, checks its exit status and that its
+# combined output matches the extended regex PATTERN (empty: no check).
+expect() {
+    local desc=$1 want=$2 pat=$3 out rc
+    shift 4
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" -ne "$want" ]; then
+        not_ok "$desc (exit $rc, want $want)"
+        printf '%s\n' "$out" | sed 's/^/# /' | head -20
+    elif [ -n "$pat" ] && ! printf '%s\n' "$out" | grep -qE -- "$pat"; then
+        not_ok "$desc (output lacks /$pat/)"
+        printf '%s\n' "$out" | sed 's/^/# /' | head -20
+    else
+        ok "$desc"
+    fi
+}
+
+# Prints the plan line last and exits non-zero if anything failed.
+done_testing() {
+    echo "1..$T_N"
+    [ "$T_FAILED" -eq 0 ]
+}
