@@ -19,9 +19,10 @@ endif
 
 include lib/lib.mk
 include tools/tools.mk
+include host/host.mk
 include tests/tests.mk
 
-all: $(LIB) $(TOOLS) $(UNIT_TESTS)
+all: $(LIB) $(TOOLS) $(HOST_BINS) $(UNIT_TESTS)
 
 help:
 	@echo "make deps    install Debian packages and fetch source packages (idempotent)"

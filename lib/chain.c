@@ -12,6 +12,8 @@ int lm_chain_step(const uint8_t in[LM_HASH_BYTES], uint8_t out[LM_HASH_BYTES])
     uint8_t buf[DLEN + LM_HASH_BYTES];
     memcpy(buf, LM_DOMAIN_CHAIN, DLEN);
     memcpy(buf + DLEN, in, LM_HASH_BYTES);
+    if (lm_crypto_init() != 0)
+        return -LM_CRYPTO;
     return crypto_generichash_blake2b(out, LM_HASH_BYTES, buf, sizeof buf, NULL, 0) == 0
                ? 0
                : -LM_CRYPTO;

@@ -12,7 +12,7 @@ int lm_chain_new(uint32_t n, struct lm_chain_secret *c)
 {
     if (n == 0 || n > LM_MAX_CHAIN_LEN)
         return -LM_INVAL;
-    if (sodium_init() < 0)
+    if (lm_crypto_init() != 0)
         return -LM_CRYPTO;
     randombytes_buf(c->seed, sizeof c->seed);
     c->length = n;
@@ -51,7 +51,7 @@ int lm_chainfile_load(const char *path, int check, struct lm_chain_secret *c,
                      path);
     if (rc == 0 && (c->length == 0 || c->length > LM_MAX_CHAIN_LEN))
         rc = lm_fail(d, LM_KEY_FORMAT, "%s: length %u, expected 1 to %u", path, c->length,
-                     1u << 24);
+                     LM_MAX_CHAIN_LEN);
     if (rc == 0 && (mode & 077))
         rc = lm_fail(d, LM_KEY_PERMS, "%s: chain file has mode %04o, readable by others; run: "
                      "chmod 600 %s", path, mode, path);

@@ -21,7 +21,7 @@ uint64_t lm_key_id(const uint8_t pk[32])
 
 int lm_key_from_seed(const uint8_t seed[32], struct lm_keypair *kp)
 {
-    if (sodium_init() < 0 || crypto_sign_seed_keypair(kp->pub.pk, kp->sk, seed) != 0)
+    if (lm_crypto_init() != 0 || crypto_sign_seed_keypair(kp->pub.pk, kp->sk, seed) != 0)
         return -LM_CRYPTO;
     memcpy(kp->seed, seed, 32);
     kp->pub.key_id = lm_key_id(kp->pub.pk);
@@ -31,7 +31,7 @@ int lm_key_from_seed(const uint8_t seed[32], struct lm_keypair *kp)
 int lm_key_generate(struct lm_keypair *kp)
 {
     uint8_t seed[32];
-    if (sodium_init() < 0)
+    if (lm_crypto_init() != 0)
         return -LM_CRYPTO;
     randombytes_buf(seed, sizeof seed);
     int rc = lm_key_from_seed(seed, kp);
@@ -46,7 +46,7 @@ int lm_key_write_secret(const char *path, const struct lm_keypair *kp, struct lm
     snprintf(text, sizeof text,
              "# Laundromat Ed25519 secret key. Keep it private (mode 0600).\n"
              "%s\nkey-id %016llx\nseed %s\n",
-             LM_SECRET_KEY_TAG, (unsigned long long)kp->pub.key_id, seed);
+             LM_SECRET_KEY_TAG, (unsigned long long)lm_key_id(kp->pub.pk), seed);
     int rc = lm_textfile_write(path, 0600, text, d);
     sodium_memzero(text, sizeof text);
     sodium_memzero(seed, sizeof seed);
@@ -58,7 +58,7 @@ int lm_key_write_public(const char *path, const struct lm_pubkey *pub, struct lm
     char text[256], pk[65];
     lm_hex_encode(pub->pk, 32, pk);
     snprintf(text, sizeof text, "# Laundromat Ed25519 public key.\n%s\nkey-id %016llx\npublic %s\n",
-             LM_PUBLIC_KEY_TAG, (unsigned long long)pub->key_id, pk);
+             LM_PUBLIC_KEY_TAG, (unsigned long long)lm_key_id(pub->pk), pk);
     return lm_textfile_write(path, 0644, text, d);
 }
 

@@ -47,7 +47,7 @@ int lm_token_encode(const struct lm_token *t, uint8_t out[LM_TOKEN_SIZE])
 
 int lm_token_sign(uint8_t tok[LM_TOKEN_SIZE], const uint8_t sk[64])
 {
-    if (crypto_sign_detached(tok + LM_TOK_OFF_SIG, NULL, tok, LM_TOK_SIGNED_BYTES, sk) != 0)
+    if (lm_crypto_init() != 0 || crypto_sign_detached(tok + LM_TOK_OFF_SIG, NULL, tok, LM_TOK_SIGNED_BYTES, sk) != 0)
         return -LM_CRYPTO;
     return 0;
 }
@@ -175,7 +175,7 @@ int lm_token_verify(const uint8_t *buf, size_t len, const struct lm_verify_ctx *
     lm_token_id_hex(t->id, idh);
 
     const struct lm_pubkey *key = NULL;
-    for (size_t i = 0; i < c->nkeys; i++)
+    for (size_t i = 0; i < c->nkeys && !key; i++)
         if (c->keys[i].key_id == t->key_id)
             key = &c->keys[i];
     if (!key)
@@ -194,6 +194,8 @@ int lm_token_verify(const uint8_t *buf, size_t len, const struct lm_verify_ctx *
                        idh, t->scope_kind == LM_SCOPE_HOST ? "host" : "cluster", t->scope,
                        t->scope_kind == LM_SCOPE_HOST ? "host" : "cluster",
                        want ? want : "(no cluster)");
+    if (lm_crypto_init() != 0)
+        return lm_fail(d, LM_CRYPTO, "token %s: libsodium failed to initialise", idh);
     if (crypto_sign_verify_detached(buf + LM_TOK_OFF_SIG, buf, LM_TOK_SIGNED_BYTES, key->pk) != 0)
         return lm_fail(d, LM_BAD_SIGNATURE, "token %s: signature does not verify under key "
                        "%016llx", idh, (unsigned long long)t->key_id);

@@ -16,6 +16,9 @@
 #define LM_DOMAIN_KEYID "laundromat/keyid/v1"  /* key id of an Ed25519 public key */
 #define LM_DOMAIN_IMAGE "laundromat/image/v1"  /* payload commitment of an ELF image */
 
+/* Initialises libsodium once; every library entry point that uses it calls this first. */
+int lm_crypto_init(void);
+
 /* out = BLAKE2b-256(domain || data). Returns 0, or -LM_CRYPTO. */
 int lm_hash(const char *domain, const void *data, size_t len, uint8_t out[LM_HASH_BYTES]);
 

@@ -47,6 +47,10 @@
     X(UNKNOWN_TOKEN, 43, "no VM runs with this token here")                                \
     X(BUSY, 44, "host busy, try again")                                                    \
     X(INTERNAL, 45, "internal host error")                                                 \
+    /* images (ELF kernels) */                                                             \
+    X(BAD_IMAGE, 50, "malformed ELF image")                                                \
+    X(IMAGE_PLACEMENT, 51, "ELF segment outside the allowed memory")                       \
+    X(IMAGE_WX, 52, "ELF segment both writable and executable")                            \
     /* local errors (never on the wire) */                                                 \
     X(INVAL, 60, "invalid argument")                                                       \
     X(IO, 61, "input/output error")                                                        \

@@ -46,7 +46,7 @@ struct lm_ping_reply {
     uint64_t server_time;  /* the host's clock, Unix seconds: shows skew on EXPIRED etc. */
     uint8_t loader_ip[4];  /* where to inject the payload */
     uint16_t loader_port;
-    uint64_t credit_ms;    /* VM time credited so far */
+    uint64_t credit_ms;    /* VM time left (credited minus used), as in a payment reply */
 };
 
 struct lm_pay {

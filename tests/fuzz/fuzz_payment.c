@@ -24,10 +24,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     for (uint32_t k = 0; k <= FZ_CHAIN_LEN; k++)
         if (lm_chain_link(seed, FZ_CHAIN_LEN, k, links[k]) != 0)
             abort();
-    /* The chain property itself: hashing link k once gives link k - 1. */
-    for (uint32_t k = 1; k <= FZ_CHAIN_LEN; k++) {
-        uint8_t h[LM_HASH_BYTES];
-        if (lm_chain_step(links[k], h) != 0 || memcmp(h, links[k - 1], LM_HASH_BYTES) != 0)
+    /*
+     * The table against the definition, through lm_hash rather than lm_chain_step: link
+     * FZ_CHAIN_LEN is the seed and link k - 1 = BLAKE2b-256(LM_DOMAIN_CHAIN || link k).
+     */
+    uint8_t h[LM_HASH_BYTES];
+    memcpy(h, seed, LM_HASH_BYTES);
+    for (uint32_t k = FZ_CHAIN_LEN;; k--) {
+        if (memcmp(h, links[k], LM_HASH_BYTES) != 0)
+            abort();
+        if (k == 0)
+            break;
+        if (lm_hash(LM_DOMAIN_CHAIN, h, LM_HASH_BYTES, h) != 0)
             abort();
     }
     return 0;
@@ -52,8 +60,7 @@ static int model_accept(const struct lm_chain_state *st, uint32_t k, const uint8
     if (k > st->length)
         return -LM_CHAIN_BEYOND_END;
     if (k == st->last_index)
-        return memcmp(link, links[k], LM_HASH_BYTES) == 0 ? -LM_CHAIN_DUPLICATE
-                                                          : -LM_CHAIN_STALE;
+        return memcmp(link, links[k], LM_HASH_BYTES) == 0 ? -LM_CHAIN_DUPLICATE : -LM_CHAIN_STALE;
     if (k < st->last_index)
         return -LM_CHAIN_STALE;
     if (k - st->last_index > st->jump_limit)
@@ -135,8 +142,8 @@ static void fuzz_chain(const uint8_t *data, size_t size)
         if (op & FZ_OP_WIDE) {
             if (size - pos < 4)
                 return;
-            k = (uint32_t)data[pos] | (uint32_t)data[pos + 1] << 8 |
-                (uint32_t)data[pos + 2] << 16 | (uint32_t)data[pos + 3] << 24;
+            k = (uint32_t)data[pos] | (uint32_t)data[pos + 1] << 8 | (uint32_t)data[pos + 2] << 16 |
+                (uint32_t)data[pos + 3] << 24;
             pos += 4;
         } else {
             if (size - pos < 1)

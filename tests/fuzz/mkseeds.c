@@ -270,18 +270,18 @@ static void payment_seeds(const uint8_t token[LM_TOKEN_SIZE])
     /* Every answer lm_chain_accept has. */
     uint8_t flip = 77, other = 2;
     len = 0;
-    record(b, &len, FZ_OP_GENUINE, 1, NULL, 0);            /* accepted */
-    record(b, &len, FZ_OP_GENUINE, 1, NULL, 0);            /* duplicate */
-    record(b, &len, FZ_OP_OTHER, 1, &other, 1);            /* stale: another link at 1 */
-    record(b, &len, FZ_OP_GENUINE, 0, NULL, 0);            /* stale: older */
+    record(b, &len, FZ_OP_GENUINE, 1, NULL, 0);                 /* accepted */
+    record(b, &len, FZ_OP_GENUINE, 1, NULL, 0);                 /* duplicate */
+    record(b, &len, FZ_OP_OTHER, 1, &other, 1);                 /* stale: another link at 1 */
+    record(b, &len, FZ_OP_GENUINE, 0, NULL, 0);                 /* stale: older */
     record(b, &len, FZ_OP_GENUINE, 2 + FZ_CHAIN_JUMP, NULL, 0); /* jump: 17 past 1 */
-    record(b, &len, FZ_OP_FLIPPED, 5, &flip, 1);           /* forged */
-    record(b, &len, FZ_OP_RAW, 6, links[7], LM_HASH_BYTES); /* forged: link 7 at 6 */
-    record(b, &len, FZ_OP_RAW, 6, links[6], LM_HASH_BYTES); /* accepted */
+    record(b, &len, FZ_OP_FLIPPED, 5, &flip, 1);                /* forged */
+    record(b, &len, FZ_OP_RAW, 6, links[7], LM_HASH_BYTES);     /* forged: link 7 at 6 */
+    record(b, &len, FZ_OP_RAW, 6, links[6], LM_HASH_BYTES);     /* accepted */
     record(b, &len, FZ_OP_GENUINE | FZ_OP_WIDE, 0xffffffffu, NULL, 0); /* beyond the end */
     record(b, &len, FZ_OP_GENUINE, FZ_CHAIN_LEN + 1, NULL, 0);         /* beyond the end */
-    record(b, &len, FZ_OP_GENUINE | FZ_OP_RESTART, 16, NULL, 0);        /* restart: accepted */
-    record(b, &len, FZ_OP_GENUINE | FZ_OP_WIDE, 32, NULL, 0);           /* accepted */
+    record(b, &len, FZ_OP_GENUINE | FZ_OP_RESTART, 16, NULL, 0);       /* restart: accepted */
+    record(b, &len, FZ_OP_GENUINE | FZ_OP_WIDE, 32, NULL, 0);          /* accepted */
     put(T, "chain-answers", b, len);
 
     /* Cut in the middle of the first raw link: six records take 14 bytes, then op, index. */
@@ -325,31 +325,30 @@ static void keyfile_seeds(void)
 
     keyfile_variant("secret-crlf", "%s\r\n# comment\r\n\r\nseed %s\r\nkey-id %016llx\r\n",
                     LM_SECRET_KEY_TAG, seed, id);
-    keyfile_variant("secret-wrong-id", "%s\nkey-id %016llx\nseed %s\n", LM_SECRET_KEY_TAG,
-                    id ^ 1, seed);
+    keyfile_variant("secret-wrong-id", "%s\nkey-id %016llx\nseed %s\n", LM_SECRET_KEY_TAG, id ^ 1,
+                    seed);
     keyfile_variant("secret-with-public", "%s\nkey-id %016llx\nseed %s\npublic %s\n",
                     LM_SECRET_KEY_TAG, id, seed, pk);
-    keyfile_variant("secret-short-seed", "%s\nkey-id %016llx\nseed %.62s\n", LM_SECRET_KEY_TAG,
-                    id, seed);
-    keyfile_variant("secret-twice", "%s\nkey-id %016llx\nseed %s\nseed %s\n",
-                    LM_SECRET_KEY_TAG, id, seed, seed);
+    keyfile_variant("secret-short-seed", "%s\nkey-id %016llx\nseed %.62s\n", LM_SECRET_KEY_TAG, id,
+                    seed);
+    keyfile_variant("secret-twice", "%s\nkey-id %016llx\nseed %s\nseed %s\n", LM_SECRET_KEY_TAG, id,
+                    seed, seed);
     keyfile_variant("public-no-id", "%s\npublic %s\n", LM_PUBLIC_KEY_TAG, pk);
     keyfile_variant("public-no-newline", "%s\nkey-id %016llx\npublic %s", LM_PUBLIC_KEY_TAG, id,
                     pk);
-    keyfile_variant("public-truncated", "%s\nkey-id %016llx\npublic %.20s", LM_PUBLIC_KEY_TAG,
-                    id, pk);
+    keyfile_variant("public-truncated", "%s\nkey-id %016llx\npublic %.20s", LM_PUBLIC_KEY_TAG, id,
+                    pk);
     keyfile_variant("wrong-tag", "laundromat-secret-key-v2\nkey-id %016llx\nseed %s\n", id, seed);
     keyfile_variant("comments-only", "# nothing here\n\n#\n");
     keyfile_variant("chain-bad-anchor", "%s\nlength %u\nanchor %s\nseed %s\n", LM_CHAIN_FILE_TAG,
                     FZ_CHAIN_LEN - 1, anchor, cseed);
     keyfile_variant("chain-long", "%s\nlength %u\nanchor %s\nseed %s\n", LM_CHAIN_FILE_TAG,
                     LM_MAX_CHAIN_LEN, anchor, cseed);
-    keyfile_variant("chain-zero", "%s\nlength 0\nanchor %s\nseed %s\n", LM_CHAIN_FILE_TAG,
+    keyfile_variant("chain-zero", "%s\nlength 0\nanchor %s\nseed %s\n", LM_CHAIN_FILE_TAG, anchor,
+                    cseed);
+    keyfile_variant("chain-signed-length", "%s\nlength -1\nanchor %s\nseed %s\n", LM_CHAIN_FILE_TAG,
                     anchor, cseed);
-    keyfile_variant("chain-signed-length", "%s\nlength -1\nanchor %s\nseed %s\n",
-                    LM_CHAIN_FILE_TAG, anchor, cseed);
-    keyfile_variant("chain-missing-seed", "%s\nlength 64\nanchor %s\n", LM_CHAIN_FILE_TAG,
-                    anchor);
+    keyfile_variant("chain-missing-seed", "%s\nlength 64\nanchor %s\n", LM_CHAIN_FILE_TAG, anchor);
     put(T, "nul-byte", LM_SECRET_KEY_TAG "\n\0seed", sizeof LM_SECRET_KEY_TAG + 5);
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the named fuzz targets FUZZ_SECONDS each (make fuzz): one line per target, exit 1 on a finding.
+# Runs the named fuzz targets FUZZ_SECONDS each (make fuzz); one line per target, 1 on a finding.
 # Corpus: $BUILD/fuzz/corpus/<target> (grows), seeds: $BUILD/fuzz/seeds/<target> (read only),
 # crash inputs: $BUILD/fuzz/<target>-crash-*, full output: $BUILD/fuzz/logs/<target>.log.
 set -u
@@ -40,7 +40,8 @@ for name in "$@"; do
     else
         failed+=("$name")
         artifact=$(sed -n 's/.*[Tt]est unit written to \(.*\)$/\1/p' "$log" | tail -1)
-        summary=$(grep -m1 -E '^SUMMARY: |^==[0-9]+== ?ERROR: |deadly signal|ERROR: libFuzzer' "$log")
+        summary=$(grep -m1 -E '^==[0-9]+== ?ERROR: |^SUMMARY: |deadly signal|ERROR: libFuzzer' \
+            "$log")
         printf '  %-14s FAILED  exit %d: %s\n' "$name" "$rc" "${summary:-see the log}"
         printf '  %-14s         input: %s  log: %s\n' "" "${artifact:-none written}" "$log"
     fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # lmctl end to end: keys, chains, minting and showing tokens, and its refusals.
-. "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/tap.bash"
 cd "$SCRATCH"
 
 expect "lmctl --help" 0 "token mint" -- "$LMCTL" --help

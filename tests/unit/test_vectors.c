@@ -1,8 +1,9 @@
 /* Checks hashes, keys, key files, chains, tokens and wire messages against tests/vectors/. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+/* cmocka.h needs the four headers above first; a separate block keeps clang-format off it. */
 #include <cmocka.h>
 
 #include <errno.h>
@@ -47,7 +48,8 @@ struct vfile {
 static struct vfile vf; /* the file the running test reads; freed by the teardown */
 static char tmpdir[64]; /* a mkdtemp directory of the running test, removed by the teardown */
 
-static void fail_at(const struct rec *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail_at(const struct rec *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void fail_at(const struct rec *r, const char *fmt, ...)
 {
     char msg[1024];
@@ -55,8 +57,8 @@ static void fail_at(const struct rec *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fail_msg("tests/vectors/%s:%d (vector %s): %s", r->file, r->line,
-             r->vector ? r->vector : "?", msg);
+    fail_msg("tests/vectors/%s:%d (vector %s): %s", r->file, r->line, r->vector ? r->vector : "?",
+             msg);
 }
 
 static char *trim(char *s)
@@ -75,7 +77,8 @@ static void load(const char *name)
     const char *top = getenv("LM_TOP");
     if (!top || !*top)
         fail_msg("LM_TOP is not set: run with LM_TOP=<top of the source tree>, which holds "
-                 "tests/vectors/%s", name);
+                 "tests/vectors/%s",
+                 name);
     char path[4096];
     snprintf(path, sizeof path, "%s/tests/vectors/%s", top, name);
     FILE *fp = fopen(path, "r");
@@ -248,8 +251,8 @@ static void eq_bytes(struct rec *r, const char *what, const uint8_t *got, const 
     size_t m = n - i < 32 ? n - i : 32;
     lm_hex_encode(got + i, m, g);
     lm_hex_encode(want + i, m, w);
-    fail_at(r, "%s: differs from byte %zu of %zu: code gives %s..., vector has %s...", what, i,
-            n, g, w);
+    fail_at(r, "%s: differs from byte %zu of %zu: code gives %s..., vector has %s...", what, i, n,
+            g, w);
 }
 
 static void eq_u64(struct rec *r, const char *what, uint64_t got, uint64_t want)
@@ -362,8 +365,7 @@ static void check_key_files(struct rec *r, const struct lm_keypair *kp)
     assert_int_equal(stat(sp, &st), 0);
     if ((st.st_mode & 0777) != 0600)
         fail_at(r, "secret key file has mode %04o, expected 0600", st.st_mode & 0777u);
-    eq_rc(r, "lm_key_write_secret over an existing file", lm_key_write_secret(sp, kp, &d),
-          -LM_IO);
+    eq_rc(r, "lm_key_write_secret over an existing file", lm_key_write_secret(sp, kp, &d), -LM_IO);
     n = read_all(sp, got, sizeof got);
     if (n != strlen(want) || memcmp(got, want, n) != 0)
         fail_at(r, "refused overwrite changed the secret key file");
@@ -489,8 +491,7 @@ static void test_chain(void **state)
         eq_rc(r, "accept link n again", lm_chain_accept(&st, n, link[n], &d), -LM_CHAIN_DUPLICATE);
         eq_rc(r, "accept link n-1 after n", lm_chain_accept(&st, n - 1, link[n - 1], &d),
               -LM_CHAIN_STALE);
-        eq_rc(r, "accept link n+1", lm_chain_accept(&st, n + 1, link[n], &d),
-              -LM_CHAIN_BEYOND_END);
+        eq_rc(r, "accept link n+1", lm_chain_accept(&st, n + 1, link[n], &d), -LM_CHAIN_BEYOND_END);
         eq_u64(r, "last_index after refusals", st.last_index, n);
 
         /* Jumps, out-of-order and forged links. */
@@ -570,15 +571,15 @@ static void eq_token(struct rec *r, const char *how, const struct lm_token *got,
                      const struct lm_token *want)
 {
     char what[128];
-#define EQ_INT(field)                                                                      \
-    do {                                                                                   \
-        snprintf(what, sizeof what, "%s: " #field, how);                                  \
-        eq_u64(r, what, got->field, want->field);                                          \
+#define EQ_INT(field)                                                                              \
+    do {                                                                                           \
+        snprintf(what, sizeof what, "%s: " #field, how);                                           \
+        eq_u64(r, what, got->field, want->field);                                                  \
     } while (0)
-#define EQ_BYTES(field)                                                                    \
-    do {                                                                                   \
-        snprintf(what, sizeof what, "%s: " #field, how);                                  \
-        eq_bytes(r, what, got->field, want->field, sizeof want->field);                    \
+#define EQ_BYTES(field)                                                                            \
+    do {                                                                                           \
+        snprintf(what, sizeof what, "%s: " #field, how);                                           \
+        eq_bytes(r, what, got->field, want->field, sizeof want->field);                            \
     } while (0)
     EQ_BYTES(id);
     EQ_INT(key_id);
@@ -607,6 +608,20 @@ static void test_token(void **state)
 {
     (void)state;
     load("token.txt");
+    /* The verifier's key ring: the key of every token, so lookup by key id is exercised. */
+    static struct lm_pubkey ring[MAX_RECORDS];
+    size_t nring = 0;
+    for (size_t i = 0; i < vf.n; i++) {
+        uint8_t seed[32];
+        struct lm_keypair kp;
+        get_hex(&vf.r[i], "key_seed", seed, 32);
+        eq_rc(&vf.r[i], "lm_key_from_seed", lm_key_from_seed(seed, &kp), 0);
+        size_t j = 0;
+        while (j < nring && ring[j].key_id != kp.pub.key_id)
+            j++;
+        if (j == nring)
+            ring[nring++] = kp.pub;
+    }
     int netid = 0, cluster_checkpoint = 0;
     for (size_t i = 0; i < vf.n; i++) {
         struct rec *r = &vf.r[i];
@@ -618,7 +633,8 @@ static void test_token(void **state)
         get_hex(r, "token", bytes, LM_TOKEN_SIZE);
         eq_bytes(r, "signature field = token bytes 184..247", bytes + LM_TOK_OFF_SIG, want.sig,
                  LM_SIG_BYTES);
-        eq_u64(r, "lm_token_value_ms", lm_token_value_ms(&want), get_dec(r, "value_ms", UINT64_MAX));
+        eq_u64(r, "lm_token_value_ms", lm_token_value_ms(&want),
+               get_dec(r, "value_ms", UINT64_MAX));
         if (has(r, "image")) {
             uint8_t image[1024], h[LM_HASH_BYTES];
             size_t n = get_hexv(r, "image", image, sizeof image);
@@ -637,8 +653,8 @@ static void test_token(void **state)
         eq_rc(r, "lm_token_decode", lm_token_decode(bytes, LM_TOKEN_SIZE, &got, &d), 0);
         eq_token(r, "lm_token_decode", &got, &want);
         struct lm_verify_ctx ctx = {
-            .keys = &kp.pub,
-            .nkeys = 1,
+            .keys = ring,
+            .nkeys = nring,
             .now = want.issued_at + (want.expires_at - want.issued_at) / 2,
             .max_skew_s = 0,
             .host_name = want.scope_kind == LM_SCOPE_HOST ? want.scope : NULL,
@@ -650,11 +666,16 @@ static void test_token(void **state)
             fail_at(r, "lm_token_verify: %s (%s)", d.msg, lm_status_name(rc));
         eq_token(r, "lm_token_verify", &got, &want);
         ctx.now = want.issued_at;
-        eq_rc(r, "lm_token_verify at the issue time", lm_token_verify(bytes, LM_TOKEN_SIZE, &ctx,
-                                                                      &got, &d), 0);
+        eq_rc(r, "lm_token_verify at the issue time",
+              lm_token_verify(bytes, LM_TOKEN_SIZE, &ctx, &got, &d), 0);
         ctx.now = want.expires_at;
-        eq_rc(r, "lm_token_verify at the expiry time", lm_token_verify(bytes, LM_TOKEN_SIZE, &ctx,
-                                                                       &got, &d), -LM_EXPIRED);
+        eq_rc(r, "lm_token_verify at the expiry time",
+              lm_token_verify(bytes, LM_TOKEN_SIZE, &ctx, &got, &d), -LM_EXPIRED);
+        ctx.keys = &kp.pub;
+        ctx.nkeys = 0;
+        eq_rc(r, "lm_token_verify with an empty key ring",
+              lm_token_verify(bytes, LM_TOKEN_SIZE, &ctx, &got, &d), -LM_UNKNOWN_KEY);
+        ctx.nkeys = 1;
 
         /* One flipped signature bit, and one in the signed part, must not verify. */
         ctx.now = want.issued_at;

@@ -137,10 +137,10 @@ static void gen_hash(void)
 
 static void key_seed(int which, uint8_t seed[32])
 {
-    static const uint8_t rfc8032_1[32] = {
-        0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a,
-        0xf4, 0x92, 0xec, 0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32,
-        0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
+    static const uint8_t rfc8032_1[32] = {0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60,
+                                          0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
+                                          0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19,
+                                          0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
     switch (which) {
     case 0:
         for (int i = 0; i < 32; i++)
@@ -206,7 +206,8 @@ static const uint8_t chain_seed[32] = "chain-vector-seed-0123456789abcd";
 static void gen_chain(const char *tmpdir)
 {
     FILE *f = open_out("chain.txt");
-    fputs("# Laundromat test vectors: a hash chain. step(x) = BLAKE2b-256(\"laundromat/chain/v1\" || x);\n"
+    fputs("# Laundromat test vectors: a hash chain. step(x) = BLAKE2b-256(\"laundromat/chain/v1\" "
+          "|| x);\n"
           "# link k of a chain of length n is step^(n-k)(seed); link n = seed; link 0 = anchor.\n",
           f);
     fputs(common_header, f);
@@ -261,8 +262,10 @@ static void gen_token(void)
           "#   signature (hex, 64; bytes 184..247), token (hex, 248: the whole encoding).\n",
           f);
 
-    static const uint8_t image1[] = "\x7f" "ELF laundromat vector image 1";
-    static const uint8_t image2[] = "\x7f" "ELF laundromat vector image 2, with a network identity";
+    static const uint8_t image1[] = "\x7f"
+                                    "ELF laundromat vector image 1";
+    static const uint8_t image2[] = "\x7f"
+                                    "ELF laundromat vector image 2, with a network identity";
     struct spec {
         const char *name, *comment;
         int key;
@@ -295,7 +298,8 @@ static void gen_token(void)
 
     /* 2: host scope, image, network identity, prepaid plus a chain. */
     s[1].name = "host image, network identity, prepaid and chain";
-    s[1].comment = "# 10.20.30.40/24, MAC 02:4c:4d:00:00:2a; chain anchor of a chain not listed here\n";
+    s[1].comment =
+        "# 10.20.30.40/24, MAC 02:4c:4d:00:00:2a; chain anchor of a chain not listed here\n";
     s[1].key = 1;
     t = &s[1].t;
     for (int i = 0; i < 16; i++)
@@ -339,8 +343,9 @@ static void gen_token(void)
 
     /* 4: every field at its protocol maximum. */
     s[3].name = "host checkpoint, every field at its maximum";
-    s[3].comment = "# 32-byte scope (no NUL), 256 vCPUs, 1 TiB, 400-day life, 2^24 links and prepaid\n"
-                   "# units, link value 2^32-1 ms, 192.0.2.1/32, MAC 02:00:5e:10:00:01\n";
+    s[3].comment =
+        "# 32-byte scope (no NUL), 256 vCPUs, 1 TiB, 400-day life, 2^24 links and prepaid\n"
+        "# units, link value 2^32-1 ms, 192.0.2.1/32, MAC 02:00:5e:10:00:01\n";
     s[3].key = 2;
     t = &s[3].t;
     memset(t->id, 0xff, 16);
@@ -409,7 +414,8 @@ static void gen_token(void)
 static void gen_wire(void)
 {
     FILE *f = open_out("wire.txt");
-    fputs("# Laundromat test vectors: UDP messages (layouts in docs/PROTOCOL.md, \"Wire messages\").\n",
+    fputs("# Laundromat test vectors: UDP messages (layouts in docs/PROTOCOL.md, \"Wire "
+          "messages\").\n",
           f);
     fputs(common_header, f);
     fputs("# Fields: vector (str), type (str: ping, ping_reply, pay, pay_reply), the message's\n"
@@ -417,7 +423,8 @@ static void gen_wire(void)
           "#   ping:       nonce (dec), token (hex, 248), has_payment (dec 0/1),\n"
           "#               pay_index (dec), pay_link (hex, 32) (both only with has_payment = 1)\n"
           "#   ping_reply: status (dec), status_name (str), nonce (dec), token_id (hex, 16),\n"
-          "#               vm_id, server_time (dec), loader_ip (hex, 4), loader_port, credit_ms (dec)\n"
+          "#               vm_id, server_time (dec), loader_ip (hex, 4), loader_port, credit_ms "
+          "(dec)\n"
           "#   pay:        token_id (hex, 16), index (dec), link (hex, 32)\n"
           "#   pay_reply:  status (dec), status_name (str), token_id (hex, 16),\n"
           "#               accepted_index, credit_ms, server_time (dec)\n"

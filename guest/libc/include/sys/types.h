@@ -1,0 +1,11 @@
+/* ssize_t for the guest (the one POSIX type lwIP's headers want besides the C11 ones). */
+#ifndef KC_SYS_TYPES_H
+#define KC_SYS_TYPES_H
+
+#include <limits.h>
+#include <stddef.h>
+
+typedef long ssize_t;
+#define SSIZE_MAX LONG_MAX
+
+#endif

@@ -1,0 +1,148 @@
+/* Hypercall dispatch: every argument block and guest pointer is bounds-checked here. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "laundromat/log.h"
+#include "vmm.h"
+
+void vm_abi_violation(struct vm *vm, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    lm_err("guest broke the ABI, VM ended: %s", msg);
+    vm_dump_regs(vm);
+    vm->exited = true;
+    vm->exit_code = LM_EXIT_ABI;
+}
+
+/* Copies the argument block in (a snapshot the guest cannot change under us). */
+static void *args_in(struct vm *vm, uint32_t gpa, void *local, size_t size, const char *call)
+{
+    void *p = vm_gpa(vm, gpa, size);
+    if (!p || (gpa & 7)) {
+        vm_abi_violation(vm, "%s: argument block at 0x%x (%zu bytes) is %s", call, gpa, size,
+                         p ? "not 8-byte aligned" : "outside guest RAM");
+        return NULL;
+    }
+    memcpy(local, p, size);
+    return p;
+}
+
+static uint64_t now_ns(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void hc_console(struct vm *vm, uint32_t gpa)
+{
+    struct lm_hc_console a;
+    if (!args_in(vm, gpa, &a, sizeof a, "console"))
+        return;
+    if (a.len > LM_CONSOLE_MAX) {
+        vm_abi_violation(vm, "console: length %llu exceeds %d", (unsigned long long)a.len,
+                         LM_CONSOLE_MAX);
+        return;
+    }
+    const char *s = vm_gpa(vm, a.data, a.len);
+    if (!s) {
+        vm_abi_violation(vm, "console: buffer [0x%llx, +%llu) is outside guest RAM",
+                         (unsigned long long)a.data, (unsigned long long)a.len);
+        return;
+    }
+    for (size_t off = 0; off < a.len;) {
+        ssize_t n = write(STDOUT_FILENO, s + off, a.len - off);
+        if (n <= 0)
+            break; /* console output is best effort: a closed stdout must not kill the VM */
+        off += (size_t)n;
+    }
+}
+
+static void hc_poll(struct vm *vm, uint32_t gpa)
+{
+    struct lm_hc_poll a;
+    struct lm_hc_poll *g = args_in(vm, gpa, &a, sizeof a, "poll");
+    if (!g)
+        return;
+    uint32_t added;
+    uint64_t timeout = a.timeout_ns;
+    if (vm->net.ready && !net_rx_pending(vm)) {
+        net_rx(vm, &added);
+        if (!net_rx_pending(vm) && timeout > 0) {
+            struct pollfd pfd = {.fd = vm->net.tap_fd, .events = POLLIN};
+            struct timespec ts = {(time_t)(timeout / 1000000000ull), (long)(timeout % 1000000000ull)};
+            if (ppoll(&pfd, 1, &ts, NULL) > 0)
+                net_rx(vm, &added);
+        }
+    } else if (!vm->net.ready && timeout > 0) {
+        struct timespec ts = {(time_t)(timeout / 1000000000ull), (long)(timeout % 1000000000ull)};
+        ppoll(NULL, 0, &ts, NULL);
+    }
+    g->ready = vm->net.ready && net_rx_pending(vm) ? LM_POLL_NET_RX : 0;
+}
+
+void hc_dispatch(struct vm *vm, uint16_t port, uint32_t gpa)
+{
+    switch (port - LM_HC_PORT_BASE) {
+    case LM_HC_CONSOLE:
+        hc_console(vm, gpa);
+        break;
+    case LM_HC_CLOCK: {
+        struct lm_hc_clock a;
+        struct lm_hc_clock *g = args_in(vm, gpa, &a, sizeof a, "clock");
+        if (g)
+            g->wall_ns = now_ns(CLOCK_REALTIME);
+        break;
+    }
+    case LM_HC_POLL:
+        hc_poll(vm, gpa);
+        break;
+    case LM_HC_NET_SETUP: {
+        struct lm_hc_net_setup a;
+        struct lm_hc_net_setup *g = args_in(vm, gpa, &a, sizeof a, "net setup");
+        if (g && net_setup(vm, a.rx, a.tx) == 0)
+            memcpy(g->mac, vm->net.mac, 6);
+        break;
+    }
+    case LM_HC_NET_KICK: {
+        struct lm_hc_net_kick a;
+        struct lm_hc_net_kick *g = args_in(vm, gpa, &a, sizeof a, "net kick");
+        if (!g)
+            break;
+        if (!vm->net.ready) {
+            vm_abi_violation(vm, "net kick before net setup");
+            break;
+        }
+        uint32_t sent = 0, added = 0;
+        net_tx(vm, &sent);
+        if (!vm->exited)
+            net_rx(vm, &added);
+        g->tx_sent = sent;
+        g->rx_added = added;
+        break;
+    }
+    case LM_HC_EXIT: {
+        struct lm_hc_exit a;
+        if (!args_in(vm, gpa, &a, sizeof a, "exit"))
+            break;
+        vm->exited = true;
+        vm->exit_code = a.status <= 123 ? (int)a.status : 123;
+        if (a.status > 123)
+            lm_warn("guest exit status %llu is above 123, reported as 123",
+                    (unsigned long long)a.status);
+        break;
+    }
+    default:
+        vm_abi_violation(vm, "unknown hypercall %u (port 0x%x)", port - LM_HC_PORT_BASE, port);
+        break;
+    }
+}

@@ -1,0 +1,205 @@
+/* lm-vmm: runs one guest ELF kernel in a KVM VM; the exit code is the guest's exit status. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "laundromat/log.h"
+#include "laundromat/util.h"
+#include "vmm.h"
+
+static const char usage[] =
+    "usage: lm-vmm [OPTIONS] KERNEL.elf\n"
+    "Runs a 64-bit ELF guest kernel in a KVM VM. The exit code is the guest's exit status\n"
+    "(0-123), or 124 guest crashed, 125 guest broke the ABI, 126 monitor error.\n"
+    "  -m, --mem MIB        guest memory in MiB (default 64, 2 to 8192)\n"
+    "  -c, --cmdline STR    guest command line (at most 1023 bytes)\n"
+    "      --tap NAME       create tap device NAME for the NIC (default lmtapN)\n"
+    "      --bridge NAME    attach the tap to bridge NAME\n"
+    "      --tap-fd N       use the open tap descriptor N handed over by the parent\n"
+    "      --ip A.B.C.D/P   guest IPv4 address and prefix (needed with a NIC)\n"
+    "      --gw A.B.C.D     guest default gateway\n"
+    "      --mac MAC        NIC MAC (default random, locally administered)\n"
+    "      --commitment HEX payload commitment passed in boot info (64 hex digits)\n"
+    "      --no-sandbox     do not enter the seccomp sandbox (debugging only)\n"
+    "  -v, --verbose        debug logging\n"
+    "  -q, --quiet          errors only\n"
+    "  -h, --help           this text\n";
+
+static struct vm the_vm;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    vm_request_stop(&the_vm);
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned v[6];
+    char extra;
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+               &extra) != 6 || (v[0] & 1))
+        return -1;
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)v[i];
+    return 0;
+}
+
+static int fail_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "lm-vmm: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(lm-vmm --help lists the options)\n");
+    return LM_EXIT_MONITOR;
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_TAP = 256, O_BRIDGE, O_TAPFD, O_IP, O_GW, O_MAC, O_COMMIT, O_NOSANDBOX };
+    static const struct option opts[] = {
+        {"mem", required_argument, NULL, 'm'},      {"cmdline", required_argument, NULL, 'c'},
+        {"tap", required_argument, NULL, O_TAP},    {"bridge", required_argument, NULL, O_BRIDGE},
+        {"tap-fd", required_argument, NULL, O_TAPFD}, {"ip", required_argument, NULL, O_IP},
+        {"gw", required_argument, NULL, O_GW},      {"mac", required_argument, NULL, O_MAC},
+        {"commitment", required_argument, NULL, O_COMMIT},
+        {"no-sandbox", no_argument, NULL, O_NOSANDBOX}, {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
+        {0}};
+    unsigned long mem_mib = 64;
+    const char *cmdline = "", *tap = NULL, *bridge = NULL;
+    int tap_fd = -1, sandbox = 1, c;
+    enum lm_log_level level = LM_LOG_INFO;
+    struct lm_boot_net net;
+    uint8_t commitment[32] = {0};
+    memset(&net, 0, sizeof net);
+    int have_mac = 0, want_net = 0;
+    char *end;
+    while ((c = getopt_long(argc, argv, "m:c:vqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            mem_mib = strtoul(optarg, &end, 10);
+            if (*end || mem_mib < 2 || mem_mib > 8192)
+                return fail_usage("--mem %s: expected MiB from 2 to 8192", optarg);
+            break;
+        case 'c':
+            if (strlen(optarg) >= LM_CMDLINE_MAX)
+                return fail_usage("--cmdline is longer than 1023 bytes%s", "");
+            cmdline = optarg;
+            break;
+        case O_TAP: tap = optarg; want_net = 1; break;
+        case O_BRIDGE: bridge = optarg; want_net = 1; break;
+        case O_TAPFD:
+            tap_fd = (int)strtol(optarg, &end, 10);
+            if (*end || tap_fd < 0)
+                return fail_usage("--tap-fd %s: expected a descriptor number", optarg);
+            want_net = 1;
+            break;
+        case O_IP: {
+            char ip[32];
+            const char *slash = strchr(optarg, '/');
+            unsigned long p = slash ? strtoul(slash + 1, &end, 10) : 0;
+            if (!slash || (size_t)(slash - optarg) >= sizeof ip || *end || p < 1 || p > 32)
+                return fail_usage("--ip %s: expected A.B.C.D/PREFIX", optarg);
+            memcpy(ip, optarg, (size_t)(slash - optarg));
+            ip[slash - optarg] = '\0';
+            if (inet_pton(AF_INET, ip, net.ip) != 1)
+                return fail_usage("--ip %s: expected A.B.C.D/PREFIX", optarg);
+            net.prefix = (uint8_t)p;
+            break;
+        }
+        case O_GW:
+            if (inet_pton(AF_INET, optarg, net.gateway) != 1)
+                return fail_usage("--gw %s: expected A.B.C.D", optarg);
+            break;
+        case O_MAC:
+            if (parse_mac(optarg, net.mac) < 0)
+                return fail_usage("--mac %s: expected a unicast XX:XX:XX:XX:XX:XX", optarg);
+            have_mac = 1;
+            break;
+        case O_COMMIT:
+            if (lm_hex_decode(optarg, commitment, 32) < 0)
+                return fail_usage("--commitment %s: expected 64 hex digits", optarg);
+            break;
+        case O_NOSANDBOX: sandbox = 0; break;
+        case 'v': level = LM_LOG_DEBUG; break;
+        case 'q': level = LM_LOG_ERROR; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return LM_EXIT_MONITOR;
+        }
+    }
+    if (optind != argc - 1)
+        return fail_usage("expected one KERNEL argument%s", "");
+    if (want_net && net.prefix == 0)
+        return fail_usage("a NIC (--tap, --bridge, --tap-fd) needs --ip A.B.C.D/PREFIX%s", "");
+    if (!want_net && net.prefix)
+        return fail_usage("--ip needs a NIC: give --bridge NAME, --tap NAME or --tap-fd N%s", "");
+    lm_log_init("lm-vmm", level);
+
+    struct vm *vm = &the_vm;
+    vm->net.tap_fd = -1;
+    if (vm_create(vm, (uint64_t)mem_mib << 20) < 0)
+        return LM_EXIT_MONITOR;
+    struct lm_elf_image img;
+    if (vm_load_elf(vm, argv[optind], &img) < 0)
+        return LM_EXIT_MONITOR;
+
+    if (want_net) {
+        char name[32];
+        if (tap_fd >= 0) {
+            vm->net.tap_fd = tap_fd;
+            snprintf(name, sizeof name, "fd %d", tap_fd);
+        } else if ((vm->net.tap_fd = tap_open(tap, bridge, name, sizeof name)) < 0) {
+            return LM_EXIT_MONITOR;
+        }
+        if (!have_mac) {
+            if (getrandom(net.mac, 6, 0) != 6)
+                return LM_EXIT_MONITOR;
+            net.mac[0] = (uint8_t)((net.mac[0] & 0xfe) | 0x02); /* unicast, local */
+        }
+        net.mtu = 1500;
+        memcpy(vm->net.mac, net.mac, 6);
+        lm_info("NIC on tap %s%s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x, IP %u.%u.%u.%u/%u", name,
+                bridge ? " bridge " : "", bridge ? bridge : "", net.mac[0], net.mac[1],
+                net.mac[2], net.mac[3], net.mac[4], net.mac[5], net.ip[0], net.ip[1], net.ip[2],
+                net.ip[3], net.prefix);
+    }
+
+    struct lm_boot_info *bi = vm_gpa(vm, LM_BOOTINFO_GPA, sizeof *bi);
+    memset(bi, 0, sizeof *bi);
+    bi->magic = LM_BOOTINFO_MAGIC;
+    bi->abi_version = LM_ABI_VERSION;
+    bi->mem_size = vm->mem_size;
+    bi->kernel_start = img.lo;
+    bi->kernel_end = img.hi;
+    snprintf(bi->cmdline, sizeof bi->cmdline, "%s", cmdline);
+    bi->net = net;
+    bi->clock.tsc_hz = vm->tsc_hz;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    bi->clock.wall_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    memcpy(bi->commitment, commitment, 32);
+
+    if (vm_setup_vcpu(vm, img.entry) < 0)
+        return LM_EXIT_MONITOR;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    lm_debug("entering guest at 0x%llx with %lu MiB, TSC %llu Hz",
+             (unsigned long long)img.entry, mem_mib, (unsigned long long)vm->tsc_hz);
+    if (sandbox && sandbox_enter(vm) < 0)
+        return LM_EXIT_MONITOR;
+    int code = vm_run(vm);
+    if (vm->net.tap_fd >= 0)
+        lm_debug("NIC: %llu frames sent, %llu received, %llu dropped",
+                 (unsigned long long)vm->net.tx_frames, (unsigned long long)vm->net.rx_frames,
+                 (unsigned long long)vm->net.rx_dropped);
+    return code;
+}

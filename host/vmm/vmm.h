@@ -1,0 +1,69 @@
+/* Internal header of lm-vmm, the per-VM KVM monitor: what its files share. */
+#ifndef LM_VMM_H
+#define LM_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LM_ABI_HOST
+#include "laundromat/abi.h"
+#include "laundromat/elf.h"
+
+struct vmm_net {
+    int tap_fd;            /* -1: no NIC */
+    uint8_t mac[6];
+    bool ready;            /* the guest has set up its rings */
+    uint64_t rx_gpa, tx_gpa;
+    uint32_t rx_slots, tx_slots; /* the host's own copies, fixed at setup */
+    uint32_t rx_head, tx_tail;   /* the host's own indices: never read back from the guest */
+    uint64_t tx_frames, rx_frames, rx_dropped;
+};
+
+struct vm {
+    int kvm_fd, vm_fd, vcpu_fd;
+    uint8_t *mem;
+    uint64_t mem_size;
+    struct kvm_run *run;
+    size_t run_size;
+    uint64_t tsc_hz;
+    struct vmm_net net;
+    bool exited;
+    int exit_code;
+};
+
+/* Returns a host pointer to guest-physical [gpa, gpa + len), or NULL if any byte lies
+ * outside guest RAM. The only way host code reaches guest memory. */
+static inline void *vm_gpa(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+    if (gpa > vm->mem_size || len > vm->mem_size - gpa)
+        return NULL;
+    return vm->mem + gpa;
+}
+
+/* kvm.c: VM, memory, vCPU in long mode, the run loop. */
+int vm_create(struct vm *vm, uint64_t mem_size);
+int vm_setup_vcpu(struct vm *vm, uint64_t entry);
+int vm_run(struct vm *vm);            /* until the guest exits; returns the exit code */
+void vm_dump_regs(struct vm *vm);     /* registers to the log, for faults */
+void vm_request_stop(struct vm *vm);  /* async-signal-safe: makes vm_run return */
+
+/* loader.c: the ELF kernel and the boot-info page. */
+int vm_load_elf(struct vm *vm, const char *path, struct lm_elf_image *img);
+
+/* hypercall.c: dispatches one guest OUT to the hypercall ports. */
+void hc_dispatch(struct vm *vm, uint16_t port, uint32_t arg_gpa);
+/* Ends the VM for an ABI violation with a message naming it. */
+void vm_abi_violation(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* net_tap.c: the tap device and the shared rings. */
+int tap_open(const char *name, const char *bridge, char *actual, size_t actual_len);
+int net_setup(struct vm *vm, uint64_t rx_gpa, uint64_t tx_gpa);
+void net_tx(struct vm *vm, uint32_t *sent);  /* drain the TX ring to the tap */
+void net_rx(struct vm *vm, uint32_t *added); /* fill the RX ring from the tap */
+bool net_rx_pending(struct vm *vm);          /* frames wait in the RX ring */
+
+/* sandbox.c: seccomp after setup. */
+int sandbox_enter(struct vm *vm);
+
+#endif

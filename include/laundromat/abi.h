@@ -1,0 +1,151 @@
+/*
+ * The hypercall ABI and boot-info layout between the monitor and the guest: the one
+ * contract both sides include. Guests define nothing; the monitor defines LM_ABI_HOST
+ * first, which turns every guest pointer into an opaque guest-physical address (uint64_t)
+ * that host code must pass through its bounds check before touching guest memory.
+ */
+#ifndef LAUNDROMAT_ABI_H
+#define LAUNDROMAT_ABI_H
+
+#include <stdint.h>
+
+#define LM_ABI_VERSION 1
+
+#ifdef LM_ABI_HOST
+#define LM_GUEST_PTR(type) uint64_t
+#else
+#define LM_GUEST_PTR(type) type
+#endif
+_Static_assert(sizeof(void *) == 8, "the ABI assumes 64-bit pointers on both sides");
+
+/*
+ * Guest-physical memory map at entry. RAM starts at 0 and is mem_size bytes; the monitor
+ * owns the low 1 MiB (boot info, GDT, initial page tables, initial stack) and loads the
+ * kernel's ELF segments at their physical addresses, which must lie in [1 MiB, mem_size).
+ */
+#define LM_BOOTINFO_GPA 0x1000ull
+#define LM_GDT_GPA 0x3000ull
+#define LM_PML4_GPA 0x4000ull /* then the PDPT and page directories, to 0xffff */
+#define LM_STACK_TOP_GPA 0x90000ull
+#define LM_KERNEL_MIN_GPA 0x100000ull
+#define LM_GDT_CODE 0x08 /* selectors of the monitor's GDT */
+#define LM_GDT_DATA 0x10
+
+/*
+ * Entry: 64-bit mode, paging on with RAM identity-mapped (2 MiB pages), interrupts off,
+ * RIP = ELF entry, RDI = LM_BOOTINFO_GPA, RSP = LM_STACK_TOP_GPA. No FPU/SSE state is
+ * promised: guests build with -mgeneral-regs-only.
+ */
+#define LM_BOOTINFO_MAGIC 0x49424d4cu /* "LMBI" */
+#define LM_CMDLINE_MAX 1024
+
+struct lm_boot_net {
+    uint8_t mac[6];
+    uint8_t prefix; /* IPv4 prefix length; 0: no network */
+    uint8_t reserved;
+    uint8_t ip[4], gateway[4];
+    uint32_t mtu;
+};
+
+struct lm_boot_clock {
+    uint64_t tsc_hz;       /* guest TSC frequency, from KVM */
+    uint64_t wall_ns;      /* wall clock (Unix ns) when the monitor built this page */
+};
+
+struct lm_boot_info {
+    uint32_t magic;
+    uint32_t abi_version;
+    uint64_t mem_size;     /* bytes of RAM at guest-physical 0 */
+    uint64_t kernel_start; /* lowest and one past the highest byte of the loaded image */
+    uint64_t kernel_end;
+    char cmdline[LM_CMDLINE_MAX];
+    struct lm_boot_net net;
+    struct lm_boot_clock clock;
+    uint8_t commitment[32]; /* payload commitment copied from the boot token (or zero) */
+};
+_Static_assert(sizeof(struct lm_boot_info) <= 4096, "boot info fits its page");
+
+/*
+ * A hypercall is `outl %eax, %dx` with dx = LM_HC_PORT_BASE + call and eax = the
+ * guest-physical address of the call's argument block (below 4 GiB, naturally aligned, not
+ * crossing the end of RAM). Results are written back into the block. A bad address, a bad
+ * length inside the block or an unknown call ends the VM with a message.
+ */
+#define LM_HC_PORT_BASE 0x500
+enum lm_hypercall {
+    LM_HC_CONSOLE = 1,   /* struct lm_hc_console */
+    LM_HC_CLOCK = 2,     /* struct lm_hc_clock */
+    LM_HC_POLL = 3,      /* struct lm_hc_poll */
+    LM_HC_NET_SETUP = 4, /* struct lm_hc_net_setup */
+    LM_HC_NET_KICK = 5,  /* struct lm_hc_net_kick */
+    LM_HC_EXIT = 6,      /* struct lm_hc_exit; does not return */
+    /* 16..31: control calls (payments, host events, migration) as later issues add them */
+    LM_HC_MAX = 32,
+};
+
+struct lm_hc_console {
+    LM_GUEST_PTR(const char *) data;
+    uint64_t len; /* at most LM_CONSOLE_MAX */
+};
+#define LM_CONSOLE_MAX 65536
+
+struct lm_hc_clock {
+    uint64_t wall_ns; /* out: the host's wall clock, Unix ns */
+};
+
+struct lm_hc_poll {
+    uint64_t timeout_ns; /* in: block at most this long when nothing is ready */
+    uint32_t ready;      /* out: LM_POLL_* bits */
+    uint32_t reserved;
+};
+#define LM_POLL_NET_RX 1u /* frames wait in the RX ring */
+
+/*
+ * NIC rings live in guest memory, set up by the guest. A ring is a 64-byte header then
+ * nslots slots of LM_SLOT_SIZE bytes. Indices are free-running u32; the producer advances
+ * head, the consumer tail; head - tail <= nslots. TX: guest produces, host consumes. RX:
+ * host produces, guest consumes. The host reads every index and length once and checks it.
+ */
+#define LM_SLOT_SIZE 2048
+#define LM_FRAME_MAX 1514 /* Ethernet header + 1500 bytes MTU, no FCS */
+#define LM_RING_MAX_SLOTS 1024
+
+struct lm_ring_hdr {
+    volatile uint32_t head;
+    volatile uint32_t tail;
+    uint32_t nslots; /* power of two, set by the guest before LM_HC_NET_SETUP */
+    uint32_t reserved[13];
+};
+_Static_assert(sizeof(struct lm_ring_hdr) == 64, "ring header size");
+
+struct lm_ring_slot {
+    uint32_t len; /* frame length in bytes */
+    uint32_t reserved;
+    uint8_t frame[LM_SLOT_SIZE - 8];
+};
+_Static_assert(sizeof(struct lm_ring_slot) == LM_SLOT_SIZE, "slot size");
+
+#define LM_RING_BYTES(nslots) (64ull + (uint64_t)(nslots) * LM_SLOT_SIZE)
+
+struct lm_hc_net_setup {
+    LM_GUEST_PTR(struct lm_ring_hdr *) rx;
+    LM_GUEST_PTR(struct lm_ring_hdr *) tx;
+    uint8_t mac[6];   /* out: the NIC's MAC */
+    uint8_t reserved[2];
+};
+
+struct lm_hc_net_kick {
+    uint32_t tx_sent;  /* out: frames taken from the TX ring */
+    uint32_t rx_added; /* out: frames added to the RX ring */
+};
+
+struct lm_hc_exit {
+    uint64_t status; /* 0..123 pass through as the monitor's exit code */
+};
+
+/* Monitor exit codes above the guest's range. */
+#define LM_EXIT_GUEST_FAULT 124 /* guest crashed: triple fault, HLT with interrupts off, ... */
+#define LM_EXIT_ABI 125         /* guest broke the ABI: bad pointer, length, unknown call */
+#define LM_EXIT_MONITOR 126     /* the monitor could not set up or run the VM */
+
+#endif

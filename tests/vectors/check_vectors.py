@@ -1,0 +1,630 @@
+#!/usr/bin/env python3
+"""Independent cross-check of tests/vectors/ in Python 3 (standard library only).
+
+Recomputes every hash, chain link and key id with hashlib.blake2b, derives the Ed25519 public
+keys and re-signs the tokens with a small RFC 8032 implementation (the reference code of RFC
+8032 section 6, no libsodium), and re-parses the token and wire vectors with struct.unpack
+using the byte layouts of docs/PROTOCOL.md (compared with its tables), and checks the status
+table of docs/PROTOCOL.md against include/laundromat/status.h. Prints TAP
+("ok N - what" / "not ok N - what") and exits 1 on any mismatch.
+
+usage: check_vectors.py [VECTOR_DIR]
+  VECTOR_DIR defaults to $LM_TOP/tests/vectors when LM_TOP is set, else this script's
+  directory. The top of the tree (for docs/PROTOCOL.md and include/laundromat/status.h) is
+  two levels above VECTOR_DIR.
+"""
+import hashlib
+import os
+import re
+import struct
+import sys
+
+DOMAIN_CHAIN = b"laundromat/chain/v1"
+DOMAIN_KEYID = b"laundromat/keyid/v1"
+DOMAIN_IMAGE = b"laundromat/image/v1"
+
+# ---------------------------------------------------------------- TAP
+
+_n = 0
+_failed = 0
+
+
+def tap(ok, what, details=()):
+    global _n, _failed
+    _n += 1
+    if not ok:
+        _failed += 1
+    print(f"{'ok' if ok else 'not ok'} {_n} - {what}")
+    if not ok:
+        for line in details:
+            print(f"#   {line}")
+
+
+class Checks:
+    """Collects the mismatches of one vector; emits one TAP line."""
+
+    def __init__(self):
+        self.errors = []
+
+    def eq(self, what, got, want):
+        if got != want:
+            g = got.hex() if isinstance(got, (bytes, bytearray)) else repr(got)
+            w = want.hex() if isinstance(want, (bytes, bytearray)) else repr(want)
+            self.errors.append(f"{what}: computed {g}, vector has {w}")
+
+    def true(self, what, cond):
+        if not cond:
+            self.errors.append(what)
+
+    def report(self, what):
+        tap(not self.errors, what, self.errors)
+
+
+# ---------------------------------------------------------------- vector files
+
+
+class Record:
+    def __init__(self, fname, line):
+        self.fname, self.line, self.fields, self.used = fname, line, {}, set()
+
+    def name(self):
+        return f"{self.fname}:{self.line} {self.fields.get('vector', '?')}"
+
+    def has(self, k):
+        return k in self.fields
+
+    def raw(self, k):
+        if k not in self.fields:
+            raise KeyError(f"{self.fname}:{self.line}: no field {k!r}")
+        self.used.add(k)
+        return self.fields[k]
+
+    def hex(self, k, n=None):
+        v = self.raw(k)
+        if not re.fullmatch(r"([0-9a-f]{2})*", v):
+            raise ValueError(f"{self.fname}:{self.line}: {k}: not lowercase hex")
+        b = bytes.fromhex(v)
+        if n is not None and len(b) != n:
+            raise ValueError(f"{self.fname}:{self.line}: {k}: {len(b)} bytes, expected {n}")
+        return b
+
+    def dec(self, k):
+        v = self.raw(k)
+        if not re.fullmatch(r"[0-9]+", v):
+            raise ValueError(f"{self.fname}:{self.line}: {k}: not a decimal number")
+        return int(v)
+
+    def u64x(self, k):
+        v = self.raw(k)
+        if not re.fullmatch(r"[0-9a-f]{16}", v):
+            raise ValueError(f"{self.fname}:{self.line}: {k}: not 16 hex digits")
+        return int(v, 16)
+
+    def str(self, k):
+        v = self.raw(k)
+        if len(v) < 2 or v[0] != '"' or v[-1] != '"':
+            raise ValueError(f"{self.fname}:{self.line}: {k}: not a quoted string")
+        out, i, body = [], 0, v[1:-1]
+        while i < len(body):
+            c = body[i]
+            if c == '"':
+                raise ValueError(f"{self.fname}:{self.line}: {k}: unescaped quote")
+            if c == "\\":
+                i += 1
+                c = {"\\": "\\", '"': '"', "n": "\n"}.get(body[i] if i < len(body) else "")
+                if c is None:
+                    raise ValueError(f"{self.fname}:{self.line}: {k}: bad escape")
+            out.append(c)
+            i += 1
+        return "".join(out)
+
+    def unused(self):
+        return sorted(set(self.fields) - self.used)
+
+
+def load(vdir, fname):
+    records, cur = [], None
+    with open(os.path.join(vdir, fname), encoding="ascii") as f:
+        for lineno, line in enumerate(f, 1):
+            s = line.strip()
+            if s.startswith("#"):
+                continue
+            if not s:
+                cur = None
+                continue
+            name, eq, value = s.partition("=")
+            if not eq or not name.strip():
+                raise ValueError(f"{fname}:{lineno}: expected 'name = value'")
+            if cur is None:
+                cur = Record(fname, lineno)
+                records.append(cur)
+            name = name.strip()
+            if name in cur.fields:
+                raise ValueError(f"{fname}:{lineno}: {name} given twice")
+            cur.fields[name] = value.strip()
+    return records
+
+
+def H(domain, data):
+    return hashlib.blake2b(domain + data, digest_size=32).digest()
+
+
+# ---------------------------------------------------------------- Ed25519 (RFC 8032, 6)
+
+_p = 2**255 - 19
+_q = 2**252 + 27742317777372353535851937790883648493
+_d = -121665 * pow(121666, _p - 2, _p) % _p
+_sqrt_m1 = pow(2, (_p - 1) // 4, _p)
+
+
+def _inv(x):
+    return pow(x, _p - 2, _p)
+
+
+def _add(P, Q):
+    A = (P[1] - P[0]) * (Q[1] - Q[0]) % _p
+    B = (P[1] + P[0]) * (Q[1] + Q[0]) % _p
+    C = 2 * P[3] * Q[3] * _d % _p
+    D = 2 * P[2] * Q[2] % _p
+    E, F, G, Hh = B - A, D - C, D + C, B + A
+    return (E * F, G * Hh, F * G, E * Hh)
+
+
+def _mul(s, P):
+    Q = (0, 1, 1, 0)
+    while s > 0:
+        if s & 1:
+            Q = _add(Q, P)
+        P = _add(P, P)
+        s >>= 1
+    return Q
+
+
+def _equal(P, Q):
+    return (P[0] * Q[2] - Q[0] * P[2]) % _p == 0 and (P[1] * Q[2] - Q[1] * P[2]) % _p == 0
+
+
+def _recover_x(y, sign):
+    if y >= _p:
+        return None
+    x2 = (y * y - 1) * _inv(_d * y * y + 1)
+    if x2 == 0:
+        return None if sign else 0
+    x = pow(x2, (_p + 3) // 8, _p)
+    if (x * x - x2) % _p != 0:
+        x = x * _sqrt_m1 % _p
+    if (x * x - x2) % _p != 0:
+        return None
+    if (x & 1) != sign:
+        x = _p - x
+    return x
+
+
+_gy = 4 * _inv(5) % _p
+_gx = _recover_x(_gy, 0)
+_G = (_gx, _gy, 1, _gx * _gy % _p)
+
+
+def _compress(P):
+    zi = _inv(P[2])
+    x, y = P[0] * zi % _p, P[1] * zi % _p
+    return int.to_bytes(y | ((x & 1) << 255), 32, "little")
+
+
+def _decompress(s):
+    y = int.from_bytes(s, "little")
+    sign = y >> 255
+    y &= (1 << 255) - 1
+    x = _recover_x(y, sign)
+    return None if x is None else (x, y, 1, x * y % _p)
+
+
+def _expand(seed):
+    h = hashlib.sha512(seed).digest()
+    a = int.from_bytes(h[:32], "little")
+    a &= (1 << 254) - 8
+    a |= 1 << 254
+    return a, h[32:]
+
+
+def _hq(data):
+    return int.from_bytes(hashlib.sha512(data).digest(), "little") % _q
+
+
+def ed25519_public(seed):
+    return _compress(_mul(_expand(seed)[0], _G))
+
+
+def ed25519_sign(seed, msg):
+    a, prefix = _expand(seed)
+    A = _compress(_mul(a, _G))
+    r = _hq(prefix + msg)
+    R = _compress(_mul(r, _G))
+    s = (r + _hq(R + A + msg) * a) % _q
+    return R + int.to_bytes(s, 32, "little")
+
+
+def ed25519_verify(pk, msg, sig):
+    A, R = _decompress(pk), _decompress(sig[:32])
+    s = int.from_bytes(sig[32:], "little")
+    if A is None or R is None or s >= _q:
+        return False
+    h = _hq(sig[:32] + pk + msg)
+    return _equal(_mul(s, _G), _add(R, _mul(h, A)))
+
+
+# ---------------------------------------------------------------- layouts
+
+# (offset, size, field, type) as in docs/PROTOCOL.md; type u8/u16/u32/u64 little-endian, or bytes.
+TOKEN = [
+    (0, 4, "magic", "bytes"), (4, 2, "version", "u16"), (6, 2, "flags", "u16"),
+    (8, 16, "id", "bytes"), (24, 8, "key_id", "u64"), (32, 8, "issued", "u64"),
+    (40, 8, "expires", "u64"), (48, 1, "scope_kind", "u8"), (49, 1, "payload_kind", "u8"),
+    (50, 2, "vcpus", "u16"), (52, 4, "mem_mib", "u32"), (56, 32, "scope", "bytes"),
+    (88, 32, "commitment", "bytes"), (120, 32, "anchor", "bytes"),
+    (152, 4, "chain_len", "u32"), (156, 4, "link_value_ms", "u32"),
+    (160, 4, "prepaid_units", "u32"), (164, 4, "reserved", "u32"), (168, 6, "mac", "bytes"),
+    (174, 1, "prefix", "u8"), (175, 1, "reserved2", "u8"), (176, 4, "ipv4", "bytes"),
+    (180, 4, "reserved3", "u32"), (184, 64, "signature", "bytes"),
+]
+HEAD = [(0, 4, "magic", "bytes"), (4, 2, "version", "u16")]
+PING = HEAD + [(6, 2, "flags", "u16"), (8, 8, "nonce", "u64"), (16, 248, "token", "bytes")]
+PING_PAYMENT = [(264, 4, "pay_index", "u32"), (268, 32, "pay_link", "bytes")]
+PING_REPLY = HEAD + [
+    (6, 2, "status", "u16"), (8, 8, "nonce", "u64"), (16, 16, "token_id", "bytes"),
+    (32, 8, "vm_id", "u64"), (40, 8, "server_time", "u64"), (48, 4, "loader_ip", "bytes"),
+    (52, 2, "loader_port", "u16"), (54, 2, "reserved", "u16"), (56, 8, "credit_ms", "u64"),
+]
+PAY = HEAD + [
+    (6, 2, "flags", "u16"), (8, 16, "token_id", "bytes"), (24, 4, "index", "u32"),
+    (28, 4, "reserved", "u32"), (32, 32, "link", "bytes"),
+]
+PAY_REPLY = HEAD + [
+    (6, 2, "status", "u16"), (8, 16, "token_id", "bytes"), (24, 4, "accepted_index", "u32"),
+    (28, 4, "reserved", "u32"), (32, 8, "credit_ms", "u64"), (40, 8, "server_time", "u64"),
+]
+LAYOUTS = {"token": TOKEN, "ping": PING + PING_PAYMENT, "ping_reply": PING_REPLY,
+           "pay": PAY, "pay_reply": PAY_REPLY}
+
+_CODES = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q"}
+
+
+def unpack(layout, buf):
+    """Unpacks buf (exactly the layout's size) into {field: value}."""
+    fmt = "<" + "".join(_CODES.get(t, f"{n}s") for _, n, _, t in layout)
+    return dict(zip((f for _, _, f, _ in layout), struct.unpack(fmt, buf)))
+
+
+def layout_ok(layout):
+    """Fields are contiguous from offset 0 and integer sizes match their types."""
+    pos = 0
+    for off, n, _, t in layout:
+        if off != pos or (t in _CODES and struct.calcsize("<" + _CODES[t]) != n):
+            return False
+        pos += n
+    return True
+
+
+def doc_layouts(path):
+    """The tables after '<!-- layout: NAME -->' markers in PROTOCOL.md."""
+    out, name, rows = {}, None, None
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            m = re.match(r"<!-- layout: (\w+) -->", line.strip())
+            if m:
+                name, rows = m.group(1), []
+                out[name] = rows
+                continue
+            if name is None:
+                continue
+            s = line.strip()
+            if s.startswith("|"):
+                cells = [c.strip().strip("`") for c in s.strip("|").split("|")]
+                if cells[0].isdigit():
+                    rows.append((int(cells[0]), int(cells[1]), cells[2], cells[3]))
+            elif rows:
+                name = None
+    return out
+
+
+# ---------------------------------------------------------------- checks
+
+
+def check_layouts(docdir):
+    path = os.path.join(docdir, "PROTOCOL.md")
+    try:
+        docs = doc_layouts(path)
+    except OSError as e:
+        tap(False, f"docs/PROTOCOL.md layouts: {e}")
+        return
+    for name, layout in LAYOUTS.items():
+        c = Checks()
+        c.true("contiguous, sizes match types", layout_ok(layout))
+        doc = docs.get(name)
+        if doc is None:
+            c.errors.append("no table after <!-- layout: %s --> in docs/PROTOCOL.md" % name)
+        else:
+            for row in sorted(set(layout) ^ set(doc)):
+                where = "only in" if row in doc else "missing from"
+                c.errors.append(f"{where} docs/PROTOCOL.md: {row}")
+            c.true("rows of docs/PROTOCOL.md out of order", sorted(doc) == doc)
+        c.report(f"layout '{name}' of docs/PROTOCOL.md")
+
+
+def check_status(topdir):
+    """The status table of PROTOCOL.md against LM_STATUS_TABLE in status.h."""
+    code, local = [], False
+    with open(os.path.join(topdir, "include", "laundromat", "status.h"), encoding="utf-8") as f:
+        for line in f:
+            if "local errors" in line:
+                local = True
+            m = re.search(r'X\((\w+), (\d+), "([^"]*)"\)', line)
+            if m:
+                code.append((int(m.group(2)), m.group(1), "local" if local else "wire",
+                             m.group(3)))
+    doc, on = [], False
+    with open(os.path.join(topdir, "docs", "PROTOCOL.md"), encoding="utf-8") as f:
+        for line in f:
+            s = line.strip()
+            if s == "<!-- table: status -->":
+                on = True
+            elif on and s.startswith("|"):
+                cells = [c.strip().strip("`") for c in s.strip("|").split("|")]
+                if cells[0].isdigit():
+                    doc.append((int(cells[0]), cells[1], cells[2], cells[3]))
+            elif on and doc:
+                break
+    c = Checks()
+    c.true("no X(...) entries found in status.h", len(code) > 0)
+    for row in sorted(set(code) ^ set(doc)):
+        c.errors.append(f"{'status.h' if row in code else 'PROTOCOL.md'} only: {row}")
+    c.report(f"status table of docs/PROTOCOL.md = LM_STATUS_TABLE ({len(code)} codes)")
+    names = {name: value for value, name, _, _ in code}
+    return names
+
+
+def check_hash(vdir):
+    recs = load(vdir, "hash.txt")
+    per_domain = {}
+    for r in recs:
+        c = Checks()
+        domain = r.str("domain").encode()
+        c.eq("hash", H(domain, r.hex("data")), r.hex("hash", 32))
+        per_domain[domain] = per_domain.get(domain, 0) + 1
+        c.true("unknown domain", domain in (DOMAIN_CHAIN, DOMAIN_KEYID, DOMAIN_IMAGE))
+        c.true(f"unused fields {r.unused()}", r.unused() == ["vector"])
+        c.report(f"hash {r.name()}")
+    for d in (DOMAIN_CHAIN, DOMAIN_KEYID, DOMAIN_IMAGE):
+        tap(per_domain.get(d, 0) >= 4, f"hash.txt covers {d.decode()} (at least 4 inputs)")
+
+
+def parse_textfile(text, tag):
+    """A key or chain file: comment lines, the tag line, then 'name value' lines."""
+    lines = [l for l in text.split("\n") if l and not l.startswith("#")]
+    if not text.endswith("\n") or not lines or lines[0] != tag:
+        return None
+    out = {}
+    for l in lines[1:]:
+        k, _, v = l.partition(" ")
+        if k in out:
+            return None
+        out[k] = v
+    return out
+
+
+def check_keys(vdir):
+    keys = {}
+    for r in load(vdir, "keys.txt"):
+        c = Checks()
+        seed, pk = r.hex("seed", 32), r.hex("public", 32)
+        c.eq("Ed25519 public key from seed", ed25519_public(seed), pk)
+        h = H(DOMAIN_KEYID, pk)
+        c.eq("key_id_hash", h, r.hex("key_id_hash", 32))
+        kid = int.from_bytes(h[:8], "little")
+        c.eq("key_id", kid, r.u64x("key_id"))
+        if r.has("secret_file"):
+            sf = parse_textfile(r.str("secret_file"), "laundromat-secret-key-v1")
+            c.eq("secret key file", sf, {"key-id": f"{kid:016x}", "seed": seed.hex()})
+        if r.has("public_file"):
+            pf = parse_textfile(r.str("public_file"), "laundromat-public-key-v1")
+            c.eq("public key file", pf, {"key-id": f"{kid:016x}", "public": pk.hex()})
+        r.raw("vector")
+        c.true(f"unchecked fields {r.unused()}", not r.unused())
+        c.report(f"key {r.name()}")
+        keys[seed] = (pk, kid)
+    return keys
+
+
+def check_chain(vdir):
+    chains = []
+    for r in load(vdir, "chain.txt"):
+        c = Checks()
+        seed, n = r.hex("seed", 32), r.dec("length")
+        links = [r.hex(f"link_{k}", 32) for k in range(n + 1)]
+        c.eq("link n = seed", links[n], seed)
+        x = seed
+        for k in range(n, -1, -1):
+            c.eq(f"link_{k}", x, links[k])
+            x = H(DOMAIN_CHAIN, x)
+        cf = parse_textfile(r.str("chain_file"), "laundromat-chain-v1")
+        c.eq("chain file", cf, {"length": str(n), "anchor": links[0].hex(), "seed": seed.hex()})
+        r.raw("vector")
+        c.true(f"unchecked fields {r.unused()}", not r.unused())
+        c.report(f"chain {r.name()}")
+        chains.append(links)
+    return chains
+
+
+def token_rules(t):
+    """The structural rules of lm_token_decode (docs/PROTOCOL.md); a list of violations."""
+    bad = []
+    scope = t["scope"].rstrip(b"\0")
+    if t["magic"] != b"LMTK" or t["version"] != 1 or t["flags"] != 0:
+        bad.append("magic, version or flags")
+    if t["reserved"] or t["reserved2"] or t["reserved3"]:
+        bad.append("reserved not zero")
+    if not (t["issued"] < t["expires"] <= t["issued"] + 400 * 86400):
+        bad.append("lifetime")
+    if t["scope_kind"] not in (1, 2):
+        bad.append("scope kind")
+    if not scope or any(b <= 0x20 or b >= 0x7F for b in scope):
+        bad.append("scope name")
+    if not (1 <= t["vcpus"] <= 256 and 1 <= t["mem_mib"] <= 1 << 20):
+        bad.append("shape")
+    if t["payload_kind"] not in (1, 2):
+        bad.append("payload kind")
+    if t["commitment"] == bytes(32):
+        bad.append("zero commitment")
+    if t["chain_len"] > 1 << 24 or (t["chain_len"] == 0) != (t["anchor"] == bytes(32)):
+        bad.append("chain length or anchor")
+    if t["link_value_ms"] == 0 or t["prepaid_units"] > 1 << 24:
+        bad.append("link value or prepaid")
+    if t["prepaid_units"] == 0 and t["chain_len"] == 0:
+        bad.append("no value")
+    ip_zero = t["ipv4"] == bytes(4)
+    if (t["prefix"] != 0) if ip_zero else not (1 <= t["prefix"] <= 32):
+        bad.append("prefix")
+    if t["mac"] != bytes(6) and t["mac"][0] & 1:
+        bad.append("multicast MAC")
+    return bad
+
+
+def check_tokens(vdir, keys, chains):
+    tokens = []
+    for r in load(vdir, "token.txt"):
+        c = Checks()
+        raw = r.hex("token", 248)
+        t = unpack(TOKEN, raw)
+        seed = r.hex("key_seed", 32)
+        pk = ed25519_public(seed)
+        kid = int.from_bytes(H(DOMAIN_KEYID, pk)[:8], "little")
+        if seed in keys:
+            c.eq("public key of key_seed (keys.txt)", pk, keys[seed][0])
+        c.eq("key_id of key_seed", kid, r.u64x("key_id"))
+        want = {
+            "magic": b"LMTK", "version": 1, "flags": 0, "id": r.hex("id", 16), "key_id": kid,
+            "issued": r.dec("issued"), "expires": r.dec("expires"),
+            "scope_kind": r.dec("scope_kind"), "payload_kind": r.dec("payload_kind"),
+            "vcpus": r.dec("vcpus"), "mem_mib": r.dec("mem_mib"),
+            "scope": r.str("scope").encode().ljust(32, b"\0"),
+            "commitment": r.hex("commitment", 32), "anchor": r.hex("anchor", 32),
+            "chain_len": r.dec("chain_len"), "link_value_ms": r.dec("link_value_ms"),
+            "prepaid_units": r.dec("prepaid_units"), "reserved": 0, "mac": r.hex("mac", 6),
+            "prefix": r.dec("prefix"), "reserved2": 0, "ipv4": r.hex("ipv4", 4),
+            "reserved3": 0, "signature": r.hex("signature", 64),
+        }
+        for k, v in want.items():
+            c.eq(f"bytes of field {k}", t[k], v)
+        c.true(f"decode rules: {token_rules(t)}", not token_rules(t))
+        c.eq("value_ms", (t["prepaid_units"] + t["chain_len"]) * t["link_value_ms"],
+             r.dec("value_ms"))
+        if r.has("image"):
+            c.eq("commitment = H(image domain || image)", H(DOMAIN_IMAGE, r.hex("image")),
+                 t["commitment"])
+        if t["chain_len"] and t["chain_len"] + 1 in map(len, chains):
+            c.true("anchor is not that of chain.txt",
+                   any(t["anchor"] == l[0] for l in chains if len(l) == t["chain_len"] + 1))
+        c.eq("Ed25519 signature of bytes 0..183", ed25519_sign(seed, raw[:184]), raw[184:])
+        c.true("Ed25519 verify", ed25519_verify(pk, raw[:184], raw[184:]))
+        r.raw("vector")
+        c.true(f"unchecked fields {r.unused()}", not r.unused())
+        c.report(f"token {r.name()}")
+        tokens.append(raw)
+    return tokens
+
+
+def check_wire(vdir, tokens, chains, status_names):
+    sizes = {"ping": 264, "ping_reply": 64, "pay": 64, "pay_reply": 48}
+    magic = {"ping": b"LMPG", "ping_reply": b"LMPR", "pay": b"LMPY", "pay_reply": b"LMPA"}
+    seen = set()
+    links = chains[0] if chains else []
+    for r in load(vdir, "wire.txt"):
+        c = Checks()
+        typ, msg = r.str("type"), r.hex("message")
+        layout = {"ping": PING, "ping_reply": PING_REPLY, "pay": PAY, "pay_reply": PAY_REPLY}[typ]
+        want = {"magic": magic[typ], "version": 1}
+        size = sizes[typ]
+        if typ == "ping":
+            paid = r.dec("has_payment")
+            want.update(flags=paid, nonce=r.dec("nonce"), token=r.hex("token", 248))
+            if paid:
+                layout, size = layout + PING_PAYMENT, 300
+                want.update(pay_index=r.dec("pay_index"), pay_link=r.hex("pay_link", 32))
+                if want["pay_index"] < len(links):
+                    c.eq("pay_link = link of chain.txt", want["pay_link"], links[want["pay_index"]])
+            c.true("token is one of token.txt", want["token"] in tokens)
+            seen.add("ping with payment" if paid else "ping")
+        elif typ == "ping_reply":
+            want.update(status=r.dec("status"), nonce=r.dec("nonce"),
+                        token_id=r.hex("token_id", 16), vm_id=r.dec("vm_id"),
+                        server_time=r.dec("server_time"), loader_ip=r.hex("loader_ip", 4),
+                        loader_port=r.dec("loader_port"), reserved=0,
+                        credit_ms=r.dec("credit_ms"))
+        elif typ == "pay":
+            want.update(flags=0, token_id=r.hex("token_id", 16), index=r.dec("index"),
+                        reserved=0, link=r.hex("link", 32))
+            if want["index"] < len(links):
+                c.eq("link = link of chain.txt", want["link"], links[want["index"]])
+        else:
+            want.update(status=r.dec("status"), token_id=r.hex("token_id", 16),
+                        accepted_index=r.dec("accepted_index"), reserved=0,
+                        credit_ms=r.dec("credit_ms"), server_time=r.dec("server_time"))
+        if "status" in want:
+            name = r.str("status_name")
+            c.eq(f"status of {name} in status.h", status_names.get(name), want["status"])
+        seen.add(typ)
+        c.eq("size", len(msg), size)
+        if len(msg) == size:
+            m = unpack(layout, msg)
+            for k, v in want.items():
+                c.eq(f"bytes of field {k}", m[k], v)
+        r.raw("vector")
+        c.true(f"unchecked fields {r.unused()}", not r.unused())
+        c.report(f"wire {r.name()}")
+    need = {"ping", "ping with payment", "ping_reply", "pay", "pay_reply"}
+    tap(need <= seen, "wire.txt has every message type", [f"missing {sorted(need - seen)}"])
+
+
+def main():
+    if len(sys.argv) > 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    here = os.path.dirname(os.path.abspath(__file__))
+    if len(sys.argv) == 2:
+        vdir = sys.argv[1]
+    elif os.environ.get("LM_TOP"):
+        vdir = os.path.join(os.environ["LM_TOP"], "tests", "vectors")
+    else:
+        vdir = here
+    topdir = os.path.normpath(os.path.join(vdir, os.pardir, os.pardir))
+    docdir = os.path.join(topdir, "docs")
+    steps = [
+        ("layouts", lambda: check_layouts(docdir)),
+        ("status table", lambda: check_status(topdir)),
+        ("hash.txt", lambda: check_hash(vdir)),
+        ("keys.txt", lambda: check_keys(vdir)),
+        ("chain.txt", lambda: check_chain(vdir)),
+        ("token.txt", lambda: check_tokens(vdir, state["keys"], state["chains"])),
+        ("wire.txt", lambda: check_wire(vdir, state["tokens"], state["chains"], state["status"])),
+    ]
+    state = {"keys": {}, "chains": [], "tokens": [], "status": {}}
+    for name, fn in steps:
+        try:
+            res = fn()
+        except (OSError, ValueError, KeyError, struct.error) as e:
+            tap(False, f"{name}: {e}")
+            continue
+        if name == "status table":
+            state["status"] = res
+        elif name == "keys.txt":
+            state["keys"] = res
+        elif name == "chain.txt":
+            state["chains"] = res
+        elif name == "token.txt":
+            state["tokens"] = res
+    print(f"1..{_n}")
+    return 1 if _failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
