@@ -19,6 +19,8 @@ endif
 
 include lib/lib.mk
 include tools/tools.mk
+include guest/guest.mk
+include guest/kernel.mk
 include host/host.mk
 include tests/tests.mk
 

@@ -8,12 +8,15 @@
  * not turn the loops below back into calls to the functions they implement.
  */
 
+/* With ERMSB (every x86-64 CPU since Ivy Bridge) rep movsb is the fast general copy. */
+static inline void copy_forward(void *dst, const void *src, size_t n)
+{
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+}
+
 void *memcpy(void *restrict dst, const void *restrict src, size_t n)
 {
-    void *d = dst;
-
-    /* With ERMSB (every x86-64 CPU since Ivy Bridge) rep movsb is the fast general copy. */
-    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+    copy_forward(dst, src, n);
     return dst;
 }
 
@@ -31,8 +34,10 @@ void *memmove(void *dst, const void *src, size_t n)
     const unsigned char *s = src;
 
     /* A forward copy is safe unless dst starts inside [src, src + n). */
-    if ((uintptr_t)d - (uintptr_t)s >= n)
-        return memcpy(dst, src, n);
+    if ((uintptr_t)d - (uintptr_t)s >= n) {
+        copy_forward(dst, src, n);
+        return dst;
+    }
     /* Backwards, 8 bytes at a time: each word is read whole before the write that follows. */
     while (n >= 8) {
         uint64_t w;

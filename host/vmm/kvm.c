@@ -24,6 +24,7 @@
 #define EFER_NXE (1ull << 11)
 #define PTE_P 1ull
 #define PTE_W 2ull
+#define PTE_U 4ull /* the guest kernel runs its main path in ring 3: see docs/ABI.md */
 #define PTE_PS 0x80ull
 
 int vm_create(struct vm *vm, uint64_t mem_size)
@@ -102,7 +103,8 @@ static int setup_cpuid(struct vm *vm)
     return rc;
 }
 
-/* GDT and identity-mapping page tables (2 MiB pages over all RAM) in the low 64 KiB. */
+/* GDT and identity-mapping page tables (2 MiB user-accessible pages over all RAM) in the low
+ * 64 KiB. */
 static int setup_tables(struct vm *vm)
 {
     uint64_t *gdt = vm_gpa(vm, LM_GDT_GPA, 24);
@@ -120,24 +122,42 @@ static int setup_tables(struct vm *vm)
     }
     memset(pml4, 0, 4096);
     memset(pdpt, 0, 4096);
-    pml4[0] = (LM_PML4_GPA + 0x1000) | PTE_P | PTE_W;
+    pml4[0] = (LM_PML4_GPA + 0x1000) | PTE_P | PTE_W | PTE_U;
     for (uint64_t g = 0; g < gib; g++) {
         uint64_t pd_gpa = LM_PML4_GPA + 0x2000 + g * 0x1000;
         uint64_t *pd = vm_gpa(vm, pd_gpa, 4096);
         memset(pd, 0, 4096);
-        pdpt[g] = pd_gpa | PTE_P | PTE_W;
+        pdpt[g] = pd_gpa | PTE_P | PTE_W | PTE_U;
         for (uint64_t i = 0; i < 512; i++) {
             uint64_t pa = (g << 30) + (i << 21);
             if (pa < vm->mem_size)
-                pd[i] = pa | PTE_P | PTE_W | PTE_PS;
+                pd[i] = pa | PTE_P | PTE_W | PTE_U | PTE_PS;
         }
+    }
+    return 0;
+}
+
+/*
+ * MTRRs enabled with write-back as the default type. KVM resets them to "disabled", which
+ * makes all guest memory uncacheable where the MTRRs are honoured (nested here): code then
+ * runs about a thousand times slower.
+ */
+static int setup_msrs(struct vm *vm)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[1];
+    } m = {.hdr = {.nmsrs = 1}, .e = {{.index = 0x2ff, .data = (1u << 11) | 6}}};
+    if (ioctl(vm->vcpu_fd, KVM_SET_MSRS, &m) != 1) {
+        lm_err("KVM_SET_MSRS (MTRRdefType): %s", strerror(errno));
+        return -1;
     }
     return 0;
 }
 
 int vm_setup_vcpu(struct vm *vm, uint64_t entry)
 {
-    if (setup_cpuid(vm) < 0 || setup_tables(vm) < 0)
+    if (setup_cpuid(vm) < 0 || setup_msrs(vm) < 0 || setup_tables(vm) < 0)
         return -1;
     struct kvm_sregs s;
     if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0) {

@@ -7,6 +7,7 @@ FUZZ_BINS     := $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
 FUZZ_SAN      := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
 FUZZ_CFLAGS   := -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP $(FUZZ_SAN)
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_LIB      := $(FUZZ_DIR)/obj/liblaundromat-fuzz.a
 FUZZ_MKSEEDS  := $(FUZZ_DIR)/tools/mkseeds
 FUZZ_SEEDS    := $(FUZZ_DIR)/seeds/.stamp
 FUZZ_SECONDS  ?= 60
@@ -24,9 +25,13 @@ $(FUZZ_DIR)/obj/%.o: %.c
 	@$(if $(Q),echo "  FUZZCC $<")
 	$(Q)$(FUZZCC) $(FUZZ_CFLAGS) -c $< -o $@
 
-$(FUZZ_BINS): $(FUZZ_DIR)/%: $(FUZZ_DIR)/obj/tests/fuzz/%.o $(FUZZ_LIB_OBJS)
+$(FUZZ_LIB): $(FUZZ_LIB_OBJS)
+	@$(if $(Q),echo "  AR $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BINS): $(FUZZ_DIR)/%: $(FUZZ_DIR)/obj/tests/fuzz/%.o $(FUZZ_LIB)
 	@$(if $(Q),echo "  FUZZLD $@")
-	$(Q)$(FUZZCC) $(FUZZ_SAN) -o $@ $< $(FUZZ_LIB_OBJS) $(LDLIBS)
+	$(Q)$(FUZZCC) $(FUZZ_SAN) -o $@ $< $(FUZZ_LIB) $(LDLIBS)
 
 # The seed generator is a plain program (not a fuzz_* name: tests/run.sh runs those).
 $(FUZZ_DIR)/tools/mkseeds.o: tests/fuzz/mkseeds.c

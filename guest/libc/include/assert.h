@@ -4,9 +4,8 @@
 #ifdef NDEBUG
 #define assert(e) ((void)0)
 #else
-#define assert(e)                                                                                 \
-    ((e) ? (void)0                                                                                \
-         : lm_panic("assertion failed: %s (%s:%d, %s)", #e, __FILE__, __LINE__, __func__))
+#define assert(e)                                                                                  \
+    ((e) ? (void)0 : lm_panic("assertion failed: %s (%s:%d, %s)", #e, __FILE__, __LINE__, __func__))
 #endif
 
 #ifndef static_assert
@@ -14,4 +13,4 @@
 #endif
 
 /* Provided by the kernel, not by libc: prints the message and stops the guest. */
-void lm_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+void lm_panic(const char *fmt, ...) __attribute__((__noreturn__, __format__(__printf__, 1, 2)));

@@ -13,13 +13,13 @@
  * %s of NULL prints "(null)", %p of NULL prints "(nil)", as glibc does.
  */
 int snprintf(char *restrict buf, size_t size, const char *restrict fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    __attribute__((__format__(__printf__, 3, 4)));
 int vsnprintf(char *restrict buf, size_t size, const char *restrict fmt, va_list ap)
-    __attribute__((format(printf, 3, 0)));
+    __attribute__((__format__(__printf__, 3, 0)));
 
 /* Console output: formatted in chunks on the stack, each chunk sent with lm_console_write. */
-int printf(const char *restrict fmt, ...) __attribute__((format(printf, 1, 2)));
-int vprintf(const char *restrict fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+int printf(const char *restrict fmt, ...) __attribute__((__format__(__printf__, 1, 2)));
+int vprintf(const char *restrict fmt, va_list ap) __attribute__((__format__(__printf__, 1, 0)));
 int puts(const char *s);
 int putchar(int c);
 

@@ -1,0 +1,41 @@
+/*
+ * Ring transitions. The kernel runs its main path in ring 3: under PVM-style hosts only
+ * ring 3 executes natively, and ring 0 is emulated one instruction at a time (about a
+ * thousand times slower). Ring 0 keeps only what must be privileged: descriptor tables,
+ * CR3 and TLB control, and exception entry. The way in is the one path such hosts deliver
+ * to the guest's own IDT from ring 3, an exception: priv_trampoline executes UD2, and the
+ * #UD handler recognises that one address, performs the operation and returns past it
+ * with IRETQ. (SYSCALL and INT n are taken by the host.)
+ */
+#ifndef GUEST_PRIV_H
+#define GUEST_PRIV_H
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+#endif
+
+/* Selectors: the SYSCALL/SYSRET layout (STAR), the same values Linux uses. */
+#define SEL_KCODE 0x08
+#define SEL_KDATA 0x10
+#define SEL_UDATA 0x2b /* 0x28 | RPL 3 */
+#define SEL_UCODE 0x33 /* 0x30 | RPL 3 */
+#define SEL_TSS 0x38
+
+/* Privileged operations, the gate's op numbers (in RAX). */
+#define PRIV_LOAD_CR3 1  /* arg: new CR3 */
+#define PRIV_INVLPG 2    /* arg: virtual address */
+#define PRIV_FLUSH_TLB 3 /* reload CR3 */
+
+#ifndef __ASSEMBLER__
+static inline long priv_call(long op, uint64_t arg)
+{
+    long ret;
+    __asm__ volatile("call priv_trampoline" : "=a"(ret) : "a"(op), "D"(arg) : "memory");
+    return ret;
+}
+
+/* Ring 0 set-up done once from _start: GDT and TSS, IDT with the gate. */
+void ring0_init(void);
+#endif
+
+#endif

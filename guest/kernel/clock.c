@@ -1,0 +1,45 @@
+/* Monotonic clock from the TSC scaled by the rate KVM reports: no exit per read. */
+#include "kernel.h"
+
+static uint64_t tsc0, mult; /* ns = (tsc - tsc0) * mult >> 32 */
+static uint64_t wall0_ns;   /* wall clock at tsc0 */
+static uint64_t last_ns;
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+void clock_init(void)
+{
+    uint64_t hz = boot_info->clock.tsc_hz;
+    if (hz == 0)
+        lm_panic("boot info gives no TSC rate");
+    mult = (uint64_t)(((unsigned __int128)1000000000u << 32) / hz);
+    tsc0 = rdtsc();
+    wall0_ns = boot_info->clock.wall_ns;
+}
+
+uint64_t clock_ns(void)
+{
+    uint64_t d = rdtsc() - tsc0;
+    uint64_t ns = (uint64_t)(((unsigned __int128)d * mult) >> 32);
+    if (ns < last_ns) /* never backwards, whatever the TSC does */
+        ns = last_ns;
+    last_ns = ns;
+    return ns;
+}
+
+uint64_t clock_wall_ns(void)
+{
+    return wall0_ns + clock_ns();
+}
+
+/* lwIP's time base (NO_SYS=1). */
+uint32_t sys_now(void);
+uint32_t sys_now(void)
+{
+    return (uint32_t)(clock_ns() / 1000000u);
+}
