@@ -8,30 +8,35 @@ BUILD=${BUILD:-$TOP/build}
 FUZZ_SECONDS_SHORT=${FUZZ_SECONDS_SHORT:-10}
 LOG=$BUILD/tests/log
 mkdir -p "$LOG"
-pass=0 fail=0 failed_names=()
+pass=0 fail=0 skip=0 failed_names=()
 
 run_tap() { # name, command...
-    local name=$1 out rc p f
+    local name=$1 out rc p f s
     shift
     out=$LOG/$(echo "$name" | tr '/ ' '__').log
     "$@" >"$out" 2>&1
     rc=$?
-    p=$(grep -cE '^ok ' "$out")
+    p=$(grep -E '^ok ' "$out" | grep -cvE '# SKIP')
+    s=$(grep -cE '^ok .*# SKIP' "$out")
     f=$(grep -cE '^not ok ' "$out")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         f=1
         echo "not ok - $name exited with status $rc" >>"$out"
     fi
-    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ]; then
         f=1
         echo "not ok - $name reported no test" >>"$out"
     fi
     pass=$((pass + p))
     fail=$((fail + f))
+    skip=$((skip + s))
     if [ "$f" -gt 0 ]; then
         failed_names+=("$name")
         printf '%-40s %3d passed, %3d FAILED (log: %s)\n' "$name" "$p" "$f" "${out#$TOP/}"
         grep -E '^not ok |^# ' "$out" | head -40 | sed 's/^/    /'
+    elif [ "$s" -gt 0 ]; then
+        printf '%-40s %3d passed, %3d skipped: %s\n' "$name" "$p" "$s" \
+            "$(grep -m1 -oE '# SKIP.*' "$out")"
     else
         printf '%-40s %3d passed\n' "$name" "$p"
     fi
@@ -70,5 +75,9 @@ done
 if [ ${#failed_names[@]} -gt 0 ]; then
     echo "failed: ${failed_names[*]}"
 fi
-echo "tests: $pass passed, $fail failed"
+if [ "$skip" -gt 0 ]; then
+    echo "tests: $pass passed, $fail failed, $skip skipped"
+else
+    echo "tests: $pass passed, $fail failed"
+fi
 [ "$fail" -eq 0 ]

@@ -17,3 +17,13 @@ test: deps
 	$(Q)bash tests/run.sh
 
 $(BUILD)/tests/unit/%.o: CFLAGS += -Ilib -Itests/unit
+
+include tests/guests/guests.mk
+
+# Host-side reference tools used by integration tests.
+TEST_TOOLS := $(BUILD)/tests/compute_ref
+$(BUILD)/tests/compute_ref: tests/tools/compute_ref.c guest/apps/compute_core.c guest/apps/compute_core.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) -std=c11 -O2 $(WARN) -o $@ tests/tools/compute_ref.c guest/apps/compute_core.c
+all: $(TEST_TOOLS)

@@ -70,6 +70,6 @@ struct app {
     int (*init)(void);  /* 0, or an exit status */
     bool (*poll)(void); /* true: did work, call again soon */
 };
-extern const struct app app_http, app_echo, app_compute;
+extern const struct app app_http, app_echo, app_compute, app_sink, app_source, app_clock;
 
 #endif

@@ -7,7 +7,8 @@
 struct lm_boot_info *boot_info;
 static struct lm_boot_info boot_copy; /* our own copy: the monitor's page is not ours to keep */
 
-static const struct app *const apps[] = {&app_http, &app_echo, &app_compute};
+static const struct app *const apps[] = {&app_http,  &app_echo,   &app_compute,
+                                         &app_sink, &app_source, &app_clock};
 
 static const struct app *choose_app(void)
 {
@@ -17,7 +18,7 @@ static const struct app *choose_app(void)
     for (size_t i = 0; i < sizeof apps / sizeof apps[0]; i++)
         if (strcmp(apps[i]->name, name) == 0)
             return apps[i];
-    lm_panic("command line: unknown app=%s (http, echo, compute)", name);
+    lm_panic("command line: unknown app=%s (http, echo, compute, sink, source, clock)", name);
 }
 
 /* Runs the network and the workload; blocks in the poll hypercall when there is nothing to do. */
@@ -64,6 +65,10 @@ void kmain(struct lm_boot_info *bi)
 
     const struct app *app = choose_app();
     bool net = net_init();
+    if (app->server && !net) {
+        printf("app=%s serves TCP: give lm-vmm a NIC (--bridge or --tap, and --ip)\n", app->name);
+        platform_exit(1);
+    }
     int rc = app->init();
     if (rc != 0 || !app->server) /* a computation ends the VM with its status */
         platform_exit(rc);

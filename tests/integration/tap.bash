@@ -29,6 +29,31 @@ expect() {
     fi
 }
 
+# Skips the rest of the test (outside CI), or fails it loudly (CI=true), when a requirement
+# is missing. Usage: require "what is missing" || exit 0
+skip_or_fail() {
+    if [ "${CI:-}" = true ]; then
+        not_ok "$1 (required in CI)"
+        done_testing
+        exit 1
+    fi
+    T_N=$((T_N + 1))
+    echo "ok $T_N # SKIP $1"
+    done_testing
+    exit 0
+}
+
+# The monitor needs /dev/kvm; network tests also need root and /dev/net/tun.
+require_kvm() {
+    [ -r /dev/kvm ] && [ -w /dev/kvm ] || skip_or_fail "no usable /dev/kvm"
+}
+require_net() {
+    require_kvm
+    [ "$(id -u)" -eq 0 ] || skip_or_fail "network tests need root"
+    [ -c /dev/net/tun ] || skip_or_fail "no /dev/net/tun"
+    command -v ip >/dev/null || skip_or_fail "no ip command (iproute2)"
+}
+
 # Prints the plan line last and exits non-zero if anything failed.
 done_testing() {
     echo "1..$T_N"

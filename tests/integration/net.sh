@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The guest on a real tap on a real bridge, in a namespace of its own, driven by unmodified
+# clients: ping, curl, a 10 MB echo round trip, wrk for 10 seconds.
+. "$(dirname "$0")/tap.bash"
+VMM=$BUILD/bin/lm-vmm
+KERNEL=$BUILD/guest/kernel.elf
+require_net
+for t in curl wrk python3; do
+    command -v $t >/dev/null || skip_or_fail "no $t (make deps installs it)"
+done
+
+NS=lmnet$$
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    ip netns del "$NS" 2>/dev/null
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+in_ns() { ip netns exec "$NS" "$@"; }
+
+ip netns add "$NS" && in_ns ip link set lo up && in_ns ip link add br0 type bridge &&
+    in_ns ip addr add 10.77.0.1/24 dev br0 && in_ns ip link set br0 up ||
+    { not_ok "set up namespace $NS with bridge br0"; done_testing; exit 1; }
+ok "namespace $NS with bridge br0 at 10.77.0.1/24"
+
+start_vm() { # log name, IP, guest command line; not through in_ns: $! must be the monitor
+    ip netns exec "$NS" "$VMM" -m 64 --bridge br0 --ip "$2/24" --gw 10.77.0.1 -c "$3" "$KERNEL" \
+        >"$SCRATCH/$1.log" 2>&1 &
+    PIDS+=($!)
+}
+wait_port() { # IP, port: up to 5 s
+    for _ in $(seq 100); do
+        in_ns bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+start_vm http 10.77.0.2 "app=http"
+start_vm echo 10.77.0.3 "app=echo"
+if wait_port 10.77.0.2 80 && wait_port 10.77.0.3 7; then
+    ok "both guests listen (http on 10.77.0.2:80, echo on 10.77.0.3:7)"
+else
+    not_ok "guests did not come up"
+    sed 's/^/# /' "$SCRATCH"/*.log
+fi
+expect "tap attached to the bridge" 0 "lmtap" -- in_ns ip -br link show master br0
+
+expect "the guest answers ping" 0 " 0% packet loss" -- in_ns ping -c 5 -i 0.2 -W 2 10.77.0.2
+expect "curl gets the page" 0 "Hello from a Laundromat guest" -- in_ns curl -sS -m 5 http://10.77.0.2/
+page=$(in_ns curl -sS -m 5 http://10.77.0.2/)
+n1=$(printf '%s' "$page" | sed -n 's/.*requests: \([0-9]*\).*/\1/p')
+page=$(in_ns curl -sS -m 5 http://10.77.0.2/)
+n2=$(printf '%s' "$page" | sed -n 's/.*requests: \([0-9]*\).*/\1/p')
+if [ -n "$n1" ] && [ "$n2" = $((n1 + 1)) ] && printf '%s' "$page" | grep -q "uptime_ms: [0-9]"; then
+    ok "the page counts requests ($n1, then $n2) and shows uptime"
+else
+    not_ok "request counter: '$n1' then '$n2'"
+fi
+expect "keep-alive: two requests on one connection" 0 "Re-using existing connection" -- \
+    in_ns curl -sv -m 5 http://10.77.0.2/ http://10.77.0.2/index.html
+expect "Content-Length matches the body" 0 "^ok$" -- in_ns bash -c \
+    "curl -sS -m 5 -D $SCRATCH/h -o $SCRATCH/b http://10.77.0.2/ &&
+     [ \"\$(sed -n 's/^Content-Length: \([0-9]*\).*/\1/p' $SCRATCH/h)\" = \"\$(stat -c %s $SCRATCH/b)\" ] && echo ok"
+expect "HTTP/1.0 closes the connection" 0 "Connection: close" -- \
+    in_ns curl -sS -m 5 -0 -D - -o /dev/null http://10.77.0.2/
+expect "unknown path is 404" 0 "^404$" -- \
+    in_ns curl -sS -m 5 -o /dev/null -w '%{http_code}' http://10.77.0.2/nope
+expect "HEAD has headers, no body" 0 "Content-Length: [1-9]" -- in_ns curl -sS -m 5 -I http://10.77.0.2/
+expect "POST is refused with 405" 0 "^405$" -- \
+    in_ns curl -sS -m 5 -o /dev/null -w '%{http_code}' -d x http://10.77.0.2/
+
+expect "TCP echo round-trips 10 MB intact" 0 "received 10485760 match True" -- \
+    in_ns python3 "$TOP/tests/tools/echo_check.py" 10.77.0.3 7 10485760
+expect "two echo connections at once" 0 "^ok$" -- in_ns bash -c \
+    "python3 $TOP/tests/tools/echo_check.py 10.77.0.3 7 1000000 >/dev/null & a=\$!;
+     python3 $TOP/tests/tools/echo_check.py 10.77.0.3 7 1000000 >/dev/null && wait \$a && echo ok"
+
+in_ns wrk -t2 -c16 -d10s http://10.77.0.2/ >"$SCRATCH/wrk.txt" 2>&1
+reqs=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$SCRATCH/wrk.txt")
+if [ -n "$reqs" ] && [ "$reqs" -gt 0 ] && ! grep -qE "Socket errors|Non-2xx" "$SCRATCH/wrk.txt"; then
+    ok "wrk 10 s, 16 connections: $reqs requests, zero errors"
+else
+    not_ok "wrk: errors or no requests"
+fi
+sed 's/^/# /' "$SCRATCH/wrk.txt"
+
+# The guests are still alive and well after all that.
+expect "guest still serving after the load" 0 "Hello from a Laundromat guest" -- \
+    in_ns curl -sS -m 5 http://10.77.0.2/
+for p in "${PIDS[@]}"; do kill "$p"; done
+for p in "${PIDS[@]}"; do wait "$p"; done
+PIDS=()
+gone=no
+for _ in $(seq 40); do # the kernel removes a tap when its last descriptor closes
+    in_ns ip -br link | grep -q lmtap || { gone=yes; break; }
+    sleep 0.05
+done
+[ $gone = yes ] && ok "taps are gone with their monitors" || { not_ok "taps left behind"; in_ns ip -br link | sed "s/^/# /"; ps aux | grep lm-vmm | grep -v grep | sed "s/^/# /"; }
+done_testing
