@@ -7,6 +7,7 @@
 #ifndef LAUNDROMAT_ABI_H
 #define LAUNDROMAT_ABI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define LM_ABI_VERSION 1
@@ -32,9 +33,11 @@ _Static_assert(sizeof(void *) == 8, "the ABI assumes 64-bit pointers on both sid
 #define LM_GDT_DATA 0x10
 
 /*
- * Entry: 64-bit mode, paging on with RAM identity-mapped (2 MiB pages), interrupts off,
- * RIP = ELF entry, RDI = LM_BOOTINFO_GPA, RSP = LM_STACK_TOP_GPA. No FPU/SSE state is
- * promised: guests build with -mgeneral-regs-only.
+ * Entry: 64-bit ring 0, paging on with RAM identity-mapped by 2 MiB pages that ring 3 may
+ * use too (U/S set), interrupts off, RIP = ELF entry, RDI = LM_BOOTINFO_GPA,
+ * RSP = LM_STACK_TOP_GPA. No FPU/SSE state is promised: guests build with
+ * -mgeneral-regs-only. Guest pointers in hypercalls are guest-physical addresses (a guest
+ * that identity-maps, as ours does, passes its pointers unchanged).
  */
 #define LM_BOOTINFO_MAGIC 0x49424d4cu /* "LMBI" */
 #define LM_CMDLINE_MAX 1024
@@ -64,6 +67,15 @@ struct lm_boot_info {
     uint8_t commitment[32]; /* payload commitment copied from the boot token (or zero) */
 };
 _Static_assert(sizeof(struct lm_boot_info) <= 4096, "boot info fits its page");
+/* The layout is ABI (docs/ABI.md has the same table): pin every offset. */
+_Static_assert(offsetof(struct lm_boot_info, mem_size) == 8, "boot info layout");
+_Static_assert(offsetof(struct lm_boot_info, kernel_start) == 16, "boot info layout");
+_Static_assert(offsetof(struct lm_boot_info, cmdline) == 32, "boot info layout");
+_Static_assert(offsetof(struct lm_boot_info, net) == 1056, "boot info layout");
+_Static_assert(offsetof(struct lm_boot_info, clock) == 1080, "boot info layout");
+_Static_assert(offsetof(struct lm_boot_info, commitment) == 1096, "boot info layout");
+_Static_assert(sizeof(struct lm_boot_net) == 20 && offsetof(struct lm_boot_net, ip) == 8,
+               "boot net layout");
 
 /*
  * A hypercall is `outl %eax, %dx` with dx = LM_HC_PORT_BASE + call and eax = the
@@ -142,6 +154,11 @@ struct lm_hc_net_kick {
 struct lm_hc_exit {
     uint64_t status; /* 0..123 pass through as the monitor's exit code */
 };
+
+_Static_assert(sizeof(struct lm_hc_console) == 16 && sizeof(struct lm_hc_clock) == 8 &&
+                   sizeof(struct lm_hc_poll) == 16 && sizeof(struct lm_hc_net_setup) == 24 &&
+                   sizeof(struct lm_hc_net_kick) == 8 && sizeof(struct lm_hc_exit) == 8,
+               "hypercall argument blocks");
 
 /* Monitor exit codes above the guest's range. */
 #define LM_EXIT_GUEST_FAULT 124 /* guest crashed: triple fault, HLT with interrupts off, ... */

@@ -1,6 +1,8 @@
 /* Writes the fuzz targets' seed corpora (valid messages and files plus broken variants). */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 
 #include "fixtures.h"
 #include "laundromat/chain.h"
+#include "laundromat/elf.h"
 #include "laundromat/keys.h"
 #include "laundromat/token.h"
 #include "laundromat/util.h"
@@ -352,6 +355,147 @@ static void keyfile_seeds(void)
     put(T, "nul-byte", LM_SECRET_KEY_TAG "\n\0seed", sizeof LM_SECRET_KEY_TAG + 5);
 }
 
+/* ELF images for fuzz_elf, written field by field in little-endian; window [1 MiB, 64 MiB). */
+enum {
+    ELF_LEN = 0x3000,
+    ELF_TEXT_OFF = 0x1000,
+    ELF_DATA_OFF = 0x2000,
+    ELF_SEG = 0x1000,
+    ELF_TEXT = 0x100000,
+    ELF_DATA = 0x101000,
+    ELF_ENTRY = 0x100010,
+};
+
+static void le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Program header k of an image whose headers start at 64. */
+static void elf_ph(uint8_t *b, unsigned k, uint32_t type, uint32_t flags, uint64_t off,
+                   uint64_t addr, uint64_t filesz, uint64_t memsz)
+{
+    uint8_t *p = b + sizeof(Elf64_Ehdr) + k * sizeof(Elf64_Phdr);
+    le(p + offsetof(Elf64_Phdr, p_type), type, 4);
+    le(p + offsetof(Elf64_Phdr, p_flags), flags, 4);
+    le(p + offsetof(Elf64_Phdr, p_offset), off, 8);
+    le(p + offsetof(Elf64_Phdr, p_vaddr), addr, 8);
+    le(p + offsetof(Elf64_Phdr, p_paddr), addr, 8);
+    le(p + offsetof(Elf64_Phdr, p_filesz), filesz, 8);
+    le(p + offsetof(Elf64_Phdr, p_memsz), memsz, 8);
+    le(p + offsetof(Elf64_Phdr, p_align), ELF_SEG, 8);
+}
+
+static void elf_phnum(uint8_t *b, uint16_t n)
+{
+    le(b + offsetof(Elf64_Ehdr, e_phnum), n, 2);
+}
+
+/* The valid image: R+X text 4 KiB at 1 MiB, R+W data 4 KiB right after it. */
+static void elf_base(uint8_t b[ELF_LEN])
+{
+    memset(b, 0, ELF_LEN);
+    fz_fill(b + ELF_TEXT_OFF, ELF_SEG, 0x74);
+    fz_fill(b + ELF_DATA_OFF, ELF_SEG, 0x64);
+    memcpy(b, ELFMAG, SELFMAG);
+    b[EI_CLASS] = ELFCLASS64;
+    b[EI_DATA] = ELFDATA2LSB;
+    b[EI_VERSION] = EV_CURRENT;
+    le(b + offsetof(Elf64_Ehdr, e_type), ET_EXEC, 2);
+    le(b + offsetof(Elf64_Ehdr, e_machine), EM_X86_64, 2);
+    le(b + offsetof(Elf64_Ehdr, e_version), EV_CURRENT, 4);
+    le(b + offsetof(Elf64_Ehdr, e_entry), ELF_ENTRY, 8);
+    le(b + offsetof(Elf64_Ehdr, e_phoff), sizeof(Elf64_Ehdr), 8);
+    le(b + offsetof(Elf64_Ehdr, e_ehsize), sizeof(Elf64_Ehdr), 2);
+    le(b + offsetof(Elf64_Ehdr, e_phentsize), sizeof(Elf64_Phdr), 2);
+    elf_phnum(b, 2);
+    elf_ph(b, 0, PT_LOAD, PF_R | PF_X, ELF_TEXT_OFF, ELF_TEXT, ELF_SEG, ELF_SEG);
+    elf_ph(b, 1, PT_LOAD, PF_R | PF_W, ELF_DATA_OFF, ELF_DATA, ELF_SEG, ELF_SEG);
+}
+
+static void elf_seeds(void)
+{
+    const char *T = "fuzz_elf";
+    static uint8_t b[ELF_LEN];
+
+    elf_base(b);
+    put(T, "valid", b, ELF_LEN);
+    put(T, "header-only", b, sizeof(Elf64_Ehdr));
+    put(T, "header-cut", b, sizeof(Elf64_Ehdr) - 1);
+    put(T, "phdrs-cut", b, sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr) + 20);
+    put(T, "text-cut", b, ELF_TEXT_OFF + ELF_SEG / 2);
+    put(T, "data-cut", b, ELF_LEN - 1);
+
+    /* Extra headers: a note, a GNU stack, a bss-only load and an empty load. */
+    elf_phnum(b, 6);
+    elf_ph(b, 2, PT_NOTE, PF_R, ELF_TEXT_OFF, ELF_TEXT, 16, 16);
+    elf_ph(b, 3, PT_GNU_STACK, PF_R | PF_W, 0, 0, 0, 0);
+    elf_ph(b, 4, PT_LOAD, PF_R | PF_W, 0, 0x200000, 0, 0x100000);
+    elf_ph(b, 5, PT_LOAD, PF_R, 0, 0, 0, 0);
+    put(T, "valid-extra-headers", b, ELF_LEN);
+
+    /* Sixteen loads, the most accepted. */
+    elf_base(b);
+    elf_phnum(b, LM_ELF_MAX_SEGMENTS);
+    for (unsigned k = 2; k < LM_ELF_MAX_SEGMENTS; k++)
+        elf_ph(b, k, PT_LOAD, PF_R, 0, 0x200000 + k * ELF_SEG, 0, ELF_SEG);
+    put(T, "valid-16-loads", b, ELF_LEN);
+
+    /* The data segment up against the top of the window, with a bss tail. */
+    elf_base(b);
+    elf_ph(b, 1, PT_LOAD, PF_R | PF_W, ELF_DATA_OFF, (64u << 20) - 4 * ELF_SEG, 16, 4 * ELF_SEG);
+    put(T, "valid-at-max", b, ELF_LEN);
+
+    /* One broken field each. */
+    elf_base(b);
+    b[EI_CLASS] = ELFCLASS32;
+    put(T, "class32", b, ELF_LEN);
+    elf_base(b);
+    b[EI_DATA] = ELFDATA2MSB;
+    put(T, "big-endian", b, ELF_LEN);
+    elf_base(b);
+    le(b + offsetof(Elf64_Ehdr, e_type), ET_DYN, 2);
+    put(T, "et-dyn", b, ELF_LEN);
+    elf_base(b);
+    le(b + offsetof(Elf64_Ehdr, e_machine), EM_AARCH64, 2);
+    put(T, "aarch64", b, ELF_LEN);
+    elf_base(b);
+    le(b + offsetof(Elf64_Ehdr, e_phoff), UINT64_MAX - 55, 8);
+    put(T, "phoff-wraps", b, ELF_LEN);
+    elf_base(b);
+    elf_ph(b, 1, PT_LOAD, PF_R | PF_W | PF_X, ELF_DATA_OFF, ELF_DATA, ELF_SEG, ELF_SEG);
+    put(T, "wx", b, ELF_LEN);
+    elf_base(b);
+    elf_ph(b, 1, PT_LOAD, PF_R | PF_W, ELF_DATA_OFF, ELF_TEXT + 0x800, ELF_SEG, ELF_SEG);
+    put(T, "overlap", b, ELF_LEN);
+    elf_base(b);
+    elf_ph(b, 1, PT_LOAD, PF_R | PF_W, ELF_DATA_OFF, ELF_DATA, ELF_SEG, 0 - (uint64_t)ELF_SEG);
+    put(T, "memsz-wraps", b, ELF_LEN);
+    elf_base(b);
+    elf_ph(b, 1, PT_LOAD, PF_R | PF_W, ELF_DATA_OFF, ELF_DATA, ELF_SEG + 1, ELF_SEG);
+    put(T, "filesz-over-memsz", b, ELF_LEN);
+    elf_base(b);
+    elf_ph(b, 1, PT_LOAD, PF_R | PF_W, ELF_DATA_OFF + 1, ELF_DATA, ELF_SEG, ELF_SEG);
+    put(T, "bytes-past-eof", b, ELF_LEN);
+    elf_base(b);
+    le(b + sizeof(Elf64_Ehdr) + offsetof(Elf64_Phdr, p_vaddr), 0xffffffff80100000ull, 8);
+    put(T, "vaddr-not-paddr", b, ELF_LEN);
+    elf_base(b);
+    le(b + offsetof(Elf64_Ehdr, e_entry), ELF_DATA, 8);
+    put(T, "entry-in-data", b, ELF_LEN);
+    elf_base(b);
+    elf_ph(b, 0, PT_LOAD, PF_R | PF_X, ELF_TEXT_OFF, 0xff000, ELF_SEG, ELF_SEG);
+    put(T, "below-window", b, ELF_LEN);
+
+    /* Garbled: every 23rd byte of the program headers flipped. */
+    elf_base(b);
+    for (size_t i = sizeof(Elf64_Ehdr) + 3; i < sizeof(Elf64_Ehdr) + 2 * sizeof(Elf64_Phdr);
+         i += 23)
+        b[i] ^= 0xa5;
+    put(T, "garbled", b, ELF_LEN);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -360,7 +504,7 @@ int main(int argc, char **argv)
     }
     root = argv[1];
     make_dir(NULL);
-    const char *targets[] = {"fuzz_token", "fuzz_ping", "fuzz_payment", "fuzz_keyfile"};
+    const char *targets[] = {"fuzz_token", "fuzz_ping", "fuzz_payment", "fuzz_keyfile", "fuzz_elf"};
     for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
         make_dir(targets[i]);
 
@@ -381,5 +525,6 @@ int main(int argc, char **argv)
     ping_seeds(token);
     payment_seeds(token);
     keyfile_seeds();
+    elf_seeds();
     return 0;
 }
