@@ -20,9 +20,10 @@ int lm_elf_parse(const uint8_t *b, size_t len, uint64_t min, uint64_t max,
     if (memcmp(b, "\x7f" "ELF", 4) != 0)
         return lm_fail(d, LM_BAD_IMAGE, "ELF: no ELF magic (starts %02x %02x %02x %02x)", b[0],
                        b[1], b[2], b[3]);
-    if (b[4] != ELFCLASS64 || b[5] != ELFDATA2LSB || b[6] != EV_CURRENT)
-        return lm_fail(d, LM_BAD_IMAGE, "ELF: class %u, data %u, version %u; need 64-bit "
-                       "little-endian version 1", b[4], b[5], b[6]);
+    if (b[4] != ELFCLASS64 || b[5] != ELFDATA2LSB || b[6] != EV_CURRENT ||
+        lm_get32(b + 20) != EV_CURRENT)
+        return lm_fail(d, LM_BAD_IMAGE, "ELF: class %u, data %u, version %u/%u; need 64-bit "
+                       "little-endian version 1", b[4], b[5], b[6], lm_get32(b + 20));
     uint16_t type = lm_get16(b + 16), machine = lm_get16(b + 18);
     if (type != ET_EXEC || machine != EM_X86_64)
         return lm_fail(d, LM_BAD_IMAGE, "ELF: type %u, machine %u; need an x86-64 executable "
@@ -45,9 +46,6 @@ int lm_elf_parse(const uint8_t *b, size_t len, uint64_t min, uint64_t max,
         const uint8_t *ph = b + phoff + (uint64_t)i * PH_SIZE;
         if (lm_get32(ph) != PT_LOAD)
             continue;
-        if (img->nseg == LM_ELF_MAX_SEGMENTS)
-            return lm_fail(d, LM_BAD_IMAGE, "ELF: more than %d loadable segments",
-                           LM_ELF_MAX_SEGMENTS);
         struct lm_elf_segment s = {
             .flags = lm_get32(ph + 4),
             .offset = lm_get64(ph + 8),
@@ -63,8 +61,11 @@ int lm_elf_parse(const uint8_t *b, size_t len, uint64_t min, uint64_t max,
             return lm_fail(d, LM_BAD_IMAGE, "ELF: segment %u's bytes [%llu, +%llu) run past the "
                            "end of the %zu-byte file", i, (unsigned long long)s.offset,
                            (unsigned long long)s.filesz, len);
-        if (s.memsz == 0)
+        if (s.memsz == 0) /* places nothing */
             continue;
+        if (img->nseg == LM_ELF_MAX_SEGMENTS)
+            return lm_fail(d, LM_BAD_IMAGE, "ELF: more than %d loadable segments",
+                           LM_ELF_MAX_SEGMENTS);
         if (lm_get64(ph + 16) != s.paddr)
             return lm_fail(d, LM_BAD_IMAGE, "ELF: segment %u has virtual address 0x%llx but "
                            "physical 0x%llx; memory is identity-mapped, link them equal", i,

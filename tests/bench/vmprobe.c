@@ -21,8 +21,10 @@
 #define DEADLINE_S 10.0  /* give up on a VM that does not answer by then */
 #define OUT_MAX 65536    /* child output kept for matching and error messages */
 
-/* The VM process being measured, so that a signal to us does not leave it running. */
+/* The VM process being measured, so that a signal to us does not leave it running, and the
+ * file its output goes to, shown when it fails. */
 static volatile pid_t g_child = -1;
+static int g_log = -1;
 
 static double now_s(void)
 {
@@ -91,6 +93,12 @@ static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt,
         kill(c, SIGKILL);
         waitpid(c, NULL, 0);
     }
+    if (g_log >= 0) {
+        static char out[OUT_MAX];
+        ssize_t n = pread(g_log, out, sizeof out - 1, 0);
+        if (n > 0)
+            fprintf(stderr, "vmprobe: its output:\n%.*s", (int)n, out);
+    }
     exit(1);
 }
 
@@ -148,6 +156,7 @@ static int log_file(void)
     fclose(f);
     if (fd < 0)
         die("dup log file: %s", strerror(errno));
+    g_log = fd;
     return fd;
 }
 
@@ -376,6 +385,7 @@ static int cmd_http(int argc, char **argv)
         wait_http(&sa, pid, t0, &tc, &t200);
         stop_child(pid);
         close(log);
+        g_log = -1;
         if (r >= 0) {
             conn[r] = tc * 1e3;
             ok[r] = t200 * 1e3;
@@ -472,6 +482,7 @@ static int cmd_idle(int argc, char **argv)
         die("%s did not print '%s'; its output:\n%s", cmd[0], want, out);
     stop_child(pid);
     close(log);
+    g_log = -1;
     printf("cpu_pct=%.2f rss_kib=%ld sample_s=%.2f\n", 100.0 * (c1 - c0) / (t1 - t0), rss,
            t1 - t0);
     return 0;

@@ -86,6 +86,16 @@ else
 fi
 sed 's/^/# /' "$SCRATCH/wrk.txt"
 
+# A tap opened by a parent and handed over as a descriptor (how Evil Man will do it).
+ip netns exec "$NS" python3 "$TOP/tests/tools/tapfd_exec.py" lmfd0 "$VMM" -m 32 \
+    --ip 10.77.0.4/24 -c "app=http" "$KERNEL" >"$SCRATCH/fd.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do in_ns ip link show lmfd0 >/dev/null 2>&1 && break; sleep 0.05; done
+in_ns ip link set lmfd0 master br0 up
+expect "a tap handed over by descriptor works" 0 "Hello from a Laundromat guest" -- \
+    in_ns curl -sS -m 5 --retry 20 --retry-delay 0 --retry-all-errors http://10.77.0.4/
+expect "the monitor names the descriptor it was given" 0 "NIC on tap fd [0-9]+" -- cat "$SCRATCH/fd.log"
+
 # The guests are still alive and well after all that.
 expect "guest still serving after the load" 0 "Hello from a Laundromat guest" -- \
     in_ns curl -sS -m 5 http://10.77.0.2/

@@ -39,6 +39,7 @@ struct ph {
 struct spec {
     uint8_t ident[EI_NIDENT];
     uint16_t type, machine, phentsize, phnum;
+    uint32_t version;
     int phnum_set; /* phnum overrides the count of headers written */
     uint64_t entry, phoff;
     size_t len;
@@ -60,6 +61,7 @@ enum field {
     H_PHNUM, /* e_phnum, whatever the number of headers written */
     H_PHOFF,
     H_ENTRY,
+    H_VERSION, /* e_version */
     S_TYPE,
     S_FLAGS,
     S_OFFSET,
@@ -88,6 +90,7 @@ static void base_spec(struct spec *s)
     s->ident[EI_VERSION] = EV_CURRENT;
     s->ident[EI_OSABI] = ELFOSABI_SYSV;
     s->type = ET_EXEC;
+    s->version = EV_CURRENT;
     s->machine = EM_X86_64;
     s->phentsize = sizeof(Elf64_Phdr);
     s->entry = ENTRY;
@@ -147,6 +150,9 @@ static void apply(struct spec *s, const struct patch *p)
         case H_ENTRY:
             s->entry = p->v;
             break;
+        case H_VERSION:
+            s->version = (uint32_t)p->v;
+            break;
         case S_TYPE:
             h->type = (uint32_t)p->v;
             break;
@@ -194,7 +200,7 @@ static size_t build(const struct spec *s, uint8_t *buf)
     memcpy(buf, s->ident, EI_NIDENT);
     lm_put16(buf + offsetof(Elf64_Ehdr, e_type), s->type);
     lm_put16(buf + offsetof(Elf64_Ehdr, e_machine), s->machine);
-    lm_put32(buf + offsetof(Elf64_Ehdr, e_version), EV_CURRENT);
+    lm_put32(buf + offsetof(Elf64_Ehdr, e_version), s->version);
     lm_put64(buf + offsetof(Elf64_Ehdr, e_entry), s->entry);
     lm_put64(buf + offsetof(Elf64_Ehdr, e_phoff), s->phoff);
     lm_put64(buf + offsetof(Elf64_Ehdr, e_shoff), 0);
@@ -306,7 +312,7 @@ static const struct bad bad_images[] = {
     {"32-bit class",
      {{H_IDENT, EI_CLASS, ELFCLASS32}},
      LM_BAD_IMAGE,
-     "class 1, data 1, version 1; need 64-bit little-endian version 1"},
+     "class 1, data 1, version 1/1; need 64-bit little-endian version 1"},
     {"no class", {{H_IDENT, EI_CLASS, ELFCLASSNONE}}, LM_BAD_IMAGE, "class 0, data 1, version 1"},
     {"big-endian", {{H_IDENT, EI_DATA, ELFDATA2MSB}}, LM_BAD_IMAGE, "class 2, data 2, version 1"},
     {"ident version 0",
@@ -314,6 +320,7 @@ static const struct bad bad_images[] = {
      LM_BAD_IMAGE,
      "class 2, data 1, version 0"},
     {"ident version 2", {{H_IDENT, EI_VERSION, 2}}, LM_BAD_IMAGE, "class 2, data 1, version 2"},
+    {"e_version 0", {{H_VERSION, 0, EV_NONE}}, LM_BAD_IMAGE, "version 1/0; need 64-bit"},
     {"ET_DYN (PIE)",
      {{H_TYPE, 0, ET_DYN}},
      LM_BAD_IMAGE,
@@ -527,6 +534,10 @@ static const struct good good_images[] = {
      DATA_ADDR + 0x100000},
     {"ok: bss-only segment", {{ADD, PT_LOAD, 1}}, TEXT_ADDR, 0x203000},
     {"ok: exactly 16 loadable segments", {{ADD, PT_LOAD, 14}}, TEXT_ADDR, 0x210000},
+    {"ok: 16 loadable segments and an empty one",
+     {{ADD, PT_LOAD, 15}, {S_ADDR, 16, 0}, {S_SIZE, 16, 0}},
+     TEXT_ADDR,
+     0x210000},
     {"ok: 64 program headers", {{ADD, PT_NOTE, 62}}, TEXT_ADDR, DATA_ADDR + SEG_SIZE},
     {"ok: entry on the last byte of text",
      {{H_ENTRY, 0, DATA_ADDR - 1}},

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# Benchmark: lm-vmm start-up, guest TCP throughput and idle cost, against QEMU microvm and veth.
+#
+# Prints three report sections on stdout; diagnostics go to stderr. Every figure is set against
+# a peer measured in the same run; nothing is judged pass/fail on timing. All traffic stays in
+# network namespaces made here (lmb<pid>, lmb<pid>a, lmb<pid>b) and removed on exit.
+set -u
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+BB=$BUILD/bench
+VMM=$BUILD/bin/lm-vmm
+KERNEL=$BUILD/guest/kernel.elf
+PROBE=$BB/vmprobe
+TCPBENCH=$BB/tcpbench
+PVH=$BB/pvh.elf
+PVH_IDLE=$BB/pvh-idle.elf
+HELLO=$BUILD/guests/hello.elf # the project's build of tests/guests/hello.c, else ours
+[ -f "$HELLO" ] || HELLO=$BB/hello.elf
+QEMU=${QEMU:-qemu-system-x86_64}
+
+RUNS=${BENCH_RUNS:-20}                     # start-up runs per figure
+TCP_BYTES=${BENCH_TCP_BYTES:-268435456}    # 256 MiB per transfer
+TCP_REPS=${BENCH_TCP_REPS:-3}
+IDLE_WAIT=1
+IDLE_SAMPLE=5
+
+NS=lmb$$    # bridge namespace: host side of the guests' taps
+NSA=lmb$$a  # veth peer: client side
+NSB=lmb$$b  # veth peer: server side
+TMP=$(mktemp -d /tmp/lmb-XXXXXX)
+PIDS=()
+
+# The QEMU peer: the smallest microvm we could make boot our PVH kernel here (see
+# tests/bench/pvh/pvh.S). The default CPU model is kept: -cpu host aborts under KVM-PVM
+# (MSR 0x10a cannot be set).
+QEMU_ARGS=(-M microvm,x-option-roms=off,pit=off,pic=off,rtc=off -accel kvm -m 64 -nodefaults
+    -no-user-config -nographic -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04)
+PVH_TEXT="hello from the pvh guest"
+PVH_STATUS=67 # pvh.S writes 0x21 to the debug-exit port: QEMU exits (0x21 << 1) | 1
+HELLO_TEXT="hello from the guest"
+
+log() { echo "bench_vm: $*" >&2; }
+
+# Stops a background process we started: SIGTERM, then SIGKILL after 2 s; always reaps it.
+stop_pid() {
+    local p=$1 i
+    kill "$p" 2>/dev/null || { wait "$p" 2>/dev/null; return 0; }
+    for i in $(seq 200); do
+        kill -0 "$p" 2>/dev/null || break
+        sleep 0.01
+    done
+    kill -9 "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+    return 0
+}
+
+cleanup() {
+    local p n
+    for p in "${PIDS[@]}"; do stop_pid "$p"; done
+    PIDS=()
+    for n in "$NS" "$NSA" "$NSB"; do
+        [ -e "/run/netns/$n" ] && ip netns del "$n" 2>/dev/null
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+in_ns() { local n=$1; shift; nsenter --net="/run/netns/$n" "$@"; }
+
+# ratio A B: A/B to two places, or n/a when B is zero or either is missing.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+# field KEY LINE: the value of KEY=... in a "k=v k=v" line from vmprobe.
+field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+# median of the numbers given as arguments
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# Why the VM sections cannot run here, or nothing.
+why_skip() {
+    [ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces, taps)"; return; }
+    [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "no usable /dev/kvm"; return; }
+    local f
+    for f in "$VMM" "$KERNEL" "$HELLO" "$PROBE" "$TCPBENCH"; do
+        [ -e "$f" ] || { echo "$f is missing (run make)"; return; }
+    done
+    command -v nsenter >/dev/null || { echo "nsenter not installed"; return; }
+    command -v ip >/dev/null || { echo "ip (iproute2) not installed"; return; }
+}
+
+# Why the QEMU peer cannot run, or nothing.
+why_no_qemu() {
+    command -v "$QEMU" >/dev/null || { echo "$QEMU not installed"; return; }
+    [ -e "$PVH" ] && [ -e "$PVH_IDLE" ] || echo "$PVH is missing (run make bench)"
+}
+
+# A namespace with bridge br0 at 10.200.0.1/24, the host side of every guest tap.
+make_bridge_ns() {
+    ip netns add "$NS" &&
+        ip -n "$NS" link set lo up &&
+        ip -n "$NS" link add br0 type bridge &&
+        ip -n "$NS" addr add 10.200.0.1/24 dev br0 &&
+        ip -n "$NS" link set br0 up
+}
+
+# guest_mac N: the MAC we give the guest at 10.200.0.N. Its neighbour entry is made permanent
+# so the host's first SYN goes out at once, not after an ARP round that retries every second.
+guest_mac() { printf '02:00:00:00:c8:%02x' "$1"; }
+pin_neigh() { ip -n "$NS" neigh replace "10.200.0.$1" lladdr "$(guest_mac "$1")" dev br0 nud permanent; }
+
+# vmm_args N APP: lm-vmm arguments for a 64 MiB guest at 10.200.0.N running APP.
+vmm_args() {
+    echo "$VMM -q -m 64 --bridge br0 --ip 10.200.0.$1/24 --mac $(guest_mac "$1") -c app=$2 $KERNEL"
+}
+
+# Two namespaces joined by a veth pair: client 10.201.0.1 in $NSA, servers 10.201.0.2 in $NSB.
+make_veth() {
+    ip netns add "$NSA" && ip netns add "$NSB" &&
+        ip -n "$NSA" link set lo up && ip -n "$NSB" link set lo up &&
+        ip -n "$NSA" link add veth0 type veth peer name veth1 netns "$NSB" &&
+        ip -n "$NSA" addr add 10.201.0.1/24 dev veth0 &&
+        ip -n "$NSB" addr add 10.201.0.2/24 dev veth1 &&
+        ip -n "$NSA" link set veth0 up && ip -n "$NSB" link set veth1 up
+}
+
+mtu_of() { ip -n "$1" -o link show "$2" 2>/dev/null | sed -n 's/.* mtu \([0-9]*\).*/\1/p'; }
+
+# ---- 1. start-up latency ------------------------------------------------------------------
+section_startup() {
+    echo "== KVM monitor start-up (median of $RUNS runs each; peer QEMU microvm, same run)"
+    local hello kern http qemu qerr
+    hello=$("$PROBE" exit "$RUNS" 7 "$HELLO_TEXT" -- "$VMM" -q -c "exit=7" "$HELLO") ||
+        { echo "FAILED: lm-vmm with the tiny guest (see stderr)"; return 1; }
+    kern=$("$PROBE" exit "$RUNS" 0 "laundromat guest" -- "$VMM" -q -c "app=compute n=1 rounds=1" \
+        "$KERNEL") || { echo "FAILED: lm-vmm with app=compute n=1 (see stderr)"; return 1; }
+    pin_neigh 5
+    # shellcheck disable=SC2046 # vmm_args is a word list by design
+    http=$(in_ns "$NS" "$PROBE" http "$RUNS" 10.200.0.5 80 -- $(vmm_args 5 http)) ||
+        { echo "FAILED: lm-vmm app=http readiness (see stderr)"; return 1; }
+    qerr=$(why_no_qemu)
+    if [ -z "$qerr" ]; then
+        qemu=$("$PROBE" exit "$RUNS" "$PVH_STATUS" "$PVH_TEXT" -- "$QEMU" "${QEMU_ARGS[@]}" \
+            -kernel "$PVH") || qerr="QEMU did not boot the PVH kernel (see stderr)"
+    fi
+    local hf he kf ke hc hh qf qe
+    hf=$(field first_ms "$hello") he=$(field exit_ms "$hello")
+    kf=$(field first_ms "$kern") ke=$(field exit_ms "$kern")
+    hc=$(field connect_ms "$http") hh=$(field http_ms "$http")
+    qf=$(field first_ms "${qemu:-}") qe=$(field exit_ms "${qemu:-}")
+    local qfs=${qf:-n/a} qes=${qe:-n/a}
+    printf '%-44s lm-vmm %7.2f ms   qemu microvm %7s ms   ratio %s\n' \
+        "tiny guest: spawn to first console line" "$hf" "$qfs" "$(ratio "$hf" "$qf")"
+    printf '%-44s lm-vmm %7.2f ms   qemu microvm %7s ms   ratio %s\n' \
+        "tiny guest: spawn to exit (whole process)" "$he" "$qes" "$(ratio "$he" "$qe")"
+    printf '%-44s lm-vmm %7.2f ms   (first line %.2f ms)   ratio to qemu exit %s\n' \
+        "our kernel, app=compute n=1: spawn to exit" "$ke" "$kf" "$(ratio "$ke" "$qe")"
+    printf '%-44s lm-vmm %7.2f ms   (TCP connect %.2f ms)   ratio to qemu exit %s\n' \
+        "our kernel, app=http: spawn to HTTP 200" "$hh" "$hc" "$(ratio "$hh" "$qe")"
+    [ -z "$qerr" ] || echo "qemu peer skipped: $qerr"
+    echo "(tiny guest: tests/guests/hello.c, qemu: pvh.elf, both 64 MiB; HTTP polled every 0.5 ms)"
+}
+
+# ---- 2. TCP throughput --------------------------------------------------------------------
+# transfer NS send|recv HOST PORT: one tcpbench client run from namespace NS; prints its MB/s.
+transfer() {
+    local x
+    if x=$(in_ns "$1" "$TCPBENCH" client "$2" "$3" "$4" "$TCP_BYTES") && [ -n "$x" ]; then
+        echo "$x"
+        return 0
+    fi
+    echo "FAILED: tcpbench client $2 $3:$4 from namespace $1 (see stderr)"
+    return 1
+}
+
+section_throughput() {
+    local rc=0 p
+    throughput || rc=1
+    for p in "${PIDS[@]}"; do stop_pid "$p"; done
+    PIDS=()
+    return $rc
+}
+
+throughput() {
+    local mib=$((TCP_BYTES / 1048576))
+    echo "== guest TCP throughput (median of $TCP_REPS x $mib MiB; peer: veth pair between namespaces, same run)"
+    local p
+    pin_neigh 2 && pin_neigh 3 || return 1
+    # Started with nsenter itself, not in_ns: a backgrounded function would be a subshell,
+    # and $! its pid rather than the server's. nsenter execs the command (no --fork).
+    # shellcheck disable=SC2046
+    nsenter --net="/run/netns/$NS" $(vmm_args 2 sink) >"$TMP/sink.log" 2>&1 &
+    PIDS+=($!)
+    # shellcheck disable=SC2046
+    nsenter --net="/run/netns/$NS" $(vmm_args 3 source) >"$TMP/source.log" 2>&1 &
+    PIDS+=($!)
+    make_veth || { echo "FAILED: veth setup"; return 1; }
+    nsenter --net="/run/netns/$NSB" "$TCPBENCH" server sink 9 >"$TMP/vsink.log" 2>&1 &
+    PIDS+=($!)
+    nsenter --net="/run/netns/$NSB" "$TCPBENCH" server source 19 >"$TMP/vsource.log" 2>&1 &
+    PIDS+=($!)
+    for p in "$NS 10.200.0.2 9" "$NS 10.200.0.3 19" "$NSB 127.0.0.1 9" "$NSB 127.0.0.1 19"; do
+        set -- $p
+        in_ns "$1" "$PROBE" waitport "$2" "$3" 10000 ||
+            { echo "FAILED: nothing listening on $2:$3"; cat "$TMP"/*.log >&2; return 1; }
+    done
+    local gs=() vs=() gr=() vr=() i x
+    for i in $(seq "$TCP_REPS"); do
+        # Interleaved, so that drift on the machine touches both sides alike.
+        x=$(transfer "$NS" send 10.200.0.2 9) || { echo "$x"; return 1; }
+        gs+=("$x")
+        x=$(transfer "$NSA" send 10.201.0.2 9) || { echo "$x"; return 1; }
+        vs+=("$x")
+        x=$(transfer "$NS" recv 10.200.0.3 19) || { echo "$x"; return 1; }
+        gr+=("$x")
+        x=$(transfer "$NSA" recv 10.201.0.2 19) || { echo "$x"; return 1; }
+        vr+=("$x")
+    done
+    local mgs mvs mgr mvr tap
+    mgs=$(median "${gs[@]}") mvs=$(median "${vs[@]}")
+    mgr=$(median "${gr[@]}") mvr=$(median "${vr[@]}")
+    printf '%-34s guest %8.1f MB/s   veth %8.1f MB/s   ratio %s\n' \
+        "host to guest (app=sink, port 9)" "$mgs" "$mvs" "$(ratio "$mgs" "$mvs")"
+    printf '%-34s guest %8.1f MB/s   veth %8.1f MB/s   ratio %s\n' \
+        "guest to host (app=source, port 19)" "$mgr" "$mvr" "$(ratio "$mgr" "$mvr")"
+    tap=$(ip -n "$NS" -o link show master br0 | sed -n '1s/^[0-9]*: \([^:@]*\).* mtu \([0-9]*\).*/\1 MTU \2/p')
+    echo "(runs: guest send ${gs[*]}, veth send ${vs[*]}, guest recv ${gr[*]}, veth recv ${vr[*]} MB/s;"
+    echo " tap ${tap:-?}, guest MTU 1500 without offloads; veth MTU $(mtu_of "$NSA" veth0) with the kernel's GSO/GRO)"
+}
+
+# ---- 3. idle cost -------------------------------------------------------------------------
+section_idle() {
+    echo "== idle 64 MiB VM (CPU over ${IDLE_SAMPLE} s after ${IDLE_WAIT} s; peer QEMU microvm with a halted PVH guest, same run)"
+    local vm qemu qerr
+    pin_neigh 4
+    # shellcheck disable=SC2046
+    vm=$(in_ns "$NS" "$PROBE" idle "$IDLE_WAIT" "$IDLE_SAMPLE" --http 10.200.0.4 80 -- \
+        $(vmm_args 4 http)) || { echo "FAILED: idle lm-vmm app=http (see stderr)"; return 1; }
+    qerr=$(why_no_qemu)
+    if [ -z "$qerr" ]; then
+        qemu=$("$PROBE" idle "$IDLE_WAIT" "$IDLE_SAMPLE" --want "$PVH_TEXT" -- "$QEMU" \
+            "${QEMU_ARGS[@]}" -kernel "$PVH_IDLE") || qerr="QEMU idle run failed (see stderr)"
+    fi
+    local vc vr qc qr vrm qrm tick
+    vc=$(field cpu_pct "$vm") vr=$(field rss_kib "$vm")
+    qc=$(field cpu_pct "${qemu:-}") qr=$(field rss_kib "${qemu:-}")
+    vrm=$(awk -v k="$vr" 'BEGIN { printf "%.1f", k / 1024 }')
+    qrm=$( [ -n "$qr" ] && awk -v k="$qr" 'BEGIN { printf "%.1f", k / 1024 }' || echo n/a)
+    tick=$(awk -v t="$(getconf CLK_TCK)" -v s="$IDLE_SAMPLE" 'BEGIN { printf "%.2f", 100 / t / s }')
+    printf '%-30s lm-vmm %6.2f %%   qemu microvm %6s %%   ratio to one core %s   ratio to qemu %s\n' \
+        "idle CPU (% of one core)" "$vc" "${qc:-n/a}" "$(ratio "$vc" 100)" "$(ratio "$vc" "$qc")"
+    printf '%-30s lm-vmm %6s MiB qemu microvm %6s MiB ratio to qemu %s   ratio to guest RAM %s\n' \
+        "monitor RSS (VmRSS)" "$vrm" "$qrm" "$(ratio "$vr" "$qr")" "$(ratio "$vr" 65536)"
+    [ -z "$qerr" ] || echo "qemu peer skipped: $qerr"
+    echo "(CPU = utime+stime of the whole process from /proc/PID/stat, resolution $tick %;"
+    echo " lm-vmm guest app=http answered GET / after the sample)"
+}
+
+skip=$(why_skip)
+if [ -n "$skip" ]; then
+    echo "== KVM monitor start-up"
+    echo "skipped: $skip"
+    echo "== guest TCP throughput"
+    echo "skipped: $skip"
+    echo "== idle 64 MiB VM"
+    echo "skipped: $skip"
+    exit 0
+fi
+make_bridge_ns || { echo "FAILED: cannot create network namespace $NS"; exit 1; }
+rc=0
+section_startup || rc=1
+section_throughput || rc=1
+section_idle || rc=1
+exit $rc
