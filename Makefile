@@ -22,9 +22,10 @@ include tools/tools.mk
 include guest/guest.mk
 include guest/kernel.mk
 include host/host.mk
+include broker/broker.mk
 include tests/tests.mk
 
-all: $(LIB) $(TOOLS) $(HOST_BINS) $(UNIT_TESTS)
+all: $(LIB) $(TOOLS) $(HOST_BINS) $(BROKER) $(UNIT_TESTS)
 
 help:
 	@echo "make deps    install Debian packages and fetch source packages (idempotent)"

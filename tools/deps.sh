@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential make pkg-config dpkg-dev clang lld llvm libclang-rt-14-dev
   libsodium-dev libzstd-dev libvirt-dev libxen-dev libsqlite3-dev sqlite3
-  libmicrohttpd-dev libjansson-dev libcmocka-dev libseccomp-dev
+  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libcmocka-dev libseccomp-dev
   iproute2 iputils-ping bridge-utils curl wrk httperf qemu-system-x86 xxd python3
 )
 SRC_PKGS=(lwip libsodium libzstd)

@@ -7,4 +7,4 @@ TOOLS      := $(LMCTL)
 $(LMCTL): $(LMCTL_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $(LMCTL_OBJS) $(LIB) $(LDLIBS) -ljansson
+	$(Q)$(CC) $(CFLAGS) -o $@ $(LMCTL_OBJS) $(LIB) $(LDLIBS) -ljansson -lcurl

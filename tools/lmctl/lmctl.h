@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "laundromat/keys.h"
 #include "laundromat/token.h"
 
 /* Exit codes: 0 success, 1 failure (invalid token, I/O, ...), 2 usage error. */
@@ -13,6 +16,20 @@ enum { LMCTL_OK = 0, LMCTL_FAIL = 1, LMCTL_USAGE = 2 };
 int cmd_keygen(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_chain(int argc, char **argv);
+
+/* Broker commands, one file each: broker.c (HTTP and signing plumbing, `broker call`),
+ * account.c (account create/list, deposit, balance), buy.c, hosts.c (hosts,
+ * host-register), redeem.c. Exit 3: the broker did not answer (the request may or may not
+ * have been applied). */
+enum { LMCTL_UNREACHED = 3 };
+int cmd_account(int argc, char **argv);
+int cmd_deposit(int argc, char **argv);
+int cmd_balance(int argc, char **argv);
+int cmd_buy(int argc, char **argv);
+int cmd_hosts(int argc, char **argv);
+int cmd_host_register(int argc, char **argv);
+int cmd_redeem(int argc, char **argv);
+int cmd_broker(int argc, char **argv);
 
 /* Logs "lmctl: error: ..." to stderr. */
 void lmctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -26,5 +43,40 @@ int lmctl_hex(const char *opt, const char *s, uint8_t *out, size_t n);
  * LM_TOKEN_SIZE: the decoder reports that). Returns 0 or -1 with a message printed.
  */
 int lmctl_read_token(const char *path, uint8_t *buf, size_t cap, size_t *len);
+
+/* The broker client (broker.c): a base URL and the account's key. */
+struct lmctl_broker {
+    char url[512];
+    struct lm_keypair kp;
+};
+/* Options every broker command takes: --broker URL (or $LM_BROKER, default
+ * http://127.0.0.1:8480) and --key FILE (or $LM_KEY): the account's secret key. */
+#define LMCTL_BROKER_OPTIONS                                                                \
+    {"broker", required_argument, NULL, 'B'}, {"key", required_argument, NULL, 'k'}
+#define LMCTL_BROKER_HELP                                                                   \
+    "  --broker URL        the broker (default $LM_BROKER, else http://127.0.0.1:8480)\n"   \
+    "  --key FILE          your account's secret key (default $LM_KEY)\n"
+/* Sets up b from the options (NULL: environment, defaults); loads the key. */
+int lmctl_broker_open(struct lmctl_broker *b, const char *url, const char *key_path);
+void lmctl_broker_close(struct lmctl_broker *b);
+/*
+ * Signs and sends one request (body NULL: none). On a reply, *status and *raw (the body,
+ * NUL-terminated, caller frees) are set and LMCTL_OK returned; LMCTL_UNREACHED (message
+ * printed) when no reply came. time 0: now; nonce NULL: a fresh one.
+ */
+int lmctl_broker_send(struct lmctl_broker *b, const char *method, const char *target,
+                      const char *body, uint64_t time, const uint8_t *nonce, long *status,
+                      char **raw);
+/*
+ * Sends body (a JSON object, or NULL) and returns the reply object on a 2xx; otherwise
+ * prints the broker's error ("broker: 402 INSUFFICIENT_CREDIT: ...") and returns NULL with
+ * *rc = LMCTL_FAIL or LMCTL_UNREACHED.
+ */
+json_t *lmctl_broker_do(struct lmctl_broker *b, const char *method, const char *target,
+                        json_t *body, int *rc);
+/* Prints a JSON value indented, with a newline. */
+void lmctl_print_json(json_t *j);
+/* BLAKE2b-256("laundromat/image/v1" || file): an image's payload commitment. */
+int lmctl_image_commitment(const char *path, uint8_t out[32]);
 
 #endif

@@ -15,6 +15,15 @@ static void usage(FILE *f)
           "  token show [--key PUB] FILE  decode a token and verify it (--json for JSON)\n"
           "  chain new -n N FILE          new hash chain of N links, seed kept in FILE\n"
           "  chain show [--link K] FILE   a chain's length, anchor and link K\n"
+          "broker (--broker URL or LM_BROKER, --key FILE or LM_KEY):\n"
+          "  account create|list          the admin creates and lists accounts\n"
+          "  deposit                      the admin adds credit to an account\n"
+          "  balance                      your account's balance, reservations, earnings\n"
+          "  hosts [--json]               the broker's host directory with prices\n"
+          "  host-register                an operator registers or updates a host\n"
+          "  buy                          buy a boot token with your credit\n"
+          "  redeem                       an operator is paid for a token's newest link\n"
+          "  broker call METHOD PATH      sign and send any request (broker headers: for curl)\n"
           "\n"
           "`lmctl COMMAND --help` describes each command's options.\n"
           "Exit status: 0 success, 1 failure (an invalid token, an I/O error), 2 usage.\n",
@@ -42,6 +51,22 @@ int main(int argc, char **argv)
         return cmd_token(argc - 1, argv + 1);
     if (!strcmp(cmd, "chain"))
         return cmd_chain(argc - 1, argv + 1);
+    if (!strcmp(cmd, "account"))
+        return cmd_account(argc - 1, argv + 1);
+    if (!strcmp(cmd, "deposit"))
+        return cmd_deposit(argc - 1, argv + 1);
+    if (!strcmp(cmd, "balance"))
+        return cmd_balance(argc - 1, argv + 1);
+    if (!strcmp(cmd, "hosts"))
+        return cmd_hosts(argc - 1, argv + 1);
+    if (!strcmp(cmd, "host-register"))
+        return cmd_host_register(argc - 1, argv + 1);
+    if (!strcmp(cmd, "buy"))
+        return cmd_buy(argc - 1, argv + 1);
+    if (!strcmp(cmd, "redeem"))
+        return cmd_redeem(argc - 1, argv + 1);
+    if (!strcmp(cmd, "broker"))
+        return cmd_broker(argc - 1, argv + 1);
     lmctl_err("unknown command \"%s\"; `lmctl --help` lists the commands", cmd);
     return LMCTL_USAGE;
 }
