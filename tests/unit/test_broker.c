@@ -111,6 +111,17 @@ static void test_config(void **state)
         strcat(many, "accepted_key = k.pub\n");
     assert_int_equal(load(many, &cfg, &d, path), -LM_INVAL);
     assert_non_null(strstr(d.msg, "at most 15 accepted_key lines"));
+    /* The documented example loads as it is. */
+    const char *top = getenv("LM_TOP");
+    if (top) {
+        char ex[4096];
+        snprintf(ex, sizeof ex, "%s/docs/broker.conf.example", top);
+        config_defaults(&cfg);
+        if (config_load(ex, &cfg, &d) != 0)
+            fail_msg("%s", d.msg);
+        assert_string_equal(cfg.signing_key, "/etc/laundromat/broker.key");
+        assert_int_equal(cfg.max_ttl_s, 2592000);
+    }
     assert_int_equal(config_load("/nonexistent/broker.conf", &cfg, &d), -LM_IO);
     assert_non_null(strstr(d.msg, "/nonexistent/broker.conf: No such file"));
 }
