@@ -178,11 +178,14 @@ static void print_balance(json_t *r)
            json_string_value(json_object_get(r, "role")));
     printf("balance   %lld credits available\n",
            (long long)json_integer_value(json_object_get(r, "balance")));
-    printf("reserved  %lld credits in %lld open tokens\n",
-           (long long)json_integer_value(json_object_get(r, "reserved")),
-           (long long)json_integer_value(json_object_get(r, "open_tokens")));
-    printf("earned    %lld credits from redeemed links\n",
-           (long long)json_integer_value(json_object_get(r, "earned")));
+    const char *role = json_string_value(json_object_get(r, "role"));
+    if (role && !strcmp(role, "buyer"))
+        printf("reserved  %lld credits in %lld open tokens\n",
+               (long long)json_integer_value(json_object_get(r, "reserved")),
+               (long long)json_integer_value(json_object_get(r, "open_tokens")));
+    if (role && !strcmp(role, "operator"))
+        printf("earned    %lld credits from redeemed links\n",
+               (long long)json_integer_value(json_object_get(r, "earned")));
 }
 
 static int do_balance(struct lmctl_broker *b, int json, char **args)
