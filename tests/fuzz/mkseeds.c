@@ -14,6 +14,7 @@
 #include "laundromat/chain.h"
 #include "laundromat/elf.h"
 #include "laundromat/keys.h"
+#include "laundromat/reqsig.h"
 #include "laundromat/token.h"
 #include "laundromat/util.h"
 #include "laundromat/wire.h"
@@ -496,6 +497,38 @@ static void elf_seeds(void)
     put(T, "garbled", b, ELF_LEN);
 }
 
+/* fuzz_reqsig: "key\0time\0nonce\0signature\0method\0target\0body", signed by the broker key. */
+static void reqsig_one(const char *name, const char *method, const char *target, const char *body,
+                       int tamper)
+{
+    struct lm_reqsig r;
+    struct lm_reqsig_text tx;
+    uint8_t nonce[LM_REQSIG_NONCE_BYTES];
+    fz_fill(nonce, sizeof nonce, 0x4e);
+    if (lm_reqsig_sign(&broker, method, target, FZ_NOW, nonce, body, strlen(body), &r, &tx,
+                       NULL) != 0)
+        die("cannot sign the %s seed", name);
+    if (tamper == 1)
+        tx.sig[0] = tx.sig[0] == '0' ? '1' : '0';
+    if (tamper == 2)
+        tx.time[0] = '0';
+    char buf[4096];
+    int n = snprintf(buf, sizeof buf, "%s%c%s%c%s%c%s%c%s%c%s%c%s", tx.key, 0, tx.time, 0,
+                     tx.nonce, 0, tx.sig, 0, method, 0, target, 0, body);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        die("reqsig seed %s too long", name);
+    put("fuzz_reqsig", name, buf, (size_t)n);
+}
+
+static void reqsig_seeds(void)
+{
+    reqsig_one("post", "POST", "/v1/tokens", "{\"host\":\"alpha\",\"prepaid_units\":10}", 0);
+    reqsig_one("get-query", "GET", "/v1/hosts?cluster=blue", "", 0);
+    reqsig_one("bad-signature", "POST", "/v1/deposits", "{\"amount\":1}", 1);
+    reqsig_one("bad-time", "GET", "/v1/account", "", 2);
+    put_text("fuzz_reqsig", "headers-only", "e16532bb7175ccc2");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -504,7 +537,8 @@ int main(int argc, char **argv)
     }
     root = argv[1];
     make_dir(NULL);
-    const char *targets[] = {"fuzz_token", "fuzz_ping", "fuzz_payment", "fuzz_keyfile", "fuzz_elf"};
+    const char *targets[] = {"fuzz_token", "fuzz_ping", "fuzz_payment", "fuzz_keyfile", "fuzz_elf",
+                             "fuzz_reqsig"};
     for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
         make_dir(targets[i]);
 
@@ -526,5 +560,6 @@ int main(int argc, char **argv)
     payment_seeds(token);
     keyfile_seeds();
     elf_seeds();
+    reqsig_seeds();
     return 0;
 }
