@@ -12,11 +12,16 @@ static json_t *account_json(struct call *c, sqlite3_stmt *st)
     int64_t id = sqlite3_column_int64(st, 0), reserved = 0, earned = 0, open = 0;
     if (ledger_int(c->b, &reserved,
                    "SELECT COALESCE(SUM(cost - paid - refunded), 0) FROM tokens WHERE buyer_id = "
-                   "?1 AND refunded_at IS NULL", "i", id) != 0 ||
-        ledger_int(c->b, &open, "SELECT COUNT(*) FROM tokens WHERE buyer_id = ?1 AND "
-                   "refunded_at IS NULL", "i", id) != 0 ||
-        ledger_int(c->b, &earned, "SELECT COALESCE(SUM(amount), 0) FROM journal WHERE "
-                   "account_id = ?1 AND kind = 'payment'", "i", id) != 0)
+                   "?1 AND refunded_at IS NULL",
+                   "i", id) != 0 ||
+        ledger_int(c->b, &open,
+                   "SELECT COUNT(*) FROM tokens WHERE buyer_id = ?1 AND "
+                   "refunded_at IS NULL",
+                   "i", id) != 0 ||
+        ledger_int(c->b, &earned,
+                   "SELECT COALESCE(SUM(amount), 0) FROM journal WHERE "
+                   "account_id = ?1 AND kind = 'payment'",
+                   "i", id) != 0)
         return NULL;
     return json_pack("{s:s s:s s:s s:I s:I s:I s:I s:I}", "name", sqlite3_column_text(st, 1),
                      "role", sqlite3_column_text(st, 2), "key_id", sqlite3_column_text(st, 3),
@@ -72,8 +77,10 @@ int h_account_create(struct call *c)
         f_hex(c, "public_key", 1, pk, 32, NULL))
         return -1;
     if (role_parse(role_s, &role) != 0 || role == ROLE_ADMIN)
-        return call_fail(c, 400, "BAD_FIELD", "field \"role\": \"%s\" is not \"buyer\" or "
-                         "\"operator\" (the admin is the configured admin_key)", role_s);
+        return call_fail(c, 400, "BAD_FIELD",
+                         "field \"role\": \"%s\" is not \"buyer\" or "
+                         "\"operator\" (the admin is the configured admin_key)",
+                         role_s);
     char kid[17], pkh[65];
     snprintf(kid, sizeof kid, "%016" PRIx64, lm_key_id(pk));
     lm_hex_encode(pk, 32, pkh);
@@ -81,14 +88,18 @@ int h_account_create(struct call *c)
     if (ledger_int(c->b, &n, "SELECT COUNT(*) FROM accounts WHERE name = ?1", "t", name) != 0)
         return call_db_fail(c);
     if (n)
-        return call_fail(c, 409, "ACCOUNT_EXISTS", "an account named \"%s\" exists already; "
-                         "choose another name", name);
+        return call_fail(c, 409, "ACCOUNT_EXISTS",
+                         "an account named \"%s\" exists already; "
+                         "choose another name",
+                         name);
     sqlite3_stmt *st = ledger_prep(c->b, "SELECT name FROM accounts WHERE key_id = ?1", "t", kid);
     if (!st)
         return call_db_fail(c);
     if (sqlite3_step(st) == SQLITE_ROW) {
-        call_fail(c, 409, "KEY_IN_USE", "key %s is already the key of account \"%s\"; every "
-                  "account needs its own key (lmctl keygen)", kid, sqlite3_column_text(st, 0));
+        call_fail(c, 409, "KEY_IN_USE",
+                  "key %s is already the key of account \"%s\"; every "
+                  "account needs its own key (lmctl keygen)",
+                  kid, sqlite3_column_text(st, 0));
         sqlite3_finalize(st);
         return -1;
     }
@@ -96,11 +107,11 @@ int h_account_create(struct call *c)
     if (ledger_exec(c->b,
                     "INSERT INTO accounts (name, role, key_id, public_key, created_at) VALUES "
                     "(?1, ?2, ?3, ?4, ?5)",
-                    "tttti", name, role_name(role), kid, pkh,
-                    c->now) != 0)
+                    "tttti", name, role_name(role), kid, pkh, c->now) != 0)
         return call_db_fail(c);
-    return call_ok(c, 201, json_pack("{s:s s:s s:s s:I}", "name", name, "role", role_name(role),
-                                     "key_id", kid, "balance", (json_int_t)0));
+    return call_ok(c, 201,
+                   json_pack("{s:s s:s s:s s:I}", "name", name, "role", role_name(role), "key_id",
+                             kid, "balance", (json_int_t)0));
 }
 
 int h_deposit(struct call *c)
@@ -125,7 +136,8 @@ int h_deposit(struct call *c)
     if (rc == SQLITE_DONE)
         return call_fail(c, 404, "UNKNOWN_ACCOUNT", "no account named \"%s\"", name);
     if (admin)
-        return call_fail(c, 400, "BAD_FIELD", "the admin account holds no credit; deposit to a "
+        return call_fail(c, 400, "BAD_FIELD",
+                         "the admin account holds no credit; deposit to a "
                          "buyer or an operator");
     /* Every balance and reservation is part of the deposits: bounding their total keeps all
      * sums in 63 bits. */
@@ -133,16 +145,20 @@ int h_deposit(struct call *c)
     if (ledger_int(c->b, &total, "SELECT COALESCE(SUM(amount), 0) FROM deposits", "") != 0)
         return call_db_fail(c);
     if (total > INT64_MAX / 2 - (int64_t)amount)
-        return call_fail(c, 400, "BAD_FIELD", "a deposit of %" PRIu64 " would bring the total "
-                         "deposits (%" PRId64 ") beyond 2^62 credits", amount, total);
-    if (ledger_exec(c->b, "INSERT INTO deposits (account_id, amount, note, time) VALUES (?1, ?2, "
-                    "?3, ?4)", "iiti", id, (int64_t)amount, note, c->now) != 0)
+        return call_fail(c, 400, "BAD_FIELD",
+                         "a deposit of %" PRIu64 " would bring the total "
+                         "deposits (%" PRId64 ") beyond 2^62 credits",
+                         amount, total);
+    if (ledger_exec(c->b,
+                    "INSERT INTO deposits (account_id, amount, note, time) VALUES (?1, ?2, "
+                    "?3, ?4)",
+                    "iiti", id, (int64_t)amount, note, c->now) != 0)
         return call_db_fail(c);
     int64_t deposit_id = sqlite3_last_insert_rowid(c->b->db), balance;
     if (ledger_move(c->b, id, "deposit", (int64_t)amount, NULL, c->now) != 0 ||
         ledger_int(c->b, &balance, "SELECT balance FROM accounts WHERE id = ?1", "i", id) != 0)
         return call_db_fail(c);
-    return call_ok(c, 200, json_pack("{s:I s:s s:I s:I}", "deposit_id", (json_int_t)deposit_id,
-                                     "account", name, "amount", (json_int_t)amount, "balance",
-                                     (json_int_t)balance));
+    return call_ok(c, 200,
+                   json_pack("{s:I s:s s:I s:I}", "deposit_id", (json_int_t)deposit_id, "account",
+                             name, "amount", (json_int_t)amount, "balance", (json_int_t)balance));
 }

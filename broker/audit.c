@@ -26,8 +26,22 @@ int h_audit(struct call *c)
         "SELECT COUNT(*) FROM accounts",
         "SELECT COALESCE(SUM(amount), 0) FROM journal WHERE kind = 'deposit'",
     };
-    enum { DEP, BAL, RES, PAID, REF, BAD_JOURNAL, BAD_PAID, BAD_COST, BAD_OPEN, NTOK, NOPEN,
-           NACC, JDEP, N };
+    enum {
+        DEP,
+        BAL,
+        RES,
+        PAID,
+        REF,
+        BAD_JOURNAL,
+        BAD_PAID,
+        BAD_COST,
+        BAD_OPEN,
+        NTOK,
+        NOPEN,
+        NACC,
+        JDEP,
+        N
+    };
     int64_t v[N];
     for (int i = 0; i < N; i++)
         if (ledger_int(c->b, &v[i], sums[i], "") != 0)
@@ -36,18 +50,17 @@ int h_audit(struct call *c)
     int balanced = v[BAL] + open == v[DEP];
     int ok = balanced && !v[BAD_JOURNAL] && !v[BAD_PAID] && !v[BAD_COST] && !v[BAD_OPEN] &&
              v[JDEP] == v[DEP];
-    json_t *checks = json_pack(
-        "{s:b s:I s:I s:I s:I s:b}", "balances_plus_open_equal_deposits", balanced,
-        "accounts_not_matching_journal", (json_int_t)v[BAD_JOURNAL],
-        "tokens_paid_not_matching_redemptions", (json_int_t)v[BAD_PAID],
-        "tokens_beyond_cost", (json_int_t)v[BAD_COST], "open_tokens_with_refund",
-        (json_int_t)v[BAD_OPEN], "journal_deposits_match", v[JDEP] == v[DEP]);
+    json_t *checks =
+        json_pack("{s:b s:I s:I s:I s:I s:b}", "balances_plus_open_equal_deposits", balanced,
+                  "accounts_not_matching_journal", (json_int_t)v[BAD_JOURNAL],
+                  "tokens_paid_not_matching_redemptions", (json_int_t)v[BAD_PAID],
+                  "tokens_beyond_cost", (json_int_t)v[BAD_COST], "open_tokens_with_refund",
+                  (json_int_t)v[BAD_OPEN], "journal_deposits_match", v[JDEP] == v[DEP]);
     return call_ok(c, 200,
-                   json_pack("{s:b s:I s:I s:I s:I s:I s:I s:I s:I s:I s:o}", "ok", ok,
-                             "deposits", (json_int_t)v[DEP], "balances", (json_int_t)v[BAL],
-                             "reserved", (json_int_t)v[RES], "paid", (json_int_t)v[PAID],
-                             "refunded", (json_int_t)v[REF], "open_reservations",
-                             (json_int_t)open, "tokens", (json_int_t)v[NTOK], "open_tokens",
-                             (json_int_t)v[NOPEN], "accounts", (json_int_t)v[NACC], "checks",
-                             checks));
+                   json_pack("{s:b s:I s:I s:I s:I s:I s:I s:I s:I s:I s:o}", "ok", ok, "deposits",
+                             (json_int_t)v[DEP], "balances", (json_int_t)v[BAL], "reserved",
+                             (json_int_t)v[RES], "paid", (json_int_t)v[PAID], "refunded",
+                             (json_int_t)v[REF], "open_reservations", (json_int_t)open, "tokens",
+                             (json_int_t)v[NTOK], "open_tokens", (json_int_t)v[NOPEN], "accounts",
+                             (json_int_t)v[NACC], "checks", checks));
 }

@@ -12,24 +12,24 @@
 #include "laundromat/log.h"
 #include "laundromat/status.h"
 
-#define BROKER_MAX_KEYS 16     /* signing key plus older keys still accepted */
-#define BROKER_NAME_MAX 32     /* account, host and cluster names: [A-Za-z0-9._-]{1,32} */
+#define BROKER_MAX_KEYS 16 /* signing key plus older keys still accepted */
+#define BROKER_NAME_MAX 32 /* account, host and cluster names: [A-Za-z0-9._-]{1,32} */
 #define BROKER_MAX_DEPOSIT 1000000000000000ll /* 10^15 credits in one deposit */
 
 /* ---- config.c: the configuration file (docs/broker.conf.example) */
 struct broker_config {
-    char listen[128];                 /* ADDR:PORT, [V6ADDR]:PORT; port 0: any free port */
+    char listen[128]; /* ADDR:PORT, [V6ADDR]:PORT; port 0: any free port */
     char database[PATH_MAX];
-    char signing_key[PATH_MAX];       /* secret key file: signs new tokens */
+    char signing_key[PATH_MAX];                        /* secret key file: signs new tokens */
     char accepted_keys[BROKER_MAX_KEYS - 1][PATH_MAX]; /* older public keys, still listed */
     int naccepted;
-    char admin_key[PATH_MAX];         /* the admin's public key file */
-    char port_file[PATH_MAX];         /* written with the bound port once serving; "" none */
-    uint32_t max_skew_s;              /* X-LM-Time tolerance; nonces kept 2x this */
-    uint32_t settlement_grace_s;      /* refund after expiry + this */
-    uint32_t sweep_interval_s;        /* how often the daemon refunds and prunes */
-    uint32_t max_body;                /* bytes of a request body */
-    uint32_t max_ttl_s;               /* longest token lifetime sold */
+    char admin_key[PATH_MAX];    /* the admin's public key file */
+    char port_file[PATH_MAX];    /* written with the bound port once serving; "" none */
+    uint32_t max_skew_s;         /* X-LM-Time tolerance; nonces kept 2x this */
+    uint32_t settlement_grace_s; /* refund after expiry + this */
+    uint32_t sweep_interval_s;   /* how often the daemon refunds and prunes */
+    uint32_t max_body;           /* bytes of a request body */
+    uint32_t max_ttl_s;          /* longest token lifetime sold */
     uint32_t max_connections;
     enum lm_log_level log_level;
 };
@@ -41,8 +41,8 @@ int config_load(const char *path, struct broker_config *cfg, struct lm_diag *d);
 /* ---- the daemon's state, owned by main.c */
 struct broker {
     struct broker_config cfg;
-    struct lm_keypair signer;                 /* the current signing key */
-    struct lm_pubkey keys[BROKER_MAX_KEYS];   /* keys[0] = signer.pub, then accepted keys */
+    struct lm_keypair signer;               /* the current signing key */
+    struct lm_pubkey keys[BROKER_MAX_KEYS]; /* keys[0] = signer.pub, then accepted keys */
     int nkeys;
     struct lm_pubkey admin;
     sqlite3 *db;
@@ -84,17 +84,17 @@ struct account {
 struct call {
     struct broker *b;
     const char *method;
-    const char *target;   /* as sent: path and query */
-    char path[256];       /* target up to '?' */
-    const char *query;    /* after '?', or "" */
-    char arg[80];         /* the '*' segment of the route's pattern */
-    const char *body;     /* raw bytes */
+    const char *target; /* as sent: path and query */
+    char path[256];     /* target up to '?' */
+    const char *query;  /* after '?', or "" */
+    char arg[80];       /* the '*' segment of the route's pattern */
+    const char *body;   /* raw bytes */
     size_t body_len;
-    json_t *in;           /* body parsed as a JSON object (POST), else NULL */
-    struct account who;   /* the authenticated account */
+    json_t *in;         /* body parsed as a JSON object (POST), else NULL */
+    struct account who; /* the authenticated account */
     int64_t now;
-    void *prep;           /* state a route's prepare step hands to its run step */
-    unsigned status;      /* reply */
+    void *prep;      /* state a route's prepare step hands to its run step */
+    unsigned status; /* reply */
     json_t *reply;
 };
 
@@ -120,27 +120,26 @@ int lower_hex_ok(const char *s, size_t digits);
 
 /* ---- handlers, one file per job; prepare steps run after authentication, outside the
  * ledger lock; run steps inside the request's transaction */
-int h_account_create(struct call *c);  /* accounts.c */
+int h_account_create(struct call *c); /* accounts.c */
 int h_account_list(struct call *c);
 int h_account_self(struct call *c);
 int h_deposit(struct call *c);
-int h_host_register(struct call *c);   /* directory.c */
+int h_host_register(struct call *c); /* directory.c */
 int h_host_list(struct call *c);
-int h_keys(struct call *c);            /* tokens.c */
+int h_keys(struct call *c); /* tokens.c */
 int h_buy(struct call *c);
 int h_token_get(struct call *c);
-int h_redeem_prepare(struct call *c);  /* redeem.c */
+int h_redeem_prepare(struct call *c); /* redeem.c */
 int h_redeem(struct call *c);
 void h_redeem_free(struct call *c);
-int h_sweep(struct call *c);           /* sweep.c */
-int h_audit(struct call *c);           /* audit.c */
+int h_sweep(struct call *c); /* sweep.c */
+int h_audit(struct call *c); /* audit.c */
 
 /* Unit price of a shape at a host price: price * ceil(mem_mib / 64) * vcpus; -1 on overflow. */
 int64_t broker_unit_price(int64_t price_per_unit, uint32_t mem_mib, uint32_t vcpus);
 
 /* ---- sweep.c: refunds after expiry + grace, nonce pruning; the daemon's sweeper thread */
-int sweep_run(struct broker *b, int64_t now, int64_t *tokens, int64_t *credits,
-              int64_t *nonces);
+int sweep_run(struct broker *b, int64_t now, int64_t *tokens, int64_t *credits, int64_t *nonces);
 int sweeper_start(struct broker *b);
 void sweeper_stop(void);
 

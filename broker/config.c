@@ -78,17 +78,20 @@ int config_load(const char *path, struct broker_config *cfg, struct lm_diag *d)
         for (e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t'); e--)
             e[-1] = '\0';
         static const char *const names[] = {
-            "listen", "database", "signing_key", "accepted_key", "admin_key", "port_file",
-            "max_skew", "settlement_grace", "sweep_interval", "max_body", "max_ttl",
-            "max_connections", "log_level", NULL};
+            "listen",         "database",  "signing_key", "accepted_key",
+            "admin_key",      "port_file", "max_skew",    "settlement_grace",
+            "sweep_interval", "max_body",  "max_ttl",     "max_connections",
+            "log_level",      NULL};
         int i;
         for (i = 0; names[i] && strcmp(names[i], name); i++)
             ;
         if (!names[i]) {
-            rc = lm_fail(d, LM_INVAL, "%s:%d: unknown setting \"%.40s\" (known: listen, "
+            rc = lm_fail(d, LM_INVAL,
+                         "%s:%d: unknown setting \"%.40s\" (known: listen, "
                          "database, signing_key, accepted_key, admin_key, port_file, max_skew, "
                          "settlement_grace, sweep_interval, max_body, max_ttl, max_connections, "
-                         "log_level)", path, lineno, name);
+                         "log_level)",
+                         path, lineno, name);
             break;
         }
         if (i != 3 && (seen & (1u << i))) {
@@ -103,8 +106,14 @@ int config_load(const char *path, struct broker_config *cfg, struct lm_diag *d)
             bad = snprintf(cfg->listen, sizeof cfg->listen, "%s", v) >= (int)sizeof cfg->listen;
             want = "ADDRESS:PORT";
             break;
-        case 1: bad = set_path(cfg->database, dir, v); want = "a file path"; break;
-        case 2: bad = set_path(cfg->signing_key, dir, v); want = "a file path"; break;
+        case 1:
+            bad = set_path(cfg->database, dir, v);
+            want = "a file path";
+            break;
+        case 2:
+            bad = set_path(cfg->signing_key, dir, v);
+            want = "a file path";
+            break;
         case 3:
             if (cfg->naccepted == BROKER_MAX_KEYS - 1) {
                 rc = lm_fail(d, LM_INVAL, "%s:%d: at most %d accepted_key lines", path, lineno,
@@ -114,9 +123,18 @@ int config_load(const char *path, struct broker_config *cfg, struct lm_diag *d)
             bad = set_path(cfg->accepted_keys[cfg->naccepted++], dir, v);
             want = "a file path";
             break;
-        case 4: bad = set_path(cfg->admin_key, dir, v); want = "a file path"; break;
-        case 5: bad = set_path(cfg->port_file, dir, v); want = "a file path"; break;
-        case 6: bad = set_u32(&cfg->max_skew_s, v, 1, 86400); want = "seconds, 1 to 86400"; break;
+        case 4:
+            bad = set_path(cfg->admin_key, dir, v);
+            want = "a file path";
+            break;
+        case 5:
+            bad = set_path(cfg->port_file, dir, v);
+            want = "a file path";
+            break;
+        case 6:
+            bad = set_u32(&cfg->max_skew_s, v, 1, 86400);
+            want = "seconds, 1 to 86400";
+            break;
         case 7:
             bad = set_u32(&cfg->settlement_grace_s, v, 0, 400 * 86400);
             want = "seconds, 0 to 34560000";
@@ -149,8 +167,8 @@ int config_load(const char *path, struct broker_config *cfg, struct lm_diag *d)
         }
         }
         if (bad)
-            rc = lm_fail(d, LM_INVAL, "%s:%d: %s = \"%.60s\": expected %s", path, lineno, name,
-                         v, want);
+            rc = lm_fail(d, LM_INVAL, "%s:%d: %s = \"%.60s\": expected %s", path, lineno, name, v,
+                         want);
     }
     if (rc == 0 && ferror(f))
         rc = lm_fail(d, LM_IO, "%s: read error", path);

@@ -43,8 +43,8 @@ static json_t *host_json(sqlite3_stmt *st)
                      (json_int_t)sqlite3_column_int64(st, 7));
 }
 
-#define HOST_SELECT                                                                            \
-    "SELECT h.name, h.cluster, h.address, h.port, h.price_per_unit, h.unit_ms, a.name, "        \
+#define HOST_SELECT                                                                                \
+    "SELECT h.name, h.cluster, h.address, h.port, h.price_per_unit, h.unit_ms, a.name, "           \
     "h.updated_at FROM hosts h JOIN accounts a ON a.id = h.operator_id "
 
 int h_host_register(struct call *c)
@@ -60,16 +60,22 @@ int h_host_register(struct call *c)
         f_u64(c, "unit_ms", 1, 1, UINT32_MAX, &unit_ms))
         return -1;
     if (!address_ok(address))
-        return call_fail(c, 400, "BAD_FIELD", "field \"address\": \"%.80s\" is not an IPv4 or "
-                         "IPv6 address or a DNS name", address);
-    sqlite3_stmt *st = ledger_prep(c->b, "SELECT a.id, a.name FROM hosts h JOIN accounts a ON "
-                                   "a.id = h.operator_id WHERE h.name = ?1", "t", name);
+        return call_fail(c, 400, "BAD_FIELD",
+                         "field \"address\": \"%.80s\" is not an IPv4 or "
+                         "IPv6 address or a DNS name",
+                         address);
+    sqlite3_stmt *st = ledger_prep(c->b,
+                                   "SELECT a.id, a.name FROM hosts h JOIN accounts a ON "
+                                   "a.id = h.operator_id WHERE h.name = ?1",
+                                   "t", name);
     if (!st)
         return call_db_fail(c);
     int rc = sqlite3_step(st), exists = rc == SQLITE_ROW;
     if (exists && sqlite3_column_int64(st, 0) != c->who.id) {
-        call_fail(c, 403, "NOT_YOUR_HOST", "host \"%s\" is registered by operator \"%s\"; "
-                  "choose another name", name, sqlite3_column_text(st, 1));
+        call_fail(c, 403, "NOT_YOUR_HOST",
+                  "host \"%s\" is registered by operator \"%s\"; "
+                  "choose another name",
+                  name, sqlite3_column_text(st, 1));
         sqlite3_finalize(st);
         return -1;
     }
@@ -110,13 +116,17 @@ int h_host_list(struct call *c)
         char *eq = strchr(kv, '=');
         if (eq)
             *eq++ = '\0';
-        char *dst = !strcmp(kv, "cluster") ? cluster : !strcmp(kv, "operator") ? operator : NULL;
+        char *dst = !strcmp(kv, "cluster") ? cluster : !strcmp(kv, "operator") ? operator: NULL;
         if (!dst)
-            return call_fail(c, 400, "BAD_QUERY", "unknown query parameter \"%.40s\"; known: "
-                             "cluster, operator", kv);
+            return call_fail(c, 400, "BAD_QUERY",
+                             "unknown query parameter \"%.40s\"; known: "
+                             "cluster, operator",
+                             kv);
         if (!eq || !name_ok(eq))
-            return call_fail(c, 400, "BAD_QUERY", "%s=: expected a name of 1 to %d letters, "
-                             "digits, '.', '_' or '-'", kv, BROKER_NAME_MAX);
+            return call_fail(c, 400, "BAD_QUERY",
+                             "%s=: expected a name of 1 to %d letters, "
+                             "digits, '.', '_' or '-'",
+                             kv, BROKER_NAME_MAX);
         strcpy(dst, eq);
         q += n + (q[n] == '&');
     }

@@ -43,8 +43,10 @@ int f_known(struct call *c, const char *const *names)
             for (i = 0; names[i]; i++)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
                          names[i]);
-            return call_fail(c, 400, "UNKNOWN_FIELD", "unknown field \"%.40s\" in %s %s; the "
-                             "fields are: %s", key, c->method, c->path, list);
+            return call_fail(c, 400, "UNKNOWN_FIELD",
+                             "unknown field \"%.40s\" in %s %s; the "
+                             "fields are: %s",
+                             key, c->method, c->path, list);
         }
     }
     return 0;
@@ -76,8 +78,10 @@ int f_str(struct call *c, const char *name, int required, size_t maxlen, const c
         return call_fail(c, 400, "BAD_FIELD", "field \"%s\" must be a string", name);
     const char *s = json_string_value(v);
     if (strlen(s) != json_string_length(v) || strlen(s) > maxlen)
-        return call_fail(c, 400, "BAD_FIELD", "field \"%s\" must be a string of at most %zu "
-                         "bytes without NUL", name, maxlen);
+        return call_fail(c, 400, "BAD_FIELD",
+                         "field \"%s\" must be a string of at most %zu "
+                         "bytes without NUL",
+                         name, maxlen);
     *out = s;
     return 0;
 }
@@ -91,14 +95,15 @@ int f_name(struct call *c, const char *name, int required, char out[BROKER_NAME_
     if (!s)
         return 0;
     if (!name_ok(s))
-        return call_fail(c, 400, "BAD_FIELD", "field \"%s\": \"%.60s\" is not a name of 1 to %d "
-                         "letters, digits, '.', '_' or '-'", name, s, BROKER_NAME_MAX);
+        return call_fail(c, 400, "BAD_FIELD",
+                         "field \"%s\": \"%.60s\" is not a name of 1 to %d "
+                         "letters, digits, '.', '_' or '-'",
+                         name, s, BROKER_NAME_MAX);
     strcpy(out, s);
     return 0;
 }
 
-int f_u64(struct call *c, const char *name, int required, uint64_t min, uint64_t max,
-          uint64_t *out)
+int f_u64(struct call *c, const char *name, int required, uint64_t min, uint64_t max, uint64_t *out)
 {
     int failed;
     json_t *v = field(c, name, required, &failed);
@@ -106,10 +111,11 @@ int f_u64(struct call *c, const char *name, int required, uint64_t min, uint64_t
         return -1;
     if (!v)
         return 0; /* *out keeps the caller's default */
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        (uint64_t)json_integer_value(v) < min || (uint64_t)json_integer_value(v) > max)
-        return call_fail(c, 400, "BAD_FIELD", "field \"%s\" must be an integer from %" PRIu64
-                         " to %" PRIu64, name, min, max);
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) < min ||
+        (uint64_t)json_integer_value(v) > max)
+        return call_fail(c, 400, "BAD_FIELD",
+                         "field \"%s\" must be an integer from %" PRIu64 " to %" PRIu64, name, min,
+                         max);
     *out = (uint64_t)json_integer_value(v);
     return 0;
 }
@@ -124,8 +130,10 @@ int f_hex(struct call *c, const char *name, int required, uint8_t *out, size_t n
     if (!s)
         return 0;
     if (!lower_hex_ok(s, 2 * n) || lm_hex_decode(s, out, n) != 0)
-        return call_fail(c, 400, "BAD_FIELD", "field \"%s\" must be %zu lowercase hex digits, "
-                         "got \"%.80s\"", name, 2 * n, s);
+        return call_fail(c, 400, "BAD_FIELD",
+                         "field \"%s\" must be %zu lowercase hex digits, "
+                         "got \"%.80s\"",
+                         name, 2 * n, s);
     if (present)
         *present = 1;
     return 0;

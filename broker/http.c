@@ -81,8 +81,10 @@ int call_fail(struct call *c, unsigned status, const char *code, const char *fmt
 
 int call_db_fail(struct call *c)
 {
-    return call_fail(c, 500, "INTERNAL", "ledger error: %s; the operation was not recorded, "
-                     "retry it", ledger_errmsg(c->b));
+    return call_fail(c, 500, "INTERNAL",
+                     "ledger error: %s; the operation was not recorded, "
+                     "retry it",
+                     ledger_errmsg(c->b));
 }
 
 int call_ok(struct call *c, unsigned status, json_t *reply)
@@ -158,14 +160,17 @@ static int authenticate(struct call *c, struct MHD_Connection *conn, struct lm_r
     if (rc < 0)
         return call_db_fail(c);
     if (rc > 0)
-        return call_fail(c, 401, "UNKNOWN_KEY", "no account has key id %s; the admin creates "
-                         "accounts (lmctl account create)", hk);
+        return call_fail(c, 401, "UNKNOWN_KEY",
+                         "no account has key id %s; the admin creates "
+                         "accounts (lmctl account create)",
+                         hk);
     int64_t skew = (int64_t)r->time - c->now;
     if (skew > (int64_t)c->b->cfg.max_skew_s || -skew > (int64_t)c->b->cfg.max_skew_s)
-        return call_fail(c, 401, "STALE_TIMESTAMP", "X-LM-Time %" PRIu64 " is %" PRId64
-                         " s %s the broker's clock (%" PRId64 "); the limit is %" PRIu32
-                         " s: check the client's clock", r->time, skew < 0 ? -skew : skew,
-                         skew < 0 ? "behind" : "ahead of", c->now, c->b->cfg.max_skew_s);
+        return call_fail(c, 401, "STALE_TIMESTAMP",
+                         "X-LM-Time %" PRIu64 " is %" PRId64 " s %s the broker's clock (%" PRId64
+                         "); the limit is %" PRIu32 " s: check the client's clock",
+                         r->time, skew < 0 ? -skew : skew, skew < 0 ? "behind" : "ahead of", c->now,
+                         c->b->cfg.max_skew_s);
     struct lm_pubkey pub = {.key_id = r->key_id};
     memcpy(pub.pk, pk, 32);
     if (lm_reqsig_verify(&pub, r, c->method, c->target, c->body, c->body_len, &d) != 0)
@@ -183,8 +188,10 @@ static int nonce_insert(struct call *c, const struct lm_reqsig *r, int dry)
                    "tt", kid, nonce) != 0)
         return call_db_fail(c);
     if (seen)
-        return call_fail(c, 401, "NONCE_REPLAYED", "nonce %s was already used with key %s: a "
-                         "replayed request; sign every request with a fresh nonce", nonce, kid);
+        return call_fail(c, 401, "NONCE_REPLAYED",
+                         "nonce %s was already used with key %s: a "
+                         "replayed request; sign every request with a fresh nonce",
+                         nonce, kid);
     if (!dry && ledger_exec(c->b, "INSERT INTO nonces (key_id, nonce, time) VALUES (?1, ?2, ?3)",
                             "tti", kid, nonce, (int64_t)r->time) != 0)
         return call_db_fail(c);
@@ -251,21 +258,26 @@ static void dispatch(struct broker *b, struct MHD_Connection *conn, const char *
     }
     if (!rt) {
         if (path_known)
-            call_fail(c, 405, "METHOD_NOT_ALLOWED", "%s %s: the method is not allowed here; "
-                      "allowed: %s", method, c->path, allow);
+            call_fail(c, 405, "METHOD_NOT_ALLOWED",
+                      "%s %s: the method is not allowed here; "
+                      "allowed: %s",
+                      method, c->path, allow);
         else
-            call_fail(c, 404, "NOT_FOUND", "%s %.100s: no such endpoint (docs/BROKER-API.md "
-                      "lists them)", method, c->path);
+            call_fail(c, 404, "NOT_FOUND",
+                      "%s %.100s: no such endpoint (docs/BROKER-API.md "
+                      "lists them)",
+                      method, c->path);
         return;
     }
     struct lm_reqsig r;
     if (authenticate(c, conn, &r) != 0)
         return;
     if (!(rt->roles & c->who.role)) {
-        call_fail(c, 403, "WRONG_ROLE", "%s %s is for %s accounts; account \"%s\" is %s %s",
-                  method, c->path,
-                  rt->roles == ROLE_ADMIN ? "the admin" : rt->roles == ROLE_BUYER ? "buyer"
-                                                                                 : "operator",
+        call_fail(c, 403, "WRONG_ROLE", "%s %s is for %s accounts; account \"%s\" is %s %s", method,
+                  c->path,
+                  rt->roles == ROLE_ADMIN   ? "the admin"
+                  : rt->roles == ROLE_BUYER ? "buyer"
+                                            : "operator",
                   c->who.name, c->who.role == ROLE_OPERATOR ? "an" : "a", role_name(c->who.role));
         return;
     }
@@ -273,8 +285,10 @@ static void dispatch(struct broker *b, struct MHD_Connection *conn, const char *
         json_error_t err;
         c->in = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES, &err);
         if (!c->in) {
-            call_fail(c, 400, "BAD_JSON", "request body is not valid JSON: %s (line %d, column "
-                      "%d)", err.text, err.line, err.column);
+            call_fail(c, 400, "BAD_JSON",
+                      "request body is not valid JSON: %s (line %d, column "
+                      "%d)",
+                      err.text, err.line, err.column);
             return;
         }
         if (!json_is_object(c->in)) {
@@ -334,8 +348,9 @@ static enum MHD_Result too_large(struct broker *b, struct MHD_Connection *conn, 
                                  struct req *q, const char *size)
 {
     char msg[200];
-    snprintf(msg, sizeof msg, "request body of %s bytes is above the broker's limit of %" PRIu32
-             " bytes (max_body)", size, b->cfg.max_body);
+    snprintf(msg, sizeof msg,
+             "request body of %s bytes is above the broker's limit of %" PRIu32 " bytes (max_body)",
+             size, b->cfg.max_body);
     json_t *j = json_pack("{s:s s:s}", "error", "BODY_TOO_LARGE", "message", msg);
     lm_info("%s %.100s: 413 BODY_TOO_LARGE (%s bytes)", method, q->target, size);
     enum MHD_Result r = respond(conn, 413, j, 1);
@@ -456,11 +471,10 @@ int http_start(struct broker *b, int listen_fd)
     httpd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
             MHD_USE_ERROR_LOG,
-        0, NULL, NULL, handler, b, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_cb, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
-        NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)b->cfg.max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_END);
+        0, NULL, NULL, handler, b, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_URI_LOG_CALLBACK,
+        uri_cb, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)b->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     return httpd ? 0 : -1;
 }
 

@@ -214,15 +214,16 @@ static int ensure_admin(struct broker *b, struct lm_diag *d)
                    "t", kid) != 0)
         return lm_fail(d, LM_IO, "ledger: %s", sqlite3_errmsg(b->db));
     if (other)
-        return lm_fail(d, LM_INVAL, "admin key %s is already the key of another account; give "
-                       "the admin a key of its own", kid);
+        return lm_fail(d, LM_INVAL,
+                       "admin key %s is already the key of another account; give "
+                       "the admin a key of its own",
+                       kid);
     if (ledger_exec(b,
                     "INSERT INTO accounts (name, role, key_id, public_key, created_at) "
                     "VALUES ('admin', 'admin', ?1, ?2, ?3) ON CONFLICT (name) DO UPDATE SET "
                     "key_id = excluded.key_id, public_key = excluded.public_key",
                     "tti", kid, pk, (int64_t)lm_now()) != 0)
-        return lm_fail(d, LM_IO, "ledger: cannot record the admin key: %s",
-                       sqlite3_errmsg(b->db));
+        return lm_fail(d, LM_IO, "ledger: cannot record the admin key: %s", sqlite3_errmsg(b->db));
     return 0;
 }
 
@@ -256,8 +257,10 @@ int ledger_open(struct broker *b, struct lm_diag *d)
         goto fail;
     }
     if (version > SCHEMA_VERSION) {
-        lm_fail(d, LM_INVAL, "%s: ledger schema version %" PRId64 " is newer than this broker's "
-                "(%d); run a newer lm-broker", b->cfg.database, version, SCHEMA_VERSION);
+        lm_fail(d, LM_INVAL,
+                "%s: ledger schema version %" PRId64 " is newer than this broker's "
+                "(%d); run a newer lm-broker",
+                b->cfg.database, version, SCHEMA_VERSION);
         goto fail;
     }
     if (ledger_sql(b, "BEGIN IMMEDIATE") != 0) {

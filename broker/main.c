@@ -44,7 +44,8 @@ static int bind_listen(const char *listen_spec, uint16_t *port, struct lm_diag *
         memmove(host, host + 1, strlen(host));
         host[strlen(host) - 1] = '\0';
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE},
                     *ai;
     int rc = getaddrinfo(host, colon + 1, &hints, &ai);
@@ -118,29 +119,52 @@ static int load_keys(struct broker *b)
 int main(int argc, char **argv)
 {
     enum { O_SIGNING = 256, O_ADMIN, O_PORT_FILE };
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},  {"listen", required_argument, NULL, 'l'},
-        {"database", required_argument, NULL, 'd'}, {"signing-key", required_argument, NULL, O_SIGNING},
-        {"admin-key", required_argument, NULL, O_ADMIN},
-        {"port-file", required_argument, NULL, O_PORT_FILE},
-        {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},          {0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"database", required_argument, NULL, 'd'},
+                                         {"signing-key", required_argument, NULL, O_SIGNING},
+                                         {"admin-key", required_argument, NULL, O_ADMIN},
+                                         {"port-file", required_argument, NULL, O_PORT_FILE},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
     static struct broker b; /* holds key material: kept off the stack, wiped on exit */
     const char *config = NULL, *listen_opt = NULL, *db_opt = NULL, *signing_opt = NULL,
                *admin_opt = NULL, *port_file_opt = NULL;
     int verbosity = 0, c;
     while ((c = getopt_long(argc, argv, "c:l:d:vqh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config = optarg; break;
-        case 'l': listen_opt = optarg; break;
-        case 'd': db_opt = optarg; break;
-        case O_SIGNING: signing_opt = optarg; break;
-        case O_ADMIN: admin_opt = optarg; break;
-        case O_PORT_FILE: port_file_opt = optarg; break;
-        case 'v': verbosity = 1; break;
-        case 'q': verbosity = -1; break;
-        case 'h': fputs(help, stdout); return 0;
-        default: fputs(help, stderr); return 2;
+        case 'c':
+            config = optarg;
+            break;
+        case 'l':
+            listen_opt = optarg;
+            break;
+        case 'd':
+            db_opt = optarg;
+            break;
+        case O_SIGNING:
+            signing_opt = optarg;
+            break;
+        case O_ADMIN:
+            admin_opt = optarg;
+            break;
+        case O_PORT_FILE:
+            port_file_opt = optarg;
+            break;
+        case 'v':
+            verbosity = 1;
+            break;
+        case 'q':
+            verbosity = -1;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return 0;
+        default:
+            fputs(help, stderr);
+            return 2;
         }
     }
     lm_log_init("lm-broker", LM_LOG_INFO);
@@ -154,10 +178,10 @@ int main(int argc, char **argv)
         lm_err("%s", d.msg);
         return 2;
     }
-#define OVERRIDE(opt, field)                                                                   \
-    if (opt && snprintf(b.cfg.field, sizeof b.cfg.field, "%s", opt) >= (int)sizeof b.cfg.field) { \
-        lm_err(#field ": too long");                                                           \
-        return 2;                                                                              \
+#define OVERRIDE(opt, field)                                                                       \
+    if (opt && snprintf(b.cfg.field, sizeof b.cfg.field, "%s", opt) >= (int)sizeof b.cfg.field) {  \
+        lm_err(#field ": too long");                                                               \
+        return 2;                                                                                  \
     }
     OVERRIDE(listen_opt, listen)
     OVERRIDE(db_opt, database)

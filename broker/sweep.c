@@ -43,8 +43,10 @@ int sweep_run(struct broker *b, int64_t now, int64_t *tokens, int64_t *credits, 
     sqlite3_finalize(st);
     int err = rc != SQLITE_DONE;
     for (size_t i = 0; !err && i < n; i++) {
-        err = ledger_exec(b, "UPDATE tokens SET refunded = ?1, refunded_at = ?2 WHERE id = ?3 AND "
-                          "refunded_at IS NULL", "iit", due[i].amount, now, due[i].id) != 0 ||
+        err = ledger_exec(b,
+                          "UPDATE tokens SET refunded = ?1, refunded_at = ?2 WHERE id = ?3 AND "
+                          "refunded_at IS NULL",
+                          "iit", due[i].amount, now, due[i].id) != 0 ||
               sqlite3_changes(b->db) != 1 ||
               (due[i].amount > 0 &&
                ledger_move(b, due[i].buyer, "refund", due[i].amount, due[i].id, now) != 0);
@@ -70,9 +72,10 @@ int h_sweep(struct call *c)
     int64_t tokens, credits, nonces;
     if (sweep_run(c->b, c->now, &tokens, &credits, &nonces) != 0)
         return call_db_fail(c);
-    return call_ok(c, 200, json_pack("{s:I s:I s:I}", "refunded_tokens", (json_int_t)tokens,
-                                     "refunded_credits", (json_int_t)credits, "pruned_nonces",
-                                     (json_int_t)nonces));
+    return call_ok(c, 200,
+                   json_pack("{s:I s:I s:I}", "refunded_tokens", (json_int_t)tokens,
+                             "refunded_credits", (json_int_t)credits, "pruned_nonces",
+                             (json_int_t)nonces));
 }
 
 /* The daemon's sweeper thread: one transaction per sweep, every sweep_interval seconds. */

@@ -17,15 +17,15 @@ int h_keys(struct call *c)
         char kid[17], pk[65];
         snprintf(kid, sizeof kid, "%016" PRIx64, c->b->keys[i].key_id);
         lm_hex_encode(c->b->keys[i].pk, 32, pk);
-        json_array_append_new(list, json_pack("{s:s s:s s:b}", "key_id", kid, "public_key", pk,
-                                              "current", i == 0));
+        json_array_append_new(
+            list, json_pack("{s:s s:s s:b}", "key_id", kid, "public_key", pk, "current", i == 0));
     }
     return call_ok(c, 200, json_pack("{s:o}", "keys", list));
 }
 
-#define TOKEN_COLS                                                                              \
-    "t.id, t.token, t.key_id, t.scope_kind, t.scope, t.issued_at, t.expires_at, t.mem_mib, "    \
-    "t.vcpus, t.payload, t.chain_len, t.prepaid_units, t.link_value_ms, t.unit_price, t.cost, " \
+#define TOKEN_COLS                                                                                 \
+    "t.id, t.token, t.key_id, t.scope_kind, t.scope, t.issued_at, t.expires_at, t.mem_mib, "       \
+    "t.vcpus, t.payload, t.chain_len, t.prepaid_units, t.link_value_ms, t.unit_price, t.cost, "    \
     "t.paid, t.refunded, t.redeemed_index, t.refunded_at, a.name, t.buyer_id, t.request_hash "
 
 /* A token row as JSON (columns TOKEN_COLS). */
@@ -50,16 +50,19 @@ static json_t *token_json(struct call *c, sqlite3_stmt *st)
         sqlite3_column_text(st, 19), "remaining",
         (json_int_t)(sqlite3_column_int64(st, 14) - sqlite3_column_int64(st, 15) -
                      sqlite3_column_int64(st, 16)));
-    json_object_set_new(j, "redeemed_index", sqlite3_column_type(st, 17) == SQLITE_NULL
-                                                 ? json_null()
-                                                 : json_integer(sqlite3_column_int64(st, 17)));
+    json_object_set_new(j, "redeemed_index",
+                        sqlite3_column_type(st, 17) == SQLITE_NULL
+                            ? json_null()
+                            : json_integer(sqlite3_column_int64(st, 17)));
     return j;
 }
 
 static sqlite3_stmt *token_select(struct call *c, const char *id)
 {
-    return ledger_prep(c->b, "SELECT " TOKEN_COLS "FROM tokens t JOIN accounts a ON a.id = "
-                       "t.buyer_id WHERE t.id = ?1", "t", id);
+    return ledger_prep(c->b,
+                       "SELECT " TOKEN_COLS "FROM tokens t JOIN accounts a ON a.id = "
+                       "t.buyer_id WHERE t.id = ?1",
+                       "t", id);
 }
 
 /* The reply to a purchase: the token's row and the buyer's balance after it. */
@@ -68,8 +71,8 @@ static int buy_reply(struct call *c, unsigned status, const char *id, int replay
     sqlite3_stmt *st = token_select(c, id);
     int64_t balance;
     if (!st || sqlite3_step(st) != SQLITE_ROW ||
-        ledger_int(c->b, &balance, "SELECT balance FROM accounts WHERE id = ?1", "i",
-                   c->who.id) != 0) {
+        ledger_int(c->b, &balance, "SELECT balance FROM accounts WHERE id = ?1", "i", c->who.id) !=
+            0) {
         sqlite3_finalize(st);
         return call_db_fail(c);
     }
@@ -105,15 +108,19 @@ static int parse_netid(struct call *c, struct lm_token *t)
         char extra;
         if (strlen(mac) != 17 || sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2],
                                         &v[3], &v[4], &v[5], &extra) != 6)
-            return call_fail(c, 400, "BAD_FIELD", "field \"mac\": \"%s\" is not "
-                             "XX:XX:XX:XX:XX:XX", mac);
+            return call_fail(c, 400, "BAD_FIELD",
+                             "field \"mac\": \"%s\" is not "
+                             "XX:XX:XX:XX:XX:XX",
+                             mac);
         for (int i = 0; i < 6; i++)
             t->mac[i] = (uint8_t)v[i];
     }
     return 0;
 bad_ip:
-    return call_fail(c, 400, "BAD_FIELD", "field \"ip\": \"%s\" is not A.B.C.D/PREFIX with a "
-                     "prefix from 1 to 32", ip);
+    return call_fail(c, 400, "BAD_FIELD",
+                     "field \"ip\": \"%s\" is not A.B.C.D/PREFIX with a "
+                     "prefix from 1 to 32",
+                     ip);
 }
 
 /* Price and link value of a scope: a host's own, or the cluster's (highest price; every host
@@ -122,8 +129,10 @@ static int scope_price(struct call *c, int cluster, const char *scope, int64_t *
                        int64_t *unit_ms)
 {
     if (!cluster) {
-        sqlite3_stmt *st = ledger_prep(c->b, "SELECT price_per_unit, unit_ms FROM hosts WHERE "
-                                       "name = ?1", "t", scope);
+        sqlite3_stmt *st = ledger_prep(c->b,
+                                       "SELECT price_per_unit, unit_ms FROM hosts WHERE "
+                                       "name = ?1",
+                                       "t", scope);
         if (!st)
             return call_db_fail(c);
         int rc = sqlite3_step(st);
@@ -133,12 +142,16 @@ static int scope_price(struct call *c, int cluster, const char *scope, int64_t *
         }
         sqlite3_finalize(st);
         if (rc == SQLITE_DONE)
-            return call_fail(c, 404, "UNKNOWN_HOST", "no host named \"%s\" is registered "
-                             "(lmctl hosts lists them)", scope);
+            return call_fail(c, 404, "UNKNOWN_HOST",
+                             "no host named \"%s\" is registered "
+                             "(lmctl hosts lists them)",
+                             scope);
         return rc == SQLITE_ROW ? 0 : call_db_fail(c);
     }
-    sqlite3_stmt *st = ledger_prep(c->b, "SELECT COUNT(*), MAX(price_per_unit), MIN(unit_ms), "
-                                   "MAX(unit_ms) FROM hosts WHERE cluster = ?1", "t", scope);
+    sqlite3_stmt *st = ledger_prep(c->b,
+                                   "SELECT COUNT(*), MAX(price_per_unit), MIN(unit_ms), "
+                                   "MAX(unit_ms) FROM hosts WHERE cluster = ?1",
+                                   "t", scope);
     if (!st || sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
         return call_db_fail(c);
@@ -160,9 +173,11 @@ static int scope_price(struct call *c, int cluster, const char *scope, int64_t *
                      list[0] ? ", " : "", sqlite3_column_text(st, 0),
                      (int64_t)sqlite3_column_int64(st, 1));
         sqlite3_finalize(st);
-        return call_fail(c, 409, "CLUSTER_UNITS_DISAGREE", "the hosts of cluster \"%s\" do not "
+        return call_fail(c, 409, "CLUSTER_UNITS_DISAGREE",
+                         "the hosts of cluster \"%s\" do not "
                          "agree on unit_ms (%s), so no link value fits them all; buy for one "
-                         "host, or have the operators agree", scope, list);
+                         "host, or have the operators agree",
+                         scope, list);
     }
     return 0;
 }
@@ -170,8 +185,8 @@ static int scope_price(struct call *c, int cluster, const char *scope, int64_t *
 int h_buy(struct call *c)
 {
     static const char *const known[] = {
-        "host",          "cluster", "mem_mib", "vcpus", "payload", "commitment", "anchor",
-        "chain_len",     "prepaid_units", "ttl", "ip",    "mac",     "token_id",   NULL};
+        "host",      "cluster",       "mem_mib", "vcpus", "payload", "commitment", "anchor",
+        "chain_len", "prepaid_units", "ttl",     "ip",    "mac",     "token_id",   NULL};
     struct lm_token t;
     memset(&t, 0, sizeof t);
     char host[BROKER_NAME_MAX + 1], cluster[BROKER_NAME_MAX + 1];
@@ -190,16 +205,21 @@ int h_buy(struct call *c)
         f_hex(c, "token_id", 0, t.id, sizeof t.id, &have_id) || parse_netid(c, &t))
         return -1;
     if (!host[0] == !cluster[0])
-        return call_fail(c, 400, "BAD_FIELD", "give exactly one of \"host\" (a host scope) and "
+        return call_fail(c, 400, "BAD_FIELD",
+                         "give exactly one of \"host\" (a host scope) and "
                          "\"cluster\" (a cluster scope)");
     if (payload && strcmp(payload, "image") && strcmp(payload, "checkpoint"))
-        return call_fail(c, 400, "BAD_FIELD", "field \"payload\": \"%s\" is not \"image\" or "
-                         "\"checkpoint\"", payload);
+        return call_fail(c, 400, "BAD_FIELD",
+                         "field \"payload\": \"%s\" is not \"image\" or "
+                         "\"checkpoint\"",
+                         payload);
     if (have_anchor != (chain_len > 0))
-        return call_fail(c, 400, "BAD_FIELD", "\"anchor\" and \"chain_len\" go together: a "
+        return call_fail(c, 400, "BAD_FIELD",
+                         "\"anchor\" and \"chain_len\" go together: a "
                          "chain of chain_len links ending in anchor (lmctl chain new)");
     if (prepaid + chain_len == 0)
-        return call_fail(c, 400, "BAD_FIELD", "the token would carry no value: give "
+        return call_fail(c, 400, "BAD_FIELD",
+                         "the token would carry no value: give "
                          "\"prepaid_units\" or a chain (\"anchor\" and \"chain_len\")");
 
     uint8_t rh[LM_HASH_BYTES];
@@ -221,9 +241,11 @@ int h_buy(struct call *c)
         if (rc == SQLITE_ROW && same)
             return buy_reply(c, 200, id, 1);
         if (rc == SQLITE_ROW)
-            return call_fail(c, 409, "TOKEN_ID_TAKEN", "token id %s is taken by another "
+            return call_fail(c, 409, "TOKEN_ID_TAKEN",
+                             "token id %s is taken by another "
                              "purchase; a retry must repeat the same request, a new purchase "
-                             "needs a new id", id);
+                             "needs a new id",
+                             id);
         if (rc != SQLITE_DONE)
             return call_db_fail(c);
     } else {
@@ -238,26 +260,30 @@ int h_buy(struct call *c)
     int64_t unit_price = broker_unit_price(price, (uint32_t)mem, (uint32_t)vcpus), cost;
     uint64_t units = prepaid + chain_len;
     if (unit_price < 0 || __builtin_mul_overflow(unit_price, (int64_t)units, &cost))
-        return call_fail(c, 402, "INSUFFICIENT_CREDIT", "the cost of %" PRIu64 " units of %"
-                         PRIu64 " MiB x %" PRIu64 " vCPUs at %" PRId64 " credits per unit is "
-                         "beyond 2^63 credits", units, mem, vcpus, price);
+        return call_fail(c, 402, "INSUFFICIENT_CREDIT",
+                         "the cost of %" PRIu64 " units of %" PRIu64 " MiB x %" PRIu64
+                         " vCPUs at %" PRId64 " credits per unit is "
+                         "beyond 2^63 credits",
+                         units, mem, vcpus, price);
     int64_t balance;
-    if (ledger_int(c->b, &balance, "SELECT balance FROM accounts WHERE id = ?1", "i",
-                   c->who.id) != 0)
+    if (ledger_int(c->b, &balance, "SELECT balance FROM accounts WHERE id = ?1", "i", c->who.id) !=
+        0)
         return call_db_fail(c);
     if (cost > balance)
-        return call_fail(c, 402, "INSUFFICIENT_CREDIT", "cost %" PRId64 " credits (unit price %"
-                         PRId64 " x (%" PRIu64 " prepaid + %" PRIu64 " chain units)) exceeds the "
+        return call_fail(c, 402, "INSUFFICIENT_CREDIT",
+                         "cost %" PRId64 " credits (unit price %" PRId64 " x (%" PRIu64
+                         " prepaid + %" PRIu64 " chain units)) exceeds the "
                          "available balance %" PRId64 " of account \"%s\"; deposit %" PRId64
-                         " more or buy fewer units", cost, unit_price, prepaid, chain_len,
-                         balance, c->who.name, cost - balance);
+                         " more or buy fewer units",
+                         cost, unit_price, prepaid, chain_len, balance, c->who.name,
+                         cost - balance);
 
     t.key_id = c->b->signer.pub.key_id;
     t.issued_at = (uint64_t)c->now;
     t.expires_at = t.issued_at + ttl;
     t.scope_kind = host[0] ? LM_SCOPE_HOST : LM_SCOPE_CLUSTER;
-    t.payload_kind = payload && !strcmp(payload, "checkpoint") ? LM_PAYLOAD_CHECKPOINT
-                                                               : LM_PAYLOAD_IMAGE;
+    t.payload_kind =
+        payload && !strcmp(payload, "checkpoint") ? LM_PAYLOAD_CHECKPOINT : LM_PAYLOAD_IMAGE;
     t.vcpus = (uint16_t)vcpus;
     t.mem_mib = (uint32_t)mem;
     strcpy(t.scope, scope);
@@ -281,11 +307,16 @@ int h_buy(struct call *c)
                     "link_value_ms, unit_price, cost, last_link, request_hash, token) VALUES "
                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?11, "
                     "?17, ?18)",
-                    "tittt" "iiii" "tt" "iiiii" "tt", id, c->who.id, host[0] ? "host" : "cluster",
-                    scope, kid, (int64_t)t.issued_at, (int64_t)t.expires_at, (int64_t)mem,
-                    (int64_t)vcpus, t.payload_kind == LM_PAYLOAD_IMAGE ? "image" : "checkpoint",
-                    anchor, (int64_t)chain_len, (int64_t)prepaid, unit_ms, unit_price, cost,
-                    request_hash, tokhex) != 0 ||
+                    "tittt"
+                    "iiii"
+                    "tt"
+                    "iiiii"
+                    "tt",
+                    id, c->who.id, host[0] ? "host" : "cluster", scope, kid, (int64_t)t.issued_at,
+                    (int64_t)t.expires_at, (int64_t)mem, (int64_t)vcpus,
+                    t.payload_kind == LM_PAYLOAD_IMAGE ? "image" : "checkpoint", anchor,
+                    (int64_t)chain_len, (int64_t)prepaid, unit_ms, unit_price, cost, request_hash,
+                    tokhex) != 0 ||
         ledger_move(c->b, c->who.id, "reserve", -cost, id, c->now) != 0)
         return call_db_fail(c);
     return buy_reply(c, 201, id, 0);
@@ -294,8 +325,10 @@ int h_buy(struct call *c)
 int h_token_get(struct call *c)
 {
     if (!lower_hex_ok(c->arg, 32))
-        return call_fail(c, 400, "BAD_FIELD", "token id \"%.40s\" in the path is not 32 "
-                         "lowercase hex digits", c->arg);
+        return call_fail(c, 400, "BAD_FIELD",
+                         "token id \"%.40s\" in the path is not 32 "
+                         "lowercase hex digits",
+                         c->arg);
     sqlite3_stmt *st = token_select(c, c->arg);
     if (!st)
         return call_db_fail(c);
@@ -309,10 +342,11 @@ int h_token_get(struct call *c)
     if (!allowed && c->who.role == ROLE_OPERATOR) {
         int64_t n;
         int cluster = !strcmp((const char *)sqlite3_column_text(st, 3), "cluster");
-        if (ledger_int(c->b, &n, cluster ? "SELECT COUNT(*) FROM hosts WHERE cluster = ?1 AND "
-                                           "operator_id = ?2"
-                                         : "SELECT COUNT(*) FROM hosts WHERE name = ?1 AND "
-                                           "operator_id = ?2",
+        if (ledger_int(c->b, &n,
+                       cluster ? "SELECT COUNT(*) FROM hosts WHERE cluster = ?1 AND "
+                                 "operator_id = ?2"
+                               : "SELECT COUNT(*) FROM hosts WHERE name = ?1 AND "
+                                 "operator_id = ?2",
                        "ti", (const char *)sqlite3_column_text(st, 4), c->who.id) != 0) {
             sqlite3_finalize(st);
             return call_db_fail(c);
@@ -321,8 +355,10 @@ int h_token_get(struct call *c)
     }
     if (!allowed) {
         sqlite3_finalize(st);
-        return call_fail(c, 403, "NOT_YOUR_TOKEN", "token %s belongs to another buyer and is "
-                         "not scoped to a host of yours", c->arg);
+        return call_fail(c, 403, "NOT_YOUR_TOKEN",
+                         "token %s belongs to another buyer and is "
+                         "not scoped to a host of yours",
+                         c->arg);
     }
     json_t *j = token_json(c, st);
     sqlite3_finalize(st);

@@ -37,8 +37,10 @@ int lm_reqsig_canonical(const char *method, const char *target, uint64_t time,
         return lm_fail(d, LM_INVAL, "method \"%.20s\" is not 1 to %d uppercase letters", method,
                        LM_REQSIG_MAX_METHOD);
     if (!target_ok(target))
-        return lm_fail(d, LM_INVAL, "request target \"%.60s\" is not 1 to %d printable ASCII "
-                       "bytes starting with '/'", target, LM_REQSIG_MAX_TARGET);
+        return lm_fail(d, LM_INVAL,
+                       "request target \"%.60s\" is not 1 to %d printable ASCII "
+                       "bytes starting with '/'",
+                       target, LM_REQSIG_MAX_TARGET);
     uint8_t h[LM_HASH_BYTES];
     if (lm_hash(LM_DOMAIN_REQUEST_BODY, body_len ? body : "", body_len, h) != 0)
         return lm_fail(d, LM_CRYPTO, "hashing the request body failed");
@@ -70,8 +72,8 @@ int lm_reqsig_sign(const struct lm_keypair *kp, const char *method, const char *
     else
         randombytes_buf(r->nonce, LM_REQSIG_NONCE_BYTES);
     char canon[CANON_CAP];
-    int n = lm_reqsig_canonical(method, target, time, r->nonce, body, body_len, canon,
-                                sizeof canon, d);
+    int n =
+        lm_reqsig_canonical(method, target, time, r->nonce, body, body_len, canon, sizeof canon, d);
     if (n < 0)
         return n;
     if (crypto_sign_detached(r->sig, NULL, (const uint8_t *)canon, (size_t)n, kp->sk) != 0)
@@ -106,9 +108,11 @@ int lm_reqsig_parse(const char *key, const char *time, const char *nonce, const 
                           : !sig   ? LM_REQSIG_HDR_SIG
                                    : NULL;
     if (missing)
-        return lm_fail(d, LM_INVAL, "header %s is missing: every request carries %s, %s, %s "
-                       "and %s (docs/BROKER-API.md)", missing, LM_REQSIG_HDR_KEY,
-                       LM_REQSIG_HDR_TIME, LM_REQSIG_HDR_NONCE, LM_REQSIG_HDR_SIG);
+        return lm_fail(d, LM_INVAL,
+                       "header %s is missing: every request carries %s, %s, %s "
+                       "and %s (docs/BROKER-API.md)",
+                       missing, LM_REQSIG_HDR_KEY, LM_REQSIG_HDR_TIME, LM_REQSIG_HDR_NONCE,
+                       LM_REQSIG_HDR_SIG);
     uint8_t kb[8];
     int rc = lower_hex(LM_REQSIG_HDR_KEY, key, kb, sizeof kb, d);
     if (rc)
@@ -121,8 +125,10 @@ int lm_reqsig_parse(const char *key, const char *time, const char *nonce, const 
     for (size_t i = 0; digits && i < tl; i++)
         digits = time[i] >= '0' && time[i] <= '9';
     if (!digits || (tl > 1 && time[0] == '0'))
-        return lm_fail(d, LM_INVAL, "header %s: \"%.40s\" is not Unix seconds in decimal "
-                       "(digits only, no leading zero)", LM_REQSIG_HDR_TIME, time);
+        return lm_fail(d, LM_INVAL,
+                       "header %s: \"%.40s\" is not Unix seconds in decimal "
+                       "(digits only, no leading zero)",
+                       LM_REQSIG_HDR_TIME, time);
     r->time = 0;
     for (size_t i = 0; i < tl; i++)
         r->time = r->time * 10 + (uint64_t)(time[i] - '0');
@@ -137,15 +143,16 @@ int lm_reqsig_verify(const struct lm_pubkey *pk, const struct lm_reqsig *r, cons
                      const char *target, const void *body, size_t body_len, struct lm_diag *d)
 {
     if (pk->key_id != r->key_id)
-        return lm_fail(d, LM_UNKNOWN_KEY, "key id %016" PRIx64 " is not the key's (%016" PRIx64
-                       ")", r->key_id, pk->key_id);
+        return lm_fail(d, LM_UNKNOWN_KEY, "key id %016" PRIx64 " is not the key's (%016" PRIx64 ")",
+                       r->key_id, pk->key_id);
     char canon[CANON_CAP];
     int n = lm_reqsig_canonical(method, target, r->time, r->nonce, body, body_len, canon,
                                 sizeof canon, d);
     if (n < 0)
         return n;
     if (crypto_sign_verify_detached(r->sig, (const uint8_t *)canon, (size_t)n, pk->pk) != 0)
-        return lm_fail(d, LM_BAD_SIGNATURE, "signature of %s %.80s by key %016" PRIx64 " does "
+        return lm_fail(d, LM_BAD_SIGNATURE,
+                       "signature of %s %.80s by key %016" PRIx64 " does "
                        "not verify (signed another method, target, time, nonce or body?)",
                        method, target, r->key_id);
     return 0;

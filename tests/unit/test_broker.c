@@ -25,9 +25,10 @@ static void test_unit_price(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    static const char *const good[] = {"a", "alpha", "host-1.eu_west", "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"};
-    static const char *const bad[] = {"", "a b", "host/1", "h\xc3\xa9", "a?b", "a%20",
-                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456"};
+    static const char *const good[] = {"a", "alpha", "host-1.eu_west",
+                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"};
+    static const char *const bad[] = {
+        "", "a b", "host/1", "h\xc3\xa9", "a?b", "a%20", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         assert_true(name_ok(good[i]));
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)

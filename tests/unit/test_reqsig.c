@@ -40,9 +40,9 @@ static void unquote(const char *v, char *out, size_t cap)
 
 static void set_field(struct vec *v, const char *k, const char *val)
 {
-    static const char *const names[] = {"vector", "key_seed", "key_id", "method", "target",
-                                        "time", "nonce", "body", "body_hash", "canonical",
-                                        "signature"};
+    static const char *const names[] = {"vector",    "key_seed",  "key_id",   "method",
+                                        "target",    "time",      "nonce",    "body",
+                                        "body_hash", "canonical", "signature"};
     int i;
     for (i = 0; i < 11 && strcmp(names[i], k); i++)
         ;
@@ -51,21 +51,41 @@ static void set_field(struct vec *v, const char *k, const char *val)
     v->seen |= 1 << i;
     uint8_t kid[8];
     switch (i) {
-    case 0: unquote(val, v->name, sizeof v->name); break;
-    case 1: assert_int_equal(lm_hex_decode(val, v->seed, 32), 0); break;
+    case 0:
+        unquote(val, v->name, sizeof v->name);
+        break;
+    case 1:
+        assert_int_equal(lm_hex_decode(val, v->seed, 32), 0);
+        break;
     case 2:
         assert_int_equal(lm_hex_decode(val, kid, 8), 0);
         for (int j = 0; j < 8; j++)
             v->key_id = v->key_id << 8 | kid[j];
         break;
-    case 3: unquote(val, v->method, sizeof v->method); break;
-    case 4: unquote(val, v->target, sizeof v->target); break;
-    case 5: v->time = strtoull(val, NULL, 10); break;
-    case 6: assert_int_equal(lm_hex_decode(val, v->nonce, 16), 0); break;
-    case 7: unquote(val, v->body, sizeof v->body); break;
-    case 8: assert_int_equal(lm_hex_decode(val, v->body_hash, 32), 0); break;
-    case 9: unquote(val, v->canonical, sizeof v->canonical); break;
-    case 10: assert_int_equal(lm_hex_decode(val, v->sig, 64), 0); break;
+    case 3:
+        unquote(val, v->method, sizeof v->method);
+        break;
+    case 4:
+        unquote(val, v->target, sizeof v->target);
+        break;
+    case 5:
+        v->time = strtoull(val, NULL, 10);
+        break;
+    case 6:
+        assert_int_equal(lm_hex_decode(val, v->nonce, 16), 0);
+        break;
+    case 7:
+        unquote(val, v->body, sizeof v->body);
+        break;
+    case 8:
+        assert_int_equal(lm_hex_decode(val, v->body_hash, 32), 0);
+        break;
+    case 9:
+        unquote(val, v->canonical, sizeof v->canonical);
+        break;
+    case 10:
+        assert_int_equal(lm_hex_decode(val, v->sig, 64), 0);
+        break;
     }
 }
 
@@ -132,9 +152,8 @@ static void test_vectors(void **state)
         struct lm_reqsig p;
         assert_int_equal(lm_reqsig_parse(tx.key, tx.time, tx.nonce, tx.sig, &p, NULL), 0);
         assert_memory_equal(&p, &r, sizeof p);
-        assert_int_equal(lm_reqsig_verify(&kp.pub, &p, v->method, v->target, v->body,
-                                          strlen(v->body), NULL),
-                         0);
+        assert_int_equal(
+            lm_reqsig_verify(&kp.pub, &p, v->method, v->target, v->body, strlen(v->body), NULL), 0);
     }
 }
 
@@ -147,8 +166,8 @@ static void test_tampering(void **state)
     t_key(1, &other);
     const char *body = "{\"amount\":100}";
     struct lm_reqsig r, t;
-    assert_int_equal(lm_reqsig_sign(&kp, "POST", "/v1/deposits", T_NOW, NULL, body,
-                                    strlen(body), &r, NULL, NULL),
+    assert_int_equal(lm_reqsig_sign(&kp, "POST", "/v1/deposits", T_NOW, NULL, body, strlen(body),
+                                    &r, NULL, NULL),
                      0);
     struct lm_diag d;
     assert_int_equal(lm_reqsig_verify(&kp.pub, &r, "POST", "/v1/deposits", body, strlen(body), &d),
@@ -156,9 +175,9 @@ static void test_tampering(void **state)
     assert_int_equal(lm_reqsig_verify(&kp.pub, &r, "PUT", "/v1/deposits", body, strlen(body), &d),
                      -LM_BAD_SIGNATURE);
     assert_non_null(strstr(d.msg, "does not verify"));
-    assert_int_equal(lm_reqsig_verify(&kp.pub, &r, "POST", "/v1/deposits?x", body, strlen(body),
-                                      NULL),
-                     -LM_BAD_SIGNATURE);
+    assert_int_equal(
+        lm_reqsig_verify(&kp.pub, &r, "POST", "/v1/deposits?x", body, strlen(body), NULL),
+        -LM_BAD_SIGNATURE);
     assert_int_equal(lm_reqsig_verify(&kp.pub, &r, "POST", "/v1/deposits", "{\"amount\":101}",
                                       strlen(body), NULL),
                      -LM_BAD_SIGNATURE);
@@ -166,31 +185,30 @@ static void test_tampering(void **state)
                      -LM_BAD_SIGNATURE);
     t = r;
     t.time++;
-    assert_int_equal(lm_reqsig_verify(&kp.pub, &t, "POST", "/v1/deposits", body, strlen(body),
-                                      NULL),
-                     -LM_BAD_SIGNATURE);
+    assert_int_equal(
+        lm_reqsig_verify(&kp.pub, &t, "POST", "/v1/deposits", body, strlen(body), NULL),
+        -LM_BAD_SIGNATURE);
     t = r;
     t.nonce[15] ^= 1;
-    assert_int_equal(lm_reqsig_verify(&kp.pub, &t, "POST", "/v1/deposits", body, strlen(body),
-                                      NULL),
-                     -LM_BAD_SIGNATURE);
+    assert_int_equal(
+        lm_reqsig_verify(&kp.pub, &t, "POST", "/v1/deposits", body, strlen(body), NULL),
+        -LM_BAD_SIGNATURE);
     t = r;
     t.sig[0] ^= 0x80;
-    assert_int_equal(lm_reqsig_verify(&kp.pub, &t, "POST", "/v1/deposits", body, strlen(body),
-                                      NULL),
-                     -LM_BAD_SIGNATURE);
+    assert_int_equal(
+        lm_reqsig_verify(&kp.pub, &t, "POST", "/v1/deposits", body, strlen(body), NULL),
+        -LM_BAD_SIGNATURE);
     /* Another account's key: its id differs, and its signature would not verify either. */
-    assert_int_equal(lm_reqsig_verify(&other.pub, &r, "POST", "/v1/deposits", body,
-                                      strlen(body), &d),
-                     -LM_UNKNOWN_KEY);
+    assert_int_equal(
+        lm_reqsig_verify(&other.pub, &r, "POST", "/v1/deposits", body, strlen(body), &d),
+        -LM_UNKNOWN_KEY);
     t = r;
     t.key_id = other.pub.key_id;
-    assert_int_equal(lm_reqsig_verify(&other.pub, &t, "POST", "/v1/deposits", body,
-                                      strlen(body), NULL),
-                     -LM_BAD_SIGNATURE);
+    assert_int_equal(
+        lm_reqsig_verify(&other.pub, &t, "POST", "/v1/deposits", body, strlen(body), NULL),
+        -LM_BAD_SIGNATURE);
     /* Fresh nonces differ. */
-    assert_int_equal(lm_reqsig_sign(&kp, "GET", "/v1/account", T_NOW, NULL, "", 0, &t, NULL,
-                                    NULL),
+    assert_int_equal(lm_reqsig_sign(&kp, "GET", "/v1/account", T_NOW, NULL, "", 0, &t, NULL, NULL),
                      0);
     assert_memory_not_equal(t.nonce, r.nonce, 16);
 }
@@ -204,23 +222,22 @@ static void test_canonical_refusals(void **state)
     static const struct {
         const char *method, *target, *why;
     } bad[] = {
-        {"", "/v1/x", "method"},         {"get", "/v1/x", "method"},
-        {"GE T", "/v1/x", "method"},     {"ABCDEFGHIJKLMNOPQ", "/v1/x", "method"},
-        {"GET", "", "target"},           {"GET", "v1/x", "target"},
-        {"GET", "/v1/a b", "target"},    {"GET", "/v1/\x7f", "target"},
+        {"", "/v1/x", "method"},      {"get", "/v1/x", "method"},
+        {"GE T", "/v1/x", "method"},  {"ABCDEFGHIJKLMNOPQ", "/v1/x", "method"},
+        {"GET", "", "target"},        {"GET", "v1/x", "target"},
+        {"GET", "/v1/a b", "target"}, {"GET", "/v1/\x7f", "target"},
         {"GET", "/v1/\n", "target"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(lm_reqsig_canonical(bad[i].method, bad[i].target, 1, nonce, "", 0, out,
-                                             sizeof out, &d),
-                         -LM_INVAL);
+        assert_int_equal(
+            lm_reqsig_canonical(bad[i].method, bad[i].target, 1, nonce, "", 0, out, sizeof out, &d),
+            -LM_INVAL);
         assert_non_null(strstr(d.msg, bad[i].why));
     }
     memset(long_target, 'a', sizeof long_target - 1);
     long_target[0] = '/';
     long_target[sizeof long_target - 1] = '\0';
-    assert_int_equal(lm_reqsig_canonical("GET", long_target, 1, nonce, "", 0, out, sizeof out,
-                                         &d),
+    assert_int_equal(lm_reqsig_canonical("GET", long_target, 1, nonce, "", 0, out, sizeof out, &d),
                      -LM_INVAL);
     long_target[LM_REQSIG_MAX_TARGET] = '\0'; /* exactly the maximum is fine */
     assert_true(lm_reqsig_canonical("GET", long_target, 1, nonce, "", 0, out, sizeof out, &d) > 0);

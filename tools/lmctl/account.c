@@ -31,17 +31,16 @@ static const char balance_help[] =
 static int run(const char *help, int argc, char **argv, int want_args,
                int (*body)(struct lmctl_broker *b, int json, char **args))
 {
-    static const struct option opts[] = {
-        LMCTL_BROKER_OPTIONS,
-        {"name", required_argument, NULL, 'n'},
-        {"role", required_argument, NULL, 'r'},
-        {"pub", required_argument, NULL, 'p'},
-        {"account", required_argument, NULL, 'a'},
-        {"amount", required_argument, NULL, 'm'},
-        {"note", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {0}};
+    static const struct option opts[] = {LMCTL_BROKER_OPTIONS,
+                                         {"name", required_argument, NULL, 'n'},
+                                         {"role", required_argument, NULL, 'r'},
+                                         {"pub", required_argument, NULL, 'p'},
+                                         {"account", required_argument, NULL, 'a'},
+                                         {"amount", required_argument, NULL, 'm'},
+                                         {"note", required_argument, NULL, 't'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
     /* args: name, role, pub, account, amount, note: only those the command names are allowed */
     char *args[6] = {0};
     const char *url = NULL, *key = NULL;

@@ -23,7 +23,8 @@ int lmctl_broker_open(struct lmctl_broker *b, const char *url, const char *key_p
     size_t n = strlen(url);
     while (n > 0 && url[n - 1] == '/')
         n--;
-    if (n == 0 || n >= sizeof b->url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
+    if (n == 0 || n >= sizeof b->url ||
+        (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
         lmctl_err("broker URL \"%s\": expected http://HOST:PORT", url);
         return LMCTL_USAGE;
     }
@@ -79,8 +80,8 @@ int lmctl_broker_send(struct lmctl_broker *b, const char *method, const char *ta
     struct lm_reqsig r;
     struct lm_reqsig_text tx;
     struct lm_diag d;
-    if (lm_reqsig_sign(&b->kp, method, target, time ? time : lm_now(), nonce, body, blen, &r,
-                       &tx, &d) != 0) {
+    if (lm_reqsig_sign(&b->kp, method, target, time ? time : lm_now(), nonce, body, blen, &r, &tx,
+                       &d) != 0) {
         lmctl_err("cannot sign the request: %s", d.msg);
         return LMCTL_USAGE;
     }
@@ -128,7 +129,8 @@ int lmctl_broker_send(struct lmctl_broker *b, const char *method, const char *ta
     curl_slist_free_all(hdrs);
     if (rc != CURLE_OK) {
         lmctl_err("broker %s: %s %s: %s (is lm-broker running there? set --broker or "
-                  "LM_BROKER)", b->url, method, target, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                  "LM_BROKER)",
+                  b->url, method, target, errbuf[0] ? errbuf : curl_easy_strerror(rc));
         free(bf.p);
         return LMCTL_UNREACHED;
     }
@@ -239,15 +241,14 @@ static char *read_all(const char *path)
 static int call(int argc, char **argv, int headers_only)
 {
     enum { O_DATA = 256, O_DATA_FILE, O_TIME, O_NONCE };
-    static const struct option opts[] = {
-        LMCTL_BROKER_OPTIONS,
-        {"data", required_argument, NULL, O_DATA},
-        {"data-file", required_argument, NULL, O_DATA_FILE},
-        {"time", required_argument, NULL, O_TIME},
-        {"nonce", required_argument, NULL, O_NONCE},
-        {"include", no_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},
-        {0}};
+    static const struct option opts[] = {LMCTL_BROKER_OPTIONS,
+                                         {"data", required_argument, NULL, O_DATA},
+                                         {"data-file", required_argument, NULL, O_DATA_FILE},
+                                         {"time", required_argument, NULL, O_TIME},
+                                         {"nonce", required_argument, NULL, O_NONCE},
+                                         {"include", no_argument, NULL, 'i'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
     const char *url = NULL, *key = NULL, *help = headers_only ? headers_help : call_help;
     char *body = NULL;
     uint64_t time = 0;
@@ -255,9 +256,15 @@ static int call(int argc, char **argv, int headers_only)
     int have_nonce = 0, include = 0, c, rc = LMCTL_USAGE;
     while ((c = getopt_long(argc, argv, "B:k:ih", opts, NULL)) != -1) {
         switch (c) {
-        case 'B': url = optarg; break;
-        case 'k': key = optarg; break;
-        case 'i': include = 1; break;
+        case 'B':
+            url = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'i':
+            include = 1;
+            break;
         case O_DATA:
         case O_DATA_FILE:
             free(body);
@@ -274,8 +281,13 @@ static int call(int argc, char **argv, int headers_only)
                 goto out;
             have_nonce = 1;
             break;
-        case 'h': fputs(help, stdout); rc = LMCTL_OK; goto out;
-        default: fputs(help, stderr); goto out;
+        case 'h':
+            fputs(help, stdout);
+            rc = LMCTL_OK;
+            goto out;
+        default:
+            fputs(help, stderr);
+            goto out;
         }
     }
     if (optind != argc - 2) {
@@ -291,9 +303,8 @@ static int call(int argc, char **argv, int headers_only)
         struct lm_reqsig r;
         struct lm_reqsig_text tx;
         struct lm_diag d;
-        if (lm_reqsig_sign(&b.kp, method, target, time ? time : lm_now(),
-                           have_nonce ? nonce : NULL, body, body ? strlen(body) : 0, &r, &tx,
-                           &d) != 0) {
+        if (lm_reqsig_sign(&b.kp, method, target, time ? time : lm_now(), have_nonce ? nonce : NULL,
+                           body, body ? strlen(body) : 0, &r, &tx, &d) != 0) {
             lmctl_err("cannot sign: %s", d.msg);
             rc = LMCTL_USAGE;
         } else {
@@ -304,8 +315,8 @@ static int call(int argc, char **argv, int headers_only)
     } else {
         long status = 0;
         char *raw = NULL;
-        rc = lmctl_broker_send(&b, method, target, body, time, have_nonce ? nonce : NULL,
-                               &status, &raw);
+        rc = lmctl_broker_send(&b, method, target, body, time, have_nonce ? nonce : NULL, &status,
+                               &raw);
         if (rc == LMCTL_OK) {
             if (include)
                 printf("HTTP %ld\n", status);

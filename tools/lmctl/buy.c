@@ -61,29 +61,44 @@ static int check_token(json_t *reply, const struct lm_token *want, uint8_t tok[L
 
 int cmd_buy(int argc, char **argv)
 {
-    enum { O_HOST = 256, O_CLUSTER, O_MEM, O_VCPUS, O_PAYLOAD, O_IMAGE, O_COMMIT, O_CHAIN,
-           O_ANCHOR, O_CHAIN_LEN, O_PREPAID, O_TTL, O_IP, O_MAC, O_ID, O_JSON };
-    static const struct option opts[] = {
-        LMCTL_BROKER_OPTIONS,
-        {"host", required_argument, NULL, O_HOST},
-        {"cluster", required_argument, NULL, O_CLUSTER},
-        {"mem", required_argument, NULL, O_MEM},
-        {"vcpus", required_argument, NULL, O_VCPUS},
-        {"payload", required_argument, NULL, O_PAYLOAD},
-        {"image", required_argument, NULL, O_IMAGE},
-        {"commitment", required_argument, NULL, O_COMMIT},
-        {"chain", required_argument, NULL, O_CHAIN},
-        {"anchor", required_argument, NULL, O_ANCHOR},
-        {"chain-len", required_argument, NULL, O_CHAIN_LEN},
-        {"prepaid", required_argument, NULL, O_PREPAID},
-        {"ttl", required_argument, NULL, O_TTL},
-        {"ip", required_argument, NULL, O_IP},
-        {"mac", required_argument, NULL, O_MAC},
-        {"id", required_argument, NULL, O_ID},
-        {"out", required_argument, NULL, 'o'},
-        {"json", no_argument, NULL, O_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {0}};
+    enum {
+        O_HOST = 256,
+        O_CLUSTER,
+        O_MEM,
+        O_VCPUS,
+        O_PAYLOAD,
+        O_IMAGE,
+        O_COMMIT,
+        O_CHAIN,
+        O_ANCHOR,
+        O_CHAIN_LEN,
+        O_PREPAID,
+        O_TTL,
+        O_IP,
+        O_MAC,
+        O_ID,
+        O_JSON
+    };
+    static const struct option opts[] = {LMCTL_BROKER_OPTIONS,
+                                         {"host", required_argument, NULL, O_HOST},
+                                         {"cluster", required_argument, NULL, O_CLUSTER},
+                                         {"mem", required_argument, NULL, O_MEM},
+                                         {"vcpus", required_argument, NULL, O_VCPUS},
+                                         {"payload", required_argument, NULL, O_PAYLOAD},
+                                         {"image", required_argument, NULL, O_IMAGE},
+                                         {"commitment", required_argument, NULL, O_COMMIT},
+                                         {"chain", required_argument, NULL, O_CHAIN},
+                                         {"anchor", required_argument, NULL, O_ANCHOR},
+                                         {"chain-len", required_argument, NULL, O_CHAIN_LEN},
+                                         {"prepaid", required_argument, NULL, O_PREPAID},
+                                         {"ttl", required_argument, NULL, O_TTL},
+                                         {"ip", required_argument, NULL, O_IP},
+                                         {"mac", required_argument, NULL, O_MAC},
+                                         {"id", required_argument, NULL, O_ID},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"json", no_argument, NULL, O_JSON},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
     struct lm_token t;
     memset(&t, 0, sizeof t);
     t.mem_mib = 64;
@@ -97,9 +112,15 @@ int cmd_buy(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "B:k:o:h", opts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
-        case 'B': url = optarg; break;
-        case 'k': key = optarg; break;
-        case 'o': out = optarg; break;
+        case 'B':
+            url = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
         case O_HOST:
         case O_CLUSTER:
             if (scope) {
@@ -109,8 +130,14 @@ int cmd_buy(int argc, char **argv)
             scope = optarg;
             t.scope_kind = c == O_HOST ? LM_SCOPE_HOST : LM_SCOPE_CLUSTER;
             break;
-        case O_MEM: bad = lmctl_u64("--mem", optarg, 1, LM_MAX_MEM_MIB, &v); t.mem_mib = (uint32_t)v; break;
-        case O_VCPUS: bad = lmctl_u64("--vcpus", optarg, 1, LM_MAX_VCPUS, &v); t.vcpus = (uint16_t)v; break;
+        case O_MEM:
+            bad = lmctl_u64("--mem", optarg, 1, LM_MAX_MEM_MIB, &v);
+            t.mem_mib = (uint32_t)v;
+            break;
+        case O_VCPUS:
+            bad = lmctl_u64("--vcpus", optarg, 1, LM_MAX_VCPUS, &v);
+            t.vcpus = (uint16_t)v;
+            break;
         case O_PAYLOAD:
             if (!strcmp(optarg, "image") || !strcmp(optarg, "checkpoint"))
                 t.payload_kind = optarg[0] == 'i' ? LM_PAYLOAD_IMAGE : LM_PAYLOAD_CHECKPOINT;
@@ -119,8 +146,14 @@ int cmd_buy(int argc, char **argv)
                 bad = 1;
             }
             break;
-        case O_IMAGE: bad = lmctl_image_commitment(optarg, t.commitment); have_commit++; break;
-        case O_COMMIT: bad = lmctl_hex("--commitment", optarg, t.commitment, 32); have_commit++; break;
+        case O_IMAGE:
+            bad = lmctl_image_commitment(optarg, t.commitment);
+            have_commit++;
+            break;
+        case O_COMMIT:
+            bad = lmctl_hex("--commitment", optarg, t.commitment, 32);
+            have_commit++;
+            break;
         case O_CHAIN: {
             struct lm_chain_secret cs;
             struct lm_diag d;
@@ -134,31 +167,54 @@ int cmd_buy(int argc, char **argv)
             have_chain = 1;
             break;
         }
-        case O_ANCHOR: bad = lmctl_hex("--anchor", optarg, t.anchor, 32); have_anchor = 1; break;
+        case O_ANCHOR:
+            bad = lmctl_hex("--anchor", optarg, t.anchor, 32);
+            have_anchor = 1;
+            break;
         case O_CHAIN_LEN:
             bad = lmctl_u64("--chain-len", optarg, 1, LM_MAX_CHAIN_LEN, &v);
             t.chain_len = (uint32_t)v;
             have_len = 1;
             break;
-        case O_PREPAID: bad = lmctl_u64("--prepaid", optarg, 0, LM_MAX_PREPAID, &v); t.prepaid_units = (uint32_t)v; break;
-        case O_TTL: bad = lmctl_u64("--ttl", optarg, 1, LM_MAX_LIFETIME_S, &ttl); break;
-        case O_IP: ip = optarg; break;
-        case O_MAC: mac = optarg; break;
-        case O_ID: bad = lmctl_hex("--id", optarg, id, sizeof id); have_id = 1; break;
-        case O_JSON: json = 1; break;
-        case 'h': fputs(help, stdout); return LMCTL_OK;
-        default: fputs(help, stderr); return LMCTL_USAGE;
+        case O_PREPAID:
+            bad = lmctl_u64("--prepaid", optarg, 0, LM_MAX_PREPAID, &v);
+            t.prepaid_units = (uint32_t)v;
+            break;
+        case O_TTL:
+            bad = lmctl_u64("--ttl", optarg, 1, LM_MAX_LIFETIME_S, &ttl);
+            break;
+        case O_IP:
+            ip = optarg;
+            break;
+        case O_MAC:
+            mac = optarg;
+            break;
+        case O_ID:
+            bad = lmctl_hex("--id", optarg, id, sizeof id);
+            have_id = 1;
+            break;
+        case O_JSON:
+            json = 1;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return LMCTL_OK;
+        default:
+            fputs(help, stderr);
+            return LMCTL_USAGE;
         }
         if (bad)
             return LMCTL_USAGE;
     }
-    const char *missing = !scope ? "--host NAME or --cluster NAME"
+    const char *missing = !scope             ? "--host NAME or --cluster NAME"
                           : have_commit != 1 ? "one of --image FILE and --commitment HEX"
-                          : (have_chain && (have_anchor || have_len)) ? "--chain without --anchor/--chain-len"
+                          : (have_chain && (have_anchor || have_len))
+                              ? "--chain without --anchor/--chain-len"
                           : have_anchor != have_len ? "--anchor and --chain-len together"
-                          : (!have_chain && !have_anchor && !t.prepaid_units) ? "a chain (--chain or --anchor) or --prepaid N"
+                          : (!have_chain && !have_anchor && !t.prepaid_units)
+                              ? "a chain (--chain or --anchor) or --prepaid N"
                           : optind != argc ? "no positional arguments"
-                          : NULL;
+                                           : NULL;
     if (missing) {
         lmctl_err("buy: needs %s (see lmctl buy --help)", missing);
         return LMCTL_USAGE;
@@ -171,11 +227,11 @@ int cmd_buy(int argc, char **argv)
 
     char commit[65], anchor[65], idh[33];
     lm_hex_encode(t.commitment, 32, commit);
-    json_t *req = json_pack("{s:s s:I s:I s:s s:s s:I}",
-                            t.scope_kind == LM_SCOPE_HOST ? "host" : "cluster", scope, "mem_mib",
-                            (json_int_t)t.mem_mib, "vcpus", (json_int_t)t.vcpus, "payload",
-                            t.payload_kind == LM_PAYLOAD_IMAGE ? "image" : "checkpoint",
-                            "commitment", commit, "prepaid_units", (json_int_t)t.prepaid_units);
+    json_t *req =
+        json_pack("{s:s s:I s:I s:s s:s s:I}", t.scope_kind == LM_SCOPE_HOST ? "host" : "cluster",
+                  scope, "mem_mib", (json_int_t)t.mem_mib, "vcpus", (json_int_t)t.vcpus, "payload",
+                  t.payload_kind == LM_PAYLOAD_IMAGE ? "image" : "checkpoint", "commitment", commit,
+                  "prepaid_units", (json_int_t)t.prepaid_units);
     if (t.chain_len) {
         lm_hex_encode(t.anchor, 32, anchor);
         json_object_set_new(req, "anchor", json_string(anchor));
@@ -214,18 +270,19 @@ int cmd_buy(int argc, char **argv)
         else if (!out)
             printf("%s\n", json_string_value(json_object_get(reply, "token")));
         FILE *sum = json || !out ? stderr : stdout;
-        fprintf(sum, "token %s%s: %lld credits (unit price %lld x %lld units of %lld ms), "
-                "expires %s, balance %lld%s%s\n",
-                json_string_value(json_object_get(reply, "token_id")),
-                json_is_true(json_object_get(reply, "replayed")) ? " (bought before)" : "",
-                (long long)json_integer_value(json_object_get(reply, "cost")),
-                (long long)json_integer_value(json_object_get(reply, "unit_price")),
-                (long long)(t.prepaid_units + (uint64_t)t.chain_len),
-                (long long)json_integer_value(json_object_get(reply, "link_value_ms")),
-                lm_fmt_time((uint64_t)json_integer_value(json_object_get(reply, "expires_at")),
-                            when),
-                (long long)json_integer_value(json_object_get(reply, "balance")),
-                out ? ", written to " : "", out ? out : "");
+        fprintf(
+            sum,
+            "token %s%s: %lld credits (unit price %lld x %lld units of %lld ms), "
+            "expires %s, balance %lld%s%s\n",
+            json_string_value(json_object_get(reply, "token_id")),
+            json_is_true(json_object_get(reply, "replayed")) ? " (bought before)" : "",
+            (long long)json_integer_value(json_object_get(reply, "cost")),
+            (long long)json_integer_value(json_object_get(reply, "unit_price")),
+            (long long)(t.prepaid_units + (uint64_t)t.chain_len),
+            (long long)json_integer_value(json_object_get(reply, "link_value_ms")),
+            lm_fmt_time((uint64_t)json_integer_value(json_object_get(reply, "expires_at")), when),
+            (long long)json_integer_value(json_object_get(reply, "balance")),
+            out ? ", written to " : "", out ? out : "");
     }
     json_decref(reply);
     return rc;

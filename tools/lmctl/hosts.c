@@ -16,8 +16,8 @@ static const char hosts_help[] =
 static const char register_help[] =
     "usage: lmctl host-register --name NAME --address ADDR --port PORT --price CREDITS\n"
     "                           --unit-ms MS [--cluster NAME] [--json]\n"
-    "An operator registers a host (or updates one of its own) in the broker's directory.\n"
-    LMCTL_BROKER_HELP
+    "An operator registers a host (or updates one of its own) in the broker's "
+    "directory.\n" LMCTL_BROKER_HELP
     "  --name NAME         the host's name: the scope its tokens name (1 to 32 of A-Z a-z\n"
     "                      0-9 . _ -)\n"
     "  --cluster NAME      the cluster it belongs to (optional)\n"
@@ -64,13 +64,27 @@ int cmd_hosts(int argc, char **argv)
     int json = 0, c;
     while ((c = getopt_long(argc, argv, "B:k:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'B': url = optarg; break;
-        case 'k': key = optarg; break;
-        case 'c': cluster = optarg; break;
-        case 'O': op = optarg; break;
-        case 'j': json = 1; break;
-        case 'h': fputs(hosts_help, stdout); return LMCTL_OK;
-        default: fputs(hosts_help, stderr); return LMCTL_USAGE;
+        case 'B':
+            url = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'c':
+            cluster = optarg;
+            break;
+        case 'O':
+            op = optarg;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'h':
+            fputs(hosts_help, stdout);
+            return LMCTL_OK;
+        default:
+            fputs(hosts_help, stderr);
+            return LMCTL_USAGE;
         }
     }
     if (optind != argc) {
@@ -114,17 +128,39 @@ int cmd_host_register(int argc, char **argv)
     int json = 0, c, bad = 0;
     while ((c = getopt_long(argc, argv, "B:k:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'B': url = optarg; break;
-        case 'k': key = optarg; break;
-        case O_NAME: name = optarg; break;
-        case O_CLUSTER: cluster = optarg; break;
-        case O_ADDRESS: address = optarg; break;
-        case O_PORT: bad = lmctl_u64("--port", optarg, 1, 65535, &port); break;
-        case O_PRICE: bad = lmctl_u64("--price", optarg, 1, (uint64_t)1 << 40, &price); break;
-        case O_UNIT_MS: bad = lmctl_u64("--unit-ms", optarg, 1, UINT32_MAX, &unit_ms); break;
-        case O_JSON: json = 1; break;
-        case 'h': fputs(register_help, stdout); return LMCTL_OK;
-        default: fputs(register_help, stderr); return LMCTL_USAGE;
+        case 'B':
+            url = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case O_NAME:
+            name = optarg;
+            break;
+        case O_CLUSTER:
+            cluster = optarg;
+            break;
+        case O_ADDRESS:
+            address = optarg;
+            break;
+        case O_PORT:
+            bad = lmctl_u64("--port", optarg, 1, 65535, &port);
+            break;
+        case O_PRICE:
+            bad = lmctl_u64("--price", optarg, 1, (uint64_t)1 << 40, &price);
+            break;
+        case O_UNIT_MS:
+            bad = lmctl_u64("--unit-ms", optarg, 1, UINT32_MAX, &unit_ms);
+            break;
+        case O_JSON:
+            json = 1;
+            break;
+        case 'h':
+            fputs(register_help, stdout);
+            return LMCTL_OK;
+        default:
+            fputs(register_help, stderr);
+            return LMCTL_USAGE;
         }
         if (bad)
             return LMCTL_USAGE;
@@ -150,9 +186,9 @@ int cmd_host_register(int argc, char **argv)
         lmctl_print_json(reply);
     else
         printf("host %s %s: %s:%lld, %lld credits per %lld ms unit%s%s\n", name,
-               json_is_true(json_object_get(reply, "created")) ? "registered" : "updated",
-               address, (long long)port, (long long)price, (long long)unit_ms,
-               cluster ? ", cluster " : "", cluster ? cluster : "");
+               json_is_true(json_object_get(reply, "created")) ? "registered" : "updated", address,
+               (long long)port, (long long)price, (long long)unit_ms, cluster ? ", cluster " : "",
+               cluster ? cluster : "");
     json_decref(reply);
     return LMCTL_OK;
 }

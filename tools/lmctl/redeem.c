@@ -56,26 +56,43 @@ int cmd_redeem(int argc, char **argv)
                                          {"json", no_argument, NULL, O_JSON},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
-    const char *url = NULL, *key = NULL, *tok = NULL, *link_hex = NULL, *chain = NULL,
-               *host = NULL;
+    const char *url = NULL, *key = NULL, *tok = NULL, *link_hex = NULL, *chain = NULL, *host = NULL;
     uint64_t index = 0;
     int have_index = 0, json = 0, c;
     while ((c = getopt_long(argc, argv, "B:k:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'B': url = optarg; break;
-        case 'k': key = optarg; break;
-        case O_TOKEN: tok = optarg; break;
+        case 'B':
+            url = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case O_TOKEN:
+            tok = optarg;
+            break;
         case O_INDEX:
             if (lmctl_u64("--index", optarg, 0, UINT32_MAX, &index))
                 return LMCTL_USAGE;
             have_index = 1;
             break;
-        case O_LINK: link_hex = optarg; break;
-        case O_CHAIN: chain = optarg; break;
-        case O_HOST: host = optarg; break;
-        case O_JSON: json = 1; break;
-        case 'h': fputs(help, stdout); return LMCTL_OK;
-        default: fputs(help, stderr); return LMCTL_USAGE;
+        case O_LINK:
+            link_hex = optarg;
+            break;
+        case O_CHAIN:
+            chain = optarg;
+            break;
+        case O_HOST:
+            host = optarg;
+            break;
+        case O_JSON:
+            json = 1;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return LMCTL_OK;
+        default:
+            fputs(help, stderr);
+            return LMCTL_USAGE;
         }
     }
     if (!tok || !have_index || !link_hex == !chain || optind != argc) {
