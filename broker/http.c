@@ -319,12 +319,14 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, jso
 {
     char *text = json_dumps(reply, JSON_INDENT(2));
     size_t n = text ? strlen(text) : 0;
-    if (text) {
-        text = realloc(text, n + 2);
-        if (text) {
-            text[n++] = '\n';
-            text[n] = '\0';
-        }
+    char *grown = text ? realloc(text, n + 2) : NULL;
+    if (grown) {
+        text = grown;
+        text[n++] = '\n';
+        text[n] = '\0';
+    } else {
+        free(text);
+        text = NULL;
     }
     if (!text) {
         text = strdup("{\"error\": \"INTERNAL\", \"message\": \"out of memory\"}\n");
