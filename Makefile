@@ -20,7 +20,9 @@ endif
 include lib/lib.mk
 include tools/tools.mk
 include guest/guest.mk
+include guest/sodium.mk
 include guest/kernel.mk
+include bootloader/bootloader.mk
 include host/host.mk
 include broker/broker.mk
 include tests/tests.mk

@@ -101,7 +101,7 @@ $(GUEST_LINK_CHECK): $(GUEST_LIBS)
 KC_HOST_NAMES  := memcpy memmove memset memcmp memchr strlen strnlen strcmp strncmp strchr \
                   strrchr strstr strcpy strncpy snprintf vsnprintf printf vprintf puts putchar \
                   strtoul strtol atoi abs isdigit isxdigit isspace isalpha isalnum isupper \
-                  islower isprint toupper tolower errno
+                  islower isprint toupper tolower errno abort
 KC_HOST_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all
 KC_HOST_CFLAGS := -std=c11 -O2 -g -ffreestanding -nostdinc -isystem $(GUEST_CC_INC) \
                   -Iguest/libc/include -fno-tree-loop-distribute-patterns $(WARN) $(KC_HOST_SAN) \

@@ -1,8 +1,10 @@
 # The guest kernel: build/guest/kernel.elf (platform, arch, kernel, net, apps + libkc + lwIP).
-GK_DIRS   := guest/kernel guest/arch/x86_64 guest/platform/kvm guest/net guest/apps
-GK_SRCS   := $(foreach d,$(GK_DIRS),$(wildcard $(d)/*.c))
-GK_ASM    := $(foreach d,$(GK_DIRS),$(wildcard $(d)/*.S))
-GK_OBJS   := $(GK_SRCS:%.c=$(BUILD)/guest/obj/%.o) $(GK_ASM:%.S=$(BUILD)/guest/obj/%.o)
+# The core (everything but the workloads) is shared with the in-VM loader (bootloader.mk).
+GK_CORE_DIRS := guest/kernel guest/arch/x86_64 guest/platform/kvm guest/net
+GK_CORE_SRCS := $(foreach d,$(GK_CORE_DIRS),$(wildcard $(d)/*.c))
+GK_CORE_ASM  := $(foreach d,$(GK_CORE_DIRS),$(wildcard $(d)/*.S))
+GK_CORE_OBJS := $(GK_CORE_SRCS:%.c=$(BUILD)/guest/obj/%.o) $(GK_CORE_ASM:%.S=$(BUILD)/guest/obj/%.o)
+GK_OBJS      := $(GK_CORE_OBJS) $(patsubst %.c,$(BUILD)/guest/obj/%.o,$(wildcard guest/apps/*.c))
 GK_CFLAGS  = $(GUEST_CFLAGS) -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 GUEST_KERNEL := $(BUILD)/guest/kernel.elf
 
@@ -16,10 +18,14 @@ $(BUILD)/guest/obj/%.o: %.S
 	@$(if $(Q),echo "  GUESTAS $<")
 	$(Q)$(GUEST_CC) $(GK_CFLAGS) -MMD -MP -c $< -o $@
 
-$(GUEST_KERNEL): $(GK_OBJS) $(GUEST_LIBS) guest/guest.ld
+$(GUEST_KERNEL): $(GK_OBJS) $(GUEST_LIBS) $(SODIUM_LIB) guest/guest.ld
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(GUEST_CC) -nostdlib -static -no-pie -Wl,-T,guest/guest.ld -Wl,--build-id=none \
-	    -Wl,-z,max-page-size=4096 -Wl,--no-warn-rwx-segments -o $@ $(GK_OBJS) $(LWIP_LIB) \
-	    $(KC_LIB) $(shell $(GUEST_CC) -print-libgcc-file-name)
+	    -Wl,--defsym=LM_LINK_BASE=0x100000 -Wl,-z,max-page-size=4096 -Wl,--no-warn-rwx-segments -o $@ $(GK_OBJS) $(LWIP_LIB) \
+	    $(SODIUM_LIB) $(KC_LIB) $(shell $(GUEST_CC) -print-libgcc-file-name)
 
 all: $(GUEST_KERNEL)
+
+# libsodium's headers are generated at build time; guest objects may include them.
+$(GK_OBJS): GK_CFLAGS += $(GUEST_SODIUM_CFLAGS)
+$(GK_OBJS): | $(SODIUM_HEADERS)

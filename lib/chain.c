@@ -1,5 +1,6 @@
 /* Hash chains: link generation for payers, bounded-work acceptance for verifiers. */
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "laundromat/chain.h"
@@ -70,4 +71,47 @@ int lm_chain_accept(struct lm_chain_state *st, uint32_t k, const uint8_t link[LM
     memcpy(st->last, link, LM_HASH_BYTES);
     st->last_index = k;
     return 0;
+}
+
+int lm_chain_payer_init(struct lm_chain_payer *p, const uint8_t seed[LM_CHAIN_SEED_BYTES],
+                        uint32_t n)
+{
+    memset(p, 0, sizeof *p);
+    uint32_t stride = 1;
+    while ((uint64_t)stride * stride < n)
+        stride++;
+    uint32_t count = n / stride + 1;
+    p->marks = malloc((size_t)count * LM_HASH_BYTES);
+    if (!p->marks)
+        return -LM_NOMEM;
+    memcpy(p->seed, seed, LM_CHAIN_SEED_BYTES);
+    p->n = n;
+    p->stride = stride;
+    uint8_t h[LM_HASH_BYTES];
+    memcpy(h, seed, LM_HASH_BYTES);
+    for (uint32_t i = 0, j = 0; i <= n; i++) {
+        if (i % stride == 0)
+            memcpy(p->marks[j++], h, LM_HASH_BYTES);
+        if (i < n && lm_chain_step(h, h) != 0)
+            return -LM_CRYPTO;
+    }
+    return 0;
+}
+
+int lm_chain_payer_link(const struct lm_chain_payer *p, uint32_t k, uint8_t out[LM_HASH_BYTES])
+{
+    if (k > p->n)
+        return -LM_CHAIN_BEYOND_END;
+    uint32_t pos = p->n - k; /* hashes from the seed */
+    memcpy(out, p->marks[pos / p->stride], LM_HASH_BYTES);
+    for (uint32_t i = 0; i < pos % p->stride; i++)
+        if (lm_chain_step(out, out) != 0)
+            return -LM_CRYPTO;
+    return 0;
+}
+
+void lm_chain_payer_free(struct lm_chain_payer *p)
+{
+    free(p->marks);
+    memset(p, 0, sizeof *p);
 }

@@ -165,20 +165,16 @@ int lm_token_decode(const uint8_t *b, size_t len, struct lm_token *t, struct lm_
     return 0;
 }
 
-int lm_token_verify(const uint8_t *buf, size_t len, const struct lm_verify_ctx *c,
-                    struct lm_token *t, struct lm_diag *d)
+int lm_token_check_claims(const struct lm_token *t, const struct lm_verify_ctx *c,
+                          const struct lm_pubkey **key, struct lm_diag *d)
 {
-    int rc = lm_token_decode(buf, len, t, d);
-    if (rc)
-        return rc;
     char idh[33], t1[32], t2[32];
     lm_token_id_hex(t->id, idh);
-
-    const struct lm_pubkey *key = NULL;
-    for (size_t i = 0; i < c->nkeys && !key; i++)
+    const struct lm_pubkey *k = NULL;
+    for (size_t i = 0; i < c->nkeys && !k; i++)
         if (c->keys[i].key_id == t->key_id)
-            key = &c->keys[i];
-    if (!key)
+            k = &c->keys[i];
+    if (!k)
         return lm_fail(d, LM_UNKNOWN_KEY, "token %s: signed by key %016llx, which is not a "
                        "trusted broker key here", idh, (unsigned long long)t->key_id);
     if (c->now >= t->expires_at)
@@ -194,10 +190,32 @@ int lm_token_verify(const uint8_t *buf, size_t len, const struct lm_verify_ctx *
                        idh, t->scope_kind == LM_SCOPE_HOST ? "host" : "cluster", t->scope,
                        t->scope_kind == LM_SCOPE_HOST ? "host" : "cluster",
                        want ? want : "(no cluster)");
+    if (key)
+        *key = k;
+    return 0;
+}
+
+int lm_token_check_signature(const uint8_t tok[LM_TOKEN_SIZE], const struct lm_pubkey *key,
+                             struct lm_diag *d)
+{
+    char idh[33];
+    lm_token_id_hex(tok + LM_TOK_OFF_ID, idh);
     if (lm_crypto_init() != 0)
         return lm_fail(d, LM_CRYPTO, "token %s: libsodium failed to initialise", idh);
-    if (crypto_sign_verify_detached(buf + LM_TOK_OFF_SIG, buf, LM_TOK_SIGNED_BYTES, key->pk) != 0)
+    if (crypto_sign_verify_detached(tok + LM_TOK_OFF_SIG, tok, LM_TOK_SIGNED_BYTES, key->pk) != 0)
         return lm_fail(d, LM_BAD_SIGNATURE, "token %s: signature does not verify under key "
-                       "%016llx", idh, (unsigned long long)t->key_id);
+                       "%016llx", idh, (unsigned long long)key->key_id);
     return 0;
+}
+
+int lm_token_verify(const uint8_t *buf, size_t len, const struct lm_verify_ctx *c,
+                    struct lm_token *t, struct lm_diag *d)
+{
+    const struct lm_pubkey *key;
+    int rc = lm_token_decode(buf, len, t, d);
+    if (rc == 0)
+        rc = lm_token_check_claims(t, c, &key, d);
+    if (rc == 0)
+        rc = lm_token_check_signature(buf, key, d);
+    return rc;
 }

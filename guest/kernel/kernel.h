@@ -48,6 +48,7 @@ uint64_t clock_wall_ns(void);     /* Unix ns */
 __attribute__((noreturn, format(printf, 1, 2))) void lm_panic(const char *fmt, ...);
 uint32_t lm_random(void);
 void random_init(void);
+void lm_entropy(void *buf, unsigned long len); /* random.c: for libsodium's randombytes */
 
 /* cmdline.c: "key=value key2=value2". */
 const char *cmdline_get(const char *key); /* value (into a static buffer), or NULL */
@@ -71,5 +72,9 @@ struct app {
     bool (*poll)(void); /* true: did work, call again soon */
 };
 extern const struct app app_http, app_echo, app_compute, app_sink, app_source, app_clock;
+/* The build's workloads, NULL-terminated, the first the default (apps/apps.c for the
+ * kernel, bootloader/apps.c for the loader), and their names for messages. */
+extern const struct app *const apps[];
+extern const char app_names[];
 
 #endif

@@ -7,18 +7,15 @@
 struct lm_boot_info *boot_info;
 static struct lm_boot_info boot_copy; /* our own copy: the monitor's page is not ours to keep */
 
-static const struct app *const apps[] = {&app_http,  &app_echo,   &app_compute,
-                                         &app_sink, &app_source, &app_clock};
-
 static const struct app *choose_app(void)
 {
     const char *name = cmdline_get("app");
     if (!name)
-        name = "http";
-    for (size_t i = 0; i < sizeof apps / sizeof apps[0]; i++)
+        name = apps[0]->name;
+    for (size_t i = 0; apps[i]; i++)
         if (strcmp(apps[i]->name, name) == 0)
             return apps[i];
-    lm_panic("command line: unknown app=%s (http, echo, compute, sink, source, clock)", name);
+    lm_panic("command line: unknown app=%s (%s)", name, app_names);
 }
 
 /* Runs the network and the workload; blocks in the poll hypercall when there is nothing to do. */

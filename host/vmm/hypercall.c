@@ -67,6 +67,12 @@ static void hc_console(struct vm *vm, uint32_t gpa)
     }
 }
 
+static struct timespec ns_to_ts(uint64_t ns)
+{
+    return (struct timespec){(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+}
+
+/* Blocks until RX frames or agent messages wait, or the timeout passes. */
 static void hc_poll(struct vm *vm, uint32_t gpa)
 {
     struct lm_hc_poll a;
@@ -74,20 +80,83 @@ static void hc_poll(struct vm *vm, uint32_t gpa)
     if (!g)
         return;
     uint32_t added;
-    uint64_t timeout = a.timeout_ns;
-    if (vm->net.ready && !net_rx_pending(vm)) {
+    ctl_drain(vm);
+    if (vm->net.ready && !net_rx_pending(vm))
         net_rx(vm, &added);
-        if (!net_rx_pending(vm) && timeout > 0) {
-            struct pollfd pfd = {.fd = vm->net.tap_fd, .events = POLLIN};
-            struct timespec ts = {(time_t)(timeout / 1000000000ull), (long)(timeout % 1000000000ull)};
-            if (ppoll(&pfd, 1, &ts, NULL) > 0)
+    bool ready = vm->events || (vm->net.ready && net_rx_pending(vm));
+    if (!ready && !vm->exited && a.timeout_ns > 0) {
+        struct pollfd pfd[2];
+        nfds_t n = 0;
+        if (vm->net.ready)
+            pfd[n++] = (struct pollfd){.fd = vm->net.tap_fd, .events = POLLIN};
+        if (vm->ctl_fd >= 0)
+            pfd[n++] = (struct pollfd){.fd = vm->ctl_fd, .events = POLLIN};
+        struct timespec ts = ns_to_ts(a.timeout_ns);
+        if (ppoll(n ? pfd : NULL, n, &ts, NULL) > 0) {
+            ctl_drain(vm);
+            if (vm->net.ready)
                 net_rx(vm, &added);
         }
-    } else if (!vm->net.ready && timeout > 0) {
-        struct timespec ts = {(time_t)(timeout / 1000000000ull), (long)(timeout % 1000000000ull)};
-        ppoll(NULL, 0, &ts, NULL);
     }
-    g->ready = vm->net.ready && net_rx_pending(vm) ? LM_POLL_NET_RX : 0;
+    g->ready = (vm->net.ready && net_rx_pending(vm) ? LM_POLL_NET_RX : 0) |
+               (vm->events ? LM_POLL_EVENT : 0);
+}
+
+/* A loader hands the VM over: check the boot info it wrote, drop the loader block, restart
+ * the vCPU at the new kernel's entry. */
+static void hc_exec(struct vm *vm, uint32_t gpa)
+{
+    struct lm_hc_exec a;
+    if (!args_in(vm, gpa, &a, sizeof a, "exec"))
+        return;
+    if (!vm->loader_mem) {
+        vm_abi_violation(vm, "exec: only a loader VM may hand over");
+        return;
+    }
+    struct lm_boot_info *bi = vm_gpa(vm, LM_BOOTINFO_GPA, sizeof *bi);
+    const char *why = bi->magic != LM_BOOTINFO_MAGIC ? "bad magic"
+                      : bi->abi_version != LM_ABI_VERSION ? "wrong ABI version"
+                      : bi->mem_size != vm->mem_size ? "mem_size is not the VM's RAM"
+                      : bi->kernel_start < LM_KERNEL_MIN_GPA || bi->kernel_start >= bi->kernel_end ||
+                              bi->kernel_end > vm->mem_size ? "kernel range outside RAM"
+                      : a.entry < bi->kernel_start || a.entry >= bi->kernel_end
+                          ? "entry outside the kernel range"
+                      : !memchr(bi->cmdline, '\0', sizeof bi->cmdline) ? "unterminated cmdline"
+                      : NULL;
+    if (why) {
+        vm_abi_violation(vm, "exec: boot info at 0x%llx refused: %s (entry 0x%llx, kernel "
+                         "[0x%llx, 0x%llx))", LM_BOOTINFO_GPA, why, (unsigned long long)a.entry,
+                         (unsigned long long)bi->kernel_start, (unsigned long long)bi->kernel_end);
+        return;
+    }
+    /* What the VM is, the monitor says; what to run, the loader. */
+    bi->net = vm->boot_net;
+    bi->clock.tsc_hz = vm->tsc_hz;
+    bi->loader_base = bi->loader_size = 0;
+    vm->net.ready = false; /* the rings lived in the loader block: the kernel sets up its own */
+    if (vm_complete_io(vm) < 0 || vm_drop_loader(vm) < 0 || vm_reset_vcpu(vm, a.entry) < 0) {
+        vm->exited = true;
+        vm->exit_code = LM_EXIT_MONITOR;
+        return;
+    }
+    lm_info("loader handed over: kernel [0x%llx, 0x%llx), entry 0x%llx",
+            (unsigned long long)bi->kernel_start, (unsigned long long)bi->kernel_end,
+            (unsigned long long)a.entry);
+    ctl_send_booted(vm, a.entry);
+}
+
+static void hc_events(struct vm *vm, uint32_t gpa)
+{
+    struct lm_hc_events a;
+    struct lm_hc_events *g = args_in(vm, gpa, &a, sizeof a, "events");
+    if (!g)
+        return;
+    ctl_drain(vm);
+    g->pending = vm->events;
+    g->reserved = 0;
+    g->credit_ms = vm->credit_ms;
+    g->grace_ms = vm->grace_ms;
+    vm->events = 0;
 }
 
 void hc_dispatch(struct vm *vm, uint16_t port, uint32_t gpa)
@@ -130,6 +199,12 @@ void hc_dispatch(struct vm *vm, uint16_t port, uint32_t gpa)
         g->rx_added = added;
         break;
     }
+    case LM_HC_EXEC:
+        hc_exec(vm, gpa);
+        break;
+    case LM_HC_EVENTS:
+        hc_events(vm, gpa);
+        break;
     case LM_HC_EXIT: {
         struct lm_hc_exit a;
         if (!args_in(vm, gpa, &a, sizeof a, "exit"))

@@ -27,7 +27,32 @@
 #define PTE_U 4ull /* the guest kernel runs its main path in ring 3: see docs/ABI.md */
 #define PTE_PS 0x80ull
 
-int vm_create(struct vm *vm, uint64_t mem_size)
+static int add_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *host)
+{
+    struct kvm_userspace_memory_region region = {
+        .slot = slot, .guest_phys_addr = gpa, .memory_size = size,
+        .userspace_addr = (uint64_t)(uintptr_t)host,
+    };
+    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+        lm_err("KVM_SET_USER_MEMORY_REGION slot %u: %s", slot, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void *map_guest(uint64_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        lm_err("cannot map %llu MiB of guest memory: %s", (unsigned long long)(size >> 20),
+               strerror(errno));
+        return NULL;
+    }
+    return p;
+}
+
+int vm_create(struct vm *vm, uint64_t mem_size, uint64_t loader_size)
 {
     vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (vm->kvm_fd < 0) {
@@ -46,20 +71,13 @@ int vm_create(struct vm *vm, uint64_t mem_size)
         return -1;
     }
     vm->mem_size = mem_size;
-    vm->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (vm->mem == MAP_FAILED) {
-        lm_err("cannot map %llu MiB of guest memory: %s", (unsigned long long)(mem_size >> 20),
-               strerror(errno));
+    if (!(vm->mem = map_guest(mem_size)) || add_slot(vm, 0, 0, mem_size, vm->mem) < 0)
         return -1;
-    }
-    struct kvm_userspace_memory_region region = {
-        .slot = 0, .guest_phys_addr = 0, .memory_size = mem_size,
-        .userspace_addr = (uint64_t)(uintptr_t)vm->mem,
-    };
-    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-        lm_err("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
-        return -1;
+    if (loader_size) {
+        vm->loader_size = loader_size;
+        if (!(vm->loader_mem = map_guest(loader_size)) ||
+            add_slot(vm, 1, LM_LOADER_GPA, loader_size, vm->loader_mem) < 0)
+            return -1;
     }
     vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
     if (vm->vcpu_fd < 0) {
@@ -103,8 +121,8 @@ static int setup_cpuid(struct vm *vm)
     return rc;
 }
 
-/* GDT and identity-mapping page tables (2 MiB user-accessible pages over all RAM) in the low
- * 64 KiB. */
+/* GDT and identity-mapping page tables (2 MiB user-accessible pages over all RAM and the
+ * loader block) in the low 64 KiB: PML4, PDPT, then one page directory per GiB. */
 static int setup_tables(struct vm *vm)
 {
     uint64_t *gdt = vm_gpa(vm, LM_GDT_GPA, 24);
@@ -112,12 +130,14 @@ static int setup_tables(struct vm *vm)
     gdt[1] = 0x00af9b000000ffffull; /* 64-bit code, DPL 0 */
     gdt[2] = 0x00cf93000000ffffull; /* data, DPL 0 */
 
-    uint64_t gib = (vm->mem_size + (1ull << 30) - 1) >> 30;
+    uint64_t loader_end = vm->loader_mem ? LM_LOADER_GPA + vm->loader_size : 0;
+    uint64_t top = vm->mem_size > loader_end ? vm->mem_size : loader_end;
+    uint64_t gib = (top + (1ull << 30) - 1) >> 30;
     uint64_t *pml4 = vm_gpa(vm, LM_PML4_GPA, 4096);
     uint64_t *pdpt = vm_gpa(vm, LM_PML4_GPA + 0x1000, 4096);
     if (!pml4 || !pdpt || LM_PML4_GPA + 0x2000 + gib * 0x1000 > 0x10000) {
-        lm_err("memory size %llu MiB needs more page directories than the monitor's area holds",
-               (unsigned long long)(vm->mem_size >> 20));
+        lm_err("memory up to %llu MiB needs more page directories than the monitor's area holds",
+               (unsigned long long)(top >> 20));
         return -1;
     }
     memset(pml4, 0, 4096);
@@ -130,7 +150,7 @@ static int setup_tables(struct vm *vm)
         pdpt[g] = pd_gpa | PTE_P | PTE_W | PTE_U;
         for (uint64_t i = 0; i < 512; i++) {
             uint64_t pa = (g << 30) + (i << 21);
-            if (pa < vm->mem_size)
+            if (pa < vm->mem_size || (pa >= LM_LOADER_GPA && pa < loader_end))
                 pd[i] = pa | PTE_P | PTE_W | PTE_U | PTE_PS;
         }
     }
@@ -155,9 +175,26 @@ static int setup_msrs(struct vm *vm)
     return 0;
 }
 
-int vm_setup_vcpu(struct vm *vm, uint64_t entry)
+int vm_init_vcpu(struct vm *vm)
 {
-    if (setup_cpuid(vm) < 0 || setup_msrs(vm) < 0 || setup_tables(vm) < 0)
+    return setup_cpuid(vm) < 0 || setup_msrs(vm) < 0 ? -1 : 0;
+}
+
+int vm_drop_loader(struct vm *vm)
+{
+    if (!vm->loader_mem)
+        return 0;
+    if (add_slot(vm, 1, LM_LOADER_GPA, 0, vm->loader_mem) < 0) /* size 0 deletes the slot */
+        return -1;
+    munmap(vm->loader_mem, vm->loader_size);
+    vm->loader_mem = NULL;
+    vm->loader_size = 0;
+    return 0;
+}
+
+int vm_reset_vcpu(struct vm *vm, uint64_t entry)
+{
+    if (setup_tables(vm) < 0)
         return -1;
     struct kvm_sregs s;
     if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0) {
@@ -221,7 +258,25 @@ static void guest_fault(struct vm *vm, const char *what)
 
 void vm_request_stop(struct vm *vm)
 {
+    vm->stop = 1;
     vm->run->immediate_exit = 1;
+}
+
+/*
+ * Finishes the OUT that caused the current exit without running the guest: KVM completes a
+ * pending I/O instruction (moving RIP past it) on the next KVM_RUN, which immediate_exit
+ * makes return at once. Needed before replacing the registers, or KVM would step the new RIP.
+ */
+int vm_complete_io(struct vm *vm)
+{
+    vm->run->immediate_exit = 1;
+    int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+    vm->run->immediate_exit = vm->stop;
+    if (rc == 0 || errno != EINTR) {
+        lm_err("completing the pending I/O: KVM_RUN returned %d (%s)", rc, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int vm_run(struct vm *vm)
@@ -229,7 +284,7 @@ int vm_run(struct vm *vm)
     while (!vm->exited) {
         if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
-                if (vm->run->immediate_exit) {
+                if (vm->stop) {
                     lm_info("stopped by signal");
                     vm->exit_code = LM_EXIT_MONITOR;
                     vm->exited = true;

@@ -1,9 +1,11 @@
-/* Places a checked ELF kernel into guest memory. */
+/* Places a checked ELF kernel into guest memory and writes its boot info. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "laundromat/log.h"
@@ -39,7 +41,10 @@ int vm_load_elf(struct vm *vm, const char *path, struct lm_elf_image *img)
         return -1;
     }
     struct lm_diag d;
-    if (lm_elf_parse(buf, len, LM_KERNEL_MIN_GPA, vm->mem_size, img, &d) != 0) {
+    /* A loader VM's kernel is the loader, linked into the loader block; any other into RAM. */
+    uint64_t lo = vm->loader_mem ? LM_LOADER_GPA : LM_KERNEL_MIN_GPA;
+    uint64_t hi = vm->loader_mem ? LM_LOADER_GPA + vm->loader_size : vm->mem_size;
+    if (lm_elf_parse(buf, len, lo, hi, img, &d) != 0) {
         lm_err("%s: %s", path, d.msg);
         free(buf);
         return -1;
@@ -52,4 +57,25 @@ int vm_load_elf(struct vm *vm, const char *path, struct lm_elf_image *img)
     }
     free(buf);
     return 0;
+}
+
+void vm_write_bootinfo(struct vm *vm, const struct lm_elf_image *img, const char *cmdline,
+                       const uint8_t commitment[32])
+{
+    struct lm_boot_info *bi = vm_gpa(vm, LM_BOOTINFO_GPA, sizeof *bi);
+    memset(bi, 0, sizeof *bi);
+    bi->magic = LM_BOOTINFO_MAGIC;
+    bi->abi_version = LM_ABI_VERSION;
+    bi->mem_size = vm->mem_size;
+    bi->kernel_start = img->lo;
+    bi->kernel_end = img->hi;
+    snprintf(bi->cmdline, sizeof bi->cmdline, "%s", cmdline);
+    bi->net = vm->boot_net;
+    bi->clock.tsc_hz = vm->tsc_hz;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    bi->clock.wall_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    memcpy(bi->commitment, commitment, 32);
+    bi->loader_base = vm->loader_mem ? LM_LOADER_GPA : 0;
+    bi->loader_size = vm->loader_size;
 }

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "laundromat/log.h"
@@ -27,6 +26,9 @@ static const char usage[] =
     "      --gw A.B.C.D     guest default gateway\n"
     "      --mac MAC        NIC MAC (default random, locally administered)\n"
     "      --commitment HEX payload commitment passed in boot info (64 hex digits)\n"
+    "      --loader         KERNEL is the in-VM loader: give it a block of its own above RAM\n"
+    "                       (RAM at most 1792 MiB); it may hand over with LM_HC_EXEC\n"
+    "      --ctl-fd N       control socket from the host agent (credit events in, notices out)\n"
     "      --no-sandbox     do not enter the seccomp sandbox (debugging only)\n"
     "  -v, --verbose        debug logging\n"
     "  -q, --quiet          errors only\n"
@@ -62,7 +64,8 @@ static int fail_usage(const char *fmt, const char *arg)
 
 int main(int argc, char **argv)
 {
-    enum { O_TAP = 256, O_BRIDGE, O_TAPFD, O_IP, O_GW, O_MAC, O_COMMIT, O_NOSANDBOX };
+    enum { O_TAP = 256, O_BRIDGE, O_TAPFD, O_IP, O_GW, O_MAC, O_COMMIT, O_NOSANDBOX, O_LOADER,
+           O_CTLFD };
     static const struct option opts[] = {
         {"mem", required_argument, NULL, 'm'},      {"cmdline", required_argument, NULL, 'c'},
         {"tap", required_argument, NULL, O_TAP},    {"bridge", required_argument, NULL, O_BRIDGE},
@@ -70,11 +73,12 @@ int main(int argc, char **argv)
         {"gw", required_argument, NULL, O_GW},      {"mac", required_argument, NULL, O_MAC},
         {"commitment", required_argument, NULL, O_COMMIT},
         {"no-sandbox", no_argument, NULL, O_NOSANDBOX}, {"verbose", no_argument, NULL, 'v'},
+        {"loader", no_argument, NULL, O_LOADER},    {"ctl-fd", required_argument, NULL, O_CTLFD},
         {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
         {0}};
     unsigned long mem_mib = 64;
     const char *cmdline = "", *tap = NULL, *bridge = NULL;
-    int tap_fd = -1, sandbox = 1, c;
+    int tap_fd = -1, ctl_fd = -1, sandbox = 1, loader = 0, c;
     enum lm_log_level level = LM_LOG_INFO;
     struct lm_boot_net net;
     uint8_t commitment[32] = {0};
@@ -128,6 +132,12 @@ int main(int argc, char **argv)
                 return fail_usage("--commitment %s: expected 64 hex digits", optarg);
             break;
         case O_NOSANDBOX: sandbox = 0; break;
+        case O_LOADER: loader = 1; break;
+        case O_CTLFD:
+            ctl_fd = (int)strtol(optarg, &end, 10);
+            if (*end || ctl_fd < 0)
+                return fail_usage("--ctl-fd %s: expected a descriptor number", optarg);
+            break;
         case 'v': level = LM_LOG_DEBUG; break;
         case 'q': level = LM_LOG_ERROR; break;
         case 'h': fputs(usage, stdout); return 0;
@@ -140,11 +150,15 @@ int main(int argc, char **argv)
         return fail_usage("a NIC (--tap, --bridge, --tap-fd) needs --ip A.B.C.D/PREFIX%s", "");
     if (!want_net && net.prefix)
         return fail_usage("--ip needs a NIC: give --bridge NAME, --tap NAME or --tap-fd N%s", "");
+    if (loader && ((uint64_t)mem_mib << 20) > LM_LOADER_GPA)
+        return fail_usage("--loader: RAM must end below the loader block at 1792 MiB (--mem "
+                          "<= 1792)%s", "");
     lm_log_init("lm-vmm", level);
 
     struct vm *vm = &the_vm;
     vm->net.tap_fd = -1;
-    if (vm_create(vm, (uint64_t)mem_mib << 20) < 0)
+    vm->ctl_fd = ctl_fd;
+    if (vm_create(vm, (uint64_t)mem_mib << 20, loader ? LM_LOADER_SIZE : 0) < 0)
         return LM_EXIT_MONITOR;
     struct lm_elf_image img;
     if (vm_load_elf(vm, argv[optind], &img) < 0)
@@ -171,22 +185,10 @@ int main(int argc, char **argv)
                 net.ip[3], net.prefix);
     }
 
-    struct lm_boot_info *bi = vm_gpa(vm, LM_BOOTINFO_GPA, sizeof *bi);
-    memset(bi, 0, sizeof *bi);
-    bi->magic = LM_BOOTINFO_MAGIC;
-    bi->abi_version = LM_ABI_VERSION;
-    bi->mem_size = vm->mem_size;
-    bi->kernel_start = img.lo;
-    bi->kernel_end = img.hi;
-    snprintf(bi->cmdline, sizeof bi->cmdline, "%s", cmdline);
-    bi->net = net;
-    bi->clock.tsc_hz = vm->tsc_hz;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    bi->clock.wall_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-    memcpy(bi->commitment, commitment, 32);
+    vm->boot_net = net;
+    vm_write_bootinfo(vm, &img, cmdline, commitment);
 
-    if (vm_setup_vcpu(vm, img.entry) < 0)
+    if (vm_init_vcpu(vm) < 0 || vm_reset_vcpu(vm, img.entry) < 0)
         return LM_EXIT_MONITOR;
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);

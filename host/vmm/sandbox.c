@@ -26,9 +26,24 @@ int sandbox_enter(struct vm *vm)
           SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)KVM_GET_REGS));
     ALLOW(ioctl, 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
           SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)KVM_GET_SREGS));
+    if (vm->loader_mem) { /* LM_HC_EXEC: drop the loader block, restart the vCPU */
+        ALLOW(ioctl, 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vm_fd),
+              SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)KVM_SET_USER_MEMORY_REGION));
+        ALLOW(ioctl, 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
+              SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)KVM_SET_SREGS));
+        ALLOW(ioctl, 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->vcpu_fd),
+              SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)KVM_SET_REGS));
+        ALLOW(munmap, 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)(uintptr_t)vm->loader_mem),
+              SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)vm->loader_size));
+    }
     /* Console and log output. */
     ALLOW(write, 1, SCMP_A0(SCMP_CMP_EQ, 1));
     ALLOW(write, 1, SCMP_A0(SCMP_CMP_EQ, 2));
+    if (vm->ctl_fd >= 0) { /* the agent's control socket */
+        ALLOW(recvfrom, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->ctl_fd));
+        ALLOW(sendto, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->ctl_fd));
+        ALLOW(close, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->ctl_fd));
+    }
     if (vm->net.tap_fd >= 0) { /* frames */
         ALLOW(read, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->net.tap_fd));
         ALLOW(write, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vm->net.tap_fd));

@@ -30,6 +30,15 @@ _Static_assert(sizeof(void *) == 8, "the ABI assumes 64-bit pointers on both sid
 #define LM_STACK_TOP_GPA 0x90000ull
 #define LM_KERNEL_MIN_GPA 0x100000ull
 #define LM_GDT_CODE 0x08 /* selectors of the monitor's GDT */
+
+/*
+ * A loader VM has a second block of memory above RAM for the in-VM loader, so that what it
+ * loads into RAM never overlaps it. RAM is then at most LM_LOADER_GPA bytes (1792 MiB; the
+ * block stays below 2 GiB, where the guest's small code model can address it). The loader
+ * hands over with LM_HC_EXEC, after which the block is gone.
+ */
+#define LM_LOADER_GPA 0x70000000ull
+#define LM_LOADER_SIZE (48ull << 20) /* loader image, its heap, the staged payload */
 #define LM_GDT_DATA 0x10
 
 /*
@@ -65,6 +74,8 @@ struct lm_boot_info {
     struct lm_boot_net net;
     struct lm_boot_clock clock;
     uint8_t commitment[32]; /* payload commitment copied from the boot token (or zero) */
+    uint64_t loader_base;   /* the loader block (0 when none): only a loader sees one */
+    uint64_t loader_size;
 };
 _Static_assert(sizeof(struct lm_boot_info) <= 4096, "boot info fits its page");
 /* The layout is ABI (docs/ABI.md has the same table): pin every offset. */
@@ -74,6 +85,7 @@ _Static_assert(offsetof(struct lm_boot_info, cmdline) == 32, "boot info layout")
 _Static_assert(offsetof(struct lm_boot_info, net) == 1056, "boot info layout");
 _Static_assert(offsetof(struct lm_boot_info, clock) == 1080, "boot info layout");
 _Static_assert(offsetof(struct lm_boot_info, commitment) == 1096, "boot info layout");
+_Static_assert(offsetof(struct lm_boot_info, loader_base) == 1128, "boot info layout");
 _Static_assert(sizeof(struct lm_boot_net) == 20 && offsetof(struct lm_boot_net, ip) == 8,
                "boot net layout");
 
@@ -91,6 +103,8 @@ enum lm_hypercall {
     LM_HC_NET_SETUP = 4, /* struct lm_hc_net_setup */
     LM_HC_NET_KICK = 5,  /* struct lm_hc_net_kick */
     LM_HC_EXIT = 6,      /* struct lm_hc_exit; does not return */
+    LM_HC_EXEC = 7,      /* struct lm_hc_exec: a loader hands the VM to what it loaded */
+    LM_HC_EVENTS = 8,    /* struct lm_hc_events: host events (credit) since the last call */
     /* 16..31: control calls (payments, host events, migration) as later issues add them */
     LM_HC_MAX = 32,
 };
@@ -111,6 +125,7 @@ struct lm_hc_poll {
     uint32_t reserved;
 };
 #define LM_POLL_NET_RX 1u /* frames wait in the RX ring */
+#define LM_POLL_EVENT 2u  /* host events wait: call LM_HC_EVENTS */
 
 /*
  * NIC rings live in guest memory, set up by the guest. A ring is a 64-byte header then
@@ -155,9 +170,33 @@ struct lm_hc_exit {
     uint64_t status; /* 0..123 pass through as the monitor's exit code */
 };
 
+
+
+/*
+ * LM_HC_EXEC: the loader has written a fresh boot info page at LM_BOOTINFO_GPA (magic,
+ * version, mem_size equal to RAM, the new kernel's range, command line) and placed the new
+ * kernel in RAM. The monitor drops the loader block and restarts the vCPU in the entry
+ * state at `entry`, exactly as if it had loaded the kernel itself. Only a loader VM may.
+ */
+struct lm_hc_exec {
+    uint64_t entry;
+};
+
+/* LM_HC_EVENTS: what the host wants the guest to know; pending bits clear when read. */
+struct lm_hc_events {
+    uint32_t pending;   /* LM_EVENT_* bits */
+    uint32_t reserved;
+    uint64_t credit_ms; /* VM time left, as of the last update from the host */
+    uint64_t grace_ms;  /* once credit is gone: time left before the VM is reclaimed */
+};
+#define LM_EVENT_CREDIT_LOW 1u /* pay soon */
+#define LM_EVENT_GRACE 2u      /* credit is gone: pay or migrate within grace_ms */
+#define LM_EVENT_CREDIT 4u     /* credit changed (a payment arrived) */
+
 _Static_assert(sizeof(struct lm_hc_console) == 16 && sizeof(struct lm_hc_clock) == 8 &&
                    sizeof(struct lm_hc_poll) == 16 && sizeof(struct lm_hc_net_setup) == 24 &&
-                   sizeof(struct lm_hc_net_kick) == 8 && sizeof(struct lm_hc_exit) == 8,
+                   sizeof(struct lm_hc_net_kick) == 8 && sizeof(struct lm_hc_exit) == 8 &&
+                   sizeof(struct lm_hc_exec) == 8 && sizeof(struct lm_hc_events) == 24,
                "hypercall argument blocks");
 
 /* Monitor exit codes above the guest's range. */

@@ -40,6 +40,20 @@ int lm_chain_accept(struct lm_chain_state *st, uint32_t k, const uint8_t link[LM
                     struct lm_diag *d);
 
 /*
+ * A payer's view of a chain: links on demand in at most about sqrt(n) hashes each, from
+ * sqrt(n) remembered links (32 bytes each), rather than n - k hashes from the seed.
+ */
+struct lm_chain_payer {
+    uint8_t seed[LM_CHAIN_SEED_BYTES];
+    uint32_t n, stride;
+    uint8_t (*marks)[LM_HASH_BYTES]; /* marks[j] = H^(j * stride)(seed) */
+};
+int lm_chain_payer_init(struct lm_chain_payer *p, const uint8_t seed[LM_CHAIN_SEED_BYTES],
+                        uint32_t n);
+int lm_chain_payer_link(const struct lm_chain_payer *p, uint32_t k, uint8_t out[LM_HASH_BYTES]);
+void lm_chain_payer_free(struct lm_chain_payer *p);
+
+/*
  * Chain files (docs/PROTOCOL.md, "Chain files"): the payer's secret seed, the length and
  * the anchor, as text. Written 0600 and never overwritten; loading refuses a file others
  * can read and, with check set, one whose anchor is not H^length(seed).

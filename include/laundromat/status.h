@@ -51,6 +51,8 @@
     X(BAD_IMAGE, 50, "malformed ELF image")                                                \
     X(IMAGE_PLACEMENT, 51, "ELF segment outside the allowed memory")                       \
     X(IMAGE_WX, 52, "ELF segment both writable and executable")                            \
+    X(OVERSIZED, 53, "payload or field larger than allowed")                               \
+    X(DIGEST_MISMATCH, 54, "payload does not match its commitment")                        \
     /* local errors (never on the wire) */                                                 \
     X(INVAL, 60, "invalid argument")                                                       \
     X(IO, 61, "input/output error")                                                        \

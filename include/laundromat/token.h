@@ -111,6 +111,16 @@ int lm_token_sign(uint8_t tok[LM_TOKEN_SIZE], const uint8_t sk[64]);
 int lm_token_decode(const uint8_t *buf, size_t len, struct lm_token *t, struct lm_diag *d);
 
 /*
+ * The claims of a decoded token against a verifier: key id known (*key gets it, if key is
+ * non-NULL), lifetime against now, scope. Everything but the signature; no crypto.
+ */
+int lm_token_check_claims(const struct lm_token *t, const struct lm_verify_ctx *ctx,
+                          const struct lm_pubkey **key, struct lm_diag *d);
+/* The Ed25519 signature of an encoded token under key: 0 or -LM_BAD_SIGNATURE. */
+int lm_token_check_signature(const uint8_t tok[LM_TOKEN_SIZE], const struct lm_pubkey *key,
+                             struct lm_diag *d);
+
+/*
  * Full verification, cheapest checks first: decode, key id, lifetime against now, scope,
  * then the Ed25519 signature. Returns 0 or -status with d set.
  */

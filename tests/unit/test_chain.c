@@ -185,6 +185,27 @@ static void test_chain_file_roundtrip(void **state)
     assert_int_equal(lm_chain_new(LM_MAX_CHAIN_LEN + 1, &c), -LM_INVAL);
 }
 
+static void test_payer_matches_every_link(void **state)
+{
+    (void)state;
+    uint32_t lengths[] = {1, 2, 3, 10, 99, 100, 101, 257};
+    for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
+        uint32_t n = lengths[i];
+        struct lm_chain_payer p;
+        assert_int_equal(lm_chain_payer_init(&p, seed, n), 0);
+        assert_true((uint64_t)p.stride * p.stride >= n);
+        for (uint32_t k = 0; k <= n; k++) {
+            uint8_t a[32], b[32];
+            link_at(n, k, a);
+            assert_int_equal(lm_chain_payer_link(&p, k, b), 0);
+            assert_memory_equal(a, b, 32);
+        }
+        uint8_t x[32];
+        assert_int_equal(lm_chain_payer_link(&p, n + 1, x), -LM_CHAIN_BEYOND_END);
+        lm_chain_payer_free(&p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_forged_and_wrong_anchor),
         cmocka_unit_test(test_index_overflow),
         cmocka_unit_test(test_chain_file_roundtrip),
+        cmocka_unit_test(test_payer_matches_every_link),
     };
     return cmocka_run_group_tests_name("chain", tests, setup, NULL);
 }

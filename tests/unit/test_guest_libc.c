@@ -40,6 +40,7 @@ unsigned long kc_strtoul(const char *nptr, char **endptr, int base);
 long kc_strtol(const char *nptr, char **endptr, int base);
 int kc_atoi(const char *s);
 int kc_abs(int x);
+void kc_abort(void) __attribute__((noreturn));
 int kc_isdigit(int c);
 int kc_isxdigit(int c);
 int kc_isspace(int c);
@@ -68,6 +69,22 @@ void lm_console_write(const char *s, unsigned long n)
     console_writes++;
     if (n > console_max_write)
         console_max_write = n;
+}
+
+/* The kernel's panic hook, here recording the message and jumping back into the test. */
+void lm_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+static char panic_msg[256];
+static jmp_buf panic_return;
+
+void lm_panic(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(panic_msg, sizeof(panic_msg), fmt, ap);
+    va_end(ap);
+    longjmp(panic_return, 1);
 }
 
 static void console_reset(void)
@@ -537,6 +554,20 @@ static void test_atoi_abs(void **state)
     assert_int_equal(kc_abs(-INT_MAX), INT_MAX);
 }
 
+/* abort() panics with its caller's address, the one clue to where the guest gave up. */
+static void test_abort(void **state)
+{
+    char *end;
+
+    (void)state;
+    panic_msg[0] = '\0';
+    if (setjmp(panic_return) == 0)
+        kc_abort();
+    assert_true(strncmp(panic_msg, "abort() called from 0x", 22) == 0);
+    assert_true(strtoull(panic_msg + 20, &end, 16) != 0);
+    assert_int_equal(*end, '\0');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -551,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_ctype),
         cmocka_unit_test(test_strtoul_strtol),
         cmocka_unit_test(test_atoi_abs),
+        cmocka_unit_test(test_abort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,4 +79,35 @@ void lmctl_print_json(json_t *j);
 /* BLAKE2b-256("laundromat/image/v1" || file): an image's payload commitment. */
 int lmctl_image_commitment(const char *path, uint8_t out[32]);
 
+/* udp.c: talking to a host agent. */
+struct sockaddr_in;
+uint64_t lmctl_now_ns(void);
+/* Parses HOST[:PORT] (an IPv4 address or a name); prints why not and returns -1. */
+int lmctl_addr(const char *s, uint16_t default_port, struct sockaddr_in *out);
+/*
+ * Sends req every retry_ms until an answer for which match() returns non-zero arrives or
+ * timeout_ms passes. Returns the answer's length, 0 on timeout, -1 on error; *tries counts
+ * the sends.
+ */
+int lmctl_udp_exchange(const struct sockaddr_in *to, const uint8_t *req, size_t len,
+                       uint8_t *ans, size_t cap, int (*match)(const uint8_t *, size_t, void *),
+                       void *arg, unsigned timeout_ms, unsigned retry_ms, int *tries);
+
+/* ping.c, inject.c: one ping (with retries) and one injection, shared by `run`. */
+struct lm_ping_reply;
+int lmctl_do_ping(const struct sockaddr_in *host, const uint8_t token[LM_TOKEN_SIZE],
+                  const char *chain_path, uint32_t index, unsigned timeout_ms,
+                  struct lm_ping_reply *r, double *ms, int *tries);
+/* 0: the loader answered OK; 1: it answered ERR (in answer); -1: no answer (printed). */
+int lmctl_do_inject(const struct sockaddr_in *to, const char *image, const char *cmdline,
+                    unsigned timeout_ms, char *answer, size_t cap, double *connect_ms,
+                    double *total_ms);
+
+/* Host agent commands (ping.c, inject.c, run.c, pay.c, hostctl.c). */
+int cmd_ping(int argc, char **argv);
+int cmd_inject(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_pay(int argc, char **argv);
+int cmd_host(int argc, char **argv);
+
 #endif

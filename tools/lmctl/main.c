@@ -15,6 +15,12 @@ static void usage(FILE *f)
           "  token show [--key PUB] FILE  decode a token and verify it (--json for JSON)\n"
           "  chain new -n N FILE          new hash chain of N links, seed kept in FILE\n"
           "  chain show [--link K] FILE   a chain's length, anchor and link K\n"
+          "host agent (UDP port 7777, loader TCP port 7700):\n"
+          "  ping HOST TOKEN              magic ping: boot a VM for a token\n"
+          "  inject ADDR IMAGE            send a kernel image to a new VM's loader\n"
+          "  run HOST TOKEN IMAGE         ping and inject, timed\n"
+          "  pay HOST TOKEN CHAIN         pay for a VM with links of its chain\n"
+          "  host status|ls|kill VM       the local host agent's control socket (root)\n"
           "broker (--broker URL or LM_BROKER, --key FILE or LM_KEY):\n"
           "  account create|list          the admin creates and lists accounts\n"
           "  deposit                      the admin adds credit to an account\n"
@@ -51,6 +57,16 @@ int main(int argc, char **argv)
         return cmd_token(argc - 1, argv + 1);
     if (!strcmp(cmd, "chain"))
         return cmd_chain(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ping"))
+        return cmd_ping(argc - 1, argv + 1);
+    if (!strcmp(cmd, "inject"))
+        return cmd_inject(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "pay"))
+        return cmd_pay(argc - 1, argv + 1);
+    if (!strcmp(cmd, "host"))
+        return cmd_host(argc - 1, argv + 1);
     if (!strcmp(cmd, "account"))
         return cmd_account(argc - 1, argv + 1);
     if (!strcmp(cmd, "deposit"))

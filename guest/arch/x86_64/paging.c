@@ -45,13 +45,9 @@ static uint64_t leaf_flags(uint64_t va)
     return PTE_P | PTE_W | PTE_U | PTE_NX;    /* data, heap, everything else */
 }
 
-int paging_init(void)
+static int map_range(uint64_t lo, uint64_t hi)
 {
-    pml4 = page_alloc(1);
-    if (!pml4)
-        return -1;
-    uint64_t mem = boot_info->mem_size;
-    for (uint64_t va = PAGE_SIZE; va < mem; va += PAGE_SIZE) {
+    for (uint64_t va = lo; va < hi; va += PAGE_SIZE) {
         uint64_t *pdpt = next_level(pml4, (unsigned)(va >> 39) & 511);
         uint64_t *pd = pdpt ? next_level(pdpt, (unsigned)(va >> 30) & 511) : NULL;
         uint64_t *pt = pd ? next_level(pd, (unsigned)(va >> 21) & 511) : NULL;
@@ -59,6 +55,17 @@ int paging_init(void)
             return -1;
         pt[(va >> 12) & 511] = va | leaf_flags(va);
     }
+    return 0;
+}
+
+int paging_init(void)
+{
+    pml4 = page_alloc(1);
+    if (!pml4 || map_range(PAGE_SIZE, boot_info->mem_size) < 0)
+        return -1;
+    if (boot_info->loader_base && map_range(boot_info->loader_base,
+                                            boot_info->loader_base + boot_info->loader_size) < 0)
+        return -1;
     return priv_call(PRIV_LOAD_CR3, (uint64_t)(uintptr_t)pml4) == 0 ? 0 : -1;
 }
 

@@ -1,4 +1,4 @@
-/* Number parsing of the guest's libc, and the kernel's allocator prototypes (<stdlib.h>). */
+/* Number parsing and abort() of the guest libc, and the kernel's allocator prototypes. */
 #ifndef KC_STDLIB_H
 #define KC_STDLIB_H
 
@@ -9,6 +9,9 @@ unsigned long strtoul(const char *restrict nptr, char **restrict endptr, int bas
 long strtol(const char *restrict nptr, char **restrict endptr, int base);
 int atoi(const char *s);
 int abs(int x);
+
+/* Stops the guest with a panic naming the caller (guest/libc/abort.c). */
+void abort(void) __attribute__((__noreturn__));
 
 /* Provided by the kernel, not by libc. */
 void *malloc(size_t size);

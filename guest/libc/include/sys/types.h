@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 typedef long ssize_t;
+typedef unsigned int mode_t; /* lib/lm.h (shared with the host) names it */
 #define SSIZE_MAX LONG_MAX
 
 #endif

@@ -1,0 +1,53 @@
+/*
+ * The loader's one-line answer to the sender, sent before the VM changes hands or ends.
+ * What comes after the loader (a new kernel, or nothing) answers stray segments of this
+ * connection with RST, and a RST makes the sender's system drop whatever it has not read.
+ * So the answer waits: for the sender's FIN (a sender reads the answer, then closes), or, if
+ * the sender had already half-closed, for our bytes to be acknowledged and a moment more.
+ */
+#include <string.h>
+
+#include "loader.h"
+
+#define ANSWER_WAIT_NS 3000000000ull /* at most, for a sender that neither reads nor closes */
+#define LINGER_NS 200000000ull       /* after the ACK, for a half-closed sender to read */
+
+static bool pcb_gone;
+
+static void on_answer_err(void *arg, err_t err)
+{
+    (void)arg;
+    (void)err;
+    pcb_gone = true; /* lwIP has freed the pcb: touch it no more */
+}
+
+void loader_answer(struct loader *l, const char *line, size_t len)
+{
+    struct tcp_pcb *pcb = l->pcb;
+    bool fin_before = l->peer_fin;
+    l->answered = true;
+    pcb_gone = false;
+    tcp_err(pcb, on_answer_err);
+    if (tcp_write(pcb, line, (u16_t)len, TCP_WRITE_FLAG_COPY) == ERR_OK)
+        tcp_output(pcb);
+    uint64_t start = clock_ns(), acked = 0;
+    while (clock_ns() - start < ANSWER_WAIT_NS) {
+        net_poll();
+        if (pcb_gone)
+            break;
+        bool done = !pcb->unsent && !pcb->unacked;
+        if (done && !acked)
+            acked = clock_ns();
+        if (done && (fin_before ? clock_ns() - acked >= LINGER_NS : l->peer_fin))
+            break;
+        platform_poll(1000000ull);
+    }
+    l->pcb = NULL;
+    if (pcb_gone)
+        return;
+    tcp_arg(pcb, NULL);
+    tcp_recv(pcb, NULL);
+    tcp_finish(pcb);
+    for (int i = 0; i < 3; i++) /* our FIN on its way */
+        net_poll();
+}

@@ -1,0 +1,19 @@
+# The in-VM loader: build/bootloader/loader.elf, the guest kernel's core (platform, arch,
+# kernel, net) with the loader app, linked into the loader block above RAM.
+LOADER_SRCS := $(wildcard bootloader/*.c) guest/apps/tcpout.c lib/elf.c lib/status.c \
+               lib/payload.c lib/hex.c
+LOADER_OBJS := $(GK_CORE_OBJS) $(LOADER_SRCS:%.c=$(BUILD)/guest/obj/%.o)
+LOADER      := $(BUILD)/bootloader/loader.elf
+
+$(LOADER_SRCS:%.c=$(BUILD)/guest/obj/%.o): GK_CFLAGS += $(GUEST_SODIUM_CFLAGS)
+$(LOADER_SRCS:%.c=$(BUILD)/guest/obj/%.o): | $(SODIUM_HEADERS)
+
+$(LOADER): $(LOADER_OBJS) $(GUEST_LIBS) $(SODIUM_LIB) guest/guest.ld
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(GUEST_CC) -nostdlib -static -no-pie -Wl,-T,guest/guest.ld -Wl,--build-id=none \
+	    -Wl,--defsym=LM_LINK_BASE=0x70000000 -Wl,-z,max-page-size=4096 \
+	    -Wl,--no-warn-rwx-segments -o $@ $(LOADER_OBJS) $(SODIUM_LIB) $(LWIP_LIB) $(KC_LIB) \
+	    $(shell $(GUEST_CC) -print-libgcc-file-name)
+
+all: $(LOADER)

@@ -1,0 +1,205 @@
+/*
+ * app=loader: the second boot stage. Listens on one TCP port, takes one payload (header,
+ * command line, bytes), checks it against the commitment the host copied from the boot token
+ * and hands the VM over to it. Anything it cannot check is refused, reported to the sender
+ * and the console, and the VM exits with a status naming the reason; the host then reclaims
+ * it. Payload kinds dispatch through kinds[]: an ELF image today, a checkpoint stream with
+ * self-migration.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "laundromat/payload.h"
+#include "loader.h"
+
+/* Exit statuses: the reason a loader VM ended (docs/ABI.md). */
+enum {
+    EXIT_BAD_HEADER = 10,
+    EXIT_OVERSIZE = 11,
+    EXIT_DIGEST = 12,
+    EXIT_BAD_IMAGE = 13,
+    EXIT_TIMEOUT = 14,
+    EXIT_TRUNCATED = 15,
+    EXIT_UNSUPPORTED = 16,
+};
+
+struct kind {
+    uint16_t kind;
+    const char *name;
+    /* Called with the whole payload staged; hands over (does not return) or fails. */
+    void (*finish)(struct loader *l);
+};
+
+static void finish_checkpoint(struct loader *l)
+{
+    loader_fail(l, EXIT_UNSUPPORTED, "BAD_PAYLOAD_KIND",
+                "checkpoint restore arrives with self-migration; this loader takes images");
+}
+
+static const struct kind kinds[] = {
+    {LM_PAYLOAD_IMAGE, "image", image_finish},
+    {LM_PAYLOAD_CHECKPOINT, "checkpoint", finish_checkpoint},
+};
+
+static struct loader the_loader;
+
+void loader_fail(struct loader *l, int status, const char *name, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    printf("loader: refused (%s): %s\n", name, msg);
+    if (l->pcb) {
+        char line[320];
+        int n = snprintf(line, sizeof line, "ERR %s %s\n", name, msg);
+        loader_answer(l, line, (size_t)n);
+    }
+    platform_exit(status);
+}
+
+/* Takes bytes in the order of the stream: header, command line, payload. */
+static void take(struct loader *l, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        if (l->hdr_len < LM_PAYLOAD_HEADER_SIZE) {
+            size_t k = LM_PAYLOAD_HEADER_SIZE - l->hdr_len < n ? LM_PAYLOAD_HEADER_SIZE - l->hdr_len
+                                                                : n;
+            memcpy(l->hdr + l->hdr_len, p, k);
+            l->hdr_len += k;
+            p += k;
+            n -= k;
+            if (l->hdr_len == LM_PAYLOAD_HEADER_SIZE)
+                loader_header(l);
+            continue;
+        }
+        if (l->cmd_len < l->h.cmdline_len) {
+            size_t k = l->h.cmdline_len - l->cmd_len < n ? l->h.cmdline_len - l->cmd_len : n;
+            memcpy(l->cmdline + l->cmd_len, p, k);
+            l->cmd_len += k;
+            p += k;
+            n -= k;
+            continue;
+        }
+        uint64_t k = l->h.length - l->got < n ? l->h.length - l->got : n;
+        if (k == 0) {
+            loader_fail(l, EXIT_BAD_HEADER, "TRAILING", "%zu bytes after the %llu-byte payload",
+                        n, (unsigned long long)l->h.length);
+        }
+        memcpy(l->buf + l->got, p, k);
+        crypto_generichash_blake2b_update(&l->hash, p, k);
+        l->got += k;
+        p += k;
+        n -= k;
+    }
+}
+
+void loader_header(struct loader *l)
+{
+    struct lm_diag d;
+    int rc = lm_payload_header_decode(l->hdr, LM_PAYLOAD_HEADER_SIZE, &l->h, &d);
+    if (rc)
+        loader_fail(l, rc == -LM_OVERSIZED ? EXIT_OVERSIZE : EXIT_BAD_HEADER,
+                    lm_status_name(rc), "%s", d.msg);
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (kinds[i].kind == l->h.kind)
+            l->kind = &kinds[i];
+    l->buf = page_alloc(PAGE_ROUND_UP(l->h.length) / PAGE_SIZE);
+    if (!l->buf)
+        loader_fail(l, EXIT_OVERSIZE, "OVERSIZED", "no room to stage %llu bytes",
+                    (unsigned long long)l->h.length);
+    crypto_generichash_blake2b_init(&l->hash, NULL, 0, LM_HASH_BYTES);
+    crypto_generichash_blake2b_update(&l->hash, (const uint8_t *)LM_DOMAIN_IMAGE,
+                                      strlen(LM_DOMAIN_IMAGE));
+    printf("loader: receiving a %s of %llu bytes\n", l->kind->name,
+           (unsigned long long)l->h.length);
+}
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+    struct loader *l = arg;
+    (void)err;
+    if (!p) {
+        l->peer_fin = true; /* a half-close: we may still answer on this connection */
+        if (l->answered)
+            return ERR_OK;
+        if (l->hdr_len < LM_PAYLOAD_HEADER_SIZE)
+            loader_fail(l, EXIT_TRUNCATED, "TRUNCATED", "connection closed after %zu header "
+                        "bytes", l->hdr_len);
+        if (l->cmd_len < l->h.cmdline_len || l->got < l->h.length)
+            loader_fail(l, EXIT_TRUNCATED, "TRUNCATED", "connection closed after %llu of "
+                        "%llu payload bytes", (unsigned long long)l->got,
+                        (unsigned long long)l->h.length);
+        return ERR_OK;
+    }
+    for (struct pbuf *q = p; q; q = q->next)
+        take(l, q->payload, q->len);
+    tcp_recved(pcb, p->tot_len);
+    pbuf_free(p);
+    l->last_ns = clock_ns();
+    if (l->hdr_len == LM_PAYLOAD_HEADER_SIZE && l->cmd_len == l->h.cmdline_len &&
+        l->got == l->h.length)
+        l->kind->finish(l); /* does not return */
+    return ERR_OK;
+}
+
+static void on_err(void *arg, err_t err)
+{
+    struct loader *l = arg;
+    l->pcb = NULL;
+    loader_fail(l, EXIT_TRUNCATED, "TRUNCATED", "connection lost (lwIP error %d) after %llu "
+                "payload bytes", err, (unsigned long long)l->got);
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+    struct loader *l = arg;
+    if (err != ERR_OK || !pcb)
+        return ERR_VAL;
+    if (l->pcb) /* one payload per VM */
+        return ERR_ABRT;
+    l->pcb = pcb;
+    l->last_ns = clock_ns();
+    tcp_arg(pcb, l);
+    tcp_recv(pcb, on_recv);
+    tcp_err(pcb, on_err);
+    tcp_nagle_disable(pcb);
+    tcp_close(l->listener); /* nobody else gets in */
+    l->listener = NULL;
+    return ERR_OK;
+}
+
+static int loader_init(void)
+{
+    struct loader *l = &the_loader;
+    memset(l, 0, sizeof *l);
+    unsigned long port = cmdline_ulong("port", LM_LOADER_PORT);
+    l->wait_ns = cmdline_ulong("wait_s", 60) * 1000000000ull;
+    l->idle_ns = cmdline_ulong("idle_s", 10) * 1000000000ull;
+    l->listener = tcp_listen_on((uint16_t)port, on_accept);
+    tcp_arg(l->listener, l);
+    l->last_ns = clock_ns();
+    printf("loader: waiting on TCP port %lu for a payload (commitment %02x%02x%02x%02x...)\n",
+           port, boot_info->commitment[0], boot_info->commitment[1], boot_info->commitment[2],
+           boot_info->commitment[3]);
+    return 0;
+}
+
+/* Timeouts: no sender at all, or a sender gone silent. */
+static bool loader_poll(void)
+{
+    struct loader *l = &the_loader;
+    uint64_t now = clock_ns();
+    if (!l->pcb && now - l->last_ns > l->wait_ns)
+        loader_fail(l, EXIT_TIMEOUT, "TIMEOUT", "no sender connected within %llu s",
+                    (unsigned long long)(l->wait_ns / 1000000000ull));
+    if (l->pcb && now - l->last_ns > l->idle_ns)
+        loader_fail(l, EXIT_TIMEOUT, "TIMEOUT", "sender silent for %llu s after %llu payload "
+                    "bytes", (unsigned long long)(l->idle_ns / 1000000000ull),
+                    (unsigned long long)l->got);
+    return false;
+}
+
+const struct app app_loader = {"loader", true, loader_init, loader_poll};

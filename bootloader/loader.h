@@ -1,0 +1,44 @@
+/* Internal header of the in-VM loader: the loader's state and what its files share. */
+#ifndef LM_LOADER_H
+#define LM_LOADER_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../guest/apps/tcpout.h"
+#include "../guest/kernel/kernel.h"
+#include "laundromat/hash.h"
+#include "laundromat/payload.h"
+#include "sodium/crypto_generichash_blake2b.h"
+
+struct kind;
+
+struct loader {
+    struct tcp_pcb *listener, *pcb;
+    bool peer_fin; /* the sender closed its side (after reading our answer, if it waits) */
+    bool answered;
+    uint64_t wait_ns, idle_ns, last_ns;
+    uint8_t hdr[LM_PAYLOAD_HEADER_SIZE];
+    size_t hdr_len;
+    struct lm_payload_header h;
+    const struct kind *kind;
+    char cmdline[LM_PAYLOAD_CMDLINE_MAX + 1];
+    size_t cmd_len;
+    uint8_t *buf; /* the staged payload, in the loader's own block */
+    uint64_t got;
+    crypto_generichash_blake2b_state hash; /* of LM_DOMAIN_IMAGE || payload */
+};
+
+/* loader.c */
+void loader_header(struct loader *l);
+__attribute__((noreturn, format(printf, 4, 5))) void
+loader_fail(struct loader *l, int status, const char *name, const char *fmt, ...);
+/* answer.c: sends one line to the sender, closes, lets the network drain. */
+void loader_answer(struct loader *l, const char *line, size_t len);
+/* image.c: the image kind: digest, ELF checks, placement, hand-over. */
+__attribute__((noreturn)) void image_finish(struct loader *l);
+
+extern const struct app app_loader;
+
+#endif

@@ -1,0 +1,76 @@
+/* The built-in KVM backend: one lm-vmm process per VM, spawned with its tap and control fds. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "laundromat/util.h"
+
+extern char **environ;
+static char vmm_path[256] = "lm-vmm";
+
+void backend_kvm_set_vmm(const char *path)
+{
+    snprintf(vmm_path, sizeof vmm_path, "%s", path);
+}
+
+/* The monitor gets the tap as fd 3 and the control socket as fd 4. */
+static int kvm_create(const struct vm_spec *s, struct vm_handle *h, struct lm_diag *d)
+{
+    char mem[16], ip[32], gw[20], mac[20], commit[65];
+    snprintf(mem, sizeof mem, "%llu", (unsigned long long)s->mem_mib);
+    snprintf(ip, sizeof ip, "%u.%u.%u.%u/%u", s->ip[0], s->ip[1], s->ip[2], s->ip[3], s->prefix);
+    snprintf(gw, sizeof gw, "%u.%u.%u.%u", s->gateway[0], s->gateway[1], s->gateway[2],
+             s->gateway[3]);
+    snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", s->mac[0], s->mac[1], s->mac[2],
+             s->mac[3], s->mac[4], s->mac[5]);
+    lm_hex_encode(s->commitment, 32, commit);
+    char *argv[] = {vmm_path, "-q", "--mem", mem, "--tap-fd", "3", "--ip", ip, "--gw", gw,
+                    "--mac", mac, "--commitment", commit, "--ctl-fd", "4", "-c",
+                    (char *)s->cmdline, s->loader ? "--loader" : (char *)s->kernel,
+                    s->loader ? (char *)s->kernel : NULL, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, s->log_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_adddup2(&fa, s->tap_fd, 3);
+    posix_spawn_file_actions_adddup2(&fa, s->ctl_fd, 4);
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&at, &none); /* the agent blocks signals for its signalfd */
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    sigset_t all;
+    sigfillset(&all);
+    posix_spawnattr_setsigdefault(&at, &all);
+    int rc = posix_spawn(&h->pid, vmm_path, &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0)
+        return lm_fail(d, LM_INTERNAL, "cannot start %s: %s", vmm_path, strerror(rc));
+    return 0;
+}
+
+static int kvm_signal(struct vm_handle *h, int sig)
+{
+    return kill(h->pid, sig);
+}
+
+static int kvm_destroy(struct vm_handle *h)
+{
+    return kill(h->pid, SIGKILL);
+}
+
+static int kvm_wait(struct vm_handle *h, int *status)
+{
+    int rc = waitpid(h->pid, status, WNOHANG);
+    return rc == h->pid ? 1 : rc == 0 ? 0 : -1;
+}
+
+const struct backend backend_kvm = {"kvm", kvm_create, kvm_signal, kvm_destroy, kvm_wait};

@@ -1,0 +1,212 @@
+/* Evil Man's configuration file: "key = value" lines, # comments (docs/evilman.conf.example). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evilman.h"
+#include "laundromat/keys.h"
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+        *--e = '\0';
+    return s;
+}
+
+static int parse_u64(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || x < lo || x > hi)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+static int parse_ip(const char *v, uint8_t ip[4])
+{
+    return inet_pton(AF_INET, v, ip) == 1 ? 0 : -1;
+}
+
+static int set_str(char *dst, size_t cap, const char *v)
+{
+    if (strlen(v) >= cap || !*v)
+        return -1;
+    strcpy(dst, v);
+    return 0;
+}
+
+static void defaults(struct em_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->listen.sin_family = AF_INET;
+    c->listen.sin_port = htons(LM_DEFAULT_PORT);
+    c->max_vms = 64;
+    c->max_mem_mib = 1024;
+    c->total_mem_mib = 8192;
+    c->grace_ms = 5000;
+    c->tick_ms = 100;
+    c->low_credit_ms = 3000;
+    c->max_skew_s = 60;
+    c->jump_limit = LM_CHAIN_DEFAULT_JUMP;
+    c->replay_capacity = 65536;
+    c->verify_rate = 2000;
+    c->verify_rate_per_source = 200;
+    c->loader_port = 7700;
+    c->loader_wait_s = 60;
+    c->loader_idle_s = 10;
+    memcpy(c->mac_prefix, "\x02\x4c\x4d", 3); /* locally administered, "LM" */
+    strcpy(c->control, "/run/laundromat/evilman.sock");
+    strcpy(c->state_dir, "/var/lib/laundromat");
+    strcpy(c->vmm, "lm-vmm");
+}
+
+/* One "key = value" line. Returns 0, or -1 with d naming what was wrong. */
+static int apply(struct em_config *c, const char *k, char *v, const char *path, int line,
+                 struct lm_diag *d)
+{
+    uint64_t x;
+    const char *want = NULL;
+    if (!strcmp(k, "listen")) {
+        char *colon = strrchr(v, ':');
+        uint8_t ip[4];
+        if (!colon || (*colon = '\0', parse_ip(v, ip) < 0) ||
+            parse_u64(colon + 1, 1, 65535, &x) < 0)
+            want = "ADDRESS:PORT";
+        else {
+            memcpy(&c->listen.sin_addr, ip, 4);
+            c->listen.sin_port = htons((uint16_t)x);
+        }
+    } else if (!strcmp(k, "host_name")) {
+        if (set_str(c->host_name, sizeof c->host_name, v) < 0)
+            want = "a name of 1 to 32 bytes";
+    } else if (!strcmp(k, "cluster")) {
+        if (set_str(c->cluster, sizeof c->cluster, v) < 0)
+            want = "a name of 1 to 32 bytes";
+    } else if (!strcmp(k, "broker_key")) {
+        if (c->nkeys == EM_MAX_KEYS)
+            return lm_fail(d, LM_INVAL, "%s:%d: more than %d broker keys", path, line,
+                           EM_MAX_KEYS);
+        struct lm_diag kd;
+        if (lm_key_load_public(v, &c->keys[c->nkeys], &kd) != 0)
+            return lm_fail(d, LM_INVAL, "%s:%d: broker_key: %s", path, line, kd.msg);
+        c->nkeys++;
+    } else if (!strcmp(k, "bridge")) {
+        if (set_str(c->bridge, sizeof c->bridge, v) < 0)
+            want = "an interface name of at most 15 bytes";
+    } else if (!strcmp(k, "bridge_ip")) {
+        char *slash = strchr(v, '/');
+        if (!slash || (*slash = '\0', parse_ip(v, c->bridge_ip) < 0) ||
+            parse_u64(slash + 1, 8, 30, &x) < 0)
+            want = "A.B.C.D/PREFIX (prefix 8 to 30)";
+        else
+            c->prefix = (uint8_t)x;
+    } else if (!strcmp(k, "pool")) {
+        char *dash = strchr(v, '-');
+        if (!dash || (*dash = '\0', parse_ip(trim(v), c->pool_lo) < 0) ||
+            parse_ip(trim(dash + 1), c->pool_hi) < 0 ||
+            ntohl(ip4_u32(c->pool_lo)) > ntohl(ip4_u32(c->pool_hi)))
+            want = "FIRST-LAST addresses";
+    } else if (!strcmp(k, "mac_prefix")) {
+        unsigned a, b, e;
+        char extra;
+        if (sscanf(v, "%2x:%2x:%2x%c", &a, &b, &e, &extra) != 3 || (a & 1))
+            want = "three unicast bytes XX:XX:XX";
+        else {
+            c->mac_prefix[0] = (uint8_t)a;
+            c->mac_prefix[1] = (uint8_t)b;
+            c->mac_prefix[2] = (uint8_t)e;
+        }
+    }
+#define NUM(name, field, lo, hi)                                                           \
+    else if (!strcmp(k, name))                                                             \
+    {                                                                                      \
+        if (parse_u64(v, lo, hi, &x) < 0)                                                  \
+            want = "a number from " #lo " to " #hi;                                        \
+        else                                                                               \
+            c->field = x;                                                                  \
+    }
+    NUM("max_vms", max_vms, 1, 100000)
+    NUM("max_mem_mib", max_mem_mib, 2, 1792)
+    NUM("total_mem_mib", total_mem_mib, 2, 1 << 30)
+    NUM("grace_ms", grace_ms, 0, 86400000)
+    NUM("tick_ms", tick_ms, 10, 60000)
+    NUM("low_credit_ms", low_credit_ms, 0, 86400000)
+    NUM("max_skew_s", max_skew_s, 0, 86400)
+    NUM("jump_limit", jump_limit, 1, 1 << 24)
+    NUM("replay_capacity", replay_capacity, 16, 1 << 24)
+    NUM("verify_rate", verify_rate, 1, 1000000)
+    NUM("verify_rate_per_source", verify_rate_per_source, 1, 1000000)
+    NUM("loader_port", loader_port, 1, 65535)
+    NUM("loader_wait_s", loader_wait_s, 1, 3600)
+    NUM("loader_idle_s", loader_idle_s, 1, 3600)
+#undef NUM
+    else if (!strcmp(k, "vmm")) {
+        if (set_str(c->vmm, sizeof c->vmm, v) < 0)
+            want = "a path";
+    } else if (!strcmp(k, "loader")) {
+        if (set_str(c->loader, sizeof c->loader, v) < 0)
+            want = "a path";
+    } else if (!strcmp(k, "control")) {
+        if (set_str(c->control, sizeof c->control, v) < 0)
+            want = "a path shorter than 108 bytes";
+    } else if (!strcmp(k, "state_dir")) {
+        if (set_str(c->state_dir, sizeof c->state_dir, v) < 0)
+            want = "a path";
+    } else {
+        return lm_fail(d, LM_INVAL, "%s:%d: unknown key \"%s\" (docs/evilman.conf.example "
+                       "lists them)", path, line, k);
+    }
+    if (want)
+        return lm_fail(d, LM_INVAL, "%s:%d: %s = \"%s\": expected %s", path, line, k, v, want);
+    return 0;
+}
+
+int config_load(const char *path, struct em_config *c, struct lm_diag *d)
+{
+    defaults(c);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return lm_fail(d, LM_IO, "%s: %s", path, strerror(errno));
+    char buf[1024];
+    int line = 0, rc = 0;
+    while (!rc && fgets(buf, sizeof buf, f)) {
+        line++;
+        char *hash = strchr(buf, '#');
+        if (hash)
+            *hash = '\0';
+        char *s = trim(buf);
+        if (!*s)
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = lm_fail(d, LM_INVAL, "%s:%d: expected \"key = value\"", path, line);
+            break;
+        }
+        *eq = '\0';
+        rc = apply(c, trim(s), trim(eq + 1), path, line, d);
+    }
+    fclose(f);
+    if (rc)
+        return rc;
+    const char *missing = !c->host_name[0] ? "host_name"
+                          : !c->nkeys ? "broker_key"
+                          : !c->bridge[0] ? "bridge"
+                          : !c->prefix ? "bridge_ip"
+                          : !c->pool_lo[0] ? "pool"
+                          : !c->loader[0] ? "loader"
+                          : NULL;
+    if (missing)
+        return lm_fail(d, LM_INVAL, "%s: \"%s\" is required", path, missing);
+    uint32_t mask = htonl(0xffffffffu << (32 - c->prefix));
+    uint32_t net = ip4_u32(c->bridge_ip) & mask;
+    if ((ip4_u32(c->pool_lo) & mask) != net || (ip4_u32(c->pool_hi) & mask) != net)
+        return lm_fail(d, LM_INVAL, "%s: the pool must lie inside the bridge's subnet", path);
+    return 0;
+}

@@ -1,0 +1,137 @@
+/* Internal header of Evil Man, the host agent: what its files share. */
+#ifndef LM_EVILMAN_H
+#define LM_EVILMAN_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "laundromat/chain.h"
+#include "laundromat/token.h"
+#include "laundromat/wire.h"
+
+#define EM_MAX_KEYS 16
+
+/* An IPv4 address held as 4 bytes in network order, as a u32 (network order too). */
+static inline uint32_t ip4_u32(const uint8_t ip[4])
+{
+    uint32_t v;
+    memcpy(&v, ip, 4);
+    return v;
+}
+
+/* config.c: the daemon's configuration file (docs/evilman.conf.example). */
+struct em_config {
+    struct sockaddr_in listen;     /* UDP: pings and payments */
+    char host_name[LM_SCOPE_BYTES + 1];
+    char cluster[LM_SCOPE_BYTES + 1]; /* "" when in no cluster */
+    struct lm_pubkey keys[EM_MAX_KEYS];
+    size_t nkeys;
+    char bridge[16];
+    uint8_t bridge_ip[4], prefix;  /* the VMs' gateway and subnet */
+    uint8_t pool_lo[4], pool_hi[4];/* VM addresses handed out, inclusive */
+    uint8_t mac_prefix[3];
+    unsigned max_vms;
+    uint64_t max_mem_mib, total_mem_mib;
+    uint64_t grace_ms, tick_ms, low_credit_ms;
+    uint32_t max_skew_s, jump_limit;
+    unsigned replay_capacity;
+    unsigned verify_rate;          /* signature checks per second, all sources together */
+    unsigned verify_rate_per_source;
+    char vmm[256], loader[256];
+    unsigned loader_port, loader_wait_s, loader_idle_s;
+    char control[108];             /* UNIX socket path */
+    char state_dir[200];           /* VM logs, earnings */
+};
+int config_load(const char *path, struct em_config *c, struct lm_diag *d);
+
+/* replay.c: token ids seen here, until they expire; bounded. */
+struct replay;
+struct replay *replay_new(unsigned capacity);
+void replay_free(struct replay *r);
+/* The reply cached for this exact datagram, or NULL; *seen tells whether the token id is
+ * known at all (then a different datagram is a replay). */
+const uint8_t *replay_lookup(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES],
+                             const uint8_t *dgram, size_t len, bool *seen);
+/* Remembers an admitted token until it expires, with the datagram and its reply; -1 when
+ * full (nothing is evicted early: that would let a token boot twice). */
+int replay_add(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t expires_at,
+               const uint8_t *dgram, size_t len, const uint8_t reply[LM_PING_REPLY_SIZE]);
+void replay_expire(struct replay *r, uint64_t now);
+unsigned replay_count(const struct replay *r);
+
+/* ratelimit.c: token buckets for signature checks, global and per source address. */
+struct ratelimit;
+struct ratelimit *ratelimit_new(unsigned global_per_s, unsigned per_source_per_s);
+void ratelimit_free(struct ratelimit *r);
+bool ratelimit_take(struct ratelimit *r, uint32_t source_ip, uint64_t now_ns);
+
+/* ping.c: admission of a magic ping, without side effects (fuzzed). */
+struct admit_limits {
+    unsigned vms_running, max_vms;
+    uint64_t mem_in_use_mib, max_mem_mib, total_mem_mib;
+};
+struct admit {
+    int status;                    /* 0 admitted, else enum lm_status */
+    bool resend;                   /* an exact repeat: send `cached` again */
+    const uint8_t *cached;         /* with resend */
+    struct lm_ping ping;
+    struct lm_token token;
+    struct lm_diag why;            /* the reason, for the log */
+};
+void ping_admit(const uint8_t *dgram, size_t len, uint32_t source_ip, uint64_t now_s,
+                uint64_t now_ns, const struct em_config *c, const struct admit_limits *lim,
+                struct replay *replay, struct ratelimit *rl, struct admit *a);
+
+/* pool.c: VM addresses and MACs. */
+int pool_take(const struct em_config *c, const uint8_t want[4], uint8_t ip[4], uint8_t mac[6]);
+void pool_release(const struct em_config *c, const uint8_t ip[4]);
+unsigned pool_in_use(void);
+
+/* vm.c: the VM table and lifecycles. */
+enum vm_state { VM_LOADING, VM_RUNNING, VM_GRACE, VM_ENDED };
+struct vm {
+    uint64_t id;
+    enum vm_state state;
+    struct lm_token token;
+    struct lm_chain_state chain;
+    int64_t credit_ms;
+    uint64_t earned_units;         /* prepaid + chain units credited */
+    bool warned;
+    uint64_t grace_deadline_ns;
+    uint64_t started_ns, booted_ns, last_tick_ns;
+    int pid, ctl_fd, tap_fd;
+    char tap[16];
+    uint8_t ip[4], mac[6];
+    char log_path[256];
+};
+struct vm *vm_find_token(const uint8_t id[LM_TOKEN_ID_BYTES]);
+struct vm *vm_find_id(uint64_t id);
+struct vm *vm_find_pid(int pid);
+struct vm *vm_find_ctl(int fd);
+unsigned vm_count(void);
+const char *vm_state_name(enum vm_state s);
+uint64_t vm_mem_in_use(void);
+void vm_foreach(void (*fn)(struct vm *, void *), void *arg);
+/* Starts a VM for an admitted token: tap, address, monitor running the loader. */
+struct vm *vm_start(const struct em_config *c, const struct lm_token *t, struct lm_diag *d);
+/* Ends a VM: kills the monitor if alive; vm_reap() finishes once it has exited. */
+void vm_destroy(struct vm *v, const char *why);
+void vm_reap(const struct em_config *c, struct vm *v, int wait_status);
+
+/* credit.c: payments, the accounting tick, garbage collection, earnings. */
+int credit_pay(const struct em_config *c, struct vm *v, uint32_t index,
+               const uint8_t link[LM_HASH_BYTES], struct lm_diag *d);
+void credit_tick(const struct em_config *c, uint64_t now_ns);
+void credit_notify(struct vm *v, uint32_t events);
+void credit_record_earnings(const struct em_config *c, const struct vm *v, const char *why);
+
+/* control.c: the root-only UNIX socket for lmctl host. */
+int control_open(const struct em_config *c);
+void control_handle(const struct em_config *c, int listen_fd);
+
+uint64_t em_now_ns(void);
+
+#endif

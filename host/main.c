@@ -1,0 +1,316 @@
+/*
+ * Evil Man, the host agent: boots a VM for every valid magic ping, credits payments, warns
+ * and then reclaims VMs whose payments stop. One thread, one epoll loop: the UDP socket, the
+ * control socket, the accounting timer, signals, and each monitor's control socket.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "evilman.h"
+#include "laundromat/log.h"
+#include "laundromat/util.h"
+#include "laundromat/vmmctl.h"
+
+static const char usage[] =
+    "usage: evilman --config FILE [-v | -q] [--check]\n"
+    "Evil Man, the Laundromat host agent: boots a VM for each valid magic ping (UDP), takes\n"
+    "hash-chain payments, and reclaims VMs whose payments stop. Runs as root.\n"
+    "  -c, --config FILE  configuration (see docs/evilman.conf.example)\n"
+    "      --check        load and check the configuration, then exit\n"
+    "  -v, --verbose      debug logging\n"
+    "  -q, --quiet        errors and warnings only\n"
+    "  -h, --help         this text\n";
+
+static struct em_config cfg;
+static struct replay *replay;
+static struct ratelimit *rl;
+static int udp_fd, ep_fd;
+
+uint64_t em_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void reply_to(const struct sockaddr_in *to, const uint8_t *b, size_t n)
+{
+    sendto(udp_fd, b, n, MSG_DONTWAIT, (const struct sockaddr *)to, sizeof *to);
+}
+
+static void watch(int fd)
+{
+    struct epoll_event e = {.events = EPOLLIN, .data.fd = fd};
+    epoll_ctl(ep_fd, EPOLL_CTL_ADD, fd, &e);
+}
+
+static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *from)
+{
+    struct admit_limits lim = {vm_count(), cfg.max_vms, vm_mem_in_use(), cfg.max_mem_mib,
+                               cfg.total_mem_mib};
+    struct admit a;
+    char src[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &from->sin_addr, src, sizeof src);
+    ping_admit(b, n, from->sin_addr.s_addr, lm_now(), em_now_ns(), &cfg, &lim, replay, rl, &a);
+    if (a.resend) {
+        reply_to(from, a.cached, LM_PING_REPLY_SIZE);
+        return;
+    }
+    struct lm_ping_reply r = {.nonce = a.ping.nonce, .server_time = lm_now()};
+    memcpy(r.token_id, a.token.id, LM_TOKEN_ID_BYTES);
+    struct vm *v = NULL;
+    if (a.status == LM_OK) {
+        v = vm_start(&cfg, &a.token, &a.why);
+        if (!v)
+            a.status = LM_HOST_FULL;
+    }
+    if (v)
+        watch(v->ctl_fd); /* its monitor reports the hand-over here */
+    if (v && a.ping.has_payment) { /* the first payment rides along */
+        struct lm_diag pd;
+        if (credit_pay(&cfg, v, a.ping.pay_index, a.ping.pay_link, &pd) != 0)
+            lm_warn("VM %llu: first payment refused: %s", (unsigned long long)v->id, pd.msg);
+    }
+    if (v) {
+        char id[33];
+        lm_token_id_hex(a.token.id, id);
+        r.vm_id = v->id;
+        memcpy(r.loader_ip, v->ip, 4);
+        r.loader_port = (uint16_t)cfg.loader_port;
+        r.credit_ms = (uint64_t)(v->credit_ms > 0 ? v->credit_ms : 0);
+        lm_info("ping from %s: token %s admitted: VM %llu, %u MiB, %u.%u.%u.%u on %s, "
+                "%lld ms prepaid", src, id, (unsigned long long)v->id, a.token.mem_mib, v->ip[0],
+                v->ip[1], v->ip[2], v->ip[3], v->tap, (long long)v->credit_ms);
+    } else {
+        r.status = (uint16_t)a.status;
+        lm_info("ping from %s refused: %s (%s)", src, lm_status_name(a.status), a.why.msg);
+    }
+    uint8_t out[LM_PING_REPLY_SIZE];
+    lm_ping_reply_encode(&r, out, sizeof out);
+    if (v && replay_add(replay, a.token.id, a.token.expires_at, b, n, out) != 0) {
+        /* Full: better to refuse new tokens than to let a cached one boot twice. */
+        vm_destroy(v, "replay cache full");
+        r.status = LM_BUSY;
+        lm_ping_reply_encode(&r, out, sizeof out);
+    }
+    reply_to(from, out, sizeof out);
+}
+
+static void handle_payment(const uint8_t *b, size_t n, const struct sockaddr_in *from)
+{
+    struct lm_pay p;
+    struct lm_diag d;
+    struct lm_pay_reply r = {.server_time = lm_now()};
+    int rc = lm_pay_decode(b, n, &p, &d);
+    if (rc) { /* not worth an answer: it may not be a payment at all */
+        lm_debug("dropped a malformed payment: %s", d.msg);
+        return;
+    }
+    memcpy(r.token_id, p.token_id, LM_TOKEN_ID_BYTES);
+    struct vm *v = vm_find_token(p.token_id);
+    if (!v || v->state == VM_ENDED)
+        rc = lm_fail(&d, LM_UNKNOWN_TOKEN, "no VM runs with this token here");
+    else
+        rc = credit_pay(&cfg, v, p.index, p.link, &d);
+    r.status = (uint16_t)(rc < 0 ? -rc : 0);
+    if (v) {
+        r.accepted_index = v->chain.last_index;
+        r.credit_ms = (uint64_t)(v->credit_ms > 0 ? v->credit_ms : 0);
+    }
+    if (rc && rc != -LM_CHAIN_DUPLICATE && rc != -LM_CHAIN_STALE) {
+        char src[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &from->sin_addr, src, sizeof src);
+        lm_info("payment from %s refused: %s", src, d.msg);
+    }
+    uint8_t out[LM_PAY_REPLY_SIZE];
+    lm_pay_reply_encode(&r, out, sizeof out);
+    reply_to(from, out, sizeof out);
+}
+
+static void handle_udp(void)
+{
+    for (int burst = 0; burst < 256; burst++) { /* then let the timer and children run */
+        uint8_t b[LM_WIRE_MAX + 1];
+        struct sockaddr_in from;
+        socklen_t fl = sizeof from;
+        ssize_t n = recvfrom(udp_fd, b, sizeof b, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+        if (n < 0)
+            return;
+        if (n >= 4 && memcmp(b, LM_PING_MAGIC, 4) == 0)
+            handle_ping(b, (size_t)n, &from);
+        else if (n >= 4 && memcmp(b, LM_PAY_MAGIC, 4) == 0)
+            handle_payment(b, (size_t)n, &from);
+        /* anything else: silence, and no work */
+    }
+}
+
+static void handle_ctl_msg(int fd)
+{
+    struct vm *v = vm_find_ctl(fd);
+    struct lm_ctl_msg m;
+    ssize_t n;
+    while (v && (n = recv(fd, &m, sizeof m, MSG_DONTWAIT)) > 0) {
+        if (n == sizeof m && m.type == LM_CTL_BOOTED && v->state == VM_LOADING) {
+            v->state = VM_RUNNING;
+            v->booted_ns = em_now_ns();
+            lm_info("VM %llu: image verified and booted (%.1f ms after admission)",
+                    (unsigned long long)v->id, (double)(v->booted_ns - v->started_ns) / 1e6);
+        }
+    }
+    if (v && n == 0) /* the monitor is gone: SIGCHLD brings the rest */
+        epoll_ctl(ep_fd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+static void reap_children(void)
+{
+    int status, pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        struct vm *v = vm_find_pid(pid);
+        if (v) {
+            epoll_ctl(ep_fd, EPOLL_CTL_DEL, v->ctl_fd, NULL);
+            vm_reap(&cfg, v, status);
+        }
+    }
+}
+
+static void destroy_one(struct vm *v, void *arg)
+{
+    vm_destroy(v, arg);
+}
+
+static int open_udp(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int big = 4 << 20; /* ride out bursts: a flood must not crowd out the next ping */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&cfg.listen, sizeof cfg.listen) < 0) {
+        char a[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &cfg.listen.sin_addr, a, sizeof a);
+        lm_err("cannot listen on UDP %s:%u: %s", a, ntohs(cfg.listen.sin_port), strerror(errno));
+        return -1;
+    }
+    return fd;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"check", no_argument, NULL, 'C'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    const char *path = NULL;
+    int check = 0, c;
+    enum lm_log_level level = LM_LOG_INFO;
+    while ((c = getopt_long(argc, argv, "c:vqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': path = optarg; break;
+        case 'C': check = 1; break;
+        case 'v': level = LM_LOG_DEBUG; break;
+        case 'q': level = LM_LOG_WARN; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    lm_log_init("evilman", level);
+    if (!path || optind != argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    struct lm_diag d;
+    if (config_load(path, &cfg, &d) != 0) {
+        lm_err("%s", d.msg);
+        return 1;
+    }
+    if (check) {
+        printf("%s: ok (host %s, %zu broker keys, bridge %s)\n", path, cfg.host_name, cfg.nkeys,
+               cfg.bridge);
+        return 0;
+    }
+    backend_kvm_set_vmm(cfg.vmm);
+    mkdir(cfg.state_dir, 0700);
+    replay = replay_new(cfg.replay_capacity);
+    rl = ratelimit_new(cfg.verify_rate, cfg.verify_rate_per_source);
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGCHLD);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigprocmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+    int tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    struct itimerspec it = {{(time_t)(cfg.tick_ms / 1000), (long)(cfg.tick_ms % 1000) * 1000000},
+                            {(time_t)(cfg.tick_ms / 1000), (long)(cfg.tick_ms % 1000) * 1000000}};
+    timerfd_settime(tick_fd, 0, &it, NULL);
+    int ctl_fd = control_open(&cfg);
+    ep_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (!replay || !rl || sig_fd < 0 || tick_fd < 0 || ctl_fd < 0 || ep_fd < 0 ||
+        (udp_fd = open_udp()) < 0)
+        return 1;
+    watch(udp_fd);
+    watch(ctl_fd);
+    watch(sig_fd);
+    watch(tick_fd);
+    char a[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &cfg.listen.sin_addr, a, sizeof a);
+    lm_info("host %s%s%s listening on UDP %s:%u; bridge %s, %u VMs of at most %llu MiB",
+            cfg.host_name, cfg.cluster[0] ? " in cluster " : "", cfg.cluster, a,
+            ntohs(cfg.listen.sin_port), cfg.bridge, cfg.max_vms,
+            (unsigned long long)cfg.max_mem_mib);
+
+    int stopping = 0;
+    uint64_t last_expire = 0;
+    while (!stopping || vm_count() > 0) {
+        struct epoll_event ev[32];
+        int n = epoll_wait(ep_fd, ev, 32, stopping ? 100 : -1);
+        for (int i = 0; i < n; i++) {
+            int fd = ev[i].data.fd;
+            if (fd == udp_fd) {
+                handle_udp();
+            } else if (fd == ctl_fd) {
+                control_handle(&cfg, ctl_fd);
+            } else if (fd == tick_fd) {
+                uint64_t ticks;
+                if (read(tick_fd, &ticks, sizeof ticks) > 0)
+                    credit_tick(&cfg, em_now_ns());
+                if (lm_now() != last_expire) {
+                    last_expire = lm_now();
+                    replay_expire(replay, last_expire);
+                }
+            } else if (fd == sig_fd) {
+                struct signalfd_siginfo si;
+                while (read(sig_fd, &si, sizeof si) == sizeof si) {
+                    if (si.ssi_signo == SIGCHLD) {
+                        reap_children();
+                    } else if (!stopping) {
+                        lm_info("signal %u: destroying %u VMs and stopping", si.ssi_signo,
+                                vm_count());
+                        stopping = 1;
+                        vm_foreach(destroy_one, "the host agent is stopping");
+                    }
+                }
+            } else {
+                handle_ctl_msg(fd);
+            }
+        }
+    }
+    unlink(cfg.control);
+    lm_info("stopped");
+    return 0;
+}

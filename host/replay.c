@@ -1,0 +1,122 @@
+/*
+ * The replay cache: every token admitted here, until it expires, with the datagram that
+ * admitted it and the reply sent. Fixed capacity, open addressing; lookups cost one hash of
+ * the datagram and no signature check, so replays are cheap to answer.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "evilman.h"
+#include "laundromat/hash.h"
+
+#define DOMAIN_DGRAM "laundromat/replay-datagram/v1" /* host-local, never on the wire */
+
+struct entry {
+    uint8_t id[LM_TOKEN_ID_BYTES];
+    uint8_t digest[LM_HASH_BYTES];   /* of the admitting datagram */
+    uint8_t reply[LM_PING_REPLY_SIZE];
+    uint64_t expires_at;             /* 0: free slot */
+};
+
+struct replay {
+    struct entry *slots;
+    unsigned mask, capacity, count;
+};
+
+struct replay *replay_new(unsigned capacity)
+{
+    struct replay *r = calloc(1, sizeof *r);
+    unsigned size = 16;
+    while (size < 2 * capacity) /* at most half full: probes stay short */
+        size *= 2;
+    if (r)
+        r->slots = calloc(size, sizeof *r->slots);
+    if (!r || !r->slots) {
+        free(r);
+        return NULL;
+    }
+    r->mask = size - 1;
+    r->capacity = capacity;
+    return r;
+}
+
+void replay_free(struct replay *r)
+{
+    if (r)
+        free(r->slots);
+    free(r);
+}
+
+static unsigned slot_of(const struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES])
+{
+    uint64_t h; /* token ids are random: their bytes are hash enough */
+    memcpy(&h, id, sizeof h);
+    return (unsigned)(h ^ (h >> 29)) & r->mask;
+}
+
+static struct entry *find(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES])
+{
+    for (unsigned i = slot_of(r, id);; i = (i + 1) & r->mask) {
+        struct entry *e = &r->slots[i];
+        if (!e->expires_at)
+            return NULL;
+        if (memcmp(e->id, id, LM_TOKEN_ID_BYTES) == 0)
+            return e;
+    }
+}
+
+const uint8_t *replay_lookup(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES],
+                             const uint8_t *dgram, size_t len, bool *seen)
+{
+    struct entry *e = find(r, id);
+    *seen = e != NULL;
+    if (!e)
+        return NULL;
+    uint8_t digest[LM_HASH_BYTES];
+    if (lm_hash(DOMAIN_DGRAM, dgram, len, digest) != 0)
+        return NULL;
+    return memcmp(digest, e->digest, LM_HASH_BYTES) == 0 ? e->reply : NULL;
+}
+
+int replay_add(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t expires_at,
+               const uint8_t *dgram, size_t len, const uint8_t reply[LM_PING_REPLY_SIZE])
+{
+    if (r->count >= r->capacity || find(r, id))
+        return -1;
+    unsigned i = slot_of(r, id);
+    while (r->slots[i].expires_at)
+        i = (i + 1) & r->mask;
+    struct entry *e = &r->slots[i];
+    memcpy(e->id, id, LM_TOKEN_ID_BYTES);
+    if (lm_hash(DOMAIN_DGRAM, dgram, len, e->digest) != 0)
+        return -1;
+    memcpy(e->reply, reply, LM_PING_REPLY_SIZE);
+    e->expires_at = expires_at ? expires_at : 1;
+    r->count++;
+    return 0;
+}
+
+/* Drops expired entries, re-placing the rest of each probe run (no tombstones). */
+void replay_expire(struct replay *r, uint64_t now)
+{
+    for (unsigned i = 0; i <= r->mask; i++) {
+        struct entry *e = &r->slots[i];
+        if (!e->expires_at || e->expires_at > now)
+            continue;
+        e->expires_at = 0;
+        r->count--;
+        for (unsigned j = (i + 1) & r->mask; r->slots[j].expires_at; j = (j + 1) & r->mask) {
+            struct entry moved = r->slots[j];
+            r->slots[j].expires_at = 0;
+            unsigned k = slot_of(r, moved.id);
+            while (r->slots[k].expires_at)
+                k = (k + 1) & r->mask;
+            r->slots[k] = moved;
+        }
+    }
+}
+
+unsigned replay_count(const struct replay *r)
+{
+    return r->count;
+}

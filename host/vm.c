@@ -1,0 +1,216 @@
+/* The VM table and each VM's lifecycle: start (tap, address, monitor), destroy, reap. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "evilman.h"
+#include "laundromat/log.h"
+#include "tap.h"
+
+#define MAX_TABLE 100000
+
+static struct vm **table; /* dense: [0, nvms) */
+static unsigned nvms, cap;
+static uint64_t next_id = 1;
+
+static const char *state_name(enum vm_state s)
+{
+    static const char *const n[] = {"loading", "running", "grace", "ended"};
+    return n[s];
+}
+
+const char *vm_state_name(enum vm_state s)
+{
+    return state_name(s);
+}
+
+struct vm *vm_find_token(const uint8_t id[LM_TOKEN_ID_BYTES])
+{
+    for (unsigned i = 0; i < nvms; i++)
+        if (memcmp(table[i]->token.id, id, LM_TOKEN_ID_BYTES) == 0)
+            return table[i];
+    return NULL;
+}
+
+struct vm *vm_find_id(uint64_t id)
+{
+    for (unsigned i = 0; i < nvms; i++)
+        if (table[i]->id == id)
+            return table[i];
+    return NULL;
+}
+
+struct vm *vm_find_pid(int pid)
+{
+    for (unsigned i = 0; i < nvms; i++)
+        if (table[i]->pid == pid)
+            return table[i];
+    return NULL;
+}
+
+struct vm *vm_find_ctl(int fd)
+{
+    for (unsigned i = 0; i < nvms; i++)
+        if (table[i]->ctl_fd == fd)
+            return table[i];
+    return NULL;
+}
+
+unsigned vm_count(void)
+{
+    return nvms;
+}
+
+uint64_t vm_mem_in_use(void)
+{
+    uint64_t m = 0;
+    for (unsigned i = 0; i < nvms; i++)
+        m += table[i]->token.mem_mib;
+    return m;
+}
+
+void vm_foreach(void (*fn)(struct vm *, void *), void *arg)
+{
+    for (unsigned i = nvms; i-- > 0;) /* backwards: fn may end a VM */
+        if (i < nvms)
+            fn(table[i], arg);
+}
+
+struct vm *vm_start(const struct em_config *c, const struct lm_token *t, struct lm_diag *d)
+{
+    if (nvms == cap) {
+        unsigned ncap = cap ? 2 * cap : 64;
+        struct vm **nt = ncap <= MAX_TABLE ? realloc(table, ncap * sizeof *nt) : NULL;
+        if (!nt) {
+            lm_fail(d, LM_HOST_FULL, "VM table full");
+            return NULL;
+        }
+        table = nt;
+        cap = ncap;
+    }
+    struct vm *v = calloc(1, sizeof *v);
+    if (!v) {
+        lm_fail(d, LM_INTERNAL, "out of memory");
+        return NULL;
+    }
+    v->id = next_id++;
+    v->token = *t;
+    v->tap_fd = v->ctl_fd = -1;
+    int ctl[2] = {-1, -1};
+    if (pool_take(c, t->prefix ? t->ipv4 : NULL, v->ip, v->mac) < 0) {
+        if (t->prefix)
+            lm_fail(d, LM_BAD_NETID, "address %u.%u.%u.%u is outside this host's pool or in "
+                    "use", t->ipv4[0], t->ipv4[1], t->ipv4[2], t->ipv4[3]);
+        else
+            lm_fail(d, LM_HOST_FULL, "no free address in the pool");
+        free(v);
+        return NULL;
+    }
+    if (t->mac[0] | t->mac[1] | t->mac[2] | t->mac[3] | t->mac[4] | t->mac[5])
+        memcpy(v->mac, t->mac, 6); /* the token keeps its identity, e.g. after migrating */
+    char want[16];
+    snprintf(want, sizeof want, "lmvm%llu", (unsigned long long)v->id);
+    v->tap_fd = tap_open(want, c->bridge, v->tap, sizeof v->tap);
+    if (v->tap_fd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+        lm_fail(d, LM_INTERNAL, "cannot set up the VM's tap or control socket: %s",
+                strerror(errno));
+        goto fail;
+    }
+    v->ctl_fd = ctl[0];
+    fcntl(v->ctl_fd, F_SETFL, O_NONBLOCK);
+    snprintf(v->log_path, sizeof v->log_path, "%s/vm-%llu.log", c->state_dir,
+             (unsigned long long)v->id);
+    char cmdline[128];
+    snprintf(cmdline, sizeof cmdline, "app=loader port=%u wait_s=%u idle_s=%u", c->loader_port,
+             c->loader_wait_s, c->loader_idle_s);
+    struct vm_spec spec = {
+        .kernel = c->loader, .loader = 1, .mem_mib = t->mem_mib, .vcpus = 1, .cmdline = cmdline,
+        .tap_fd = v->tap_fd, .prefix = c->prefix, .ctl_fd = ctl[1], .log_path = v->log_path,
+    };
+    memcpy(spec.ip, v->ip, 4);
+    memcpy(spec.gateway, c->bridge_ip, 4);
+    memcpy(spec.mac, v->mac, 6);
+    memcpy(spec.commitment, t->commitment, 32);
+    struct vm_handle h;
+    if (backend_kvm.create(&spec, &h, d) != 0)
+        goto fail;
+    close(ctl[1]);
+    v->pid = h.pid;
+    v->state = VM_LOADING;
+    v->started_ns = v->last_tick_ns = em_now_ns();
+    v->credit_ms = (int64_t)t->prepaid_units * t->link_value_ms;
+    v->earned_units = t->prepaid_units;
+    lm_chain_init(&v->chain, t->anchor, t->chain_len, c->jump_limit);
+    table[nvms++] = v;
+    return v;
+fail:
+    if (ctl[1] >= 0)
+        close(ctl[1]);
+    if (v->ctl_fd >= 0)
+        close(v->ctl_fd);
+    if (v->tap_fd >= 0)
+        close(v->tap_fd);
+    pool_release(c, v->ip);
+    free(v);
+    return NULL;
+}
+
+void vm_destroy(struct vm *v, const char *why)
+{
+    if (v->state == VM_ENDED)
+        return;
+    lm_info("VM %llu: destroying: %s", (unsigned long long)v->id, why);
+    v->state = VM_ENDED;
+    struct vm_handle h = {v->pid};
+    backend_kvm.destroy(&h);
+}
+
+/* The last line of the VM's log that says why a loader or guest stopped, if any. */
+static void last_reason(const char *path, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "refused") || strstr(line, "PANIC") || strstr(line, "EXCEPTION") ||
+            strstr(line, "error:")) {
+            line[strcspn(line, "\n")] = '\0';
+            line[outlen - 1] = '\0';
+            memcpy(out, line, outlen);
+        }
+    }
+    fclose(f);
+}
+
+void vm_reap(const struct em_config *c, struct vm *v, int status)
+{
+    char why[400], reason[256];
+    last_reason(v->log_path, reason, sizeof reason);
+    if (WIFEXITED(status))
+        snprintf(why, sizeof why, "exit status %d%s%s", WEXITSTATUS(status),
+                 reason[0] ? ": " : "", reason);
+    else
+        snprintf(why, sizeof why, "killed by signal %d%s", WTERMSIG(status),
+                 v->state == VM_ENDED ? " (destroyed)" : "");
+    lm_info("VM %llu ended (%s); reclaiming tap %s, address %u.%u.%u.%u, %llu MiB",
+            (unsigned long long)v->id, why, v->tap, v->ip[0], v->ip[1], v->ip[2], v->ip[3],
+            (unsigned long long)v->token.mem_mib);
+    credit_record_earnings(c, v, why);
+    close(v->ctl_fd);
+    close(v->tap_fd); /* the kernel removes the tap with its last descriptor */
+    pool_release(c, v->ip);
+    for (unsigned i = 0; i < nvms; i++)
+        if (table[i] == v) {
+            table[i] = table[--nvms];
+            break;
+        }
+    free(v);
+}

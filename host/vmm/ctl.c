@@ -1,0 +1,48 @@
+/* The agent's control socket: credit updates in, hand-over notices out. */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "laundromat/log.h"
+#include "laundromat/vmmctl.h"
+#include "vmm.h"
+
+void ctl_drain(struct vm *vm)
+{
+    if (vm->ctl_fd < 0)
+        return;
+    for (;;) {
+        struct lm_ctl_msg m;
+        ssize_t n = recv(vm->ctl_fd, &m, sizeof m, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) { /* the agent is gone: nothing may run unaccounted */
+            lm_err("control socket closed by the agent (%s); ending the VM",
+                   n < 0 ? strerror(errno) : "EOF");
+            vm->exited = true;
+            vm->exit_code = LM_EXIT_MONITOR;
+            close(vm->ctl_fd);
+            vm->ctl_fd = -1;
+            return;
+        }
+        if (n != sizeof m || m.type != LM_CTL_CREDIT ||
+            (m.events & ~(LM_EVENT_CREDIT_LOW | LM_EVENT_GRACE | LM_EVENT_CREDIT))) {
+            lm_warn("control socket: ignoring a malformed %zd-byte message (type %u)", n,
+                    n >= 4 ? m.type : 0);
+            continue;
+        }
+        vm->events |= m.events;
+        vm->credit_ms = m.credit_ms;
+        vm->grace_ms = m.grace_ms;
+    }
+}
+
+void ctl_send_booted(struct vm *vm, uint64_t entry)
+{
+    if (vm->ctl_fd < 0)
+        return;
+    struct lm_ctl_msg m = {.type = LM_CTL_BOOTED, .entry = entry};
+    if (send(vm->ctl_fd, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof m)
+        lm_warn("control socket: cannot report the hand-over: %s", strerror(errno));
+}

@@ -1,0 +1,25 @@
+/*
+ * Messages on the control socket between Evil Man and one lm-vmm (--ctl-fd): a SOCK_SEQPACKET
+ * pair, one fixed-size little-endian message per packet. Host-internal: both ends are ours,
+ * but the monitor still checks every message.
+ */
+#ifndef LAUNDROMAT_VMMCTL_H
+#define LAUNDROMAT_VMMCTL_H
+
+#include <stdint.h>
+
+enum lm_ctl_type {
+    LM_CTL_CREDIT = 1, /* agent -> monitor: credit state; events = LM_EVENT_* bits to raise */
+    LM_CTL_BOOTED = 2, /* monitor -> agent: the loader handed over to the loaded kernel */
+};
+
+struct lm_ctl_msg {
+    uint32_t type;
+    uint32_t events;
+    uint64_t credit_ms;
+    uint64_t grace_ms;
+    uint64_t entry;    /* LM_CTL_BOOTED: the new kernel's entry */
+};
+_Static_assert(sizeof(struct lm_ctl_msg) == 32, "control message size");
+
+#endif
