@@ -115,8 +115,10 @@ unsigned vm_count(void);
 const char *vm_state_name(enum vm_state s);
 uint64_t vm_mem_in_use(void);
 void vm_foreach(void (*fn)(struct vm *, void *), void *arg);
-/* Starts a VM for an admitted token: tap, address, monitor running the loader. */
-struct vm *vm_start(const struct em_config *c, const struct lm_token *t, struct lm_diag *d);
+/* Starts a VM for an admitted token: tap, address, monitor running the loader. NULL with
+ * *status (enum lm_status) and d set when it cannot. */
+struct vm *vm_start(const struct em_config *c, const struct lm_token *t, int *status,
+                    struct lm_diag *d);
 /* Ends a VM: kills the monitor if alive; vm_reap() finishes once it has exited. */
 void vm_destroy(struct vm *v, const char *why);
 void vm_reap(const struct em_config *c, struct vm *v, int wait_status);

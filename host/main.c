@@ -74,9 +74,7 @@ static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *fr
     memcpy(r.token_id, a.token.id, LM_TOKEN_ID_BYTES);
     struct vm *v = NULL;
     if (a.status == LM_OK) {
-        v = vm_start(&cfg, &a.token, &a.why);
-        if (!v)
-            a.status = LM_HOST_FULL;
+        v = vm_start(&cfg, &a.token, &a.status, &a.why);
     }
     if (v)
         watch(v->ctl_fd); /* its monitor reports the hand-over here */

@@ -82,13 +82,14 @@ void vm_foreach(void (*fn)(struct vm *, void *), void *arg)
             fn(table[i], arg);
 }
 
-struct vm *vm_start(const struct em_config *c, const struct lm_token *t, struct lm_diag *d)
+struct vm *vm_start(const struct em_config *c, const struct lm_token *t, int *status,
+                    struct lm_diag *d)
 {
     if (nvms == cap) {
         unsigned ncap = cap ? 2 * cap : 64;
         struct vm **nt = ncap <= MAX_TABLE ? realloc(table, ncap * sizeof *nt) : NULL;
         if (!nt) {
-            lm_fail(d, LM_HOST_FULL, "VM table full");
+            *status = -lm_fail(d, LM_HOST_FULL, "VM table full");
             return NULL;
         }
         table = nt;
@@ -96,7 +97,7 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, struct 
     }
     struct vm *v = calloc(1, sizeof *v);
     if (!v) {
-        lm_fail(d, LM_INTERNAL, "out of memory");
+        *status = -lm_fail(d, LM_INTERNAL, "out of memory");
         return NULL;
     }
     v->id = next_id++;
@@ -105,10 +106,10 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, struct 
     int ctl[2] = {-1, -1};
     if (pool_take(c, t->prefix ? t->ipv4 : NULL, v->ip, v->mac) < 0) {
         if (t->prefix)
-            lm_fail(d, LM_BAD_NETID, "address %u.%u.%u.%u is outside this host's pool or in "
-                    "use", t->ipv4[0], t->ipv4[1], t->ipv4[2], t->ipv4[3]);
+            *status = -lm_fail(d, LM_BAD_NETID, "address %u.%u.%u.%u is outside this host's "
+                               "pool or in use", t->ipv4[0], t->ipv4[1], t->ipv4[2], t->ipv4[3]);
         else
-            lm_fail(d, LM_HOST_FULL, "no free address in the pool");
+            *status = -lm_fail(d, LM_HOST_FULL, "no free address in the pool");
         free(v);
         return NULL;
     }
@@ -118,8 +119,8 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, struct 
     snprintf(want, sizeof want, "lmvm%llu", (unsigned long long)v->id);
     v->tap_fd = tap_open(want, c->bridge, v->tap, sizeof v->tap);
     if (v->tap_fd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
-        lm_fail(d, LM_INTERNAL, "cannot set up the VM's tap or control socket: %s",
-                strerror(errno));
+        *status = -lm_fail(d, LM_INTERNAL, "cannot set up the VM's tap or control socket: %s",
+                           strerror(errno));
         goto fail;
     }
     v->ctl_fd = ctl[0];
@@ -138,8 +139,10 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, struct 
     memcpy(spec.mac, v->mac, 6);
     memcpy(spec.commitment, t->commitment, 32);
     struct vm_handle h;
-    if (backend_kvm.create(&spec, &h, d) != 0)
+    if (backend_kvm.create(&spec, &h, d) != 0) {
+        *status = LM_INTERNAL;
         goto fail;
+    }
     close(ctl[1]);
     v->pid = h.pid;
     v->state = VM_LOADING;

@@ -114,13 +114,18 @@ static void handle(struct http_conn *c, size_t len)
         respond(c, 404, "Not Found", "<html><body>not found</body></html>\n", head, keep);
         return;
     }
-    char body[512];
+    char body[640], credit[160] = "";
     uint64_t ms = clock_ns() / 1000000;
+    const struct host_state *hs = events_state();
+    if (hs->known)
+        snprintf(credit, sizeof credit, "<p>host_credit_ms: %llu</p>\n<p>host_warnings: %u%s</p>\n",
+                 (unsigned long long)hs->credit_ms, hs->warnings,
+                 hs->in_grace ? " (in grace: pay or migrate)" : "");
     snprintf(body, sizeof body,
              "<!doctype html>\n<html><head><title>Laundromat guest</title></head><body>\n"
              "<h1>Hello from a Laundromat guest</h1>\n"
-             "<p>requests: %llu</p>\n<p>uptime_ms: %llu</p>\n</body></html>\n",
-             (unsigned long long)requests, (unsigned long long)ms);
+             "<p>requests: %llu</p>\n<p>uptime_ms: %llu</p>\n%s</body></html>\n",
+             (unsigned long long)requests, (unsigned long long)ms, credit);
     respond(c, 200, "OK", body, head, keep);
 }
 

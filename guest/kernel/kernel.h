@@ -50,6 +50,21 @@ uint32_t lm_random(void);
 void random_init(void);
 void lm_entropy(void *buf, unsigned long len); /* random.c: for libsodium's randombytes */
 
+/* events.c: what the host agent says about credit. */
+struct host_state {
+    bool known, in_grace;
+    uint64_t credit_ms, grace_ms;
+    unsigned warnings;
+};
+void events_fetch(void); /* after the poll hypercall reports LM_POLL_EVENT */
+const struct host_state *events_state(void);
+
+/* payagent.c: the guest pays its own host (pay_seed= ... on the command line). */
+void payagent_init(void);
+void payagent_poll(void);
+void payagent_urgent(void);
+uint64_t payagent_due_ms(void);
+
 /* cmdline.c: "key=value key2=value2". */
 const char *cmdline_get(const char *key); /* value (into a static buffer), or NULL */
 unsigned long cmdline_ulong(const char *key, unsigned long dflt);

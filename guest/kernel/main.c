@@ -23,14 +23,19 @@ static __attribute__((noreturn)) void event_loop(const struct app *app, bool net
 {
     for (;;) {
         bool busy = false;
-        if (net)
+        if (net) {
             net_poll();
+            payagent_poll();
+        }
         if (app->poll)
             busy = app->poll();
         if (busy)
             continue;
-        uint64_t timeout_ms = net ? net_timeout_ms() : 1000;
-        platform_poll(timeout_ms * 1000000ull);
+        uint64_t timeout_ms = net ? net_timeout_ms() : 1000, due = payagent_due_ms();
+        if (due < timeout_ms)
+            timeout_ms = due;
+        if (platform_poll(timeout_ms * 1000000ull) & LM_POLL_EVENT)
+            events_fetch();
     }
 }
 
@@ -66,6 +71,8 @@ void kmain(struct lm_boot_info *bi)
         printf("app=%s serves TCP: give lm-vmm a NIC (--bridge or --tap, and --ip)\n", app->name);
         platform_exit(1);
     }
+    if (net)
+        payagent_init();
     int rc = app->init();
     if (rc != 0 || !app->server) /* a computation ends the VM with its status */
         platform_exit(rc);

@@ -4,6 +4,7 @@
 # Prints three report sections on stdout; diagnostics go to stderr. Every figure is set against
 # a peer measured in the same run; nothing is judged pass/fail on timing. All traffic stays in
 # network namespaces made here (lmb<pid>, lmb<pid>a, lmb<pid>b) and removed on exit.
+# Knobs for quick runs: BENCH_RUNS (20), BENCH_TCP_BYTES (256 MiB), BENCH_TCP_REPS (3), QEMU.
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$TOP/build}
@@ -33,19 +34,18 @@ PIDS=()
 # The QEMU peer: the smallest microvm we could make boot our PVH kernel here (see
 # tests/bench/pvh/pvh.S). The default CPU model is kept: -cpu host aborts under KVM-PVM
 # (MSR 0x10a cannot be set).
+# shellcheck disable=SC2054 # the commas belong to -M's option string
 QEMU_ARGS=(-M microvm,x-option-roms=off,pit=off,pic=off,rtc=off -accel kvm -m 64 -nodefaults
     -no-user-config -nographic -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04)
 PVH_TEXT="hello from the pvh guest"
 PVH_STATUS=67 # pvh.S writes 0x21 to the debug-exit port: QEMU exits (0x21 << 1) | 1
 HELLO_TEXT="hello from the guest"
 
-log() { echo "bench_vm: $*" >&2; }
-
 # Stops a background process we started: SIGTERM, then SIGKILL after 2 s; always reaps it.
 stop_pid() {
-    local p=$1 i
+    local p=$1 _
     kill "$p" 2>/dev/null || { wait "$p" 2>/dev/null; return 0; }
-    for i in $(seq 200); do
+    for _ in $(seq 200); do
         kill -0 "$p" 2>/dev/null || break
         sleep 0.01
     done
@@ -54,6 +54,7 @@ stop_pid() {
     return 0
 }
 
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
     local p n
     for p in "${PIDS[@]}"; do stop_pid "$p"; done
@@ -68,17 +69,31 @@ trap 'exit 130' INT TERM HUP
 
 in_ns() { local n=$1; shift; nsenter --net="/run/netns/$n" "$@"; }
 
-# ratio A B: A/B to two places, or n/a when B is zero or either is missing.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+# ratio A B: A/B to three significant digits, or n/a when B is zero or either is missing.
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "" || b == "" || b + 0 == 0) print "n/a"
+        else if (a / b >= 100) printf "%.0f", a / b
+        else printf "%.3g", a / b }'
+}
 # field KEY LINE: the value of KEY=... in a "k=v k=v" line from vmprobe.
 field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 # median of the numbers given as arguments
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR % 2) print v[(NR + 1) / 2]
+              else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# row LABEL A B RATIO [NOTE]: one line of a section's table.
+row() { printf '%-42s %10s %14s %8s   %s\n' "$1" "$2" "$3" "$4" "${5:-}" | sed 's/ *$//'; }
 
 # Why the VM sections cannot run here, or nothing.
 why_skip() {
     [ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces, taps)"; return; }
-    [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "no usable /dev/kvm"; return; }
+    if ! [ -c /dev/kvm ] || ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
+        echo "no usable /dev/kvm"
+        return
+    fi
     local f
     for f in "$VMM" "$KERNEL" "$HELLO" "$PROBE" "$TCPBENCH"; do
         [ -e "$f" ] || { echo "$f is missing (run make)"; return; }
@@ -105,7 +120,9 @@ make_bridge_ns() {
 # guest_mac N: the MAC we give the guest at 10.200.0.N. Its neighbour entry is made permanent
 # so the host's first SYN goes out at once, not after an ARP round that retries every second.
 guest_mac() { printf '02:00:00:00:c8:%02x' "$1"; }
-pin_neigh() { ip -n "$NS" neigh replace "10.200.0.$1" lladdr "$(guest_mac "$1")" dev br0 nud permanent; }
+pin_neigh() {
+    ip -n "$NS" neigh replace "10.200.0.$1" lladdr "$(guest_mac "$1")" dev br0 nud permanent
+}
 
 # vmm_args N APP: lm-vmm arguments for a 64 MiB guest at 10.200.0.N running APP.
 vmm_args() {
@@ -126,7 +143,7 @@ mtu_of() { ip -n "$1" -o link show "$2" 2>/dev/null | sed -n 's/.* mtu \([0-9]*\
 
 # ---- 1. start-up latency ------------------------------------------------------------------
 section_startup() {
-    echo "== KVM monitor start-up (median of $RUNS runs each; peer QEMU microvm, same run)"
+    echo "== KVM monitor start-up (median of $RUNS runs each; peer: QEMU microvm, same run)"
     local hello kern http qemu qerr
     hello=$("$PROBE" exit "$RUNS" 7 "$HELLO_TEXT" -- "$VMM" -q -c "exit=7" "$HELLO") ||
         { echo "FAILED: lm-vmm with the tiny guest (see stderr)"; return 1; }
@@ -146,17 +163,16 @@ section_startup() {
     kf=$(field first_ms "$kern") ke=$(field exit_ms "$kern")
     hc=$(field connect_ms "$http") hh=$(field http_ms "$http")
     qf=$(field first_ms "${qemu:-}") qe=$(field exit_ms "${qemu:-}")
-    local qfs=${qf:-n/a} qes=${qe:-n/a}
-    printf '%-44s lm-vmm %7.2f ms   qemu microvm %7s ms   ratio %s\n' \
-        "tiny guest: spawn to first console line" "$hf" "$qfs" "$(ratio "$hf" "$qf")"
-    printf '%-44s lm-vmm %7.2f ms   qemu microvm %7s ms   ratio %s\n' \
-        "tiny guest: spawn to exit (whole process)" "$he" "$qes" "$(ratio "$he" "$qe")"
-    printf '%-44s lm-vmm %7.2f ms   (first line %.2f ms)   ratio to qemu exit %s\n' \
-        "our kernel, app=compute n=1: spawn to exit" "$ke" "$kf" "$(ratio "$ke" "$qe")"
-    printf '%-44s lm-vmm %7.2f ms   (TCP connect %.2f ms)   ratio to qemu exit %s\n' \
-        "our kernel, app=http: spawn to HTTP 200" "$hh" "$hc" "$(ratio "$hh" "$qe")"
+    row "" "lm-vmm" "qemu microvm" "ratio"
+    row "tiny guest: spawn to first console line" "$hf ms" "${qf:-n/a} ms" "$(ratio "$hf" "$qf")"
+    row "tiny guest: spawn to exit (whole process)" "$he ms" "${qe:-n/a} ms" "$(ratio "$he" "$qe")"
+    row "our kernel, app=compute n=1: to exit" "$ke ms" "${qe:-n/a} ms" "$(ratio "$ke" "$qe")" \
+        "(first line at $kf ms)"
+    row "our kernel, app=http: to HTTP 200" "$hh ms" "${qe:-n/a} ms" "$(ratio "$hh" "$qe")" \
+        "(TCP connect at $hc ms)"
     [ -z "$qerr" ] || echo "qemu peer skipped: $qerr"
-    echo "(tiny guest: tests/guests/hello.c, qemu: pvh.elf, both 64 MiB; HTTP polled every 0.5 ms)"
+    echo "(tiny guest: tests/guests/hello.c; qemu: tests/bench/pvh, its whole-process time is also"
+    echo " the peer of our kernel's rows; all guests 64 MiB; the HTTP probe connects every 0.5 ms)"
 }
 
 # ---- 2. TCP throughput --------------------------------------------------------------------
@@ -181,8 +197,8 @@ section_throughput() {
 
 throughput() {
     local mib=$((TCP_BYTES / 1048576))
-    echo "== guest TCP throughput (median of $TCP_REPS x $mib MiB; peer: veth pair between namespaces, same run)"
-    local p
+    echo "== guest TCP throughput (median of $TCP_REPS x $mib MiB;" \
+        "peer: veth between namespaces, same run)"
     pin_neigh 2 && pin_neigh 3 || return 1
     # Started with nsenter itself, not in_ns: a backgrounded function would be a subshell,
     # and $! its pid rather than the server's. nsenter execs the command (no --fork).
@@ -197,13 +213,18 @@ throughput() {
     PIDS+=($!)
     nsenter --net="/run/netns/$NSB" "$TCPBENCH" server source 19 >"$TMP/vsource.log" 2>&1 &
     PIDS+=($!)
-    for p in "$NS 10.200.0.2 9" "$NS 10.200.0.3 19" "$NSB 127.0.0.1 9" "$NSB 127.0.0.1 19"; do
-        set -- $p
-        in_ns "$1" "$PROBE" waitport "$2" "$3" 10000 ||
-            { echo "FAILED: nothing listening on $2:$3"; cat "$TMP"/*.log >&2; return 1; }
-    done
-    local gs=() vs=() gr=() vr=() i x
-    for i in $(seq "$TCP_REPS"); do
+    local ns ip port
+    while read -r ns ip port; do
+        in_ns "$ns" "$PROBE" waitport "$ip" "$port" 10000 ||
+            { echo "FAILED: nothing listening on $ip:$port"; cat "$TMP"/*.log >&2; return 1; }
+    done <<EOF
+$NS 10.200.0.2 9
+$NS 10.200.0.3 19
+$NSB 127.0.0.1 9
+$NSB 127.0.0.1 19
+EOF
+    local gs=() vs=() gr=() vr=() x _
+    for _ in $(seq "$TCP_REPS"); do
         # Interleaved, so that drift on the machine touches both sides alike.
         x=$(transfer "$NS" send 10.200.0.2 9) || { echo "$x"; return 1; }
         gs+=("$x")
@@ -217,18 +238,20 @@ throughput() {
     local mgs mvs mgr mvr tap
     mgs=$(median "${gs[@]}") mvs=$(median "${vs[@]}")
     mgr=$(median "${gr[@]}") mvr=$(median "${vr[@]}")
-    printf '%-34s guest %8.1f MB/s   veth %8.1f MB/s   ratio %s\n' \
-        "host to guest (app=sink, port 9)" "$mgs" "$mvs" "$(ratio "$mgs" "$mvs")"
-    printf '%-34s guest %8.1f MB/s   veth %8.1f MB/s   ratio %s\n' \
-        "guest to host (app=source, port 19)" "$mgr" "$mvr" "$(ratio "$mgr" "$mvr")"
-    tap=$(ip -n "$NS" -o link show master br0 | sed -n '1s/^[0-9]*: \([^:@]*\).* mtu \([0-9]*\).*/\1 MTU \2/p')
-    echo "(runs: guest send ${gs[*]}, veth send ${vs[*]}, guest recv ${gr[*]}, veth recv ${vr[*]} MB/s;"
-    echo " tap ${tap:-?}, guest MTU 1500 without offloads; veth MTU $(mtu_of "$NSA" veth0) with the kernel's GSO/GRO)"
+    row "" "guest" "veth" "ratio"
+    row "host to guest (app=sink, port 9)" "$mgs MB/s" "$mvs MB/s" "$(ratio "$mgs" "$mvs")"
+    row "guest to host (app=source, port 19)" "$mgr MB/s" "$mvr MB/s" "$(ratio "$mgr" "$mvr")"
+    tap=$(ip -n "$NS" -o link show master br0 |
+        sed -n '1s/^[0-9]*: \([^:@]*\).* mtu \([0-9]*\).*/\1 MTU \2/p')
+    echo "(each run, MB/s: guest send ${gs[*]}; veth send ${vs[*]};"
+    echo " guest recv ${gr[*]}; veth recv ${vr[*]}."
+    echo " tap ${tap:-?}, guest without offloads; veth MTU $(mtu_of "$NSA" veth0) with GSO/GRO)"
 }
 
 # ---- 3. idle cost -------------------------------------------------------------------------
 section_idle() {
-    echo "== idle 64 MiB VM (CPU over ${IDLE_SAMPLE} s after ${IDLE_WAIT} s; peer QEMU microvm with a halted PVH guest, same run)"
+    echo "== idle 64 MiB VM (${IDLE_SAMPLE} s sample after ${IDLE_WAIT} s;" \
+        "peer: QEMU microvm, halted guest, same run)"
     local vm qemu qerr
     pin_neigh 4
     # shellcheck disable=SC2046
@@ -239,19 +262,23 @@ section_idle() {
         qemu=$("$PROBE" idle "$IDLE_WAIT" "$IDLE_SAMPLE" --want "$PVH_TEXT" -- "$QEMU" \
             "${QEMU_ARGS[@]}" -kernel "$PVH_IDLE") || qerr="QEMU idle run failed (see stderr)"
     fi
-    local vc vr qc qr vrm qrm tick
-    vc=$(field cpu_pct "$vm") vr=$(field rss_kib "$vm")
-    qc=$(field cpu_pct "${qemu:-}") qr=$(field rss_kib "${qemu:-}")
+    local vc vn vr qc qn qr vrm qrm tick
+    vc=$(field cpu_pct "$vm") vn=$(field run_pct "$vm") vr=$(field rss_kib "$vm")
+    qc=$(field cpu_pct "${qemu:-}") qn=$(field run_pct "${qemu:-}") qr=$(field rss_kib "${qemu:-}")
     vrm=$(awk -v k="$vr" 'BEGIN { printf "%.1f", k / 1024 }')
-    qrm=$( [ -n "$qr" ] && awk -v k="$qr" 'BEGIN { printf "%.1f", k / 1024 }' || echo n/a)
+    qrm=$([ -n "$qr" ] && awk -v k="$qr" 'BEGIN { printf "%.1f", k / 1024 }' || echo n/a)
     tick=$(awk -v t="$(getconf CLK_TCK)" -v s="$IDLE_SAMPLE" 'BEGIN { printf "%.2f", 100 / t / s }')
-    printf '%-30s lm-vmm %6.2f %%   qemu microvm %6s %%   ratio to one core %s   ratio to qemu %s\n' \
-        "idle CPU (% of one core)" "$vc" "${qc:-n/a}" "$(ratio "$vc" 100)" "$(ratio "$vc" "$qc")"
-    printf '%-30s lm-vmm %6s MiB qemu microvm %6s MiB ratio to qemu %s   ratio to guest RAM %s\n' \
-        "monitor RSS (VmRSS)" "$vrm" "$qrm" "$(ratio "$vr" "$qr")" "$(ratio "$vr" 65536)"
+    row "" "lm-vmm" "qemu microvm" "ratio"
+    row "CPU, % of one core (utime+stime)" "$vc %" "${qc:-n/a} %" "$(ratio "$vc" "$qc")" \
+        "ratio to one core $(ratio "$vc" 100)"
+    row "CPU, % of one core (scheduler run time)" "$vn %" "${qn:-n/a} %" "$(ratio "$vn" "$qn")" \
+        "ratio to one core $(ratio "$vn" 100)"
+    row "monitor RSS (VmRSS)" "$vrm MiB" "$qrm MiB" "$(ratio "$vr" "$qr")" \
+        "ratio to guest RAM $(ratio "$vr" 65536)"
     [ -z "$qerr" ] || echo "qemu peer skipped: $qerr"
-    echo "(CPU = utime+stime of the whole process from /proc/PID/stat, resolution $tick %;"
-    echo " lm-vmm guest app=http answered GET / after the sample)"
+    echo "(utime+stime from /proc/PID/stat counts in steps of $tick %; run time sums"
+    echo " /proc/PID/task/*/schedstat in ns. lm-vmm runs app=http and answered GET / afterwards;"
+    echo " qemu runs tests/bench/pvh built with PVH_IDLE: it prints its line, then cli; hlt)"
 }
 
 skip=$(why_skip)

@@ -155,8 +155,8 @@ static int client(const char *mode, const char *host, const char *port_s, const 
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            fprintf(stderr, "tcpbench: %s %s:%u after %llu of %llu bytes: %s\n", mode, host,
-                    port, done, total, n < 0 ? strerror(errno) : "peer closed");
+            fprintf(stderr, "tcpbench: %s %s:%u after %llu of %llu bytes: %s\n", mode, host, port,
+                    done, total, n < 0 ? strerror(errno) : "peer closed");
             close(fd);
             return 1;
         }

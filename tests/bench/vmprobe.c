@@ -1,5 +1,6 @@
 /* Benchmark probe: spawns a VM process and times its start-up, HTTP readiness or idle cost. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -16,10 +17,10 @@
 #include <unistd.h>
 
 #define MAX_RUNS 100
-#define RING 16          /* connection attempts kept open at once while polling */
-#define TICK_S 0.0005    /* a new connection attempt every 0.5 ms */
-#define DEADLINE_S 10.0  /* give up on a VM that does not answer by then */
-#define OUT_MAX 65536    /* child output kept for matching and error messages */
+#define RING 16         /* connection attempts kept open at once while polling */
+#define TICK_S 0.0005   /* a new connection attempt every 0.5 ms */
+#define DEADLINE_S 10.0 /* give up on a VM that does not answer by then */
+#define OUT_MAX 65536   /* child output kept for matching and error messages */
 
 /* The VM process being measured, so that a signal to us does not leave it running, and the
  * file its output goes to, shown when it fails. */
@@ -52,6 +53,8 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Takes the VM down with us, then dies of the same signal, so that the shell running us sees
+ * an interrupted child and stops too. */
 static void on_signal(int sig)
 {
     pid_t c = g_child;
@@ -59,23 +62,27 @@ static void on_signal(int sig)
         kill(c, SIGKILL);
         waitpid(c, NULL, 0);
     }
+    signal(sig, SIG_DFL);
+    raise(sig);
     _exit(128 + sig);
 }
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: vmprobe exit RUNS STATUS TEXT -- CMD [ARG]...\n"
-            "         run CMD RUNS times; each must print TEXT and exit with STATUS;\n"
-            "         prints first_ms= (spawn to TEXT seen) and exit_ms= (spawn to exit) medians\n"
-            "       vmprobe http RUNS IP PORT -- CMD [ARG]...\n"
-            "         spawn CMD, connect to IP:PORT every 0.5 ms until GET / returns 200, stop it;\n"
-            "         prints connect_ms= and http_ms= medians\n"
-            "       vmprobe idle WAIT_S SAMPLE_S [--want TEXT] [--http IP PORT] -- CMD [ARG]...\n"
-            "         spawn CMD, wait WAIT_S, sample its CPU time over SAMPLE_S, then check it\n"
-            "         printed TEXT / answers HTTP; prints cpu_pct= and rss_kib=\n"
-            "       vmprobe waitport IP PORT TIMEOUT_MS\n"
-            "         exit 0 once a TCP connect to IP:PORT succeeds\n");
+    fprintf(
+        stderr,
+        "usage: vmprobe exit RUNS STATUS TEXT -- CMD [ARG]...\n"
+        "         run CMD RUNS times; each must print TEXT and exit with STATUS;\n"
+        "         prints first_ms= (spawn to TEXT seen) and exit_ms= (spawn to exit) medians\n"
+        "       vmprobe http RUNS IP PORT -- CMD [ARG]...\n"
+        "         spawn CMD, connect to IP:PORT every 0.5 ms until GET / returns 200, stop it;\n"
+        "         prints connect_ms= and http_ms= medians\n"
+        "       vmprobe idle WAIT_S SAMPLE_S [--want TEXT] [--http IP PORT] -- CMD [ARG]...\n"
+        "         spawn CMD, wait WAIT_S, sample its CPU time over SAMPLE_S, then check it\n"
+        "         printed TEXT / answers HTTP; prints cpu_pct= (utime+stime), run_pct=\n"
+        "         (schedstat, all threads) and rss_kib=\n"
+        "       vmprobe waitport IP PORT TIMEOUT_MS\n"
+        "         exit 0 once a TCP connect to IP:PORT succeeds\n");
     return 2;
 }
 
@@ -355,16 +362,15 @@ static int cmd_exit(int argc, char **argv)
         if (!WIFEXITED(st) || WEXITSTATUS(st) != want || t_first < 0) {
             char why[64];
             describe_exit(st, why, sizeof why);
-            die("%s %s (want status %d and output '%s'); its output:\n%s", cmd[0], why, want,
-                text, out);
+            die("%s %s (want status %d and output '%s'); its output:\n%s", cmd[0], why, want, text,
+                out);
         }
         if (r >= 0) {
             first[r] = t_first * 1e3;
             done[r] = t_exit * 1e3;
         }
     }
-    printf("runs=%d first_ms=%.2f exit_ms=%.2f\n", runs, median(first, runs),
-           median(done, runs));
+    printf("runs=%d first_ms=%.2f exit_ms=%.2f\n", runs, median(first, runs), median(done, runs));
     return 0;
 }
 
@@ -417,6 +423,33 @@ static double cpu_seconds(pid_t pid)
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Time on CPU of all the process's threads, in seconds, from the scheduler's nanosecond
+ * accounting (/proc/PID/task/TID/schedstat): finer than utime+stime's clock ticks. */
+static double run_seconds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        die("open %s: %s", path, strerror(errno));
+    unsigned long long sum = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        char f[64 + sizeof e->d_name];
+        unsigned long long ns;
+        snprintf(f, sizeof f, "/proc/%d/task/%.24s/schedstat", (int)pid, e->d_name);
+        FILE *fp = fopen(f, "r");
+        if (!fp)
+            continue; /* the thread has just exited */
+        if (fscanf(fp, "%llu", &ns) == 1)
+            sum += ns;
+        fclose(fp);
+    }
+    closedir(d);
+    return (double)sum / 1e9;
+}
+
 static long rss_kib(pid_t pid)
 {
     char path[64], line[256];
@@ -467,9 +500,9 @@ static int cmd_idle(int argc, char **argv)
         describe_exit(st, why, sizeof why);
         die("%s %s during the idle wait", cmd[0], why);
     }
-    double c0 = cpu_seconds(pid), t0 = now_s();
+    double c0 = cpu_seconds(pid), r0 = run_seconds(pid), t0 = now_s();
     sleep_s(sample_s);
-    double c1 = cpu_seconds(pid), t1 = now_s();
+    double c1 = cpu_seconds(pid), r1 = run_seconds(pid), t1 = now_s();
     long rss = rss_kib(pid);
     /* Checked after sampling, so that the checks do not count as the VM's idle work. */
     if (http) {
@@ -483,8 +516,8 @@ static int cmd_idle(int argc, char **argv)
     stop_child(pid);
     close(log);
     g_log = -1;
-    printf("cpu_pct=%.2f rss_kib=%ld sample_s=%.2f\n", 100.0 * (c1 - c0) / (t1 - t0), rss,
-           t1 - t0);
+    printf("cpu_pct=%.2f run_pct=%.4f rss_kib=%ld sample_s=%.2f\n", 100.0 * (c1 - c0) / (t1 - t0),
+           100.0 * (r1 - r0) / (t1 - t0), rss, t1 - t0);
     return 0;
 }
 

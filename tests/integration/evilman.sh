@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Evil Man end to end in a namespace of its own: mint a token, ping, inject the guest, curl
+# it; keep paying and it lives; stop and it is warned, then reclaimed within grace plus a
+# tick, leaving nothing behind; every bad ping gets its status; the loader's refusals.
+. "$(dirname "$0")/tap.bash"
+require_net
+for t in curl python3; do command -v $t >/dev/null || skip_or_fail "no $t"; done
+L=$LMCTL
+EM=$BUILD/bin/evilman
+KERNEL=$BUILD/guest/kernel.elf
+NS=lmem$$
+EM_PID=
+cleanup() {
+    [ -n "$EM_PID" ] && kill "$EM_PID" 2>/dev/null && wait "$EM_PID" 2>/dev/null
+    ip netns del "$NS" 2>/dev/null
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+in_ns() { ip netns exec "$NS" "$@"; }
+cd "$SCRATCH"
+export LM_CONTROL=$SCRATCH/evilman.sock
+
+ip netns add "$NS" && in_ns ip link set lo up && in_ns ip link add br0 type bridge &&
+    in_ns ip addr add 10.66.0.1/24 dev br0 && in_ns ip link set br0 up ||
+    { not_ok "namespace"; done_testing; exit 1; }
+"$L" keygen broker.key >/dev/null && "$L" keygen other.key >/dev/null
+"$L" chain new -n 200 pay.chain >/dev/null
+cat >em.conf <<CONF
+# Evil Man for the tests: short grace and tick so reclaiming is quick to see.
+listen = 10.66.0.1:7777
+host_name = alpha
+cluster = blue
+broker_key = $SCRATCH/broker.key.pub
+bridge = br0
+bridge_ip = 10.66.0.1/24
+pool = 10.66.0.10-10.66.0.40
+max_vms = 8
+max_mem_mib = 128
+total_mem_mib = 512
+grace_ms = 1500
+tick_ms = 100
+low_credit_ms = 1200
+loader = $BUILD/bootloader/loader.elf
+vmm = $BUILD/bin/lm-vmm
+loader_wait_s = 2
+loader_idle_s = 2
+control = $SCRATCH/evilman.sock
+state_dir = $SCRATCH/state
+CONF
+expect "evilman --check accepts the configuration" 0 "em.conf: ok \(host alpha" -- "$EM" --config em.conf --check
+printf 'listen = 1.2.3.4:77\nhost_name = x\nfrobnicate = 1\n' >bad.conf
+expect "unknown configuration keys are refused" 1 "bad.conf:3: unknown key \"frobnicate\"" -- "$EM" --config bad.conf --check
+printf 'host_name = x\n' >bad2.conf
+expect "missing broker key is refused" 1 "\"broker_key\" is required" -- "$EM" --config bad2.conf --check
+expect "evilman --help" 0 "usage: evilman" -- "$EM" --help
+
+ip netns exec "$NS" "$EM" --config em.conf >em.log 2>&1 & # not in_ns: $! must be evilman
+EM_PID=$!
+for _ in $(seq 100); do [ -S evilman.sock ] && break; sleep 0.05; done
+
+mint() { # file, extra options...
+    local f=$1
+    shift
+    "$L" token mint --key broker.key --host alpha --mem 32 --image "$KERNEL" --link-ms 1000 \
+        -o "$f" "$@" >/dev/null
+}
+
+# The story: mint, ping, inject, serve.
+mint t1.tok --chain pay.chain --prepaid 2
+expect "ping, inject, the guest answers TCP" 0 "total: .* ms from ping to the image answering TCP" -- \
+    in_ns "$L" run 10.66.0.1 t1.tok "$KERNEL" --cmdline app=http --wait-tcp 80
+expect "curl gets the injected guest's page" 0 "Hello from a Laundromat guest" -- \
+    in_ns curl -sS -m 5 http://10.66.0.10/
+expect "the agent lists the VM as running" 0 "^1 +running +10.66.0.10 +lmvm1" -- "$L" host ls
+expect "the agent's status" 0 "\"vms\": 1" -- "$L" host status
+expect "the same token again is a replay" 1 "refused: REPLAY" -- in_ns "$L" ping 10.66.0.1 t1.tok
+
+# Paying keeps it alive past its 2 s of prepaid credit.
+in_ns "$L" pay --every 300 --count 12 --quiet 10.66.0.1 t1.tok pay.chain >pay.log 2>&1
+expect "payments are credited" 0 "link 12: accepted, paid through 12" -- cat pay.log
+expect "paid VM still running after 3.6 s" 0 "^1 +running" -- "$L" host ls
+expect "duplicate link: not credited twice" 0 "CHAIN_DUPLICATE, paid through 12" -- \
+    in_ns "$L" pay --from 12 --count 1 10.66.0.1 t1.tok pay.chain
+expect "older link: stale" 0 "CHAIN_STALE, paid through 12" -- \
+    in_ns "$L" pay --from 5 --count 1 10.66.0.1 t1.tok pay.chain
+"$L" chain new -n 200 other.chain >/dev/null
+mint t9.tok --chain other.chain --prepaid 1
+expect "a link of another chain is forged" 0 "CHAIN_FORGED" -- in_ns python3 - <<PY
+import socket, struct, subprocess
+tok = open("$SCRATCH/t1.tok", "rb").read()
+link = subprocess.check_output(["$L", "chain", "show", "--link", "13", "$SCRATCH/other.chain"]).split()[-1]
+msg = b"LMPY" + struct.pack("<HH", 1, 0) + tok[8:24] + struct.pack("<II", 13, 0) + bytes.fromhex(link.decode())
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.sendto(msg, ("10.66.0.1", 7777)); a = s.recv(100)
+print({32: "CHAIN_FORGED"}.get(struct.unpack_from("<H", a, 6)[0], "status %d" % struct.unpack_from("<H", a, 6)[0]))
+PY
+
+# Stop paying: warned, then reclaimed within the grace period plus a tick.
+t_stop=$(date +%s%N)
+gone=no
+for _ in $(seq 300); do
+    "$L" host ls | grep -q "^1 " || { gone=yes; break; }
+    sleep 0.05
+done
+t_gone=$(( ($(date +%s%N) - t_stop) / 1000000 ))
+# Credit left at the last payment was at most 12+2 links = 14 s minus elapsed; bound it.
+if [ $gone = yes ]; then ok "unpaid VM reclaimed after $t_gone ms"; else not_ok "VM still there"; fi
+expect "the guest was warned through the hypercall interface" 0 "host: credit low" -- cat state/vm-1.log
+expect "then told its grace period started" 0 "host: credit gone, [0-9]+ ms of grace" -- cat state/vm-1.log
+expect "the agent logged the warning, grace and reclaim" 0 "VM 1: destroying: unpaid" -- cat em.log
+grace_line=$(grep -n "VM 1: credit exhausted" em.log | cut -d: -f1)
+[ -n "$grace_line" ] && ok "grace started before the reclaim" || not_ok "no grace in the log"
+expect "earnings recorded for settlement" 0 "\"units\":14,\"prepaid\":2,\"index\":12" -- cat state/earnings.jsonl
+expect "nothing leaked: no tap left" 1 "" -- bash -c "ip netns exec $NS ip -br link | grep -q lmvm"
+expect "nothing leaked: no monitor left" 1 "" -- pgrep -f "lm-vmm.*$SCRATCH" 
+expect "nothing leaked: address released" 0 "\"addresses_in_use\": 0" -- "$L" host status
+
+# Reclaim timing with a measured bound: a running guest with 1 s prepaid, no payments.
+mint t2.tok --prepaid 1
+t0=$(date +%s%N)
+in_ns "$L" run 10.66.0.1 t2.tok "$KERNEL" --cmdline app=http >/dev/null
+for _ in $(seq 400); do "$L" host ls | grep -qE "running|loading|grace" || break; sleep 0.02; done
+dt=$(( ($(date +%s%N) - t0) / 1000000 ))
+# 1000 ms of credit + 1500 ms of grace, then at most one 100 ms tick and the polling here.
+if [ $dt -ge 2500 ] && [ $dt -le 3000 ]; then ok "reclaimed ${dt} ms after admission (credit 1000 + grace 1500 + tick 100)"
+else not_ok "reclaimed ${dt} ms after admission, expected 2500..3000"; fi
+
+# Every bad token on the wire gets its own status.
+ping_status() { # token file -> prints the status name
+    in_ns "$L" ping --timeout 2000 10.66.0.1 "$1" | sed -n 's/^refused: \([A-Z_]*\).*/\1/p'
+}
+check_refused() { # description, expected status, token file
+    local got
+    got=$(ping_status "$3")
+    [ "$got" = "$2" ] && ok "bad ping refused: $1 -> $2" || not_ok "bad ping: $1: got '$got', want $2"
+}
+mint b1.tok --prepaid 1 --issued $(( $(date +%s) - 7200 )) --ttl 60
+check_refused "expired token" EXPIRED b1.tok
+mint b2.tok --prepaid 1 --issued $(( $(date +%s) + 3600 ))
+check_refused "token from the future" NOT_YET_VALID b2.tok
+"$L" token mint --key broker.key --host beta --image "$KERNEL" --prepaid 1 -o b3.tok >/dev/null
+check_refused "other host's token" WRONG_SCOPE b3.tok
+"$L" token mint --key broker.key --cluster red --image "$KERNEL" --prepaid 1 -o b4.tok >/dev/null
+check_refused "other cluster's token" WRONG_SCOPE b4.tok
+"$L" token mint --key other.key --host alpha --image "$KERNEL" --prepaid 1 -o b5.tok >/dev/null
+check_refused "untrusted broker key" UNKNOWN_KEY b5.tok
+mint b6.tok --prepaid 1
+printf '\x01' | dd of=b6.tok bs=1 seek=200 conv=notrunc status=none
+check_refused "bad signature" BAD_SIGNATURE b6.tok
+mint b7.tok --prepaid 1 --mem 256
+check_refused "VM larger than the host's limit" OVER_LIMIT b7.tok
+mint b8.tok --prepaid 1 --payload checkpoint
+check_refused "payload kind the loader does not take" BAD_PAYLOAD_KIND b8.tok
+mint b9.tok --prepaid 1 --ip 10.99.0.5/24
+check_refused "address outside the pool" BAD_NETID b9.tok
+"$L" token mint --key broker.key --cluster blue --image "$KERNEL" --prepaid 1 -o ok2.tok >/dev/null
+expect "a token for this host's cluster is admitted" 0 "admitted: VM" -- in_ns "$L" ping 10.66.0.1 ok2.tok
+
+# Raw datagrams: structure errors, repeats, garbage.
+mint r1.tok --prepaid 1
+nonce=0102030405060708
+ping_hex=$(printf '4c4d504701000000%s' "$nonce")$(xxd -p r1.tok | tr -d '\n')
+expect "the same datagram twice gets the same answer" 0 "^same$" -- in_ns bash -c \
+    "python3 $TOP/tests/tools/udp_send.py 10.66.0.1 7777 -hex $ping_hex 2 | awk '{print \$3}' | uniq | wc -l | sed 's/^1\$/same/'"
+expect "the same token in another datagram is a replay" 0 "^status 40 " -- in_ns python3 \
+    "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex "${ping_hex/0102030405060708/0102030405060709}"
+expect "truncated ping" 0 "^status 3 " -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex "${ping_hex:0:400}"
+expect "oversized ping" 0 "^status 4 " -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex "${ping_hex}00"
+expect "ping of an unknown version" 0 "^status 2 " -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex "4c4d50470900${ping_hex:12}"
+expect "garbage gets no answer" 0 "^none$" -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex deadbeef
+expect "payment for an unknown token" 0 "^reply 4c4d50410100" -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex "4c4d505901000000$(printf '%0112d' 0)"
+
+# Limits: 512 MiB in all (8 x 64 MiB), all pinged within the loader's 2 s wait.
+for id in $("$L" host ls | awk 'NR>1 {print $1}'); do "$L" host kill "$id" >/dev/null; done
+for _ in $(seq 100); do [ "$("$L" host ls | wc -l)" = 1 ] && break; sleep 0.05; done
+for i in 1 2 3 4 5 6 7 8 9; do mint f$i.tok --prepaid 30 --mem 64; done
+admitted=0
+for i in 1 2 3 4 5 6 7 8; do in_ns "$L" ping 10.66.0.1 f$i.tok >/dev/null && admitted=$((admitted + 1)); done
+[ $admitted = 8 ] && ok "eight 64 MiB VMs admitted" || not_ok "$admitted of 8 admitted"
+check_refused "host memory full" HOST_FULL f9.tok
+for id in $("$L" host ls | awk 'NR>1 {print $1}'); do "$L" host kill "$id" >/dev/null; done
+expect "host kill of an unknown VM" 1 "no such VM" -- "$L" host kill 9999
+
+# The loader's refusals: each ends the VM, the reason reaches the agent's log.
+for _ in $(seq 100); do [ "$("$L" host ls | wc -l)" = 1 ] && break; sleep 0.05; done
+mint w1.tok --prepaid 30
+in_ns "$L" ping 10.66.0.1 w1.tok >ping.out
+vm=$(sed -n 's/^admitted: VM \([0-9]*\), loader \([0-9.]*\):.*/\1 \2/p' ping.out)
+expect "wrong image: the loader refuses the digest" 1 "ERR DIGEST_MISMATCH" -- \
+    in_ns "$L" inject "${vm#* }" "$BUILD/guests/hello.elf"
+for _ in $(seq 100); do grep -q "VM ${vm% *} ended" em.log && break; sleep 0.05; done
+expect "the agent logs why the VM ended" 0 "VM ${vm% *} ended \(exit status 12: loader: refused \(DIGEST_MISMATCH\)" -- cat em.log
+
+mint w2.tok --prepaid 30
+in_ns "$L" ping 10.66.0.1 w2.tok >ping.out
+vm=$(sed -n 's/^admitted: VM \([0-9]*\), loader \([0-9.]*\):.*/\1 \2/p' ping.out)
+expect "truncated image: the loader refuses" 0 "ERR TRUNCATED" -- in_ns python3 - <<PY
+import socket, struct, time
+for i in range(200):
+    try: s = socket.create_connection(("${vm#* }", 7700), timeout=5); break
+    except OSError: time.sleep(0.02)
+s.sendall(b"LMPL" + struct.pack("<HHQII", 1, 1, 100000, 0, 0) + b"x" * 5000)
+s.shutdown(socket.SHUT_WR)
+print(s.recv(200).decode())
+PY
+for _ in $(seq 100); do grep -q "VM ${vm% *} ended" em.log && break; sleep 0.05; done
+expect "the agent logs the truncation" 0 "VM ${vm% *} ended \(exit status 15: .*TRUNCATED" -- cat em.log
+
+mint w3.tok --prepaid 30
+in_ns "$L" ping 10.66.0.1 w3.tok >ping.out
+vm=$(sed -n 's/^admitted: VM \([0-9]*\).*/\1/p' ping.out)
+for _ in $(seq 100); do grep -q "VM $vm ended" em.log && break; sleep 0.05; done
+expect "no sender: the loader gives up after loader_wait_s" 0 "VM $vm ended \(exit status 14: .*TIMEOUT.*no sender connected within 2 s" -- cat em.log
+expect "after all that, nothing is left" 0 "\"vms\": 0, .*\"addresses_in_use\": 0|\"addresses_in_use\": 0" -- "$L" host status
+
+kill "$EM_PID"
+wait "$EM_PID"
+rc=$?
+EM_PID=
+[ $rc -eq 0 ] && ok "evilman stops cleanly on SIGTERM" || not_ok "evilman exit $rc"
+expect "the control socket is removed" 1 "" -- test -e evilman.sock
+done_testing
