@@ -65,6 +65,8 @@ static void defaults(struct em_config *c)
     strcpy(c->control, "/run/laundromat/evilman.sock");
     strcpy(c->state_dir, "/var/lib/laundromat");
     strcpy(c->vmm, "lm-vmm");
+    strcpy(c->lmctl, "lmctl");
+    c->settle_interval_s = 60;
 }
 
 /* One "key = value" line. Returns 0, or -1 with d naming what was wrong. */
@@ -146,6 +148,7 @@ static int apply(struct em_config *c, const char *k, char *v, const char *path, 
     NUM("loader_port", loader_port, 1, 65535)
     NUM("loader_wait_s", loader_wait_s, 1, 3600)
     NUM("loader_idle_s", loader_idle_s, 1, 3600)
+    NUM("settle_interval_s", settle_interval_s, 0, 86400)
 #undef NUM
     else if (!strcmp(k, "vmm")) {
         if (set_str(c->vmm, sizeof c->vmm, v) < 0)
@@ -156,6 +159,15 @@ static int apply(struct em_config *c, const char *k, char *v, const char *path, 
     } else if (!strcmp(k, "control")) {
         if (set_str(c->control, sizeof c->control, v) < 0)
             want = "a path shorter than 108 bytes";
+    } else if (!strcmp(k, "broker_url")) {
+        if (set_str(c->broker_url, sizeof c->broker_url, v) < 0)
+            want = "a URL such as http://127.0.0.1:8480";
+    } else if (!strcmp(k, "operator_key")) {
+        if (set_str(c->operator_key, sizeof c->operator_key, v) < 0)
+            want = "a secret key file";
+    } else if (!strcmp(k, "lmctl")) {
+        if (set_str(c->lmctl, sizeof c->lmctl, v) < 0)
+            want = "a path";
     } else if (!strcmp(k, "state_dir")) {
         if (set_str(c->state_dir, sizeof c->state_dir, v) < 0)
             want = "a path";
@@ -201,6 +213,7 @@ int config_load(const char *path, struct em_config *c, struct lm_diag *d)
                           : !c->prefix ? "bridge_ip"
                           : !c->pool_lo[0] ? "pool"
                           : !c->loader[0] ? "loader"
+                          : c->broker_url[0] && !c->operator_key[0] ? "operator_key (with broker_url)"
                           : NULL;
     if (missing)
         return lm_fail(d, LM_INVAL, "%s: \"%s\" is required", path, missing);

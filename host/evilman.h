@@ -43,6 +43,10 @@ struct em_config {
     char vmm[256], loader[256];
     unsigned loader_port, loader_wait_s, loader_idle_s;
     char control[108];             /* UNIX socket path */
+    char broker_url[200];          /* settlement: "" for none */
+    char operator_key[200];        /* the operator's secret key file */
+    char lmctl[256];               /* the lmctl binary that redeems */
+    uint64_t settle_interval_s;    /* redeem running VMs this often; 0: only when they end */
     char state_dir[200];           /* VM logs, earnings */
 };
 int config_load(const char *path, struct em_config *c, struct lm_diag *d);
@@ -106,6 +110,7 @@ struct vm {
     char tap[16];
     uint8_t ip[4], mac[6];
     char log_path[256];
+    uint32_t settled_index;        /* 1 + the last index sent to the broker; 0: none yet */
 };
 struct vm *vm_find_token(const uint8_t id[LM_TOKEN_ID_BYTES]);
 struct vm *vm_find_id(uint64_t id);
@@ -129,6 +134,12 @@ int credit_pay(const struct em_config *c, struct vm *v, uint32_t index,
 void credit_tick(const struct em_config *c, uint64_t now_ns);
 void credit_notify(struct vm *v, uint32_t events);
 void credit_record_earnings(const struct em_config *c, const struct vm *v, const char *why);
+
+/* settle.c: redemption of earnings at the broker (lmctl redeem as a child process). */
+void settle_vm(const struct em_config *c, struct vm *v);
+void settle_tick(const struct em_config *c);
+bool settle_reaped(int pid, int status); /* true if pid was a redemption */
+unsigned settle_pending(void);
 
 /* control.c: the root-only UNIX socket for lmctl host. */
 int control_open(const struct em_config *c);

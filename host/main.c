@@ -177,6 +177,8 @@ static void reap_children(void)
 {
     int status, pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (settle_reaped(pid, status))
+            continue;
         struct vm *v = vm_find_pid(pid);
         if (v) {
             epoll_ctl(ep_fd, EPOLL_CTL_DEL, v->ctl_fd, NULL);
@@ -273,8 +275,8 @@ int main(int argc, char **argv)
             (unsigned long long)cfg.max_mem_mib);
 
     int stopping = 0;
-    uint64_t last_expire = 0;
-    while (!stopping || vm_count() > 0) {
+    uint64_t last_expire = 0, last_settle = em_now_ns();
+    while (!stopping || vm_count() > 0 || settle_pending() > 0) {
         struct epoll_event ev[32];
         int n = epoll_wait(ep_fd, ev, 32, stopping ? 100 : -1);
         for (int i = 0; i < n; i++) {
@@ -287,6 +289,11 @@ int main(int argc, char **argv)
                 uint64_t ticks;
                 if (read(tick_fd, &ticks, sizeof ticks) > 0)
                     credit_tick(&cfg, em_now_ns());
+                if (cfg.settle_interval_s &&
+                    em_now_ns() - last_settle >= cfg.settle_interval_s * 1000000000ull) {
+                    last_settle = em_now_ns();
+                    settle_tick(&cfg);
+                }
                 if (lm_now() != last_expire) {
                     last_expire = lm_now();
                     replay_expire(replay, last_expire);

@@ -207,6 +207,7 @@ void vm_reap(const struct em_config *c, struct vm *v, int status)
             (unsigned long long)v->id, why, v->tap, v->ip[0], v->ip[1], v->ip[2], v->ip[3],
             (unsigned long long)v->token.mem_mib);
     credit_record_earnings(c, v, why);
+    settle_vm(c, v);
     close(v->ctl_fd);
     close(v->tap_fd); /* the kernel removes the tap with its last descriptor */
     pool_release(c, v->ip);

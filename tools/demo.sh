@@ -1,82 +1,113 @@
 #!/usr/bin/env bash
-# `make demo`: the product's story so far, end to end, with real binaries.
-# Part 1: a broker key signs a boot token offline that commits to a hash chain; a host-side
-# check verifies it, and refuses it on the wrong host, after expiry and when tampered with.
-# Part 2: the built-in KVM monitor boots our guest kernel on a tap in a private network
-# namespace, and unmodified clients (ping, curl, wrk) talk to its lwIP stack.
+# `make demo`: the product's story end to end with real binaries, in a private network
+# namespace: a broker sells a boot token, one UDP datagram boots a VM on a host running Evil
+# Man, the buyer injects our guest kernel, curl talks to it, payments keep it alive, it is
+# warned and reclaimed when they stop, and the host's earnings are settled with the broker.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-LMCTL=$TOP/build/bin/lmctl
-VMM=$TOP/build/bin/lm-vmm
-KERNEL=$TOP/build/guest/kernel.elf
+B=$TOP/build
+export PATH=$B/bin:$PATH
+KERNEL=$B/guest/kernel.elf
 W=$(mktemp -d /tmp/lm-demo-XXXXXX)
 NS=lmdemo$$
-VM_PID=
+PIDS=()
 cleanup() {
-    [ -n "$VM_PID" ] && kill "$VM_PID" 2>/dev/null && wait "$VM_PID" 2>/dev/null
-    ip netns del "$NS" 2>/dev/null
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    ip netns del "$NS" 2>/dev/null || true
     rm -rf "$W"
 }
 trap cleanup EXIT
 cd "$W"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
-
-step "1. The broker makes its signing key"
-run "$LMCTL" keygen broker.key
-step "2. The buyer makes a hash chain of 600 links (each buys 1 s of VM time)"
-run "$LMCTL" chain new -n 600 buyer.chain
-step "3. The buyer builds the image the token will commit to"
-head -c 65536 /dev/urandom >guest.elf
-echo "guest.elf: 64 KiB"
-step "4. The broker signs a boot token for host 'alpha': 32 MiB, 1 vCPU, 10 s prepaid"
-run "$LMCTL" token mint --key broker.key --host alpha --mem 32 --image guest.elf \
-    --chain buyer.chain --prepaid 10 --link-ms 1000 --ttl 600 -o boot.tok
-step "5. Host 'alpha' verifies it (key, lifetime, scope, signature)"
-run "$LMCTL" token show --key broker.key.pub --host alpha boot.tok
-step "6. Host 'beta' refuses it"
-"$LMCTL" token show --key broker.key.pub --host beta boot.tok | tail -1 || true
-step "7. After expiry it is refused"
-"$LMCTL" token show --key broker.key.pub --host alpha --now $(( $(date +%s) + 601 )) boot.tok | tail -1 || true
-step "8. A tampered token is refused"
-cp boot.tok forged.tok
-printf '\x40' | dd of=forged.tok bs=1 seek=52 conv=notrunc status=none  # 64 MiB instead of 32
-"$LMCTL" token show --key broker.key.pub --host alpha forged.tok | tail -1 || true
-step "9. The links the buyer will send as payments: link k = H^(600-k)(seed), H(link 2) = link 1"
-run "$LMCTL" chain show --link 1 buyer.chain
-run "$LMCTL" chain show --link 2 buyer.chain
-
+in_ns() { ip netns exec "$NS" "$@"; }
 if [ ! -w /dev/kvm ] || [ "$(id -u)" -ne 0 ]; then
-    echo "demo: part 2 needs root and /dev/kvm; stopping here" >&2
+    echo "demo: needs root and /dev/kvm (VMs, a network namespace, a bridge)" >&2
     exit 1
 fi
-step "10. The guest kernel computes on its own (no network): the result matches the host's"
-run "$VMM" -m 64 -c "app=compute n=5000000 rounds=3" "$KERNEL"
-echo "host reference: $("$TOP/build/tests/compute_ref" 5000000 3)"
-step "11. A private network: namespace $NS, bridge br0 at 10.88.0.1/24"
+
+step "1. The guest kernel alone: lm-vmm runs a computation; the host checks the result"
+run lm-vmm -m 64 -c "app=compute n=5000000 rounds=3" "$KERNEL"
+echo "host reference: $("$B/tests/compute_ref" 5000000 3)"
+
+step "2. A private network: namespace $NS, bridge br0 at 10.88.0.1/24 (the host's side)"
 ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-ip netns exec "$NS" ip link add br0 type bridge
-ip netns exec "$NS" ip addr add 10.88.0.1/24 dev br0
-ip netns exec "$NS" ip link set br0 up
-step "12. lm-vmm boots the guest on a tap on br0: 64 MiB, 10.88.0.2, HTTP server"
-t0=$(date +%s%N)
-ip netns exec "$NS" "$VMM" -m 64 --bridge br0 --ip 10.88.0.2/24 --gw 10.88.0.1 \
-    -c "app=http" "$KERNEL" &
-VM_PID=$!
-until ip netns exec "$NS" curl -s -m 0.05 -o /dev/null http://10.88.0.2/; do :; done
-echo "monitor start to the guest's first HTTP answer: $(( ($(date +%s%N) - t0) / 1000000 )) ms" \
-     "(with this script's process start-ups; make bench measures it properly)"
-step "13. ping, then curl (twice: the counter moves)"
-run ip netns exec "$NS" ping -c 3 -i 0.2 10.88.0.2
-run ip netns exec "$NS" curl -s http://10.88.0.2/
-run ip netns exec "$NS" curl -s http://10.88.0.2/
-step "14. wrk, 3 seconds, 8 connections"
-run ip netns exec "$NS" wrk -t2 -c8 -d3s http://10.88.0.2/
-step "15. Stop the VM: its tap goes with it"
-kill "$VM_PID"
-wait "$VM_PID" || true
-VM_PID=
-run ip netns exec "$NS" ip -br link
+in_ns ip link set lo up
+in_ns ip link add br0 type bridge
+in_ns ip addr add 10.88.0.1/24 dev br0
+in_ns ip link set br0 up
+
+step "3. The broker: keys, a fresh SQLite ledger, accounts for buyer alice and operator op1"
+for k in broker admin alice op1; do lmctl keygen $k.key >/dev/null; done
+printf 'listen = 127.0.0.1:8480\ndatabase = ledger.db\nsigning_key = broker.key\nadmin_key = admin.key.pub\n' >broker.conf
+ip netns exec "$NS" lm-broker --config broker.conf 2>broker.log &
+PIDS+=($!)
+export LM_BROKER=http://127.0.0.1:8480
+for _ in $(seq 200); do in_ns lmctl hosts >/dev/null 2>&1 && break; sleep 0.02; done
+run in_ns lmctl account create --key admin.key --name alice --role buyer --pub alice.key.pub
+run in_ns lmctl account create --key admin.key --name op1 --role operator --pub op1.key.pub
+run in_ns lmctl deposit --key admin.key --account alice --amount 10000
+run in_ns lmctl host-register --key op1.key --name alpha --address 10.88.0.1 --port 7777 \
+    --price 2 --unit-ms 1000
+
+step "4. Evil Man on host alpha: trusts the broker's key, settles with op1's key"
+cat >evilman.conf <<CONF
+listen = 10.88.0.1:7777
+host_name = alpha
+broker_key = $W/broker.key.pub
+bridge = br0
+bridge_ip = 10.88.0.1/24
+pool = 10.88.0.10-10.88.0.99
+loader = $B/bootloader/loader.elf
+vmm = $B/bin/lm-vmm
+lmctl = $B/bin/lmctl
+broker_url = $LM_BROKER
+operator_key = $W/op1.key
+settle_interval_s = 2
+grace_ms = 2000
+low_credit_ms = 2500
+control = $W/evilman.sock
+state_dir = $W/state
+CONF
+cat evilman.conf
+ip netns exec "$NS" evilman --config evilman.conf 2>evilman.log &
+PIDS+=($!)
+export LM_CONTROL=$W/evilman.sock
+for _ in $(seq 200); do [ -S evilman.sock ] && break; sleep 0.02; done
+
+step "5. alice buys a token for alpha: 32 MiB, our kernel's digest, 4 s prepaid, 600-link chain"
+export LM_KEY=alice.key
+run in_ns lmctl hosts
+run lmctl chain new -n 600 alice.chain
+run in_ns lmctl buy --host alpha --mem 32 --image "$KERNEL" --chain alice.chain --prepaid 4 \
+    --ttl 600 -o boot.tok
+run lmctl token show --key broker.key.pub --host alpha boot.tok
+
+step "6. One magic ping boots a VM; alice injects the kernel; it serves HTTP (timed)"
+run in_ns lmctl run 10.88.0.1 boot.tok "$KERNEL" --cmdline app=http --wait-tcp 80
+run in_ns curl -s http://10.88.0.10/
+run in_ns ping -c 2 -i 0.2 10.88.0.10
+run lmctl host ls
+
+step "7. alice pays a link every 500 ms for 5 s: the VM lives past its 4 s of prepaid time"
+run in_ns lmctl pay --every 500 --count 10 10.88.0.1 boot.tok alice.chain
+run in_ns wrk -t2 -c8 -d2s http://10.88.0.10/
+run lmctl host ls
+
+step "8. alice stops paying: the guest is warned, then the grace period runs out"
+for _ in $(seq 300); do lmctl host ls | grep -q '^1 ' || break; sleep 0.1; done
+grep -E "host: credit" state/vm-1.log || true
+grep -E "VM 1" evilman.log
+run lmctl host status
+run in_ns ip -br link
+
+step "9. Settlement: Evil Man redeemed what the VM earned; the broker paid op1"
+for _ in $(seq 100); do grep -q "redeemed up to link" evilman.log && break; sleep 0.05; done
+grep settle evilman.log || true
+cat state/earnings.jsonl
+run in_ns lmctl balance --key op1.key
+run in_ns lmctl balance --key alice.key
+run in_ns lmctl broker call --key admin.key GET /v1/admin/audit
 echo
-echo "demo: done (Evil Man and the broker extend this story as they land)"
+echo "demo: done"
