@@ -53,6 +53,9 @@ expect "unknown configuration keys are refused" 1 "bad.conf:3: unknown key \"fro
 printf 'host_name = x\n' >bad2.conf
 expect "missing broker key is refused" 1 "\"broker_key\" is required" -- "$EM" --config bad2.conf --check
 expect "evilman --help" 0 "usage: evilman" -- "$EM" --help
+sed "s|^broker_key = .*|broker_key = $SCRATCH/broker.key.pub|" "$TOP/docs/evilman.conf.example" >example.conf
+expect "the documented example configuration loads" 0 "example.conf: ok \(host alpha, 1 broker keys, bridge br0\)" -- \
+    "$EM" --config example.conf --check
 
 ip netns exec "$NS" "$EM" --config em.conf >em.log 2>&1 & # not in_ns: $! must be evilman
 EM_PID=$!

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# 1000 VM lifecycles through Evil Man (ping, inject a tiny guest that exits, reclaim), four
+# at a time; then nothing may be left: taps, monitor processes, addresses, the agent's file
+# descriptors and memory, counted before and after.
+. "$(dirname "$0")/tap.bash"
+require_net
+L=$LMCTL
+EM=$BUILD/bin/evilman
+TINY=$BUILD/guests/hello.elf
+N=${LM_CHURN:-1000}
+WORKERS=4
+NS=lmch$$
+EM_PID=
+cleanup() {
+    [ -n "$EM_PID" ] && kill "$EM_PID" 2>/dev/null && wait "$EM_PID" 2>/dev/null
+    ip netns del "$NS" 2>/dev/null
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+cd "$SCRATCH"
+export LM_CONTROL=$SCRATCH/evilman.sock
+ip netns add "$NS" && ip netns exec "$NS" ip link set lo up &&
+    ip netns exec "$NS" ip link add br0 type bridge &&
+    ip netns exec "$NS" ip addr add 10.67.0.1/24 dev br0 && ip netns exec "$NS" ip link set br0 up ||
+    { not_ok "namespace"; done_testing; exit 1; }
+"$L" keygen broker.key >/dev/null
+cat >em.conf <<CONF
+listen = 10.67.0.1:7777
+host_name = churn
+broker_key = $SCRATCH/broker.key.pub
+bridge = br0
+bridge_ip = 10.67.0.1/24
+pool = 10.67.0.10-10.67.0.250
+max_vms = 32
+max_mem_mib = 16
+loader = $BUILD/bootloader/loader.elf
+vmm = $BUILD/bin/lm-vmm
+control = $SCRATCH/evilman.sock
+state_dir = $SCRATCH/state
+CONF
+ip netns exec "$NS" "$EM" -q --config em.conf 2>em.log &
+EM_PID=$!
+for _ in $(seq 100); do [ -S evilman.sock ] && break; sleep 0.05; done
+
+for i in $(seq "$N"); do
+    "$L" token mint --key broker.key --host churn --mem 16 --image "$TINY" --prepaid 60 \
+        -o "t$i.tok" >/dev/null || { not_ok "mint token $i"; done_testing; exit 1; }
+done
+ok "minted $N tokens"
+
+count_taps() { ip netns exec "$NS" ip -br link | grep -c lmvm; }
+count_vmms() { pgrep -c -P "$EM_PID" || true; }
+fds() { ls /proc/"$EM_PID"/fd | wc -l; }
+rss() { awk '/VmRSS/ {print $2}' /proc/"$EM_PID"/status; }
+taps0=$(count_taps) vmms0=$(count_vmms) fds0=$(fds) rss0=$(rss)
+
+worker() { # first index, step
+    for ((i = $1; i <= N; i += $2)); do
+        ip netns exec "$NS" "$L" run --timeout 20000 10.67.0.1 "t$i.tok" "$TINY" \
+            --cmdline "exit=0" >"run$i.log" 2>&1 || echo "lifecycle $i failed" >>failures
+    done
+}
+t0=$(date +%s)
+WPIDS=()
+for w in $(seq $WORKERS); do worker "$w" "$WORKERS" & WPIDS+=($!); done
+wait "${WPIDS[@]}" # not a bare wait: evilman is a child too
+for _ in $(seq 200); do # the last guests are still exiting
+    [ "$(count_vmms)" = 0 ] && [ "$("$L" host status | grep -c '"vms": 0')" = 1 ] && break
+    sleep 0.05
+done
+dt=$(( $(date +%s) - t0 ))
+if [ ! -s failures ]; then ok "$N lifecycles in ${dt} s, $WORKERS at a time"
+else not_ok "$(wc -l <failures) of $N lifecycles failed"; head -3 failures | sed 's/^/# /'
+     f=$(head -1 failures | awk '{print $2}'); sed 's/^/# /' "run$f.log"; fi
+ended=$(grep -c '"why":"exit status 0' state/earnings.jsonl)
+[ "$ended" = "$N" ] && ok "every VM ran the injected guest to its exit ($ended recorded)" ||
+    not_ok "$ended of $N VMs recorded a clean guest exit"
+[ "$(count_taps)" = "$taps0" ] && ok "no tap leaked ($taps0 before and after)" ||
+    not_ok "taps: $taps0 before, $(count_taps) after"
+[ "$(count_vmms)" = "$vmms0" ] && ok "no monitor process leaked" ||
+    not_ok "monitor processes: $vmms0 before, $(count_vmms) after"
+expect "no address leaked" 0 "\"addresses_in_use\": 0" -- "$L" host status
+[ "$(fds)" = "$fds0" ] && ok "no descriptor leaked in the agent ($fds0)" ||
+    not_ok "agent descriptors: $fds0 before, $(fds) after"
+rss1=$(rss)
+# The replay cache keeps every token until it expires: allow it its bounded growth.
+[ $((rss1 - rss0)) -lt 4096 ] && ok "agent memory: ${rss0} KiB before, ${rss1} KiB after" ||
+    not_ok "agent memory grew from ${rss0} KiB to ${rss1} KiB"
+done_testing
