@@ -154,19 +154,11 @@ int cmd_buy(int argc, char **argv)
             bad = lmctl_hex("--commitment", optarg, t.commitment, 32);
             have_commit++;
             break;
-        case O_CHAIN: {
-            struct lm_chain_secret cs;
-            struct lm_diag d;
-            if (lm_chainfile_load(optarg, 0, &cs, &d) != 0) {
-                lmctl_err("--chain: %s", d.msg);
+        case O_CHAIN:
+            if (lmctl_chain_option(optarg, &t) != 0)
                 return LMCTL_FAIL;
-            }
-            memcpy(t.anchor, cs.anchor, 32);
-            t.chain_len = cs.length;
-            sodium_memzero(&cs, sizeof cs);
             have_chain = 1;
             break;
-        }
         case O_ANCHOR:
             bad = lmctl_hex("--anchor", optarg, t.anchor, 32);
             have_anchor = 1;

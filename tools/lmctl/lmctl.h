@@ -79,6 +79,9 @@ void lmctl_print_json(json_t *j);
 /* BLAKE2b-256("laundromat/image/v1" || file): an image's payload commitment. */
 int lmctl_image_commitment(const char *path, uint8_t out[32]);
 
+/* --chain FILE of token mint and buy: the anchor and length of a chain file into t. */
+int lmctl_chain_option(const char *path, struct lm_token *t);
+
 /* udp.c: talking to a host agent. */
 struct sockaddr_in;
 uint64_t lmctl_now_ns(void);

@@ -84,32 +84,6 @@ static int parse_mac(const char *s, uint8_t mac[6])
     return 0;
 }
 
-/* Hashes an image file into its payload commitment. */
-static int image_commitment(const char *path, uint8_t out[LM_HASH_BYTES])
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        lmctl_err("--image %s: cannot open", path);
-        return -1;
-    }
-    crypto_generichash_blake2b_state st;
-    crypto_generichash_blake2b_init(&st, NULL, 0, LM_HASH_BYTES);
-    crypto_generichash_blake2b_update(&st, (const uint8_t *)LM_DOMAIN_IMAGE,
-                                      strlen(LM_DOMAIN_IMAGE));
-    uint8_t buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        crypto_generichash_blake2b_update(&st, buf, n);
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        lmctl_err("--image %s: read failed", path);
-        return -1;
-    }
-    crypto_generichash_blake2b_final(&st, out, LM_HASH_BYTES);
-    return 0;
-}
-
 static int mint(int argc, char **argv)
 {
     enum { O_HOST = 256, O_CLUSTER, O_MEM, O_VCPUS, O_PAYLOAD, O_IMAGE, O_COMMIT, O_CHAIN,
@@ -164,21 +138,13 @@ static int mint(int argc, char **argv)
                 bad = 1;
             }
             break;
-        case O_IMAGE: bad = image_commitment(optarg, t.commitment); have_commit++; break;
+        case O_IMAGE: bad = lmctl_image_commitment(optarg, t.commitment); have_commit++; break;
         case O_COMMIT: bad = lmctl_hex("--commitment", optarg, t.commitment, 32); have_commit++; break;
-        case O_CHAIN: {
-            struct lm_chain_secret cs;
-            struct lm_diag d;
-            if (lm_chainfile_load(optarg, 0, &cs, &d) != 0) {
-                lmctl_err("--chain: %s", d.msg);
+        case O_CHAIN:
+            if (lmctl_chain_option(optarg, &t) != 0)
                 return LMCTL_FAIL;
-            }
-            memcpy(t.anchor, cs.anchor, 32);
-            t.chain_len = cs.length;
-            sodium_memzero(&cs, sizeof cs);
             have_chain = 1;
             break;
-        }
         case O_ANCHOR: bad = lmctl_hex("--anchor", optarg, t.anchor, 32); have_anchor = 1; break;
         case O_CHAIN_LEN:
             bad = lmctl_u64("--chain-len", optarg, 1, LM_MAX_CHAIN_LEN, &v);

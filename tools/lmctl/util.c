@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "laundromat/chain.h"
 #include "laundromat/util.h"
 #include "lmctl.h"
 
@@ -90,5 +93,19 @@ int lmctl_read_token(const char *path, uint8_t *buf, size_t cap, size_t *len)
     free(raw);
     if (*len > cap)
         *len = cap; /* still more than any token: the decoder reports trailing bytes */
+    return 0;
+}
+
+int lmctl_chain_option(const char *path, struct lm_token *t)
+{
+    struct lm_chain_secret cs;
+    struct lm_diag d;
+    if (lm_chainfile_load(path, 0, &cs, &d) != 0) {
+        lmctl_err("--chain: %s", d.msg);
+        return -1;
+    }
+    memcpy(t->anchor, cs.anchor, LM_HASH_BYTES);
+    t->chain_len = cs.length;
+    sodium_memzero(&cs, sizeof cs);
     return 0;
 }
