@@ -118,6 +118,19 @@ expect "nothing leaked: no tap left" 1 "" -- bash -c "ip netns exec $NS ip -br l
 expect "nothing leaked: no monitor left" 1 "" -- pgrep -f "lm-vmm.*$SCRATCH" 
 expect "nothing leaked: address released" 0 "\"addresses_in_use\": 0" -- "$L" host status
 
+# The guest pays its own host: its payment agent, given the chain on its command line.
+"$L" chain new -n 100 self.chain >/dev/null
+mint t3.tok --chain self.chain --prepaid 1
+tid=$("$L" token show --json t3.tok | sed -n 's/.*"id": "\([0-9a-f]*\)".*/\1/p')
+seed=$(awk '/^seed/ {print $2}' self.chain)
+expect "a self-paying guest boots" 0 "total:" -- in_ns "$L" run 10.66.0.1 t3.tok "$KERNEL" \
+    --cmdline "app=http pay_seed=$seed pay_len=100 pay_token=$tid pay_every_ms=400" --wait-tcp 80
+sleep 3 # three times its 1 s of prepaid credit
+vmid=$("$L" host ls | awk -v t="$tid" '$NF == t {print $1}')
+expect "it lives on its own payments" 0 "running .* [1-9][0-9]* $tid" -- "$L" host ls
+expect "the guest logs its payment agent" 0 "pay: paying 1 link every 400 ms" -- cat "state/vm-$vmid.log"
+[ -n "$vmid" ] && "$L" host kill "$vmid" >/dev/null
+
 # Reclaim timing with a measured bound: a running guest with 1 s prepaid, no payments.
 mint t2.tok --prepaid 1
 t0=$(date +%s%N)
