@@ -72,7 +72,9 @@ done
 dt=$(( $(date +%s) - t0 ))
 if [ ! -s failures ]; then ok "$N lifecycles in ${dt} s, $WORKERS at a time"
 else not_ok "$(wc -l <failures) of $N lifecycles failed"; head -3 failures | sed 's/^/# /'
-     f=$(head -1 failures | awk '{print $2}'); sed 's/^/# /' "run$f.log"; fi
+     f=$(head -1 failures | awk '{print $2}'); sed 's/^/# /' "run$f.log"
+     vm=$(sed -n 's/.*admitted as VM \([0-9]*\).*/\1/p' "run$f.log")
+     [ -n "$vm" ] && { echo "# the VM's log:"; sed 's/^/#   /' "state/vm-$vm.log"; grep "VM $vm " em.log | sed 's/^/# /'; }; fi
 ended=$(grep -c '"why":"exit status 0' state/earnings.jsonl)
 [ "$ended" = "$N" ] && ok "every VM ran the injected guest to its exit ($ended recorded)" ||
     not_ok "$ended of $N VMs recorded a clean guest exit"
