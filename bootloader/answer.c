@@ -9,7 +9,9 @@
 
 #include "loader.h"
 
-#define ANSWER_WAIT_NS 3000000000ull /* at most, for a sender that neither reads nor closes */
+/* At most, for a sender that neither reads nor closes: long enough for a retransmission of
+ * the answer (nothing would resend it after the hand-over) on a busy host. */
+#define ANSWER_WAIT_NS 10000000000ull
 #define LINGER_NS 200000000ull       /* after the ACK, for a half-closed sender to read */
 
 static bool pcb_gone;

@@ -160,6 +160,16 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
         return ERR_VAL;
     if (l->pcb) /* one payload per VM */
         return ERR_ABRT;
+    /* Only the buyer who pinged may send: anyone else could otherwise spoil the VM with a
+     * bad payload. Others are reset, and the loader keeps waiting. */
+    if (l->has_sender && !ip_addr_cmp(&pcb->remote_ip, &l->sender)) {
+        char from[IPADDR_STRLEN_MAX], want[IPADDR_STRLEN_MAX];
+        ipaddr_ntoa_r(&pcb->remote_ip, from, sizeof from); /* ipaddr_ntoa: one static buffer */
+        ipaddr_ntoa_r(&l->sender, want, sizeof want);
+        printf("loader: reset a connection from %s: payloads come from %s\n", from, want);
+        tcp_abort(pcb);
+        return ERR_ABRT;
+    }
     l->pcb = pcb;
     l->last_ns = clock_ns();
     tcp_arg(pcb, l);
@@ -178,6 +188,10 @@ static int loader_init(void)
     unsigned long port = cmdline_ulong("port", LM_LOADER_PORT);
     l->wait_ns = cmdline_ulong("wait_s", 60) * 1000000000ull;
     l->idle_ns = cmdline_ulong("idle_s", 10) * 1000000000ull;
+    const char *sender = cmdline_get("sender");
+    if (sender && !ipaddr_aton(sender, &l->sender))
+        lm_panic("sender=%s: expected A.B.C.D", sender);
+    l->has_sender = sender != NULL;
     l->listener = tcp_listen_on((uint16_t)port, on_accept);
     tcp_arg(l->listener, l);
     l->last_ns = clock_ns();

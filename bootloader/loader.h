@@ -18,6 +18,8 @@ struct loader {
     struct tcp_pcb *listener, *pcb;
     bool peer_fin; /* the sender closed its side (after reading our answer, if it waits) */
     bool answered;
+    bool has_sender;
+    ip_addr_t sender; /* sender=A.B.C.D: the only address allowed to send */
     uint64_t wait_ns, idle_ns, last_ns;
     uint8_t hdr[LM_PAYLOAD_HEADER_SIZE];
     size_t hdr_len;

@@ -75,7 +75,7 @@ bool ratelimit_take(struct ratelimit *r, uint32_t source_ip, uint64_t now_ns);
 /* ping.c: admission of a magic ping, without side effects (fuzzed). */
 struct admit_limits {
     unsigned vms_running, max_vms;
-    uint64_t mem_in_use_mib, max_mem_mib, total_mem_mib;
+    uint64_t mem_in_use_mib, total_mem_mib;
 };
 struct admit {
     int status;                    /* 0 admitted, else enum lm_status */
@@ -120,10 +120,11 @@ unsigned vm_count(void);
 const char *vm_state_name(enum vm_state s);
 uint64_t vm_mem_in_use(void);
 void vm_foreach(void (*fn)(struct vm *, void *), void *arg);
-/* Starts a VM for an admitted token: tap, address, monitor running the loader. NULL with
+/* Starts a VM for an admitted token: tap, address, monitor running the loader, which takes
+ * its payload only from `sender` (the ping's source address, network order). NULL with
  * *status (enum lm_status) and d set when it cannot. */
-struct vm *vm_start(const struct em_config *c, const struct lm_token *t, int *status,
-                    struct lm_diag *d);
+struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_t sender,
+                    int *status, struct lm_diag *d);
 /* Ends a VM: kills the monitor if alive; vm_reap() finishes once it has exited. */
 void vm_destroy(struct vm *v, const char *why);
 void vm_reap(const struct em_config *c, struct vm *v, int wait_status);

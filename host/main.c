@@ -60,8 +60,7 @@ static void watch(int fd)
 
 static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *from)
 {
-    struct admit_limits lim = {vm_count(), cfg.max_vms, vm_mem_in_use(), cfg.max_mem_mib,
-                               cfg.total_mem_mib};
+    struct admit_limits lim = {vm_count(), cfg.max_vms, vm_mem_in_use(), cfg.total_mem_mib};
     struct admit a;
     char src[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &from->sin_addr, src, sizeof src);
@@ -74,7 +73,7 @@ static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *fr
     memcpy(r.token_id, a.token.id, LM_TOKEN_ID_BYTES);
     struct vm *v = NULL;
     if (a.status == LM_OK) {
-        v = vm_start(&cfg, &a.token, &a.status, &a.why);
+        v = vm_start(&cfg, &a.token, from->sin_addr.s_addr, &a.status, &a.why);
     }
     if (v)
         watch(v->ctl_fd); /* its monitor reports the hand-over here */

@@ -99,10 +99,12 @@ int replay_add(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t e
 /* Drops expired entries, re-placing the rest of each probe run (no tombstones). */
 void replay_expire(struct replay *r, uint64_t now)
 {
-    for (unsigned i = 0; i <= r->mask; i++) {
+    for (unsigned i = 0; i <= r->mask;) {
         struct entry *e = &r->slots[i];
-        if (!e->expires_at || e->expires_at > now)
+        if (!e->expires_at || e->expires_at > now) {
+            i++;
             continue;
+        }
         e->expires_at = 0;
         r->count--;
         for (unsigned j = (i + 1) & r->mask; r->slots[j].expires_at; j = (j + 1) & r->mask) {
@@ -113,6 +115,7 @@ void replay_expire(struct replay *r, uint64_t now)
                 k = (k + 1) & r->mask;
             r->slots[k] = moved;
         }
+        /* slot i may have taken an entry of the run: look at it again */
     }
 }
 

@@ -82,8 +82,8 @@ void vm_foreach(void (*fn)(struct vm *, void *), void *arg)
             fn(table[i], arg);
 }
 
-struct vm *vm_start(const struct em_config *c, const struct lm_token *t, int *status,
-                    struct lm_diag *d)
+struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_t sender,
+                    int *status, struct lm_diag *d)
 {
     if (nvms == cap) {
         unsigned ncap = cap ? 2 * cap : 64;
@@ -127,9 +127,10 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, int *st
     fcntl(v->ctl_fd, F_SETFL, O_NONBLOCK);
     snprintf(v->log_path, sizeof v->log_path, "%s/vm-%llu.log", c->state_dir,
              (unsigned long long)v->id);
-    char cmdline[128];
-    snprintf(cmdline, sizeof cmdline, "app=loader port=%u wait_s=%u idle_s=%u", c->loader_port,
-             c->loader_wait_s, c->loader_idle_s);
+    char cmdline[160];
+    const uint8_t *s = (const uint8_t *)&sender;
+    snprintf(cmdline, sizeof cmdline, "app=loader port=%u wait_s=%u idle_s=%u sender=%u.%u.%u.%u",
+             c->loader_port, c->loader_wait_s, c->loader_idle_s, s[0], s[1], s[2], s[3]);
     struct vm_spec spec = {
         .kernel = c->loader, .loader = 1, .mem_mib = t->mem_mib, .vcpus = 1, .cmdline = cmdline,
         .tap_fd = v->tap_fd, .prefix = c->prefix, .ctl_fd = ctl[1], .log_path = v->log_path,

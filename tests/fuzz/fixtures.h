@@ -38,6 +38,41 @@ enum {
     FZ_OP_RESTART = 8,
 };
 
+/*
+ * fuzz_admit's input: FZ_ADMIT_HEAD control bytes, then the datagram.
+ *   byte 0  bit 0: an admitted ping is remembered in the replay cache, as Evil Man does
+ *           bit 1: replay_expire(now) first, and the cache checked against the target's copy
+ *           bits 2-3: the host's limits (FZ_LIM_*)
+ *           bits 4-6: the clock, FZ_NOW plus one of fz_admit_clock[]
+ *           bit 7: the tight rate limiter (FZ_TIGHT_* checks a second) instead of the loose one
+ *   byte 1  the source address is 10.9.0.<byte 1>
+ *   byte 2  the monotonic clock first advances by byte 2 squared times 10 us
+ *   byte 3  nonzero: first remember a forged entry: the datagram's token id with its first
+ *           byte xor byte 3, expiring at FZ_NOW + (byte 3 % 64) * 60 s
+ */
+enum {
+    FZ_ADMIT_HEAD = 4,
+    FZ_ADMIT_REMEMBER = 1,
+    FZ_ADMIT_EXPIRE = 2,
+    FZ_ADMIT_LIM_SHIFT = 2,
+    FZ_ADMIT_CLOCK_SHIFT = 4,
+    FZ_ADMIT_TIGHT = 0x80,
+    FZ_LIM_ROOM = 0,      /* nothing running */
+    FZ_LIM_VMS_FULL = 1,  /* max_vms reached */
+    FZ_LIM_MEM_FULL = 2,  /* 15 MiB free: a 16 MiB VM does not fit */
+    FZ_LIM_LAST_SLOT = 3, /* one VM and exactly 16 MiB left */
+    FZ_ADMIT_MAX_VMS = 8,
+    FZ_ADMIT_MAX_MEM = 1024,   /* MiB per VM */
+    FZ_ADMIT_TOTAL_MEM = 4096, /* MiB in all */
+    FZ_ADMIT_REPLAY_CAP = 64,
+    FZ_TIGHT_GLOBAL = 2,
+    FZ_TIGHT_SOURCE = 1,
+};
+/* Clock offsets from FZ_NOW for tokens issued at FZ_NOW - 60 and expiring at FZ_NOW + 3600:
+ * now, a day later (clears the replay cache), the last valid second, expired, issued exactly
+ * FZ_SKEW ahead (valid), one second beyond the skew (not yet valid). */
+static const int64_t fz_admit_clock[8] = {0, 0, 0, 86400, 3599, 3600, -120, -121};
+
 /* Deterministic filler: distinct byte patterns per tag, never all zero. */
 static inline void fz_fill(uint8_t *p, size_t n, uint8_t tag)
 {

@@ -2,7 +2,8 @@
 # make fuzz-build    targets in $(BUILD)/fuzz/, seeds in $(BUILD)/fuzz/seeds/<target>/
 # make fuzz          runs each target FUZZ_SECONDS; corpus in $(BUILD)/fuzz/corpus/<target>/
 FUZZ_DIR      := $(BUILD)/fuzz
-FUZZ_NAMES    := fuzz_token fuzz_ping fuzz_payment fuzz_keyfile fuzz_elf fuzz_reqsig
+FUZZ_NAMES    := fuzz_token fuzz_ping fuzz_payment fuzz_keyfile fuzz_elf fuzz_reqsig fuzz_admit \
+                 fuzz_payload
 FUZZ_BINS     := $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
 FUZZ_SAN      := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
 FUZZ_CFLAGS   := -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP $(FUZZ_SAN)
@@ -31,7 +32,13 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 
 $(FUZZ_BINS): $(FUZZ_DIR)/%: $(FUZZ_DIR)/obj/tests/fuzz/%.o $(FUZZ_LIB)
 	@$(if $(Q),echo "  FUZZLD $@")
-	$(Q)$(FUZZCC) $(FUZZ_SAN) -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+	$(Q)$(FUZZCC) $(FUZZ_SAN) -o $@ $(filter %.o,$^) $(FUZZ_LIB) $(LDLIBS)
+
+# fuzz_admit drives Evil Man's admission path: its own sources, instrumented like the library.
+FUZZ_HOST_SRCS := host/ping.c host/replay.c host/ratelimit.c
+FUZZ_HOST_OBJS := $(FUZZ_HOST_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+$(FUZZ_HOST_OBJS) $(FUZZ_DIR)/obj/tests/fuzz/fuzz_admit.o: FUZZ_CFLAGS += -Ihost
+$(FUZZ_DIR)/fuzz_admit: $(FUZZ_HOST_OBJS)
 
 # The seed generator is a plain program (not a fuzz_* name: tests/run.sh runs those).
 $(FUZZ_DIR)/tools/mkseeds.o: tests/fuzz/mkseeds.c

@@ -14,6 +14,7 @@
 #include "laundromat/chain.h"
 #include "laundromat/elf.h"
 #include "laundromat/keys.h"
+#include "laundromat/payload.h"
 #include "laundromat/reqsig.h"
 #include "laundromat/token.h"
 #include "laundromat/util.h"
@@ -529,6 +530,198 @@ static void reqsig_seeds(void)
     put_text("fuzz_reqsig", "headers-only", "e16532bb7175ccc2");
 }
 
+/* One fuzz_admit input: the control bytes (fixtures.h, FZ_ADMIT_*), then the datagram. */
+static void admit_put(const char *name, uint8_t op, uint8_t src, uint8_t step, uint8_t forge,
+                      const uint8_t *dgram, size_t len)
+{
+    uint8_t b[FZ_ADMIT_HEAD + LM_WIRE_MAX + 1];
+    if (len > LM_WIRE_MAX + 1)
+        die("admit seed %s too long", name);
+    b[0] = op;
+    b[1] = src;
+    b[2] = step;
+    b[3] = forge;
+    memcpy(b + FZ_ADMIT_HEAD, dgram, len);
+    put("fuzz_admit", name, b, FZ_ADMIT_HEAD + len);
+}
+
+/* A ping carrying tok, with the first payment (link 1 of the fixture chain) when paid. */
+static size_t admit_ping(const uint8_t tok[LM_TOKEN_SIZE], int paid, uint64_t nonce,
+                         uint8_t out[LM_WIRE_MAX])
+{
+    struct lm_ping p;
+    memset(&p, 0, sizeof p);
+    p.nonce = nonce;
+    memcpy(p.token, tok, LM_TOKEN_SIZE);
+    if (paid) {
+        p.has_payment = 1;
+        p.pay_index = 1;
+        memcpy(p.pay_link, links[1], LM_HASH_BYTES);
+    }
+    int n = lm_ping_encode(&p, out, LM_WIRE_MAX);
+    if (n <= 0)
+        die("cannot encode an admit seed's ping");
+    return (size_t)n;
+}
+
+/* A token base_token() would give, with its own id (tag) so that seeds do not replay each
+ * other, minted by kp and wrapped in a ping. */
+static size_t admit_token(struct lm_token *t, uint8_t tag, const struct lm_keypair *kp, int paid,
+                          uint8_t out[LM_WIRE_MAX])
+{
+    uint8_t tok[LM_TOKEN_SIZE];
+    fz_fill(t->id, sizeof t->id, tag);
+    mint(t, kp, tok);
+    return admit_ping(tok, paid, 0x1000u + tag, out);
+}
+
+static void admit_seeds(void)
+{
+    const uint8_t R = FZ_ADMIT_REMEMBER, X = FZ_ADMIT_EXPIRE, T = FZ_ADMIT_TIGHT;
+    const uint8_t VMS_FULL = FZ_LIM_VMS_FULL << FZ_ADMIT_LIM_SHIFT,
+                  MEM_FULL = FZ_LIM_MEM_FULL << FZ_ADMIT_LIM_SHIFT,
+                  LAST = FZ_LIM_LAST_SLOT << FZ_ADMIT_LIM_SHIFT;
+    struct lm_token t;
+    uint8_t b[LM_WIRE_MAX];
+    size_t n;
+
+    /* Admissions: host and cluster scope, with and without the first payment. */
+    base_token(&t);
+    n = admit_token(&t, 0x61, &broker, 0, b);
+    admit_put("host", R, 1, 0, 0, b, n);
+    admit_put("host-again", R, 1, 0, 0, b, n); /* the same datagram: the cached answer */
+    uint8_t other[LM_WIRE_MAX];
+    memcpy(other, b, n);
+    other[8] ^= 1; /* another nonce: a replay */
+    admit_put("host-replay", R, 1, 0, 0, other, n);
+    admit_put("host-expire-day", R | X | (3 << FZ_ADMIT_CLOCK_SHIFT), 1, 0, 0, b, n);
+
+    base_token(&t);
+    n = admit_token(&t, 0x62, &broker, 1, b);
+    admit_put("host-paid", R, 2, 0, 0, b, n);
+    admit_put("host-paid-last-slot", R | LAST, 2, 9, 0, b, n);
+
+    base_token(&t);
+    t.scope_kind = LM_SCOPE_CLUSTER;
+    memset(t.scope, 0, sizeof t.scope);
+    strcpy(t.scope, FZ_CLUSTER);
+    memset(t.anchor, 0, sizeof t.anchor);
+    t.chain_len = 0;
+    t.prepaid_units = 100;
+    n = admit_token(&t, 0x63, &broker, 0, b);
+    admit_put("cluster-prepaid", R, 3, 0, 0, b, n);
+
+    base_token(&t);
+    t.scope_kind = LM_SCOPE_CLUSTER;
+    memset(t.scope, 0, sizeof t.scope);
+    strcpy(t.scope, FZ_CLUSTER);
+    t.prepaid_units = 4;
+    n = admit_token(&t, 0x64, &broker, 1, b);
+    admit_put("cluster-paid", R, 3, 0, 0, b, n);
+    admit_put("cluster-paid-skew-edge", R | (6 << FZ_ADMIT_CLOCK_SHIFT), 3, 0, 0, b, n);
+
+    /* The host's refusals. */
+    base_token(&t);
+    n = admit_token(&t, 0x65, &broker, 0, b);
+    admit_put("vms-full", R | VMS_FULL, 4, 0, 0, b, n);
+    admit_put("mem-full", R | MEM_FULL, 4, 0, 0, b, n);
+    admit_put("expired", R | (5 << FZ_ADMIT_CLOCK_SHIFT), 4, 0, 0, b, n);
+    admit_put("not-yet-valid", R | (7 << FZ_ADMIT_CLOCK_SHIFT), 4, 0, 0, b, n);
+    admit_put("tight-rate", R | T, 4, 0, 0, b, n);
+    admit_put("forged-entry", R | X, 4, 0, 0x80, b, n);
+    admit_put("forged-same-slot", R, 4, 0, 0x01, b, n);
+
+    base_token(&t);
+    t.mem_mib = FZ_ADMIT_MAX_MEM * 2;
+    n = admit_token(&t, 0x66, &broker, 0, b);
+    admit_put("over-mem", R, 5, 0, 0, b, n);
+
+    base_token(&t);
+    t.vcpus = 2;
+    n = admit_token(&t, 0x67, &broker, 0, b);
+    admit_put("over-vcpus", R, 5, 0, 0, b, n);
+
+    base_token(&t);
+    t.payload_kind = LM_PAYLOAD_CHECKPOINT;
+    n = admit_token(&t, 0x68, &broker, 0, b);
+    admit_put("checkpoint", R, 5, 0, 0, b, n);
+
+    base_token(&t);
+    memset(t.scope, 0, sizeof t.scope);
+    strcpy(t.scope, "host-b");
+    n = admit_token(&t, 0x69, &broker, 0, b);
+    admit_put("wrong-host", R, 6, 0, 0, b, n);
+
+    base_token(&t);
+    t.key_id = stranger.pub.key_id;
+    n = admit_token(&t, 0x6a, &stranger, 0, b);
+    admit_put("unknown-key", R, 6, 0, 0, b, n);
+
+    /* Garbled: bad signature, cut, stretched, wrong magic, a bad flag, not a ping at all. */
+    base_token(&t);
+    n = admit_token(&t, 0x6b, &broker, 1, b);
+    b[LM_PING_OFF_TOKEN + LM_TOK_OFF_SIG + 9] ^= 0x10;
+    admit_put("bad-signature", R, 7, 0, 0, b, n);
+    b[LM_PING_OFF_TOKEN + LM_TOK_OFF_SIG + 9] ^= 0x10;
+    b[LM_PING_OFF_TOKEN + LM_TOK_OFF_MEM_MIB] ^= 0x01; /* a signed field changed */
+    admit_put("tampered-mem", R, 7, 0, 0, b, n);
+    b[LM_PING_OFF_TOKEN + LM_TOK_OFF_MEM_MIB] ^= 0x01;
+    admit_put("paid-cut", R, 7, 0, 0, b, LM_PING_SIZE + 7);
+    admit_put("token-cut", R, 7, 0, 0, b, LM_PING_SIZE - 1);
+    b[n] = 0;
+    admit_put("trailing", R, 7, 0, 0, b, n + 1);
+    b[6] = 0x02;
+    admit_put("bad-flags", R, 7, 0, 0, b, n);
+    memcpy(b, LM_PAY_MAGIC, 4);
+    admit_put("payment-magic", R, 7, 0, 0, b, n);
+    admit_put("header-only", R, 7, 0, 0, b, 8);
+    admit_put("empty", R, 7, 0, 0, b, 0);
+}
+
+/* The loader's payload header, and broken variants of it (exact error in the comment). */
+static void payload_one(const char *name, uint16_t kind, uint64_t length, uint32_t cmdline_len)
+{
+    struct lm_payload_header h = {.kind = kind, .length = length, .cmdline_len = cmdline_len};
+    uint8_t b[LM_PAYLOAD_HEADER_SIZE];
+    lm_payload_header_encode(&h, b);
+    put("fuzz_payload", name, b, sizeof b);
+}
+
+static void payload_seeds(void)
+{
+    const char *T = "fuzz_payload";
+    uint8_t b[LM_PAYLOAD_HEADER_SIZE + 64];
+
+    payload_one("image", LM_PAYLOAD_IMAGE, 1u << 20, 8);
+    payload_one("checkpoint", LM_PAYLOAD_CHECKPOINT, 12345, 0);
+    payload_one("image-max", LM_PAYLOAD_IMAGE, LM_PAYLOAD_MAX, LM_PAYLOAD_CMDLINE_MAX);
+    payload_one("image-one-byte", LM_PAYLOAD_IMAGE, 1, 0);
+    payload_one("empty-payload", LM_PAYLOAD_IMAGE, 0, 0);                            /* OVERSIZED */
+    payload_one("oversized", LM_PAYLOAD_IMAGE, LM_PAYLOAD_MAX + 1ull, 0);            /* OVERSIZED */
+    payload_one("huge-length", LM_PAYLOAD_IMAGE, UINT64_MAX, 0);                     /* OVERSIZED */
+    payload_one("cmdline-long", LM_PAYLOAD_IMAGE, 4096, LM_PAYLOAD_CMDLINE_MAX + 1); /* OVERSIZED */
+    payload_one("kind-zero", 0, 4096, 0);  /* BAD_PAYLOAD_KIND */
+    payload_one("kind-three", 3, 4096, 0); /* BAD_PAYLOAD_KIND */
+
+    struct lm_payload_header h = {.kind = LM_PAYLOAD_IMAGE, .length = 4096, .cmdline_len = 8};
+    lm_payload_header_encode(&h, b);
+    b[20] = 1;
+    put(T, "reserved-nonzero", b, LM_PAYLOAD_HEADER_SIZE); /* RESERVED_NONZERO */
+    lm_payload_header_encode(&h, b);
+    b[4] = 2;
+    put(T, "version-2", b, LM_PAYLOAD_HEADER_SIZE); /* BAD_VERSION */
+    lm_payload_header_encode(&h, b);
+    b[0] = 'X';
+    put(T, "bad-magic", b, LM_PAYLOAD_HEADER_SIZE); /* BAD_MAGIC */
+    lm_payload_header_encode(&h, b);
+    put(T, "truncated", b, LM_PAYLOAD_HEADER_SIZE - 1); /* TRUNCATED */
+    put(T, "magic-only", b, 4);                         /* TRUNCATED */
+    /* What the loader reads off the wire: header, command line, the first payload bytes. */
+    memcpy(b + LM_PAYLOAD_HEADER_SIZE, "app=http", 8);
+    memcpy(b + LM_PAYLOAD_HEADER_SIZE + 8, ELFMAG, SELFMAG);
+    put(T, "stream", b, LM_PAYLOAD_HEADER_SIZE + 8 + SELFMAG); /* TRAILING as one header */
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -537,8 +730,8 @@ int main(int argc, char **argv)
     }
     root = argv[1];
     make_dir(NULL);
-    const char *targets[] = {"fuzz_token", "fuzz_ping", "fuzz_payment", "fuzz_keyfile", "fuzz_elf",
-                             "fuzz_reqsig"};
+    const char *targets[] = {"fuzz_token", "fuzz_ping",   "fuzz_payment", "fuzz_keyfile",
+                             "fuzz_elf",   "fuzz_reqsig", "fuzz_admit",   "fuzz_payload"};
     for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
         make_dir(targets[i]);
 
@@ -561,5 +754,7 @@ int main(int argc, char **argv)
     keyfile_seeds();
     elf_seeds();
     reqsig_seeds();
+    admit_seeds();
+    payload_seeds();
     return 0;
 }

@@ -207,6 +207,28 @@ expect "wrong image: the loader refuses the digest" 1 "ERR DIGEST_MISMATCH" -- \
 for _ in $(seq 100); do grep -q "VM ${vm% *} ended" em.log && break; sleep 0.05; done
 expect "the agent logs why the VM ended" 0 "VM ${vm% *} ended \(exit status 12: loader: refused \(DIGEST_MISMATCH\)" -- cat em.log
 
+# Only the buyer who pinged may send the payload: a stranger's connection is reset and the
+# loader keeps waiting for the buyer.
+in_ns ip addr add 10.66.0.2/24 dev br0
+mint w4.tok --prepaid 30
+in_ns "$L" ping 10.66.0.1 w4.tok >ping.out
+vm=$(sed -n 's/^admitted: VM \([0-9]*\), loader \([0-9.]*\):.*/\1 \2/p' ping.out)
+expect "a stranger cannot spoil a new VM" 0 "^reset$" -- in_ns python3 - <<PY
+import socket, time
+for i in range(200):
+    s = socket.socket(); s.bind(("10.66.0.2", 0))
+    try: s.connect(("${vm#* }", 7700)); break
+    except OSError: s.close(); time.sleep(0.02)
+s.sendall(b"garbage" * 10)
+try: print("reset" if s.recv(100) == b"" else "answered")
+except ConnectionResetError: print("reset")
+PY
+expect "the buyer still injects after the stranger" 0 "^loader: OK image" -- \
+    in_ns "$L" inject "${vm#* }" "$KERNEL" --cmdline app=http
+expect "the loader logged the stranger" 0 "reset a connection from 10.66.0.2: payloads come from 10.66.0.1" -- \
+    cat "state/vm-${vm% *}.log"
+"$L" host kill "${vm% *}" >/dev/null
+
 mint w2.tok --prepaid 30
 in_ns "$L" ping 10.66.0.1 w2.tok >ping.out
 vm=$(sed -n 's/^admitted: VM \([0-9]*\), loader \([0-9.]*\):.*/\1 \2/p' ping.out)
