@@ -58,6 +58,28 @@ static void watch(int fd)
     epoll_ctl(ep_fd, EPOLL_CTL_ADD, fd, &e);
 }
 
+/* Refusals are logged, but a flood of them must not become a flood of log: at most
+ * LOG_BURST a second, then one line saying how many were left out. */
+#define LOG_BURST 20
+static bool log_refusal_allowed(void)
+{
+    static uint64_t window;
+    static unsigned logged, suppressed;
+    uint64_t now = em_now_ns() / 1000000000ull;
+    if (now != window) {
+        if (suppressed)
+            lm_info("%u more refused pings in the last second not logged one by one", suppressed);
+        window = now;
+        logged = suppressed = 0;
+    }
+    if (logged < LOG_BURST) {
+        logged++;
+        return true;
+    }
+    suppressed++;
+    return false;
+}
+
 static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *from)
 {
     struct admit_limits lim = {vm_count(), cfg.max_vms, vm_mem_in_use(), cfg.total_mem_mib};
@@ -94,7 +116,8 @@ static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *fr
                 v->ip[1], v->ip[2], v->ip[3], v->tap, (long long)v->credit_ms);
     } else {
         r.status = (uint16_t)a.status;
-        lm_info("ping from %s refused: %s (%s)", src, lm_status_name(a.status), a.why.msg);
+        if (log_refusal_allowed())
+            lm_info("ping from %s refused: %s (%s)", src, lm_status_name(a.status), a.why.msg);
     }
     uint8_t out[LM_PING_REPLY_SIZE];
     lm_ping_reply_encode(&r, out, sizeof out);
@@ -128,7 +151,7 @@ static void handle_payment(const uint8_t *b, size_t n, const struct sockaddr_in 
         r.accepted_index = v->chain.last_index;
         r.credit_ms = (uint64_t)(v->credit_ms > 0 ? v->credit_ms : 0);
     }
-    if (rc && rc != -LM_CHAIN_DUPLICATE && rc != -LM_CHAIN_STALE) {
+    if (rc && rc != -LM_CHAIN_DUPLICATE && rc != -LM_CHAIN_STALE && log_refusal_allowed()) {
         char src[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &from->sin_addr, src, sizeof src);
         lm_info("payment from %s refused: %s", src, d.msg);
