@@ -183,11 +183,18 @@ static uint8_t (*read_tokens(const char *path, size_t *n))[LM_TOKEN_SIZE]
     return (uint8_t(*)[LM_TOKEN_SIZE])b;
 }
 
+/* The address the pings come from: the loader takes its payload only from there, so the
+ * TCP connections to it are bound to the same address. */
+static struct sockaddr_in g_src;
+static int g_have_src;
+
 /* A UDP socket bound to src (the source address the agent sees), non-blocking. */
 static int udp_from(const char *src)
 {
     struct sockaddr_in sa;
     parse_ip(src, &sa, 0);
+    g_src = sa;
+    g_have_src = 1;
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int big = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
@@ -350,6 +357,8 @@ static int connect_retry(const struct sockaddr_in *sa, double attempt_s, double 
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
             die("socket: %s", strerror(errno));
+        if (g_have_src && bind(fd, (const struct sockaddr *)&g_src, sizeof g_src) < 0)
+            die("binding to the ping's source address: %s", strerror(errno));
         int rc = connect(fd, (const struct sockaddr *)sa, sizeof *sa);
         int err = rc == 0 ? 0 : errno;
         double give_up = now_s() + attempt_s;
