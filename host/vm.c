@@ -110,6 +110,7 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
                                "pool or in use", t->ipv4[0], t->ipv4[1], t->ipv4[2], t->ipv4[3]);
         else
             *status = -lm_fail(d, LM_HOST_FULL, "no free address in the pool");
+        next_id--; /* ids count VMs that started */
         free(v);
         return NULL;
     }
@@ -161,6 +162,7 @@ fail:
     if (v->tap_fd >= 0)
         close(v->tap_fd);
     pool_release(c, v->ip);
+    next_id--;
     free(v);
     return NULL;
 }
