@@ -7,8 +7,6 @@
 #include "loader.h"
 #include "../guest/platform/kvm/hypercall.h"
 
-enum { EXIT_DIGEST = 12, EXIT_BAD_IMAGE = 13 };
-
 void image_finish(struct loader *l)
 {
     uint8_t digest[LM_HASH_BYTES];

@@ -12,6 +12,17 @@
 #include "laundromat/payload.h"
 #include "sodium/crypto_generichash_blake2b.h"
 
+/* Exit statuses: the reason a loader VM ended (docs/ABI.md, docs/EVILMAN.md). */
+enum {
+    EXIT_BAD_HEADER = 10,
+    EXIT_OVERSIZE = 11,
+    EXIT_DIGEST = 12,
+    EXIT_BAD_IMAGE = 13,
+    EXIT_TIMEOUT = 14,
+    EXIT_TRUNCATED = 15,
+    EXIT_UNSUPPORTED = 16,
+};
+
 struct kind;
 
 struct loader {

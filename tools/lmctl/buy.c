@@ -198,15 +198,9 @@ int cmd_buy(int argc, char **argv)
         if (bad)
             return LMCTL_USAGE;
     }
-    const char *missing = !scope             ? "--host NAME or --cluster NAME"
-                          : have_commit != 1 ? "one of --image FILE and --commitment HEX"
-                          : (have_chain && (have_anchor || have_len))
-                              ? "--chain without --anchor/--chain-len"
-                          : have_anchor != have_len ? "--anchor and --chain-len together"
-                          : (!have_chain && !have_anchor && !t.prepaid_units)
-                              ? "a chain (--chain or --anchor) or --prepaid N"
-                          : optind != argc ? "no positional arguments"
-                                           : NULL;
+    const char *missing = lmctl_token_options_missing(scope, have_commit, have_chain,
+                                                      have_anchor, have_len, t.prepaid_units,
+                                                      optind != argc);
     if (missing) {
         lmctl_err("buy: needs %s (see lmctl buy --help)", missing);
         return LMCTL_USAGE;

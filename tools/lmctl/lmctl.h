@@ -79,6 +79,10 @@ void lmctl_print_json(json_t *j);
 /* BLAKE2b-256("laundromat/image/v1" || file): an image's payload commitment. */
 int lmctl_image_commitment(const char *path, uint8_t out[32]);
 
+/* What token mint and buy still need, given the options seen; NULL when complete. */
+const char *lmctl_token_options_missing(const char *scope, int have_commit, int have_chain,
+                                        int have_anchor, int have_len, uint32_t prepaid,
+                                        int extra_args);
 /* --chain FILE of token mint and buy: the anchor and length of a chain file into t. */
 int lmctl_chain_option(const char *path, struct lm_token *t);
 

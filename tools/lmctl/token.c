@@ -165,13 +165,9 @@ static int mint(int argc, char **argv)
             return LMCTL_USAGE;
     }
     const char *missing = !key_path ? "--key FILE"
-                          : !scope ? "--host NAME or --cluster NAME"
-                          : have_commit != 1 ? "one of --image FILE and --commitment HEX"
-                          : (have_chain && (have_anchor || have_len)) ? "--chain without --anchor/--chain-len"
-                          : have_anchor != have_len ? "--anchor and --chain-len together"
-                          : (!have_chain && !have_anchor && !t.prepaid_units) ? "a chain (--chain or --anchor) or --prepaid N"
-                          : optind != argc ? "no positional arguments"
-                          : NULL;
+                          : lmctl_token_options_missing(scope, have_commit, have_chain,
+                                                        have_anchor, have_len, t.prepaid_units,
+                                                        optind != argc);
     if (missing) {
         lmctl_err("token mint: needs %s (see lmctl token mint --help)", missing);
         return LMCTL_USAGE;

@@ -109,3 +109,16 @@ int lmctl_chain_option(const char *path, struct lm_token *t)
     sodium_memzero(&cs, sizeof cs);
     return 0;
 }
+
+const char *lmctl_token_options_missing(const char *scope, int have_commit, int have_chain,
+                                        int have_anchor, int have_len, uint32_t prepaid,
+                                        int extra_args)
+{
+    return !scope                                   ? "--host NAME or --cluster NAME"
+           : have_commit != 1                       ? "one of --image FILE and --commitment HEX"
+           : have_chain && (have_anchor || have_len) ? "--chain without --anchor/--chain-len"
+           : have_anchor != have_len                ? "--anchor and --chain-len together"
+           : !have_chain && !have_anchor && !prepaid ? "a chain (--chain or --anchor) or --prepaid N"
+           : extra_args                             ? "no positional arguments"
+                                                    : NULL;
+}
