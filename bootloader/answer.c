@@ -5,6 +5,7 @@
  * So the answer waits: for the sender's FIN (a sender reads the answer, then closes), or, if
  * the sender had already half-closed, for our bytes to be acknowledged and a moment more.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "loader.h"
@@ -30,14 +31,23 @@ void loader_answer(struct loader *l, const char *line, size_t len)
     l->answered = true;
     pcb_gone = false;
     tcp_err(pcb, on_answer_err);
-    if (tcp_write(pcb, line, (u16_t)len, TCP_WRITE_FLAG_COPY) == ERR_OK)
-        tcp_output(pcb);
+    /* tcp_write can refuse for a moment (no segment or pbuf free): keep trying, or the
+     * sender would wait in vain for the answer. */
+    bool written = false;
+    err_t werr = ERR_OK;
     uint64_t start = clock_ns(), acked = 0;
     while (clock_ns() - start < ANSWER_WAIT_NS) {
+        if (!written && !pcb_gone) {
+            werr = tcp_write(pcb, line, (u16_t)len, TCP_WRITE_FLAG_COPY);
+            if (werr == ERR_OK) {
+                written = true;
+                tcp_output(pcb);
+            }
+        }
         net_poll();
         if (pcb_gone)
             break;
-        bool done = !pcb->unsent && !pcb->unacked;
+        bool done = written && !pcb->unsent && !pcb->unacked;
         if (done && !acked)
             acked = clock_ns();
         if (done && (fin_before ? clock_ns() - acked >= LINGER_NS : l->peer_fin))
@@ -45,6 +55,9 @@ void loader_answer(struct loader *l, const char *line, size_t len)
         platform_poll(1000000ull);
     }
     l->pcb = NULL;
+    if (!written)
+        printf("loader: could not send the answer (lwIP error %d%s)\n", werr,
+               pcb_gone ? ", connection gone" : "");
     if (pcb_gone)
         return;
     tcp_arg(pcb, NULL);
