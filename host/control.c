@@ -73,7 +73,7 @@ static json_t *command(const struct em_config *c, char *line)
         if (!v)
             return json_pack("{s:s}", "error", "no such VM");
         vm_destroy(v, "killed by the operator");
-        return json_pack("{s:I s:s}", "killed", (json_int_t)id, "state", "ended");
+        return json_pack("{s:I s:s}", "killed", (json_int_t)id, "state", vm_state_name(v->state));
     }
     return json_pack("{s:s}", "error", "unknown command (status, ls, kill ID)");
 }

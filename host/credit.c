@@ -41,7 +41,7 @@ int credit_pay(const struct em_config *c, struct vm *v, uint32_t index,
     if (v->credit_ms > (int64_t)c->low_credit_ms)
         v->warned = false;
     if (v->state == VM_GRACE && v->credit_ms > 0) {
-        v->state = v->booted_ns ? VM_RUNNING : VM_LOADING;
+        vm_set_state(v, v->booted_ns ? VM_RUNNING : VM_LOADING);
         lm_info("VM %llu: paid during grace, back to %s", (unsigned long long)v->id,
                 vm_state_name(v->state));
     }
@@ -58,7 +58,7 @@ static void tick_one(struct vm *v, void *arg)
     v->credit_ms -= (int64_t)((now - v->last_tick_ns) / 1000000);
     v->last_tick_ns = now - (now - v->last_tick_ns) % 1000000; /* keep the sub-ms rest */
     if (v->state != VM_GRACE && v->credit_ms <= 0) {
-        v->state = VM_GRACE;
+        vm_set_state(v, VM_GRACE);
         v->grace_deadline_ns = now + c->grace_ms * 1000000ull;
         lm_info("VM %llu: credit exhausted; grace period of %llu ms starts",
                 (unsigned long long)v->id, (unsigned long long)c->grace_ms);

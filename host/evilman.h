@@ -94,8 +94,17 @@ int pool_take(const struct em_config *c, const uint8_t want[4], uint8_t ip[4], u
 void pool_release(const struct em_config *c, const uint8_t ip[4]);
 unsigned pool_in_use(void);
 
-/* vm.c: the VM table and lifecycles. */
-enum vm_state { VM_LOADING, VM_RUNNING, VM_GRACE, VM_ENDED };
+/* vm.c: the VM table and lifecycles. A VM's state changes only through vm_set_state(), which
+ * refuses what the table of legal transitions in vm.c does not list. */
+enum vm_state {
+    VM_LOADING,       /* the loader waits for its payload */
+    VM_RUNNING,       /* the payload booted */
+    VM_GRACE,         /* credit gone: reclaimed at grace_deadline_ns unless paid */
+    VM_MIGRATING_OUT, /* running here while its checkpoint streams to another host */
+    VM_RECEIVING,     /* its checkpoint streams in from another host */
+    VM_MIGRATED,      /* handed over: lives elsewhere, waits here only to be reaped */
+    VM_ENDED,         /* destroyed: waits to be reaped */
+};
 struct vm {
     uint64_t id;
     enum vm_state state;
@@ -118,6 +127,9 @@ struct vm *vm_find_pid(int pid);
 struct vm *vm_find_ctl(int fd);
 unsigned vm_count(void);
 const char *vm_state_name(enum vm_state s);
+/* Moves v to state `to` if the transition is legal (logged at debug level); else logs an
+ * error, leaves the state as it is and returns -LM_INVAL. */
+int vm_set_state(struct vm *v, enum vm_state to);
 uint64_t vm_mem_in_use(void);
 void vm_foreach(void (*fn)(struct vm *, void *), void *arg);
 /* Starts a VM for an admitted token: tap, address, monitor running the loader, which takes

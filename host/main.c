@@ -185,7 +185,7 @@ static void handle_ctl_msg(int fd)
     ssize_t n;
     while (v && (n = recv(fd, &m, sizeof m, MSG_DONTWAIT)) > 0) {
         if (n == sizeof m && m.type == LM_CTL_BOOTED && v->state == VM_LOADING) {
-            v->state = VM_RUNNING;
+            vm_set_state(v, VM_RUNNING);
             v->booted_ns = em_now_ns();
             lm_info("VM %llu: image verified and booted (%.1f ms after admission)",
                     (unsigned long long)v->id, (double)(v->booted_ns - v->started_ns) / 1e6);

@@ -19,15 +19,49 @@ static struct vm **table; /* dense: [0, nvms) */
 static unsigned nvms, cap;
 static uint64_t next_id = 1;
 
-static const char *state_name(enum vm_state s)
-{
-    static const char *const n[] = {"loading", "running", "grace", "ended"};
-    return n[s];
-}
+static const char *const state_names[] = {
+    [VM_LOADING] = "loading",     [VM_RUNNING] = "running",
+    [VM_GRACE] = "grace",         [VM_MIGRATING_OUT] = "migrating-out",
+    [VM_RECEIVING] = "receiving", [VM_MIGRATED] = "migrated",
+    [VM_ENDED] = "ended",
+};
+#define NSTATES (sizeof state_names / sizeof state_names[0])
+
+/*
+ * The legal transitions, one row per state: the states it may move to. Any state but ENDED
+ * may end (destroyed, killed, reaped). Grace returns to loading or running when paid; a VM
+ * migrating out returns to running when the migration fails, to grace when its credit runs
+ * out first; a VM received goes on running, or to grace when it arrives without credit.
+ */
+#define TO(s) (1u << (s))
+static const unsigned legal[NSTATES] = {
+    [VM_LOADING] = TO(VM_RUNNING) | TO(VM_RECEIVING) | TO(VM_GRACE) | TO(VM_ENDED),
+    [VM_RUNNING] = TO(VM_GRACE) | TO(VM_MIGRATING_OUT) | TO(VM_ENDED),
+    [VM_GRACE] = TO(VM_LOADING) | TO(VM_RUNNING) | TO(VM_ENDED),
+    [VM_MIGRATING_OUT] = TO(VM_RUNNING) | TO(VM_GRACE) | TO(VM_MIGRATED) | TO(VM_ENDED),
+    [VM_RECEIVING] = TO(VM_RUNNING) | TO(VM_GRACE) | TO(VM_ENDED),
+    [VM_MIGRATED] = TO(VM_ENDED),
+    [VM_ENDED] = 0,
+};
 
 const char *vm_state_name(enum vm_state s)
 {
-    return state_name(s);
+    return (unsigned)s < NSTATES ? state_names[s] : "invalid";
+}
+
+int vm_set_state(struct vm *v, enum vm_state to)
+{
+    enum vm_state from = v->state;
+    if ((unsigned)to >= NSTATES || !(legal[from] & TO(to))) {
+        lm_err("VM %llu: illegal state change %s -> %s refused; it stays %s",
+               (unsigned long long)v->id, vm_state_name(from), vm_state_name(to),
+               vm_state_name(from));
+        return -LM_INVAL;
+    }
+    v->state = to;
+    lm_debug("VM %llu: %s -> %s", (unsigned long long)v->id, vm_state_name(from),
+             vm_state_name(to));
+    return 0;
 }
 
 struct vm *vm_find_token(const uint8_t id[LM_TOKEN_ID_BYTES])
@@ -147,7 +181,8 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     }
     close(ctl[1]);
     v->pid = h.pid;
-    v->state = VM_LOADING;
+    v->state = VM_LOADING; /* its first state, not a change: vm_set_state() moves it on */
+    lm_debug("VM %llu: %s", (unsigned long long)v->id, vm_state_name(v->state));
     v->started_ns = v->last_tick_ns = em_now_ns();
     v->credit_ms = (int64_t)t->prepaid_units * t->link_value_ms;
     v->earned_units = t->prepaid_units;
@@ -172,7 +207,7 @@ void vm_destroy(struct vm *v, const char *why)
     if (v->state == VM_ENDED)
         return;
     lm_info("VM %llu: destroying: %s", (unsigned long long)v->id, why);
-    v->state = VM_ENDED;
+    vm_set_state(v, VM_ENDED);
     struct vm_handle h = {v->pid};
     backend_kvm.destroy(&h);
 }
@@ -206,6 +241,8 @@ void vm_reap(const struct em_config *c, struct vm *v, int status)
     else
         snprintf(why, sizeof why, "killed by signal %d%s", WTERMSIG(status),
                  v->state == VM_ENDED ? " (destroyed)" : "");
+    if (v->state != VM_ENDED) /* it ended on its own */
+        vm_set_state(v, VM_ENDED);
     lm_info("VM %llu ended (%s); reclaiming tap %s, address %u.%u.%u.%u, %llu MiB",
             (unsigned long long)v->id, why, v->tap, v->ip[0], v->ip[1], v->ip[2], v->ip[3],
             (unsigned long long)v->token.mem_mib);

@@ -18,12 +18,12 @@ static const char help[] =
 
 static void print_vms(json_t *vms)
 {
-    printf("%-5s %-8s %-15s %-9s %8s %12s %10s %s\n", "VM", "STATE", "ADDRESS", "TAP", "MEM MiB",
+    printf("%-5s %-13s %-15s %-9s %8s %12s %10s %s\n", "VM", "STATE", "ADDRESS", "TAP", "MEM MiB",
            "CREDIT ms", "PAID TO", "TOKEN");
     size_t i;
     json_t *v;
     json_array_foreach(vms, i, v) {
-        printf("%-5lld %-8s %-15s %-9s %8lld %12lld %10lld %s\n",
+        printf("%-5lld %-13s %-15s %-9s %8lld %12lld %10lld %s\n",
                (long long)json_integer_value(json_object_get(v, "id")),
                json_string_value(json_object_get(v, "state")),
                json_string_value(json_object_get(v, "ip")),
