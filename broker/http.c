@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "broker.h"
+#include "laundromat/clock.h"
 #include "laundromat/reqsig.h"
 #include "laundromat/util.h"
 
@@ -116,9 +116,7 @@ static int match(const char *pattern, const char *path, char *arg, size_t argcap
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(lm_now_ns() / 1000000);
 }
 
 /* Looks up the account of a key id; 0 found, 1 unknown, -1 ledger error. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "laundromat/clock.h"
 #include "laundromat/util.h"
 
 /*

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "broker.h"
+#include "laundromat/clock.h"
 #include "laundromat/util.h"
 
 int sweep_run(struct broker *b, int64_t now, int64_t *tokens, int64_t *credits, int64_t *nonces)

@@ -13,13 +13,14 @@
 #include <unistd.h>
 
 #include "evilman.h"
+#include "laundromat/clock.h"
 #include "laundromat/log.h"
 
 static uint64_t started_ns;
 
 int control_open(const struct em_config *c)
 {
-    started_ns = em_now_ns();
+    started_ns = lm_now_ns();
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof a.sun_path, "%s", c->control);
@@ -41,7 +42,7 @@ static void add_vm(struct vm *v, void *arg)
     char id[33], ip[20];
     lm_token_id_hex(v->token.id, id);
     snprintf(ip, sizeof ip, "%u.%u.%u.%u", v->ip[0], v->ip[1], v->ip[2], v->ip[3]);
-    uint64_t now = em_now_ns();
+    uint64_t now = lm_now_ns();
     json_array_append_new(
         arg, json_pack("{s:I s:s s:s s:I s:s s:s s:I s:I s:I s:I s:i}", "id", (json_int_t)v->id,
                        "state", vm_state_name(v->state), "token", id, "mem_mib",
@@ -60,7 +61,7 @@ static json_t *command(const struct em_config *c, char *line)
                          (json_int_t)c->max_vms, "mem_mib", (json_int_t)vm_mem_in_use(),
                          "total_mem_mib", (json_int_t)c->total_mem_mib, "addresses_in_use",
                          (json_int_t)pool_in_use(), "uptime_s",
-                         (json_int_t)((em_now_ns() - started_ns) / 1000000000ull));
+                         (json_int_t)((lm_now_ns() - started_ns) / 1000000000ull));
     if (!strcmp(line, "ls")) {
         json_t *a = json_array();
         vm_foreach(add_vm, a);

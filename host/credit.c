@@ -6,9 +6,9 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "evilman.h"
+#include "laundromat/clock.h"
 #include "laundromat/log.h"
 #include "laundromat/util.h"
 #include "laundromat/abi.h"
@@ -16,7 +16,7 @@
 
 void credit_notify(struct vm *v, uint32_t events)
 {
-    uint64_t now = em_now_ns();
+    uint64_t now = lm_now_ns();
     struct lm_ctl_msg m = {
         .type = LM_CTL_CREDIT, .events = events,
         .credit_ms = v->credit_ms > 0 ? (uint64_t)v->credit_ms : 0,

@@ -158,6 +158,4 @@ unsigned settle_pending(void);
 int control_open(const struct em_config *c);
 void control_handle(const struct em_config *c, int listen_fd);
 
-uint64_t em_now_ns(void);
-
 #endif

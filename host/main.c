@@ -21,6 +21,7 @@
 
 #include "backend/backend.h"
 #include "evilman.h"
+#include "laundromat/clock.h"
 #include "laundromat/log.h"
 #include "laundromat/util.h"
 #include "laundromat/vmmctl.h"
@@ -40,13 +41,6 @@ static struct replay *replay;
 static struct ratelimit *rl;
 static int udp_fd, ep_fd;
 
-uint64_t em_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void reply_to(const struct sockaddr_in *to, const uint8_t *b, size_t n)
 {
     sendto(udp_fd, b, n, MSG_DONTWAIT, (const struct sockaddr *)to, sizeof *to);
@@ -65,7 +59,7 @@ static bool log_refusal_allowed(void)
 {
     static uint64_t window;
     static unsigned logged, suppressed;
-    uint64_t now = em_now_ns() / 1000000000ull;
+    uint64_t now = lm_now_ns() / 1000000000ull;
     if (now != window) {
         if (suppressed)
             lm_info("%u more refused pings in the last second not logged one by one", suppressed);
@@ -86,7 +80,7 @@ static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *fr
     struct admit a;
     char src[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &from->sin_addr, src, sizeof src);
-    ping_admit(b, n, from->sin_addr.s_addr, lm_now(), em_now_ns(), &cfg, &lim, replay, rl, &a);
+    ping_admit(b, n, from->sin_addr.s_addr, lm_now(), lm_now_ns(), &cfg, &lim, replay, rl, &a);
     if (a.resend) {
         reply_to(from, a.cached, LM_PING_REPLY_SIZE);
         return;
@@ -186,7 +180,7 @@ static void handle_ctl_msg(int fd)
     while (v && (n = recv(fd, &m, sizeof m, MSG_DONTWAIT)) > 0) {
         if (n == sizeof m && m.type == LM_CTL_BOOTED && v->state == VM_LOADING) {
             vm_set_state(v, VM_RUNNING);
-            v->booted_ns = em_now_ns();
+            v->booted_ns = lm_now_ns();
             lm_info("VM %llu: image verified and booted (%.1f ms after admission)",
                     (unsigned long long)v->id, (double)(v->booted_ns - v->started_ns) / 1e6);
         }
@@ -297,7 +291,7 @@ int main(int argc, char **argv)
             (unsigned long long)cfg.max_mem_mib);
 
     int stopping = 0;
-    uint64_t last_expire = 0, last_settle = em_now_ns();
+    uint64_t last_expire = 0, last_settle = lm_now_ns();
     while (!stopping || vm_count() > 0 || settle_pending() > 0) {
         struct epoll_event ev[32];
         int n = epoll_wait(ep_fd, ev, 32, stopping ? 100 : -1);
@@ -310,10 +304,10 @@ int main(int argc, char **argv)
             } else if (fd == tick_fd) {
                 uint64_t ticks;
                 if (read(tick_fd, &ticks, sizeof ticks) > 0)
-                    credit_tick(&cfg, em_now_ns());
+                    credit_tick(&cfg, lm_now_ns());
                 if (cfg.settle_interval_s &&
-                    em_now_ns() - last_settle >= cfg.settle_interval_s * 1000000000ull) {
-                    last_settle = em_now_ns();
+                    lm_now_ns() - last_settle >= cfg.settle_interval_s * 1000000000ull) {
+                    last_settle = lm_now_ns();
                     settle_tick(&cfg);
                 }
                 if (lm_now() != last_expire) {

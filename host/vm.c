@@ -10,6 +10,7 @@
 
 #include "backend/backend.h"
 #include "evilman.h"
+#include "laundromat/clock.h"
 #include "laundromat/log.h"
 #include "tap.h"
 
@@ -183,7 +184,7 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     v->pid = h.pid;
     v->state = VM_LOADING; /* its first state, not a change: vm_set_state() moves it on */
     lm_debug("VM %llu: %s", (unsigned long long)v->id, vm_state_name(v->state));
-    v->started_ns = v->last_tick_ns = em_now_ns();
+    v->started_ns = v->last_tick_ns = lm_now_ns();
     v->credit_ms = (int64_t)t->prepaid_units * t->link_value_ms;
     v->earned_units = t->prepaid_units;
     lm_chain_init(&v->chain, t->anchor, t->chain_len, c->jump_limit);

@@ -1,4 +1,4 @@
-/* Time formatting shared by tools, host and broker. */
+/* Time formatting shared by tools, host and broker (the clocks are in clock.c). */
 #include <stdio.h>
 #include <time.h>
 
@@ -14,11 +14,4 @@ char *lm_fmt_time(uint64_t t, char out[32])
     else
         strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return out;
-}
-
-uint64_t lm_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec;
 }

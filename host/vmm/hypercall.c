@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "laundromat/clock.h"
 #include "laundromat/log.h"
 #include "vmm.h"
 
@@ -34,13 +35,6 @@ static void *args_in(struct vm *vm, uint32_t gpa, void *local, size_t size, cons
     }
     memcpy(local, p, size);
     return p;
-}
-
-static uint64_t now_ns(clockid_t c)
-{
-    struct timespec ts;
-    clock_gettime(c, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void hc_console(struct vm *vm, uint32_t gpa)
@@ -169,7 +163,7 @@ void hc_dispatch(struct vm *vm, uint16_t port, uint32_t gpa)
         struct lm_hc_clock a;
         struct lm_hc_clock *g = args_in(vm, gpa, &a, sizeof a, "clock");
         if (g)
-            g->wall_ns = now_ns(CLOCK_REALTIME);
+            g->wall_ns = lm_wall_ns();
         break;
     }
     case LM_HC_POLL:

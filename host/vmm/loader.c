@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "laundromat/clock.h"
 #include "laundromat/log.h"
 #include "vmm.h"
 
@@ -72,9 +72,7 @@ void vm_write_bootinfo(struct vm *vm, const struct lm_elf_image *img, const char
     snprintf(bi->cmdline, sizeof bi->cmdline, "%s", cmdline);
     bi->net = vm->boot_net;
     bi->clock.tsc_hz = vm->tsc_hz;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    bi->clock.wall_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    bi->clock.wall_ns = lm_wall_ns();
     memcpy(bi->commitment, commitment, 32);
     bi->loader_base = vm->loader_mem ? LM_LOADER_GPA : 0;
     bi->loader_size = vm->loader_size;

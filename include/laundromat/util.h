@@ -1,4 +1,4 @@
-/* Small helpers the tools, host and broker share: hex and time formatting. */
+/* Small helpers the tools, host and broker share: hex and time formatting (clocks: clock.h). */
 #ifndef LAUNDROMAT_UTIL_H
 #define LAUNDROMAT_UTIL_H
 
@@ -11,7 +11,5 @@ void lm_hex_encode(const uint8_t *in, size_t n, char *out);
 int lm_hex_decode(const char *hex, uint8_t *out, size_t n);
 /* Formats Unix seconds as 2026-11-22T10:00:00Z into out (capacity >= 21); returns out. */
 char *lm_fmt_time(uint64_t t, char out[32]);
-/* Current Unix time in seconds. */
-uint64_t lm_now(void);
 
 #endif

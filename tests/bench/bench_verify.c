@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "laundromat/chain.h"
+#include "laundromat/clock.h"
 #include "laundromat/keys.h"
 #include "laundromat/token.h"
 
@@ -13,9 +13,7 @@
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)lm_now_ns() / 1e9;
 }
 
 static int cmp_double(const void *a, const void *b)

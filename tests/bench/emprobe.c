@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "laundromat/clock.h"
 #include "laundromat/hash.h"
 #include "laundromat/keys.h"
 #include "laundromat/payload.h"
@@ -102,9 +103,7 @@ static long opt_num(const char *key, const char *def, long lo, long hi)
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)lm_now_ns() / 1e9;
 }
 
 static void sleep_s(double s)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "laundromat/clock.h"
 #include "laundromat/reqsig.h"
 #include "laundromat/util.h"
 #include "lmctl.h"

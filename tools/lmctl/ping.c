@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "laundromat/chain.h"
+#include "laundromat/clock.h"
 #include "laundromat/wire.h"
 #include "lmctl.h"
 
@@ -54,10 +55,10 @@ int lmctl_do_ping(const struct sockaddr_in *host, const uint8_t token[LM_TOKEN_S
     int n = lm_ping_encode(&p, req, sizeof req);
     memset(r, 0, sizeof *r);
     r->nonce = p.nonce;
-    uint64_t t0 = lmctl_now_ns();
+    uint64_t t0 = lm_now_ns();
     int got = lmctl_udp_exchange(host, req, (size_t)n, ans, sizeof ans, match_reply, r,
                                  timeout_ms, 200, tries);
-    *ms = (double)(lmctl_now_ns() - t0) / 1e6;
+    *ms = (double)(lm_now_ns() - t0) / 1e6;
     if (got <= 0) {
         if (got == 0)
             lmctl_err("no answer from %s:%u in %u ms (%d pings sent); is the host agent "

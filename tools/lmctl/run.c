@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "laundromat/clock.h"
 #include "laundromat/payload.h"
 #include "laundromat/wire.h"
 #include "lmctl.h"
@@ -52,7 +53,7 @@ int cmd_run(int argc, char **argv)
         lmctl_err("%s: not a token file", argv[optind + 1]);
         return LMCTL_FAIL;
     }
-    uint64_t t0 = lmctl_now_ns();
+    uint64_t t0 = lm_now_ns();
     struct lm_ping_reply r;
     double ping_ms, cms, tms;
     int tries;
@@ -81,7 +82,7 @@ int cmd_run(int argc, char **argv)
     if (wait_port) {
         struct sockaddr_in svc = loader;
         svc.sin_port = htons((uint16_t)wait_port);
-        uint64_t deadline = lmctl_now_ns() + timeout * 1000000ull;
+        uint64_t deadline = lm_now_ns() + timeout * 1000000ull;
         for (;;) {
             int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
             int ok = fd >= 0 && connect(fd, (struct sockaddr *)&svc, sizeof svc) == 0;
@@ -89,7 +90,7 @@ int cmd_run(int argc, char **argv)
                 close(fd);
             if (ok)
                 break;
-            if (lmctl_now_ns() > deadline) {
+            if (lm_now_ns() > deadline) {
                 lmctl_err("the new kernel did not accept TCP on port %llu",
                           (unsigned long long)wait_port);
                 return LMCTL_FAIL;
@@ -98,7 +99,7 @@ int cmd_run(int argc, char **argv)
         }
         printf("serve:   the new kernel accepts TCP on port %llu\n", (unsigned long long)wait_port);
     }
-    printf("total:   %.1f ms from ping to %s\n", (double)(lmctl_now_ns() - t0) / 1e6,
+    printf("total:   %.1f ms from ping to %s\n", (double)(lm_now_ns() - t0) / 1e6,
            wait_port ? "the image answering TCP" : "the image running");
     return LMCTL_OK;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "laundromat/chain.h"
+#include "laundromat/clock.h"
 #include "laundromat/keys.h"
 #include "laundromat/token.h"
 #include "laundromat/util.h"

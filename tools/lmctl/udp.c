@@ -7,17 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "laundromat/clock.h"
 #include "laundromat/wire.h"
 #include "lmctl.h"
 
+/* The clock is lm_now_ns(); this name stays only until guest.c calls that directly. */
 uint64_t lmctl_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return lm_now_ns();
 }
 
 int lmctl_addr(const char *s, uint16_t default_port, struct sockaddr_in *out)
@@ -63,10 +62,10 @@ int lmctl_udp_exchange(const struct sockaddr_in *to, const uint8_t *req, size_t 
             close(fd);
         return -1;
     }
-    uint64_t start = lmctl_now_ns(), deadline = start + timeout_ms * 1000000ull;
+    uint64_t start = lm_now_ns(), deadline = start + timeout_ms * 1000000ull;
     *tries = 0;
     for (;;) {
-        uint64_t now = lmctl_now_ns();
+        uint64_t now = lm_now_ns();
         if (now >= deadline)
             break;
         send(fd, req, len, 0); /* ECONNREFUSED from an earlier try is no reason to stop */
@@ -74,7 +73,7 @@ int lmctl_udp_exchange(const struct sockaddr_in *to, const uint8_t *req, size_t 
         uint64_t next = now + retry_ms * 1000000ull;
         if (next > deadline)
             next = deadline;
-        while ((now = lmctl_now_ns()) < next) {
+        while ((now = lm_now_ns()) < next) {
             struct pollfd p = {.fd = fd, .events = POLLIN};
             if (poll(&p, 1, (int)((next - now + 999999) / 1000000)) <= 0)
                 continue;
