@@ -28,6 +28,86 @@ void credit_notify(struct vm *v, uint32_t events)
     send(v->ctl_fd, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+static bool charged(enum vm_state s)
+{
+    return s != VM_MIGRATED && s != VM_ENDED; /* a migrated VM is paid for where it went */
+}
+
+struct credit_decision credit_decide(const struct em_config *c, const struct vm *v, uint64_t now_ns)
+{
+    struct credit_decision d = {
+        .action = CREDIT_NONE,
+        .state = v->state,
+        .credit_ms = v->credit_ms,
+        .last_tick_ns = v->last_tick_ns,
+        .grace_deadline_ns = v->grace_deadline_ns,
+    };
+    if (!charged(v->state))
+        return d;
+    uint64_t elapsed = now_ns > v->last_tick_ns ? now_ns - v->last_tick_ns : 0;
+    d.credit_ms -= (int64_t)(elapsed / 1000000);
+    d.last_tick_ns += elapsed - elapsed % 1000000; /* the sub-ms rest counts next time */
+    bool warned = v->warned;
+    if (v->state == VM_GRACE && d.credit_ms > 0) {
+        d.action = CREDIT_RESUME;
+        d.state = v->booted_ns ? VM_RUNNING : VM_LOADING;
+    } else if (v->state == VM_GRACE) {
+        if (now_ns >= v->grace_deadline_ns) {
+            d.action = CREDIT_RECLAIM;
+            d.state = VM_ENDED;
+        } else {
+            d.deadline_ns = v->grace_deadline_ns;
+        }
+        return d;
+    } else if (d.credit_ms <= 0) {
+        d.action = CREDIT_GRACE;
+        d.state = VM_GRACE;
+        d.grace_deadline_ns = d.deadline_ns = now_ns + c->grace_ms * 1000000ull;
+        return d;
+    } else if (!warned && d.credit_ms <= (int64_t)c->low_credit_ms) {
+        d.action = CREDIT_WARN;
+        warned = true;
+    }
+    /* Credit left: next comes the warning at the low mark (due at once if a payment during
+     * grace left less than that), or, once warned, the grace period at 0. */
+    int64_t until_ms = warned ? d.credit_ms : d.credit_ms - (int64_t)c->low_credit_ms;
+    d.deadline_ns = d.last_tick_ns + (uint64_t)(until_ms > 0 ? until_ms : 0) * 1000000ull;
+    return d;
+}
+
+/* Carries out a decision: the one place where the accounting changes a VM. */
+static void credit_apply(const struct em_config *c, struct vm *v, const struct credit_decision *d)
+{
+    v->credit_ms = d->credit_ms;
+    v->last_tick_ns = d->last_tick_ns;
+    switch (d->action) {
+    case CREDIT_NONE:
+        break;
+    case CREDIT_WARN:
+        v->warned = true;
+        lm_info("VM %llu: credit low (%lld ms left), guest warned", (unsigned long long)v->id,
+                (long long)v->credit_ms);
+        credit_notify(v, LM_EVENT_CREDIT_LOW);
+        break;
+    case CREDIT_GRACE:
+        if (vm_set_state(v, VM_GRACE) != 0)
+            break;
+        v->grace_deadline_ns = d->grace_deadline_ns;
+        lm_info("VM %llu: credit exhausted; grace period of %llu ms starts",
+                (unsigned long long)v->id, (unsigned long long)c->grace_ms);
+        credit_notify(v, LM_EVENT_GRACE);
+        break;
+    case CREDIT_RESUME:
+        if (vm_set_state(v, d->state) == 0)
+            lm_info("VM %llu: paid during grace, back to %s", (unsigned long long)v->id,
+                    vm_state_name(v->state));
+        break;
+    case CREDIT_RECLAIM:
+        vm_destroy(v, "unpaid: credit and grace period used up");
+        break;
+    }
+}
+
 int credit_pay(const struct em_config *c, struct vm *v, uint32_t index,
                const uint8_t link[LM_HASH_BYTES], struct lm_diag *d)
 {
@@ -40,43 +120,38 @@ int credit_pay(const struct em_config *c, struct vm *v, uint32_t index,
     v->earned_units += units;
     if (v->credit_ms > (int64_t)c->low_credit_ms)
         v->warned = false;
-    if (v->state == VM_GRACE && v->credit_ms > 0) {
-        vm_set_state(v, v->booted_ns ? VM_RUNNING : VM_LOADING);
-        lm_info("VM %llu: paid during grace, back to %s", (unsigned long long)v->id,
-                vm_state_name(v->state));
-    }
+    /* A payment ends a grace period at once; draining and warning are the tick's. Deciding
+     * at the last tick's instant adds no time. */
+    struct credit_decision cd = credit_decide(c, v, v->last_tick_ns);
+    if (cd.action == CREDIT_RESUME)
+        credit_apply(c, v, &cd);
     credit_notify(v, LM_EVENT_CREDIT);
     return 0;
 }
 
+struct tick {
+    const struct em_config *c;
+    uint64_t now_ns;
+};
+
 static void tick_one(struct vm *v, void *arg)
 {
-    const struct em_config *c = ((const struct em_config **)arg)[0];
-    uint64_t now = *(uint64_t *)((void **)arg)[1];
-    if (v->state == VM_ENDED)
-        return;
-    v->credit_ms -= (int64_t)((now - v->last_tick_ns) / 1000000);
-    v->last_tick_ns = now - (now - v->last_tick_ns) % 1000000; /* keep the sub-ms rest */
-    if (v->state != VM_GRACE && v->credit_ms <= 0) {
-        vm_set_state(v, VM_GRACE);
-        v->grace_deadline_ns = now + c->grace_ms * 1000000ull;
-        lm_info("VM %llu: credit exhausted; grace period of %llu ms starts",
-                (unsigned long long)v->id, (unsigned long long)c->grace_ms);
-        credit_notify(v, LM_EVENT_GRACE);
-    } else if (v->state != VM_GRACE && !v->warned && v->credit_ms <= (int64_t)c->low_credit_ms) {
-        v->warned = true;
-        lm_info("VM %llu: credit low (%lld ms left), guest warned", (unsigned long long)v->id,
-                (long long)v->credit_ms);
-        credit_notify(v, LM_EVENT_CREDIT_LOW);
+    const struct tick *t = arg;
+    /* After a change of state, decide again at the same instant: a grace period of 0 ms ends
+     * in the tick that starts it. The third round finds nothing more to do. */
+    for (int round = 0; round < 3; round++) {
+        enum vm_state before = v->state;
+        struct credit_decision d = credit_decide(t->c, v, t->now_ns);
+        credit_apply(t->c, v, &d);
+        if (v->state == before)
+            break;
     }
-    if (v->state == VM_GRACE && now >= v->grace_deadline_ns)
-        vm_destroy(v, "unpaid: credit and grace period used up");
 }
 
 void credit_tick(const struct em_config *c, uint64_t now_ns)
 {
-    void *arg[2] = {(void *)c, &now_ns};
-    vm_foreach(tick_one, arg);
+    struct tick t = {c, now_ns};
+    vm_foreach(tick_one, &t);
 }
 
 void credit_record_earnings(const struct em_config *c, const struct vm *v, const char *why)

@@ -142,6 +142,26 @@ void vm_destroy(struct vm *v, const char *why);
 void vm_reap(const struct em_config *c, struct vm *v, int wait_status);
 
 /* credit.c: payments, the accounting tick, garbage collection, earnings. */
+enum credit_action {
+    CREDIT_NONE,    /* nothing is due before deadline_ns */
+    CREDIT_WARN,    /* credit at or below low_credit_ms: warn the guest (once until paid) */
+    CREDIT_GRACE,   /* credit gone: the grace period starts, ending at grace_deadline_ns */
+    CREDIT_RESUME,  /* paid during grace: back to `state` */
+    CREDIT_RECLAIM, /* the grace period is over: destroy the VM */
+};
+struct credit_decision {
+    enum credit_action action;
+    enum vm_state state;        /* the VM's state after the action */
+    int64_t credit_ms;          /* credit left at now */
+    uint64_t last_tick_ns;      /* the instant credit_ms is accounted to (a sub-ms rest waits) */
+    uint64_t grace_deadline_ns; /* the end of the grace period, begun now or before */
+    uint64_t deadline_ns;       /* when the next action falls due if nobody pays; 0: never */
+};
+/* The accounting, as a pure function of a VM's credit state (state, credit_ms, warned,
+ * last_tick_ns, grace_deadline_ns, booted_ns) and the time: what is due at now_ns. Loading,
+ * running, grace, migrating out and receiving are charged; a migrated or ended VM never is. */
+struct credit_decision credit_decide(const struct em_config *c, const struct vm *v,
+                                     uint64_t now_ns);
 int credit_pay(const struct em_config *c, struct vm *v, uint32_t index,
                const uint8_t link[LM_HASH_BYTES], struct lm_diag *d);
 void credit_tick(const struct em_config *c, uint64_t now_ns);

@@ -7,7 +7,13 @@ UNIT_HOBJ  := $(UNIT_HELP:%.c=$(BUILD)/%.o)
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJ) $(LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(UNIT_HOBJ) $(LIB) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcmocka
+
+# Tests of Evil Man's own code link its objects, all but main.c (the loop).
+UNIT_HOST_TESTS := $(BUILD)/tests/unit/test_credit $(BUILD)/tests/unit/test_vm_state
+$(UNIT_HOST_TESTS:%=%.o): CFLAGS += -Ihost
+$(UNIT_HOST_TESTS): $(filter-out $(BUILD)/host/main.o,$(EVILMAN_OBJS))
+$(UNIT_HOST_TESTS): LDLIBS += -ljansson
 
 include tests/fuzz/fuzz.mk
 include tests/bench/bench.mk
