@@ -1,8 +1,22 @@
 /* The loader's payload header: encode for senders, strict decode for the loader. */
 #include <string.h>
 
+#include "laundromat/hash.h"
 #include "laundromat/payload.h"
 #include "lm.h"
+
+static const struct lm_payload_kind_info kinds[] = {
+    {LM_PAYLOAD_IMAGE, "image", LM_DOMAIN_IMAGE, LM_PAYLOAD_MAX, LM_PAYLOAD_CMDLINE_MAX},
+    {LM_PAYLOAD_CHECKPOINT, "checkpoint", LM_DOMAIN_MIGRATE, LM_CHECKPOINT_MAX, 0},
+};
+
+const struct lm_payload_kind_info *lm_payload_kind_info(uint16_t kind)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (kinds[i].kind == kind)
+            return &kinds[i];
+    return NULL;
+}
 
 void lm_payload_header_encode(const struct lm_payload_header *h,
                               uint8_t out[LM_PAYLOAD_HEADER_SIZE])
@@ -35,14 +49,12 @@ int lm_payload_header_decode(const uint8_t *b, size_t len, struct lm_payload_hea
     h->cmdline_len = lm_get32(b + 16);
     if (lm_get32(b + 20) != 0)
         return lm_fail(d, LM_RESERVED_NONZERO, "payload header: reserved bytes are not zero");
-    if (h->kind != LM_PAYLOAD_IMAGE && h->kind != LM_PAYLOAD_CHECKPOINT)
-        return lm_fail(d, LM_BAD_PAYLOAD_KIND, "payload header: kind %u, expected 1 (image) or "
-                       "2 (checkpoint)", h->kind);
-    if (h->length == 0 || h->length > LM_PAYLOAD_MAX)
-        return lm_fail(d, LM_OVERSIZED, "payload header: %llu bytes of payload, the loader "
-                       "takes 1 to %u", (unsigned long long)h->length, LM_PAYLOAD_MAX);
-    if (h->cmdline_len > LM_PAYLOAD_CMDLINE_MAX)
-        return lm_fail(d, LM_OVERSIZED, "payload header: command line of %u bytes, at most %d",
-                       h->cmdline_len, LM_PAYLOAD_CMDLINE_MAX);
+    const struct lm_payload_kind_info *k = lm_payload_kind_info(h->kind);
+    if (!k)
+        return lm_fail(d, LM_BAD_PAYLOAD_KIND, "payload header: kind %u, expected 1 (image) or 2 (checkpoint)", h->kind);
+    if (h->length == 0 || h->length > k->max_length)
+        return lm_fail(d, LM_OVERSIZED, "payload header: %llu bytes of %s, the loader takes 1 to %llu", (unsigned long long)h->length, k->name, (unsigned long long)k->max_length);
+    if (h->cmdline_len > k->max_cmdline)
+        return lm_fail(d, LM_OVERSIZED, "payload header: command line of %u bytes, a%s %s takes at most %u", h->cmdline_len, k->kind == LM_PAYLOAD_IMAGE ? "n" : "", k->name, k->max_cmdline);
     return 0;
 }

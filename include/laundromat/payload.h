@@ -27,6 +27,25 @@ struct lm_payload_header {
     uint32_t cmdline_len;
 };
 
+/*
+ * The payload kinds, one table for senders and the loader: each with its name, the hash
+ * domain of its commitment, and its limits. An image is staged whole (at most
+ * LM_PAYLOAD_MAX bytes) and checked against BLAKE2b-256(LM_DOMAIN_IMAGE || image); a
+ * checkpoint streams straight into RAM (its length is the guest's RAM, at most
+ * LM_CHECKPOINT_MAX), authenticated with keys under LM_DOMAIN_MIGRATE (migrate.h), and takes
+ * no command line.
+ */
+#define LM_CHECKPOINT_MAX (1792ull << 20) /* RAM of a loader VM: below LM_LOADER_GPA */
+struct lm_payload_kind_info {
+    uint16_t kind;
+    const char *name;
+    const char *domain;
+    uint64_t max_length;
+    uint32_t max_cmdline;
+};
+/* The kind's entry, or NULL for an unknown kind. */
+const struct lm_payload_kind_info *lm_payload_kind_info(uint16_t kind);
+
 /* Checks exactly LM_PAYLOAD_HEADER_SIZE bytes: magic, version, kind, limits, reserved. */
 int lm_payload_header_decode(const uint8_t *b, size_t len, struct lm_payload_header *h,
                              struct lm_diag *d);

@@ -18,11 +18,12 @@ static void check_failure(int rc, const struct lm_diag *d)
 /* An accepted header keeps every promise of payload.h and encodes back to the same bytes. */
 static void check_accepted(const uint8_t *b, const struct lm_payload_header *h)
 {
-    if (h->kind != LM_PAYLOAD_IMAGE && h->kind != LM_PAYLOAD_CHECKPOINT)
+    const struct lm_payload_kind_info *k = lm_payload_kind_info(h->kind);
+    if (!k || (h->kind != LM_PAYLOAD_IMAGE && h->kind != LM_PAYLOAD_CHECKPOINT))
         abort();
-    if (h->length < 1 || h->length > LM_PAYLOAD_MAX)
+    if (h->length < 1 || h->length > (h->kind == LM_PAYLOAD_IMAGE ? LM_PAYLOAD_MAX : LM_CHECKPOINT_MAX))
         abort();
-    if (h->cmdline_len > LM_PAYLOAD_CMDLINE_MAX)
+    if (h->cmdline_len > (h->kind == LM_PAYLOAD_IMAGE ? LM_PAYLOAD_CMDLINE_MAX : 0))
         abort();
     uint8_t out[LM_PAYLOAD_HEADER_SIZE];
     memset(out, 0xa5, sizeof out);
