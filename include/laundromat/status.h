@@ -53,6 +53,16 @@
     X(IMAGE_WX, 52, "ELF segment both writable and executable")                            \
     X(OVERSIZED, 53, "payload or field larger than allowed")                               \
     X(DIGEST_MISMATCH, 54, "payload does not match its commitment")                        \
+    /* self-migration: the checkpoint stream (loader answers, guest status) */               \
+    X(BAD_RECORD, 70, "malformed migration record")                                        \
+    X(STREAM_AUTH, 71, "migration record failed authentication or came out of order")     \
+    X(PAGE_RANGE, 72, "page number outside the VM's memory")                               \
+    X(INCOMPLETE, 73, "checkpoint incomplete")                                             \
+    X(WRONG_MIG_KEY, 74, "migration key differs from the token's commitment")              \
+    X(MEM_MISMATCH, 75, "checkpoint memory size differs from the VM's")                    \
+    X(MIG_ABORTED, 76, "migration aborted by the sender")                                  \
+    X(MIG_TIMEOUT, 77, "migration peer silent past its deadline")                          \
+    X(MIG_LINK, 78, "migration connection lost")                                           \
     /* local errors (never on the wire) */                                                 \
     X(INVAL, 60, "invalid argument")                                                       \
     X(IO, 61, "input/output error")                                                        \
