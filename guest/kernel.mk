@@ -5,9 +5,11 @@ GK_CORE_SRCS := $(foreach d,$(GK_CORE_DIRS),$(wildcard $(d)/*.c))
 GK_CORE_ASM  := $(foreach d,$(GK_CORE_DIRS),$(wildcard $(d)/*.S))
 GK_CORE_OBJS := $(GK_CORE_SRCS:%.c=$(BUILD)/guest/obj/%.o) $(GK_CORE_ASM:%.S=$(BUILD)/guest/obj/%.o)
 # Shared library code the kernel needs, compiled freestanding.
-GK_LIB_SRCS  := lib/chain.c lib/wire.c lib/hash.c lib/hex.c lib/status.c
+GK_LIB_SRCS  := lib/chain.c lib/wire.c lib/hash.c lib/hex.c lib/status.c lib/migstream.c lib/payload.c
 GK_CORE_OBJS += $(GK_LIB_SRCS:%.c=$(BUILD)/guest/obj/%.o)
-GK_OBJS      := $(GK_CORE_OBJS) $(patsubst %.c,$(BUILD)/guest/obj/%.o,$(wildcard guest/apps/*.c))
+# The kernel alone (not the loader): the workloads and the self-migration engine.
+GK_OBJS      := $(GK_CORE_OBJS) $(patsubst %.c,$(BUILD)/guest/obj/%.o,$(wildcard guest/apps/*.c)) \
+                $(patsubst %.c,$(BUILD)/guest/obj/%.o,$(wildcard guest/mig/*.c) lib/guestctl.c)
 GK_CFLAGS  = $(GUEST_CFLAGS) -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 GUEST_KERNEL := $(BUILD)/guest/kernel.elf
 

@@ -2,5 +2,5 @@
 #include "../kernel/kernel.h"
 
 const struct app *const apps[] = {&app_http, &app_echo,   &app_compute, &app_sink,
-                                  &app_source, &app_clock, NULL};
-const char app_names[] = "http, echo, compute, sink, source, clock";
+                                  &app_source, &app_clock, &app_dirty, NULL};
+const char app_names[] = "http, echo, compute, sink, source, clock, dirty";

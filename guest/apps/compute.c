@@ -22,7 +22,7 @@ static int compute_init(void)
     }
     struct compute_result r;
     uint64_t t0 = clock_ns();
-    compute_run(n, rounds, sieve, progress, &r);
+    compute_run(n, rounds, sieve, progress, kernel_yield, &r);
     printf("compute: result n=%llu rounds=%llu primes=%llu sum=%llu checksum=%016llx "
            "(%llu ms)\n",
            (unsigned long long)n, (unsigned long long)rounds, (unsigned long long)r.primes,

@@ -14,11 +14,14 @@ struct compute_result {
 typedef void (*compute_progress_fn)(uint64_t round, uint64_t rounds,
                                     const struct compute_result *so_far);
 
+/* Called now and then (every 2^16 steps) so that a kernel can run what else it must. */
+typedef void (*compute_yield_fn)(void);
+
 /*
  * `rounds` sieves of Eratosthenes; round r sieves below n - r (so each round differs), in a
  * caller-provided buffer of n bytes.
  */
 void compute_run(uint64_t n, uint64_t rounds, uint8_t *sieve, compute_progress_fn progress,
-                 struct compute_result *r);
+                 compute_yield_fn yield, struct compute_result *r);
 
 #endif

@@ -1,8 +1,9 @@
 /* Monotonic clock from the TSC scaled by the rate KVM reports: no exit per read. */
 #include "kernel.h"
 
-static uint64_t tsc0, mult; /* ns = (tsc - tsc0) * mult >> 32 */
-static uint64_t wall0_ns;   /* wall clock at tsc0 */
+static uint64_t tsc0, mult; /* ns = base_ns + (tsc - tsc0) * mult >> 32 */
+static uint64_t base_ns;    /* clock_ns() at tsc0: 0 at boot, carried over by a migration */
+static uint64_t wall0_ns;   /* wall clock at clock_ns() == 0 */
 static uint64_t last_ns;
 
 static inline uint64_t rdtsc(void)
@@ -25,11 +26,28 @@ void clock_init(void)
 uint64_t clock_ns(void)
 {
     uint64_t d = rdtsc() - tsc0;
-    uint64_t ns = (uint64_t)(((unsigned __int128)d * mult) >> 32);
+    uint64_t ns = base_ns + (uint64_t)(((unsigned __int128)d * mult) >> 32);
     if (ns < last_ns) /* never backwards, whatever the TSC does */
         ns = last_ns;
     last_ns = ns;
     return ns;
+}
+
+/*
+ * On a new host (another TSC, another rate): carry on from `ns`, the monotonic time the
+ * caller computed (the snapshot's time plus the wall-clock time the move took), with the
+ * new host's rate and wall clock. Never goes back: last_ns stays the floor.
+ */
+void clock_resume(uint64_t ns, uint64_t tsc_hz, uint64_t wall_ns)
+{
+    if (tsc_hz == 0)
+        lm_panic("boot info gives no TSC rate");
+    if (ns < last_ns)
+        ns = last_ns;
+    mult = (uint64_t)(((unsigned __int128)1000000000u << 32) / tsc_hz);
+    tsc0 = rdtsc();
+    base_ns = ns;
+    wall0_ns = wall_ns - ns;
 }
 
 uint64_t clock_wall_ns(void)

@@ -27,7 +27,17 @@ void gdt_init(void);
 void idt_init(void);
 int paging_init(void); /* 4 KiB page tables over all RAM, W^X, page 0 unmapped */
 uint64_t *paging_pte(uint64_t va); /* the leaf PTE mapping va, or NULL */
+uint64_t *paging_pt(uint64_t va);  /* the page table (512 PTEs) of va's 2 MiB, or NULL */
+size_t paging_tables(uint64_t *out, size_t max); /* addresses of every table page; the count */
 void paging_flush(uint64_t va);
+void paging_flush_all(void);
+#define PTE_P (1ull << 0)
+#define PTE_W (1ull << 1)
+#define PTE_U (1ull << 2) /* everything is user-accessible: the kernel runs in ring 3 */
+#define PTE_A (1ull << 5)
+#define PTE_D (1ull << 6)
+#define PTE_NX (1ull << 63)
+#define PTE_ADDR 0x000ffffffffff000ull
 
 /* mm.c: physical pages. */
 void mm_init(void);
@@ -43,6 +53,7 @@ void heap_init(void);
 void clock_init(void);
 uint64_t clock_ns(void);          /* since boot; never goes backwards */
 uint64_t clock_wall_ns(void);     /* Unix ns */
+void clock_resume(uint64_t ns, uint64_t tsc_hz, uint64_t wall_ns); /* after a migration */
 
 /* panic.c */
 __attribute__((noreturn, format(printf, 1, 2))) void lm_panic(const char *fmt, ...);
@@ -74,6 +85,30 @@ bool net_init(void);      /* false when boot info gives no network */
 void net_poll(void);      /* move frames in, run lwIP timers, kick TX */
 uint32_t net_timeout_ms(void); /* until lwIP's next timer */
 bool net_tx_pending(void);
+/* Hands the host what the TX ring holds, without taking anything in (safe inside lwIP's
+ * callbacks, unlike net_poll). */
+void net_flush_tx(void);
+/* After a migration: rings reset and handed to the new host, our address announced. */
+void net_resume(void);
+/* A frame filter (the migration firewall): false drops the frame, in or out. */
+struct netif;
+typedef bool (*net_filter_fn)(const uint8_t *frame, size_t len, bool out);
+void net_set_filter(net_filter_fn f);
+struct netif *net_netif(void);
+
+/*
+ * Self-migration (mig/). mig_init after the network, when the command line names an owner;
+ * mig_poll from the event loop (true: did work); while mig_workload_stopped() the loop runs
+ * only the network and the migration (the final phase). kernel_yield() lets a long
+ * computation keep the network and a migration going.
+ */
+void mig_init(void);
+bool mig_poll(void);
+bool mig_workload_stopped(void);
+uint64_t mig_timeout_ms(void);
+void kernel_yield(void);
+/* Entered in ring 3 on a new host (arch resume path), with the new boot info. */
+extern void (*kernel_resume_hook)(struct lm_boot_info *bi);
 
 /*
  * Workloads (apps/). init runs once: a server sets up its listeners and returns 0, then the
@@ -86,7 +121,8 @@ struct app {
     int (*init)(void);  /* 0, or an exit status */
     bool (*poll)(void); /* true: did work, call again soon */
 };
-extern const struct app app_http, app_echo, app_compute, app_sink, app_source, app_clock;
+extern const struct app app_http, app_echo, app_compute, app_sink, app_source, app_clock,
+    app_dirty;
 /* The build's workloads, NULL-terminated, the first the default (apps/apps.c for the
  * kernel, bootloader/apps.c for the loader), and their names for messages. */
 extern const struct app *const apps[];

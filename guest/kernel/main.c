@@ -6,6 +6,8 @@
 
 struct lm_boot_info *boot_info;
 static struct lm_boot_info boot_copy; /* our own copy: the monitor's page is not ours to keep */
+static bool have_net;
+void (*kernel_resume_hook)(struct lm_boot_info *bi);
 
 static const struct app *choose_app(void)
 {
@@ -18,25 +20,69 @@ static const struct app *choose_app(void)
     lm_panic("command line: unknown app=%s (%s)", name, app_names);
 }
 
-/* Runs the network and the workload; blocks in the poll hypercall when there is nothing to do. */
-static __attribute__((noreturn)) void event_loop(const struct app *app, bool net)
+/* One turn of what runs beside the workload: the network, payments, a migration. */
+static bool service(void)
+{
+    bool busy = false;
+    if (have_net) {
+        net_poll();
+        payagent_poll();
+        busy = mig_poll();
+    }
+    return busy;
+}
+
+/* Blocks in the poll hypercall until the network, a timer or the host needs us. */
+static void idle(void)
+{
+    uint64_t timeout_ms = have_net ? net_timeout_ms() : 1000, due = payagent_due_ms();
+    if (due < timeout_ms)
+        timeout_ms = due;
+    if (have_net && mig_timeout_ms() < timeout_ms)
+        timeout_ms = mig_timeout_ms();
+    if (platform_poll(timeout_ms * 1000000ull) & LM_POLL_EVENT)
+        events_fetch();
+}
+
+/* Runs the network and the workload; blocks in the poll hypercall when there is nothing to do.
+ * While a migration's final phase has the workload stopped, only the network and the
+ * migration run. */
+static __attribute__((noreturn)) void event_loop(const struct app *app)
 {
     for (;;) {
-        bool busy = false;
-        if (net) {
-            net_poll();
-            payagent_poll();
-        }
-        if (app->poll)
-            busy = app->poll();
-        if (busy)
-            continue;
-        uint64_t timeout_ms = net ? net_timeout_ms() : 1000, due = payagent_due_ms();
-        if (due < timeout_ms)
-            timeout_ms = due;
-        if (platform_poll(timeout_ms * 1000000ull) & LM_POLL_EVENT)
-            events_fetch();
+        bool busy = service();
+        if (app->poll && !mig_workload_stopped())
+            busy |= app->poll();
+        if (!busy)
+            idle();
     }
+}
+
+/* A computation calls this now and then: the network and a migration get their turn, and
+ * while a migration's final phase runs, the computation waits here. */
+void kernel_yield(void)
+{
+    if (!have_net)
+        return;
+    static uint64_t last_ns;
+    uint64_t now = clock_ns();
+    if (now - last_ns < 1000000 && !mig_workload_stopped())
+        return; /* at most one turn a millisecond: the computation's time is its own */
+    last_ns = now;
+    service();
+    while (mig_workload_stopped())
+        if (!service())
+            idle();
+}
+
+/* Entered in ring 3 on a new host after a migration (arch resume path). */
+void kresume(struct lm_boot_info *bi);
+void kresume(struct lm_boot_info *bi)
+{
+    if (!kernel_resume_hook)
+        platform_exit(1);
+    kernel_resume_hook(bi); /* does not return: it resumes the snapshot */
+    platform_exit(1);
 }
 
 /* Entered in ring 3 from _start (platform/kvm/entry.S), which already set up ring 0. */
@@ -66,15 +112,17 @@ void kmain(struct lm_boot_info *bi)
     }
 
     const struct app *app = choose_app();
-    bool net = net_init();
+    bool net = have_net = net_init();
     if (app->server && !net) {
         printf("app=%s serves TCP: give lm-vmm a NIC (--bridge or --tap, and --ip)\n", app->name);
         platform_exit(1);
     }
-    if (net)
+    if (net) {
         payagent_init();
+        mig_init();
+    }
     int rc = app->init();
     if (rc != 0 || !app->server) /* a computation ends the VM with its status */
         platform_exit(rc);
-    event_loop(app, net);
+    event_loop(app);
 }

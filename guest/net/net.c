@@ -18,6 +18,7 @@ static struct netif nic;
 static struct lm_ring_hdr *rx, *tx;
 static bool tx_pending;
 static uint64_t rx_frames, tx_frames, tx_dropped;
+static net_filter_fn filter; /* the migration firewall, when up */
 
 static struct lm_ring_slot *slot_of(struct lm_ring_hdr *r, uint32_t i)
 {
@@ -48,6 +49,8 @@ static err_t link_output(struct netif *n, struct pbuf *p)
     }
     struct lm_ring_slot *s = slot_of(tx, head);
     pbuf_copy_partial(p, s->frame, p->tot_len, 0);
+    if (filter && !filter(s->frame, p->tot_len, true))
+        return ERR_OK; /* dropped silently: to lwIP, as if sent and lost on the wire */
     s->len = p->tot_len;
     __atomic_store_n(&tx->head, head + 1, __ATOMIC_RELEASE);
     tx_pending = true;
@@ -104,6 +107,34 @@ bool net_init(void)
     return true;
 }
 
+void net_resume(void)
+{
+    /* What sat in the rings belonged to the old host: let TCP retransmit it. */
+    rx->head = rx->tail = 0;
+    tx->head = tx->tail = 0;
+    struct lm_hc_net_setup a = {.rx = rx, .tx = tx};
+    hypercall(LM_HC_NET_SETUP, &a);
+    tx_pending = false;
+    etharp_gratuitous(&nic); /* the switches learn where our MAC is now */
+    net_poll();
+}
+
+void net_flush_tx(void)
+{
+    if (tx_pending)
+        kick();
+}
+
+void net_set_filter(net_filter_fn f)
+{
+    filter = f;
+}
+
+struct netif *net_netif(void)
+{
+    return &nic;
+}
+
 /* Hands every frame waiting in the RX ring to lwIP. Returns how many. */
 static unsigned rx_drain(void)
 {
@@ -113,6 +144,8 @@ static unsigned rx_drain(void)
         struct lm_ring_slot *s = slot_of(rx, tail);
         uint32_t len = s->len;
         if (len == 0 || len > LM_FRAME_MAX)
+            continue;
+        if (filter && !filter(s->frame, len, false))
             continue;
         struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
         if (!p)

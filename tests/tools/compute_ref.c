@@ -15,7 +15,7 @@ int main(int argc, char **argv)
     if (!sieve)
         return 1;
     struct compute_result r;
-    compute_run(n, rounds, sieve, NULL, &r);
+    compute_run(n, rounds, sieve, NULL, NULL, &r);
     printf("primes=%llu sum=%llu checksum=%016llx\n", (unsigned long long)r.primes,
            (unsigned long long)r.sum, (unsigned long long)r.checksum);
     free(sieve);

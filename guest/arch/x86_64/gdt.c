@@ -27,6 +27,7 @@ static struct tss64 tss;
 static uint8_t ring0_stack[16384] __attribute__((aligned(16)));
 static uint8_t df_stack[16384] __attribute__((aligned(16)));
 static uint64_t gdt[9] __attribute__((aligned(16)));
+struct desc_ptr arch_gdtr, arch_idtr; /* what lgdt/lidt took, for the resume path */
 
 void gdt_init(void)
 {
@@ -45,10 +46,8 @@ void gdt_init(void)
     gdt[SEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
                        ((limit >> 16 & 0xf) << 48) | ((base >> 24 & 0xff) << 56);
     gdt[SEL_TSS / 8 + 1] = base >> 32;
-    struct __attribute__((packed)) {
-        uint16_t limit;
-        uint64_t base;
-    } gdtr = {sizeof gdt - 1, (uint64_t)(uintptr_t)gdt};
+    struct desc_ptr gdtr = {sizeof gdt - 1, (uint64_t)(uintptr_t)gdt};
+    arch_gdtr = gdtr;
     __asm__ volatile("lgdt %0\n\t"
                      "mov %1, %%ax\n\t"
                      "mov %%ax, %%ds\n\t"
@@ -67,6 +66,15 @@ void gdt_init(void)
                      :
                      : "m"(gdtr), "i"(SEL_KDATA), "i"(SEL_KCODE), "i"(SEL_TSS)
                      : "rax", "memory");
+}
+
+/* Memory that ring 0 writes on every exception: a migration never write-protects it. */
+void arch_ring0_stacks(uint64_t range[4])
+{
+    range[0] = (uint64_t)(uintptr_t)ring0_stack;
+    range[1] = range[0] + sizeof ring0_stack;
+    range[2] = (uint64_t)(uintptr_t)df_stack;
+    range[3] = range[2] + sizeof df_stack;
 }
 
 void ring0_init(void)

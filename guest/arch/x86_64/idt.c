@@ -40,10 +40,8 @@ void idt_init(void)
 {
     for (int i = 0; i < 32; i++) /* interrupt gates, DPL 0; IST1 for double faults */
         idt[i] = gate(isr_table[i], i == 8 ? 1 : 0, 0x8e);
-    struct __attribute__((packed)) {
-        uint16_t limit;
-        uint64_t base;
-    } idtr = {sizeof idt - 1, (uint64_t)(uintptr_t)idt};
+    struct desc_ptr idtr = {sizeof idt - 1, (uint64_t)(uintptr_t)idt};
+    arch_idtr = idtr;
     __asm__ volatile("lidt %0" : : "m"(idtr));
 }
 

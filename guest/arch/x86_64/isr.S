@@ -37,7 +37,24 @@ ISR_ERR   10
 ISR_ERR   11
 ISR_ERR   12
 ISR_ERR   13
-ISR_ERR   14
+    .globl isr14
+isr14:                      /* #PF: a copy-on-write fault of a migration, or a real fault */
+    testb $1, arch_cow_active(%rip)
+    jz 1f
+    cmpq $7, (%rsp)         /* present, write, from ring 3: nothing else is ours */
+    jne 1f
+    push %rax               /* frame: rax, error, rip, cs, rflags, rsp, ss */
+    mov 16(%rsp), %rax
+    mov %rax, arch_cow_rip(%rip)
+    mov %cr2, %rax
+    mov %rax, arch_cow_addr(%rip)
+    lea arch_cow_upcall(%rip), %rax
+    mov %rax, 16(%rsp)      /* return to ring 3 in the upcall, which copies and retries */
+    pop %rax
+    add $8, %rsp
+    iretq
+1:  pushq $14
+    jmp isr_common
 ISR_NOERR 15
 ISR_NOERR 16
 ISR_ERR   17

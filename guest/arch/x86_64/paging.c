@@ -9,13 +9,9 @@
 #include "../../kernel/kernel.h"
 #include "priv.h"
 
-#define PTE_P (1ull << 0)
-#define PTE_W (1ull << 1)
-#define PTE_U (1ull << 2) /* everything is user-accessible: the kernel runs in ring 3 */
-#define PTE_NX (1ull << 63)
-#define PTE_ADDR 0x000ffffffffff000ull
 
 static uint64_t *pml4;
+uint64_t arch_cr3; /* the resume path loads it */
 
 static uint64_t *table_at(uint64_t entry)
 {
@@ -66,7 +62,8 @@ int paging_init(void)
     if (boot_info->loader_base && map_range(boot_info->loader_base,
                                             boot_info->loader_base + boot_info->loader_size) < 0)
         return -1;
-    return priv_call(PRIV_LOAD_CR3, (uint64_t)(uintptr_t)pml4) == 0 ? 0 : -1;
+    arch_cr3 = (uint64_t)(uintptr_t)pml4;
+    return priv_call(PRIV_LOAD_CR3, arch_cr3) == 0 ? 0 : -1;
 }
 
 uint64_t *paging_pte(uint64_t va)
@@ -79,6 +76,41 @@ uint64_t *paging_pte(uint64_t va)
         t = table_at(e);
     }
     return &t[(va >> 12) & 511];
+}
+
+uint64_t *paging_pt(uint64_t va)
+{
+    uint64_t *t = pml4;
+    for (int shift = 39; shift >= 21; shift -= 9) {
+        uint64_t e = t[(va >> shift) & 511];
+        if (!(e & PTE_P))
+            return NULL;
+        t = table_at(e);
+    }
+    return t;
+}
+
+/* Every table below `t` at `level` (3: a PML4 ... 0: a page table), depth first. */
+static size_t collect(uint64_t *t, int level, uint64_t *out, size_t n, size_t max)
+{
+    if (n < max)
+        out[n] = (uint64_t)(uintptr_t)t;
+    n++;
+    if (level > 0)
+        for (unsigned i = 0; i < 512; i++)
+            if (t[i] & PTE_P)
+                n = collect(table_at(t[i]), level - 1, out, n, max);
+    return n;
+}
+
+size_t paging_tables(uint64_t *out, size_t max)
+{
+    return collect(pml4, 3, out, 0, max);
+}
+
+void paging_flush_all(void)
+{
+    priv_call(PRIV_FLUSH_TLB, 0);
 }
 
 void paging_flush(uint64_t va)

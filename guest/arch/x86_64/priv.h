@@ -36,6 +36,15 @@ static inline long priv_call(long op, uint64_t arg)
 
 /* Ring 0 set-up done once from _start: GDT and TSS, IDT with the gate. */
 void ring0_init(void);
+
+/* lgdt/lidt operands, kept for the resume path (resume.S), which reloads them with CR3. */
+struct __attribute__((packed)) desc_ptr {
+    uint16_t limit;
+    uint64_t base;
+};
+extern struct desc_ptr arch_gdtr, arch_idtr;
+extern uint64_t arch_cr3;
+void arch_ring0_stacks(uint64_t range[4]); /* [lo, hi) of the RSP0 and IST1 stacks */
 #endif
 
 #endif

@@ -27,6 +27,7 @@ _start:
     .globl boot_stack_bottom
 boot_stack_bottom:
     .skip 65536
+    .globl boot_stack_top
 boot_stack_top:
 
     .section .note.GNU-stack, "", @progbits

@@ -1,0 +1,85 @@
+/*
+ * The commit, and the child. Source: END with its totals; the loader checks everything and
+ * answers READY (it holds a complete image and stays paused); on READY the source sends GO
+ * and will never run again: once GO is acknowledged (or after a grace period) the VM exits
+ * with LM_EXIT_MIGRATED. Without READY before the deadline the source lifts its firewall and
+ * carries on. The child: the snapshot call returned a second time on the new host; it
+ * re-binds to that host (clock, NIC rings, our address announced), lifts the firewall, drops
+ * the parent's migration connection without a word, and the workload resumes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "mig.h"
+
+#define READY_TIMEOUT_NS (10ull * 1000000000ull)
+#define GO_ACK_TIMEOUT_NS (2ull * 1000000000ull)
+
+void commit_end(void)
+{
+    struct lm_mig_totals t = {mig.cur.data_pages, mig.cur.zero_pages, mig.records};
+    uint8_t b[LM_MIG_TOTALS_SIZE];
+    lm_mig_totals_encode(&t, b);
+    stream_send(LM_MIG_END, 0, 0, b, sizeof b, false);
+    stream_flush();
+    mig.end_sent = true;
+    mig.phase = MIG_COMMIT;
+    mig.deadline_ns = clock_ns() + READY_TIMEOUT_NS;
+}
+
+bool commit_step(void)
+{
+    uint64_t now = clock_ns();
+    if (!mig.go_sent) {
+        if (!mig.ready) {
+            if (now > mig.deadline_ns)
+                mig_fail(LM_MIG_TIMEOUT, "no READY from the loader within %llu s of END", READY_TIMEOUT_NS / 1000000000ull);
+            return false;
+        }
+        if (!stream_room(LM_MIG_REC_HDR))
+            return false;
+        /* From here on this copy never runs again. */
+        stream_send(LM_MIG_GO, 0, 0, NULL, 0, true);
+        stream_flush();
+        mig.go_sent = true;
+        mig.deadline_ns = now + GO_ACK_TIMEOUT_NS;
+        return true;
+    }
+    bool acked = stream_drained();
+    if (!acked && now <= mig.deadline_ns)
+        return false;
+    printf("mig: GO %s; this copy stops for good (%llu bytes sent, %llu pages in the final phase, downtime so far %llu us)\n", acked ? "acknowledged" : "not acknowledged in time", (unsigned long long)mig.cur.bytes, (unsigned long long)mig.cur.final_pages, (unsigned long long)((now - mig.stop_ns) / 1000));
+    platform_exit(acked ? LM_EXIT_MIGRATED : LM_EXIT_MIGRATED_UNCONFIRMED);
+}
+
+void mig_resume_hook(struct lm_boot_info *bi)
+{
+    memcpy(&mig.resume_bi, bi, sizeof mig.resume_bi);
+    arch_longjmp(&mig.jb);
+}
+
+void commit_child(void)
+{
+    arch_cow_active = 0;
+    const struct lm_boot_info *bi = &mig.resume_bi;
+    uint64_t wall = platform_wall_ns();
+    uint64_t moved = wall > mig.stop_wall_ns ? wall - mig.stop_wall_ns : 0;
+    clock_resume(mig.stop_ns + moved, bi->clock.tsc_hz, wall);
+    boot_info->clock = bi->clock;
+    firewall_counts(&mig.cur.fw_in, &mig.cur.fw_out);
+    firewall_down();
+    stream_close(true); /* the parent's connection: gone with the parent, no RST */
+    net_resume();
+    uint64_t now = clock_ns();
+    struct mig_region *r = mig.r;
+    mig.cur.cow_faults = r->cow_faults;
+    mig.cur.rounds = mig.round;
+    mig.cur.total_ns = now - mig.start_ns;
+    mig.cur.downtime_ns = now - mig.stop_ns;
+    mig.last = mig.cur;
+    mig.migrations++;
+    page_free(r, r->npages);
+    mig.r = NULL;
+    mig.phase = MIG_IDLE;
+    printf("mig: resumed on the new host: downtime %llu us, total %llu ms, %llu bytes sent for %llu pages of RAM (%llu zero pages named), %llu rounds, %llu pages in the final phase, %llu copy-on-write faults, firewall dropped %llu in / %llu out\n", (unsigned long long)(mig.last.downtime_ns / 1000), (unsigned long long)(mig.last.total_ns / 1000000), (unsigned long long)mig.last.bytes, (unsigned long long)mig.last.ram_pages, (unsigned long long)mig.last.zero_pages, (unsigned long long)mig.last.rounds, (unsigned long long)mig.last.final_pages, (unsigned long long)mig.last.cow_faults, (unsigned long long)mig.last.fw_in, (unsigned long long)mig.last.fw_out);
+}

@@ -1,0 +1,176 @@
+/*
+ * Self-migration: the phases. An owner's `migrate` starts it (control.c); mig_poll, called
+ * from the event loop, drives the connection (stream.c), the pre-copy rounds (precopy.c), the
+ * copy-on-write final phase (cow.c) and the commit (commit.c). Until the final phase the
+ * workload keeps running beside it; a failure before GO puts everything back and the guest
+ * carries on where it is.
+ */
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mig.h"
+
+struct mig mig;
+
+#define DEFAULT_MAX_ROUNDS 30
+#define CONNECT_TIMEOUT_NS (10ull * 1000000000ull)
+
+/* The region: bitmaps, table list, record buffers, snapshot stack, shadow pages. */
+static struct mig_region *region_alloc(uint64_t npages)
+{
+    size_t bm = PAGE_ROUND_UP((npages + 63) / 64 * 8);
+    size_t tables = PAGE_ROUND_UP((npages / 512 + 16) * 8);
+    size_t bufs = PAGE_ROUND_UP(LM_MIG_REC_MAX) + PAGE_ROUND_UP(LM_MIG_FRAME_MAX + 4);
+    size_t stack = 16384;
+    size_t fixed = PAGE_SIZE + 2 * bm + tables + bufs + stack;
+    /* Shadows: a quarter of what is free, 128 to 8192 pages; 64 of them kept for faults. */
+    size_t free_pages = mm_free_pages(), fixed_pages = fixed / PAGE_SIZE;
+    if (free_pages < fixed_pages + 256)
+        return NULL;
+    size_t cap = (free_pages - fixed_pages) / 4;
+    cap = cap < 128 ? 128 : cap > 8192 ? 8192 : cap;
+    size_t pfn_bytes = PAGE_ROUND_UP(cap * 8);
+    for (;; cap /= 2) {
+        pfn_bytes = PAGE_ROUND_UP(cap * 8);
+        size_t total = fixed / PAGE_SIZE + pfn_bytes / PAGE_SIZE + cap;
+        uint8_t *base = page_alloc(total);
+        if (base) {
+            struct mig_region *r = (struct mig_region *)base;
+            uint8_t *p = base + PAGE_SIZE;
+            r->first_pfn = (uint64_t)(uintptr_t)base / PAGE_SIZE;
+            r->npages = total;
+            r->dirty = (uint64_t *)p, p += bm;
+            r->prot = (uint64_t *)p, p += bm;
+            r->tables = (uint64_t *)p, p += tables;
+            r->plain = p, p += PAGE_ROUND_UP(LM_MIG_REC_MAX);
+            r->frame = p, p += PAGE_ROUND_UP(LM_MIG_FRAME_MAX + 4);
+            p += stack;
+            r->snap_stack_top = p;
+            r->shadow_pfn = (uint64_t *)p, p += pfn_bytes;
+            r->shadow = p;
+            r->shadow_cap = cap;
+            r->cow_reserve = 64;
+            return r;
+        }
+        if (cap <= 128)
+            return NULL;
+    }
+}
+
+static void region_free(void)
+{
+    if (mig.r)
+        page_free(mig.r, mig.r->npages);
+    mig.r = NULL;
+}
+
+static void end_migration(void)
+{
+    stream_close(false);
+    region_free();
+    sodium_memzero(mig.mig_secret, sizeof mig.mig_secret);
+    sodium_memzero(mig.key_lg, sizeof mig.key_lg);
+}
+
+int mig_start(const struct lm_gc_migrate *m)
+{
+    if (mig.phase != MIG_IDLE && mig.phase != MIG_FAILED)
+        return -LM_BUSY;
+    memset(&mig.cur, 0, sizeof mig.cur);
+    mig.status = 0;
+    mig.error[0] = '\0';
+    IP4_ADDR(ip_2_ip4(&mig.peer), m->ip[0], m->ip[1], m->ip[2], m->ip[3]);
+    mig.peer_port = m->port;
+    memcpy(mig.loader_pub, m->loader_pub, 32);
+    memcpy(mig.mig_secret, m->mig_secret, 32);
+    crypto_scalarmult_curve25519_base(mig.mig_pub, mig.mig_secret);
+    mig.max_rounds = m->max_rounds ? m->max_rounds : DEFAULT_MAX_ROUNDS;
+    mig.npages = boot_info->mem_size / PAGE_SIZE;
+    mig.r = region_alloc(mig.npages);
+    if (!mig.r) {
+        mig_fail(LM_NOMEM, "no memory for the migration's bitmaps and shadow pages (%zu pages free)", mm_free_pages());
+        return -LM_NOMEM;
+    }
+    mig.start_ns = clock_ns();
+    mig.deadline_ns = mig.start_ns + CONNECT_TIMEOUT_NS;
+    mig.cur.ram_pages = mig.npages;
+    mig.end_sent = mig.go_sent = mig.ready = false;
+    mig.phase = MIG_CONNECTING;
+    if (stream_open() < 0)
+        return -LM_IO;
+    printf("mig: migrating to %u.%u.%u.%u:%u, %llu pages of RAM, up to %u rounds, %zu shadow pages\n", m->ip[0], m->ip[1], m->ip[2], m->ip[3], m->port, (unsigned long long)mig.npages, mig.max_rounds, mig.r->shadow_cap);
+    return 0;
+}
+
+void mig_fail(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(mig.error, sizeof mig.error, fmt, ap);
+    va_end(ap);
+    mig.status = status;
+    printf("mig: failed (%s): %s; carrying on here\n", lm_status_name(status) ? lm_status_name(status) : "?", mig.error);
+    if (mig.phase == MIG_FINAL || mig.phase == MIG_COMMIT) {
+        final_undo();
+        firewall_down();
+    }
+    end_migration();
+    mig.phase = MIG_FAILED;
+}
+
+bool mig_poll(void)
+{
+    switch (mig.phase) {
+    case MIG_CONNECTING:
+        if (clock_ns() > mig.deadline_ns)
+            mig_fail(LM_MIG_TIMEOUT, "the loader did not accept a connection within %llu s", CONNECT_TIMEOUT_NS / 1000000000ull);
+        return false;
+    case MIG_PRECOPY:
+        return precopy_step();
+    case MIG_FINAL:
+        return final_step();
+    case MIG_COMMIT:
+        return commit_step();
+    default:
+        return false;
+    }
+}
+
+bool mig_workload_stopped(void)
+{
+    return mig.phase == MIG_FINAL || mig.phase == MIG_COMMIT;
+}
+
+uint64_t mig_timeout_ms(void)
+{
+    return mig.phase == MIG_IDLE || mig.phase == MIG_FAILED ? 1000 : 1;
+}
+
+void mig_status(struct lm_gc_status *s)
+{
+    memset(s, 0, sizeof *s);
+    s->phase = mig.phase;
+    s->round = mig.round;
+    s->pages_sent = mig.round_sent;
+    s->pages_round = mig.round_pages;
+    s->bytes = mig.cur.bytes;
+    s->elapsed_ns = mig.phase == MIG_IDLE || mig.phase == MIG_FAILED ? 0 : clock_ns() - mig.start_ns;
+    s->dirty_rate = mig.dirty_rate;
+    s->ram_pages = boot_info->mem_size / PAGE_SIZE;
+    s->migrations = mig.migrations;
+    s->uptime_ns = clock_ns();
+    const struct mig_figures *f = &mig.last;
+    s->last = (struct lm_gc_figures){f->total_ns, f->downtime_ns, f->bytes, f->data_pages,
+                                     f->zero_pages, f->ram_pages, f->rounds, f->final_pages,
+                                     f->cow_faults, f->fw_in, f->fw_out};
+    s->status = (uint32_t)mig.status;
+    memcpy(s->error, mig.error, sizeof s->error);
+}
+
+void mig_init(void)
+{
+    kernel_resume_hook = mig_resume_hook;
+    control_init();
+}

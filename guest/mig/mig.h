@@ -1,0 +1,144 @@
+/* Internal header of the self-migration engine (guest/mig/): what its files share. */
+#ifndef GUEST_MIG_H
+#define GUEST_MIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../kernel/kernel.h"
+#include "arch.h"
+#include "laundromat/guestctl.h"
+#include "laundromat/migrate.h"
+#include "lwip/tcp.h"
+#include "sodium/crypto_secretstream_xchacha20poly1305.h"
+
+/* Phases, as `status` reports them (guestctl.h has the same numbers). */
+enum mig_phase {
+    MIG_IDLE = LM_GC_PHASE_IDLE,
+    MIG_CONNECTING = LM_GC_PHASE_CONNECTING,
+    MIG_PRECOPY = LM_GC_PHASE_PRECOPY,
+    MIG_FINAL = LM_GC_PHASE_FINAL,
+    MIG_COMMIT = LM_GC_PHASE_COMMIT,
+    MIG_FAILED = LM_GC_PHASE_FAILED,
+};
+
+/*
+ * Scratch memory of one migration: one contiguous run of pages allocated when it starts and
+ * freed when it ends (in the child too). Everything the engine writes often, and everything
+ * the snapshot and the copy-on-write fault write after the snapshot, lives here, so that none
+ * of it is tracked or sent: the region goes out as zero pages and the child frees it.
+ */
+struct mig_region {
+    uint64_t first_pfn, npages;      /* the region itself */
+    uint64_t *dirty;                 /* bitmap over RAM: this round's pages, then the final set */
+    uint64_t *prot;                  /* bitmap over RAM: write-protected, not yet sent */
+    uint64_t *tables;                /* page-table pages at the snapshot */
+    size_t ntables;
+    uint8_t *shadow;                 /* shadow pages */
+    uint64_t *shadow_pfn;            /* the page each holds */
+    size_t nshadow, shadow_cap, cow_reserve;
+    uint64_t cow_faults, cow_fault_ns;
+    uint8_t *plain, *frame;          /* one record, and its frame on the wire */
+    uint8_t *snap_stack_top;
+};
+
+struct mig_figures {
+    uint64_t total_ns, downtime_ns, bytes, data_pages, zero_pages, ram_pages, rounds;
+    uint64_t final_pages, cow_faults, fw_in, fw_out;
+};
+
+struct mig {
+    enum mig_phase phase;
+    int status; /* LM_* code of the last failure */
+    char error[LM_GC_ERROR_MAX];
+    /* what the owner asked */
+    ip_addr_t peer;
+    uint16_t peer_port;
+    uint8_t loader_pub[32], mig_secret[32], mig_pub[32];
+    uint32_t max_rounds;
+    /* the connection */
+    struct tcp_pcb *pcb;
+    bool connected;
+    crypto_secretstream_xchacha20poly1305_state tx, rx;
+    uint8_t key_lg[32];
+    uint8_t rxbuf[512];
+    size_t rx_len;
+    bool rx_keyed;
+    bool ready; /* READY arrived */
+    /* progress */
+    struct mig_region *r;
+    uint64_t npages;  /* RAM pages */
+    uint32_t round;
+    uint64_t cursor;  /* next page number to look at in this round */
+    uint64_t round_pages, round_sent, prev_dirty;
+    uint64_t start_ns, round_start_ns, stop_ns, stop_wall_ns, deadline_ns;
+    uint64_t dirty_rate; /* pages/s dirtied during the last round */
+    uint64_t final_shadow_i; /* final phase: next shadow slot to send */
+    uint64_t unprot_from;    /* final phase: protected pages sent but still read-only */
+    bool end_sent, go_sent;
+    uint64_t records; /* records sent before END */
+    struct mig_figures cur, last;
+    uint64_t migrations;
+    struct arch_jmp jb;
+    struct lm_boot_info resume_bi;
+};
+
+extern struct mig mig;
+
+/* mig.c: the phases and the owner's requests. */
+int mig_start(const struct lm_gc_migrate *m);
+void mig_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mig_status(struct lm_gc_status *s);
+
+/* stream.c: the connection to the destination loader. */
+int stream_open(void);
+bool stream_room(size_t plain_len);              /* can a record this big go now? */
+int stream_send(uint8_t type, uint32_t count, uint64_t arg, const void *body, size_t len,
+                bool final);
+void stream_flush(void);
+void stream_close(bool quietly);
+bool stream_drained(void);                       /* everything sent was acknowledged */
+
+/* precopy.c: the rounds. */
+void precopy_begin(void);
+bool precopy_step(void); /* true: did work */
+uint64_t dirty_count(bool clear);
+bool page_is_zero(uint64_t pfn);
+bool page_is_zero_mem(const void *page);
+bool in_region(uint64_t pfn);
+
+/* cow.c: the snapshot and the final phase. */
+void final_begin(void);  /* returns in the parent (phase FINAL) or in the child (resumed) */
+bool final_step(void);   /* true: did work */
+void final_undo(void);   /* a failed final phase: pages writable again */
+
+/* firewall.c */
+void firewall_up(void);
+void firewall_down(void);
+void firewall_counts(uint64_t *in, uint64_t *out);
+
+/* commit.c: END, READY, GO; the child's side. */
+void commit_end(void);   /* everything sent: END, then wait for READY */
+bool commit_step(void);
+void commit_child(void);
+void mig_resume_hook(struct lm_boot_info *bi);
+
+/* control.c: the owner's channel. */
+void control_init(void);
+
+static inline uint32_t le32_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline void le32_put(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+#define BIT_TEST(bm, i) ((bm)[(i) / 64] >> ((i) % 64) & 1)
+#define BIT_SET(bm, i) ((bm)[(i) / 64] |= 1ull << ((i) % 64))
+#define BIT_CLEAR(bm, i) ((bm)[(i) / 64] &= ~(1ull << ((i) % 64)))
+
+#endif
