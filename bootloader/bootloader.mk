@@ -1,6 +1,6 @@
 # The in-VM loader: build/bootloader/loader.elf, the guest kernel's core (platform, arch,
 # kernel, net) with the loader app, linked into the loader block above RAM.
-LOADER_SRCS := $(wildcard bootloader/*.c) guest/apps/tcpout.c lib/elf.c lib/payload.c
+LOADER_SRCS := $(wildcard bootloader/*.c) guest/apps/tcpout.c lib/elf.c
 LOADER_OBJS := $(GK_CORE_OBJS) $(LOADER_SRCS:%.c=$(BUILD)/guest/obj/%.o)
 LOADER      := $(BUILD)/bootloader/loader.elf
 

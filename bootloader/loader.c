@@ -14,24 +14,6 @@
 #include "loader.h"
 
 
-struct kind {
-    uint16_t kind;
-    const char *name;
-    /* Called with the whole payload staged; hands over (does not return) or fails. */
-    void (*finish)(struct loader *l);
-};
-
-static void finish_checkpoint(struct loader *l)
-{
-    loader_fail(l, EXIT_UNSUPPORTED, "BAD_PAYLOAD_KIND",
-                "checkpoint restore arrives with self-migration; this loader takes images");
-}
-
-static const struct kind kinds[] = {
-    {LM_PAYLOAD_IMAGE, "image", image_finish},
-    {LM_PAYLOAD_CHECKPOINT, "checkpoint", finish_checkpoint},
-};
-
 static struct loader the_loader;
 
 void loader_fail(struct loader *l, int status, const char *name, const char *fmt, ...)
@@ -42,6 +24,8 @@ void loader_fail(struct loader *l, int status, const char *name, const char *fmt
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     printf("loader: refused (%s): %s\n", name, msg);
+    if (l->pcb && l->checkpoint && checkpoint_refuse(l, name, msg))
+        platform_exit(status);
     if (l->pcb) {
         char line[320];
         int n = snprintf(line, sizeof line, "ERR %s %s\n", name, msg);
@@ -50,10 +34,15 @@ void loader_fail(struct loader *l, int status, const char *name, const char *fmt
     platform_exit(status);
 }
 
-/* Takes bytes in the order of the stream: header, command line, payload. */
+/* Takes bytes in the order of the stream: header, command line, payload. A checkpoint is
+ * not staged: it streams into RAM (checkpoint.c). */
 static void take(struct loader *l, const uint8_t *p, size_t n)
 {
     while (n > 0) {
+        if (l->checkpoint) {
+            checkpoint_take(l, p, n);
+            return;
+        }
         if (l->hdr_len < LM_PAYLOAD_HEADER_SIZE) {
             size_t k = LM_PAYLOAD_HEADER_SIZE - l->hdr_len < n ? LM_PAYLOAD_HEADER_SIZE - l->hdr_len
                                                                 : n;
@@ -93,16 +82,19 @@ void loader_header(struct loader *l)
     if (rc)
         loader_fail(l, rc == -LM_OVERSIZED ? EXIT_OVERSIZE : EXIT_BAD_HEADER,
                     lm_status_name(rc), "%s", d.msg);
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (kinds[i].kind == l->h.kind)
-            l->kind = &kinds[i];
+    l->kind = lm_payload_kind_info(l->h.kind); /* the decode checked it is known */
+    if (l->h.kind == LM_PAYLOAD_CHECKPOINT) {
+        l->checkpoint = true;
+        checkpoint_begin(l);
+        return;
+    }
     l->buf = page_alloc(PAGE_ROUND_UP(l->h.length) / PAGE_SIZE);
     if (!l->buf)
         loader_fail(l, EXIT_OVERSIZE, "OVERSIZED", "no room to stage %llu bytes",
                     (unsigned long long)l->h.length);
     crypto_generichash_blake2b_init(&l->hash, NULL, 0, LM_HASH_BYTES);
-    crypto_generichash_blake2b_update(&l->hash, (const uint8_t *)LM_DOMAIN_IMAGE,
-                                      strlen(LM_DOMAIN_IMAGE));
+    crypto_generichash_blake2b_update(&l->hash, (const uint8_t *)l->kind->domain,
+                                      strlen(l->kind->domain));
     printf("loader: receiving a %s of %llu bytes\n", l->kind->name,
            (unsigned long long)l->h.length);
 }
@@ -115,6 +107,10 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         l->peer_fin = true; /* a half-close: we may still answer on this connection */
         if (l->answered)
             return ERR_OK;
+        if (l->checkpoint) {
+            checkpoint_lost(l, "the sender closed the connection");
+            return ERR_OK;
+        }
         if (l->hdr_len < LM_PAYLOAD_HEADER_SIZE)
             loader_fail(l, EXIT_TRUNCATED, "TRUNCATED", "connection closed after %zu header "
                         "bytes", l->hdr_len);
@@ -129,9 +125,9 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     tcp_recved(pcb, p->tot_len);
     pbuf_free(p);
     l->last_ns = clock_ns();
-    if (l->hdr_len == LM_PAYLOAD_HEADER_SIZE && l->cmd_len == l->h.cmdline_len &&
-        l->got == l->h.length)
-        l->kind->finish(l); /* does not return */
+    if (!l->checkpoint && l->hdr_len == LM_PAYLOAD_HEADER_SIZE &&
+        l->cmd_len == l->h.cmdline_len && l->got == l->h.length)
+        image_finish(l); /* does not return */
     return ERR_OK;
 }
 
@@ -139,6 +135,8 @@ static void on_err(void *arg, err_t err)
 {
     struct loader *l = arg;
     l->pcb = NULL;
+    if (l->checkpoint)
+        checkpoint_lost(l, "the connection broke");
     loader_fail(l, EXIT_TRUNCATED, "TRUNCATED", "connection lost (lwIP error %d) after %llu "
                 "payload bytes", err, (unsigned long long)l->got);
 }
@@ -196,6 +194,8 @@ static bool loader_poll(void)
 {
     struct loader *l = &the_loader;
     uint64_t now = clock_ns();
+    if (l->checkpoint && checkpoint_poll(l))
+        return false;
     if (!l->pcb && now - l->last_ns > l->wait_ns)
         loader_fail(l, EXIT_TIMEOUT, "TIMEOUT", "no sender connected within %llu s",
                     (unsigned long long)(l->wait_ns / 1000000000ull));

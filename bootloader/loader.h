@@ -21,9 +21,10 @@ enum {
     EXIT_TIMEOUT = 14,
     EXIT_TRUNCATED = 15,
     EXIT_UNSUPPORTED = 16,
+    EXIT_CHECKPOINT = 17, /* a checkpoint stream failed its checks */
 };
 
-struct kind;
+struct checkpoint;
 
 struct loader {
     struct tcp_pcb *listener, *pcb;
@@ -35,7 +36,9 @@ struct loader {
     uint8_t hdr[LM_PAYLOAD_HEADER_SIZE];
     size_t hdr_len;
     struct lm_payload_header h;
-    const struct kind *kind;
+    const struct lm_payload_kind_info *kind;
+    bool checkpoint;        /* the payload streams into RAM: checkpoint.c has it */
+    struct checkpoint *cp;
     char cmdline[LM_PAYLOAD_CMDLINE_MAX + 1];
     size_t cmd_len;
     uint8_t *buf; /* the staged payload, in the loader's own block */
@@ -51,6 +54,12 @@ loader_fail(struct loader *l, int status, const char *name, const char *fmt, ...
 void loader_answer(struct loader *l, const char *line, size_t len);
 /* image.c: the image kind: digest, ELF checks, placement, hand-over. */
 __attribute__((noreturn)) void image_finish(struct loader *l);
+/* checkpoint.c: a migrating guest's stream: handshake, records into RAM, commit, resume. */
+void checkpoint_begin(struct loader *l);
+void checkpoint_take(struct loader *l, const uint8_t *p, size_t n);
+bool checkpoint_refuse(struct loader *l, const char *name, const char *msg); /* sealed ERROR */
+bool checkpoint_poll(struct loader *l); /* true: holds the loader (paused after READY) */
+void checkpoint_lost(struct loader *l, const char *why); /* the sender is gone */
 
 extern const struct app app_loader;
 

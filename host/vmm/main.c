@@ -27,6 +27,7 @@ static const char usage[] =
     "      --mac MAC        NIC MAC (default random, locally administered)\n"
     "      --commitment HEX payload commitment passed in boot info (64 hex digits)\n"
     "      --loader         KERNEL is the in-VM loader: give it a block of its own above RAM\n"
+    "      --loader-key HEX the loader's X25519 secret for a checkpoint stream (64 hex digits)\n"
     "                       (RAM at most 1792 MiB); it may hand over with LM_HC_EXEC\n"
     "      --ctl-fd N       control socket from the host agent (credit events in, notices out)\n"
     "      --no-sandbox     do not enter the seccomp sandbox (debugging only)\n"
@@ -65,7 +66,7 @@ static int fail_usage(const char *fmt, const char *arg)
 int main(int argc, char **argv)
 {
     enum { O_TAP = 256, O_BRIDGE, O_TAPFD, O_IP, O_GW, O_MAC, O_COMMIT, O_NOSANDBOX, O_LOADER,
-           O_CTLFD };
+           O_CTLFD, O_LOADERKEY };
     static const struct option opts[] = {
         {"mem", required_argument, NULL, 'm'},      {"cmdline", required_argument, NULL, 'c'},
         {"tap", required_argument, NULL, O_TAP},    {"bridge", required_argument, NULL, O_BRIDGE},
@@ -74,6 +75,7 @@ int main(int argc, char **argv)
         {"commitment", required_argument, NULL, O_COMMIT},
         {"no-sandbox", no_argument, NULL, O_NOSANDBOX}, {"verbose", no_argument, NULL, 'v'},
         {"loader", no_argument, NULL, O_LOADER},    {"ctl-fd", required_argument, NULL, O_CTLFD},
+        {"loader-key", required_argument, NULL, O_LOADERKEY},
         {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
         {0}};
     unsigned long mem_mib = 64;
@@ -81,7 +83,7 @@ int main(int argc, char **argv)
     int tap_fd = -1, ctl_fd = -1, sandbox = 1, loader = 0, c;
     enum lm_log_level level = LM_LOG_INFO;
     struct lm_boot_net net;
-    uint8_t commitment[32] = {0};
+    uint8_t commitment[32] = {0}, loader_key[32] = {0};
     memset(&net, 0, sizeof net);
     int have_mac = 0, want_net = 0;
     char *end;
@@ -133,6 +135,10 @@ int main(int argc, char **argv)
             break;
         case O_NOSANDBOX: sandbox = 0; break;
         case O_LOADER: loader = 1; break;
+        case O_LOADERKEY:
+            if (lm_hex_decode(optarg, loader_key, 32) < 0)
+                return fail_usage("--loader-key %s: expected 64 hex digits", optarg);
+            break;
         case O_CTLFD:
             ctl_fd = (int)strtol(optarg, &end, 10);
             if (*end || ctl_fd < 0)
@@ -187,6 +193,10 @@ int main(int argc, char **argv)
 
     vm->boot_net = net;
     vm_write_bootinfo(vm, &img, cmdline, commitment);
+    if (loader) { /* the key a checkpoint stream is sealed to (a loader alone gets one) */
+        struct lm_boot_info *bi = vm_gpa(vm, LM_BOOTINFO_GPA, sizeof *bi);
+        memcpy(bi->loader_key, loader_key, sizeof loader_key);
+    }
 
     if (vm_init_vcpu(vm) < 0 || vm_reset_vcpu(vm, img.entry) < 0)
         return LM_EXIT_MONITOR;

@@ -76,6 +76,7 @@ struct lm_boot_info {
     uint8_t commitment[32]; /* payload commitment copied from the boot token (or zero) */
     uint64_t loader_base;   /* the loader block (0 when none): only a loader sees one */
     uint64_t loader_size;
+    uint8_t loader_key[32]; /* a loader's X25519 secret for checkpoint streams (or zero) */
 };
 _Static_assert(sizeof(struct lm_boot_info) <= 4096, "boot info fits its page");
 /* The layout is ABI (docs/ABI.md has the same table): pin every offset. */
@@ -86,6 +87,7 @@ _Static_assert(offsetof(struct lm_boot_info, net) == 1056, "boot info layout");
 _Static_assert(offsetof(struct lm_boot_info, clock) == 1080, "boot info layout");
 _Static_assert(offsetof(struct lm_boot_info, commitment) == 1096, "boot info layout");
 _Static_assert(offsetof(struct lm_boot_info, loader_base) == 1128, "boot info layout");
+_Static_assert(offsetof(struct lm_boot_info, loader_key) == 1144, "boot info layout");
 _Static_assert(sizeof(struct lm_boot_net) == 20 && offsetof(struct lm_boot_net, ip) == 8,
                "boot net layout");
 
@@ -198,6 +200,10 @@ _Static_assert(sizeof(struct lm_hc_console) == 16 && sizeof(struct lm_hc_clock) 
                    sizeof(struct lm_hc_net_kick) == 8 && sizeof(struct lm_hc_exit) == 8 &&
                    sizeof(struct lm_hc_exec) == 8 && sizeof(struct lm_hc_events) == 24,
                "hypercall argument blocks");
+
+/* Guest exit statuses with a meaning for the host: a migration's source after GO. */
+#define LM_EXIT_MIGRATED 120             /* GO acknowledged: the VM lives on elsewhere */
+#define LM_EXIT_MIGRATED_UNCONFIRMED 121 /* GO sent, not acknowledged: ask the destination */
 
 /* Monitor exit codes above the guest's range. */
 #define LM_EXIT_GUEST_FAULT 124 /* guest crashed: triple fault, HLT with interrupts off, ... */

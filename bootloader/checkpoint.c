@@ -1,0 +1,278 @@
+/*
+ * The checkpoint payload: a migrating guest streams its memory here (migrate.h). The hello
+ * names the migration key M, which must be the token's commitment; the session keys come from
+ * X25519 with this VM's own loader key (boot info, from the host). Every record is checked
+ * (authenticated and in order by the secretstream, its layout by lm_mig_rec_parse, its pages
+ * against RAM) and placed straight into RAM: nothing is staged, so the guest's size is not
+ * limited by the loader's block. On END, with every page of RAM accounted for and the totals
+ * agreeing, the loader answers READY and waits, paused, for GO; on GO it hands the VM to the
+ * guest's resume entry with a fresh boot info for this host. Anything wrong ends this VM, and
+ * only this VM, with a sealed ERROR to the sender (who then carries on where it is).
+ */
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "laundromat/migrate.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_ack_now */
+#include "loader.h"
+#include "../guest/platform/kvm/hypercall.h"
+
+enum cp_stage { CP_HELLO, CP_FRAMES, CP_READY, CP_DONE };
+
+struct checkpoint {
+    enum cp_stage stage;
+    uint8_t hello[LM_MIG_HELLO_SIZE + LM_MIG_SS_HEADER_BYTES];
+    size_t hello_len;
+    crypto_secretstream_xchacha20poly1305_state rx, tx;
+    bool keyed;
+    uint8_t *frame, *plain; /* one frame in, one record out */
+    size_t frame_len, frame_want; /* bytes held; 0 want: reading the length */
+    uint64_t npages;
+    uint64_t *covered, *touched; /* bitmaps over RAM: sent at all; written by us */
+    struct lm_mig_recv rs; /* the checks (lib/migstream.c) */
+};
+
+static struct checkpoint cp_state;
+
+#define BIT_TEST(bm, i) ((bm)[(i) / 64] >> ((i) % 64) & 1)
+#define BIT_SET(bm, i) ((bm)[(i) / 64] |= 1ull << ((i) % 64))
+#define LOW_PAGES 256 /* the monitor wrote the low 1 MiB (boot info, tables): not zero */
+
+static __attribute__((noreturn, format(printf, 3, 4))) void
+cp_fail(struct loader *l, int status, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    loader_fail(l, EXIT_CHECKPOINT, lm_status_name(status) ? lm_status_name(status) : "CHECKPOINT", "%s", msg);
+}
+
+/* Writes all of it, waiting for lwIP as long as the sender is there. */
+static bool cp_write(struct loader *l, const uint8_t *p, size_t n)
+{
+    uint64_t start = clock_ns();
+    while (n > 0 && l->pcb && clock_ns() - start < 5000000000ull) {
+        size_t k = n < tcp_sndbuf(l->pcb) ? n : tcp_sndbuf(l->pcb);
+        if (k > 0xffff)
+            k = 0xffff;
+        if (k > 0 && tcp_write(l->pcb, p, (u16_t)k, TCP_WRITE_FLAG_COPY) == ERR_OK) {
+            p += k;
+            n -= k;
+            tcp_output(l->pcb);
+            continue;
+        }
+        net_flush_tx(); /* maybe inside lwIP's callback: flush, never net_poll */
+        platform_poll(1000000ull);
+    }
+    if (l->pcb)
+        tcp_output(l->pcb);
+    net_flush_tx();
+    return n == 0;
+}
+
+static bool seal_send(struct loader *l, uint8_t type, uint32_t count, const void *body,
+                      size_t len)
+{
+    struct checkpoint *c = l->cp;
+    uint8_t plain[LM_MIG_REC_HDR + LM_MIG_ERRMSG_MAX];
+    uint8_t out[4 + sizeof plain + LM_MIG_SS_ABYTES];
+    if (len > LM_MIG_ERRMSG_MAX)
+        len = LM_MIG_ERRMSG_MAX;
+    lm_mig_rec_header(plain, type, count, 0);
+    memcpy(plain + LM_MIG_REC_HDR, body, len);
+    unsigned long long clen;
+    crypto_secretstream_xchacha20poly1305_push(&c->tx, out + 4, &clen, plain, LM_MIG_REC_HDR + len, NULL, 0, 0);
+    for (int i = 0; i < 4; i++)
+        out[i] = (uint8_t)(clen >> (8 * i));
+    return cp_write(l, out, 4 + (size_t)clen);
+}
+
+bool checkpoint_refuse(struct loader *l, const char *name, const char *msg)
+{
+    struct checkpoint *c = l->cp;
+    if (!c || !c->keyed)
+        return false; /* no keys yet: the plain "ERR" line */
+    char text[LM_MIG_ERRMSG_MAX];
+    int n = snprintf(text, sizeof text, "%s %s", name, msg);
+    int status = LM_BAD_RECORD;
+    for (int s = 1; s < 128; s++)
+        if (lm_status_name(s) && strcmp(lm_status_name(s), name) == 0)
+            status = s;
+    seal_send(l, LM_MIG_ERROR, (uint32_t)status, text, n < (int)sizeof text ? (size_t)n : sizeof text - 1);
+    net_flush_tx(); /* on its way before the VM ends */
+    return true;
+}
+
+void checkpoint_begin(struct loader *l)
+{
+    struct checkpoint *c = &cp_state;
+    memset(c, 0, sizeof *c);
+    l->cp = c;
+    if (l->h.length != boot_info->mem_size)
+        cp_fail(l, LM_MEM_MISMATCH, "the guest has %llu bytes of RAM, this VM %llu: buy a token of the same shape", (unsigned long long)l->h.length, (unsigned long long)boot_info->mem_size);
+    if (sodium_is_zero(boot_info->loader_key, 32))
+        cp_fail(l, LM_WRONG_MIG_KEY, "this VM has no loader key: the host did not start it for a checkpoint");
+    c->npages = boot_info->mem_size / PAGE_SIZE;
+    size_t bm = PAGE_ROUND_UP((c->npages + 63) / 64 * 8) / PAGE_SIZE;
+    c->covered = page_alloc(bm);
+    c->touched = page_alloc(bm);
+    c->frame = page_alloc(PAGE_ROUND_UP(LM_MIG_FRAME_MAX) / PAGE_SIZE);
+    c->plain = page_alloc(PAGE_ROUND_UP(LM_MIG_FRAME_MAX) / PAGE_SIZE);
+    if (!c->covered || !c->touched || !c->frame || !c->plain)
+        cp_fail(l, LM_NOMEM, "no room in the loader block for the bitmaps of %llu pages", (unsigned long long)c->npages);
+    for (uint64_t p = 0; p < LOW_PAGES && p < c->npages; p++)
+        BIT_SET(c->touched, p);
+    lm_mig_recv_init(&c->rs, boot_info->mem_size, c->covered);
+    printf("loader: receiving a checkpoint of %llu MiB\n", (unsigned long long)(boot_info->mem_size >> 20));
+}
+
+static void hello_done(struct loader *l)
+{
+    struct checkpoint *c = l->cp;
+    struct lm_mig_hello h;
+    struct lm_diag d;
+    int rc = lm_mig_hello_decode(c->hello, LM_MIG_HELLO_SIZE, &h, &d);
+    if (rc)
+        cp_fail(l, -rc, "%s", d.msg);
+    if (sodium_memcmp(h.mig_pub, boot_info->commitment, 32) != 0)
+        cp_fail(l, LM_WRONG_MIG_KEY, "the sender's migration key %02x%02x%02x%02x... is not the one the token commits to (%02x%02x%02x%02x...)", h.mig_pub[0], h.mig_pub[1], h.mig_pub[2], h.mig_pub[3], boot_info->commitment[0], boot_info->commitment[1], boot_info->commitment[2], boot_info->commitment[3]);
+    uint8_t lpub[32], kgl[32], klg[32];
+    crypto_scalarmult_curve25519_base(lpub, boot_info->loader_key);
+    if (lm_mig_keys(boot_info->loader_key, h.mig_pub, h.mig_pub, lpub, h.nonce, kgl, klg) != 0)
+        cp_fail(l, LM_WRONG_MIG_KEY, "X25519 with the sender's migration key failed");
+    if (crypto_secretstream_xchacha20poly1305_init_pull(&c->rx, c->hello + LM_MIG_HELLO_SIZE, kgl) != 0)
+        cp_fail(l, LM_STREAM_AUTH, "bad secretstream header");
+    uint8_t answer[4 + LM_MIG_SS_HEADER_BYTES];
+    memcpy(answer, LM_MIG_ANSWER_MAGIC, 4);
+    crypto_secretstream_xchacha20poly1305_init_push(&c->tx, answer + 4, klg);
+    sodium_memzero(kgl, sizeof kgl);
+    sodium_memzero(klg, sizeof klg);
+    c->keyed = true;
+    if (!cp_write(l, answer, sizeof answer))
+        cp_fail(l, LM_MIG_LINK, "could not answer the hello");
+    c->stage = CP_FRAMES;
+}
+
+static __attribute__((noreturn)) void resume(struct loader *l)
+{
+    struct checkpoint *c = l->cp;
+    /* Our GO's ACK on its way before this loader (and its lwIP) is gone. */
+    if (l->pcb) {
+        tcp_ack_now(l->pcb);
+        tcp_output(l->pcb);
+    }
+    net_flush_tx(); /* we are inside lwIP's receive callback: no net_poll here */
+    struct lm_boot_info *bi = (struct lm_boot_info *)(uintptr_t)LM_BOOTINFO_GPA;
+    memset(bi, 0, sizeof *bi);
+    bi->magic = LM_BOOTINFO_MAGIC;
+    bi->abi_version = LM_ABI_VERSION;
+    bi->mem_size = boot_info->mem_size;
+    bi->kernel_start = c->rs.ctx.kernel_start;
+    bi->kernel_end = c->rs.ctx.kernel_end;
+    bi->clock.wall_ns = platform_wall_ns();
+    memcpy(bi->commitment, boot_info->commitment, 32);
+    printf("loader: GO: resuming the guest at 0x%llx (%llu data pages, %llu zero pages, %llu records)\n", (unsigned long long)c->rs.ctx.resume_entry, (unsigned long long)c->rs.got.data_pages, (unsigned long long)c->rs.got.zero_pages, (unsigned long long)c->rs.got.records);
+    c->stage = CP_DONE;
+    struct lm_hc_exec a = {c->rs.ctx.resume_entry};
+    hypercall(LM_HC_EXEC, &a);
+    lm_panic("the monitor refused the hand-over");
+}
+
+static void record(struct loader *l, const uint8_t *b, size_t len, unsigned char tag)
+{
+    struct checkpoint *c = l->cp;
+    struct lm_mig_rec r;
+    struct lm_diag d;
+    int act = lm_mig_recv_record(&c->rs, b, len, tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL, &r, &d);
+    if (act < 0)
+        cp_fail(l, -act, "%s", d.msg);
+    switch (act) {
+    case LM_MIG_ACT_PLACE:
+        for (uint64_t i = 0; i < r.count; i++) {
+            memcpy((uint8_t *)(uintptr_t)((r.arg + i) * PAGE_SIZE), r.body + i * PAGE_SIZE, PAGE_SIZE);
+            BIT_SET(c->touched, r.arg + i);
+        }
+        break;
+    case LM_MIG_ACT_ZERO:
+        for (uint64_t i = 0; i < r.count; i++) /* RAM is zero until written: only rewrites */
+            if (r.arg + i != 0 && BIT_TEST(c->touched, r.arg + i))
+                memset((uint8_t *)(uintptr_t)((r.arg + i) * PAGE_SIZE), 0, PAGE_SIZE);
+        break;
+    case LM_MIG_ACT_READY: {
+        uint8_t body[LM_MIG_TOTALS_SIZE];
+        lm_mig_totals_encode(&c->rs.got, body);
+        c->stage = CP_READY;
+        printf("loader: checkpoint complete and checked (%llu data pages, %llu zero pages, %llu records): READY, paused until GO\n", (unsigned long long)c->rs.got.data_pages, (unsigned long long)c->rs.got.zero_pages, (unsigned long long)c->rs.got.records);
+        if (!seal_send(l, LM_MIG_READY, 0, body, sizeof body))
+            checkpoint_lost(l, "could not send READY");
+        break;
+    }
+    case LM_MIG_ACT_GO:
+        resume(l);
+    default:
+        break;
+    }
+}
+
+void checkpoint_take(struct loader *l, const uint8_t *p, size_t n)
+{
+    struct checkpoint *c = l->cp;
+    while (n > 0) {
+        if (c->stage == CP_HELLO) {
+            size_t k = sizeof c->hello - c->hello_len < n ? sizeof c->hello - c->hello_len : n;
+            memcpy(c->hello + c->hello_len, p, k);
+            c->hello_len += k;
+            p += k;
+            n -= k;
+            if (c->hello_len == sizeof c->hello)
+                hello_done(l);
+            continue;
+        }
+        if (c->stage == CP_DONE)
+            return;
+        size_t want = c->frame_want ? c->frame_want : 4;
+        size_t k = want - c->frame_len < n ? want - c->frame_len : n;
+        memcpy(c->frame + c->frame_len, p, k);
+        c->frame_len += k;
+        p += k;
+        n -= k;
+        if (c->frame_len < want)
+            continue;
+        if (!c->frame_want) {
+            uint32_t clen = (uint32_t)c->frame[0] | (uint32_t)c->frame[1] << 8 | (uint32_t)c->frame[2] << 16 | (uint32_t)c->frame[3] << 24;
+            if (clen < LM_MIG_SS_ABYTES + LM_MIG_REC_HDR || clen > LM_MIG_FRAME_MAX)
+                cp_fail(l, LM_BAD_RECORD, "record %llu: frame of %u bytes, expected %d to %u", (unsigned long long)c->rs.got.records, clen, LM_MIG_SS_ABYTES + LM_MIG_REC_HDR, LM_MIG_FRAME_MAX);
+            c->frame_want = clen;
+            c->frame_len = 0;
+            continue;
+        }
+        unsigned long long plen;
+        unsigned char tag;
+        if (crypto_secretstream_xchacha20poly1305_pull(&c->rx, c->plain, &plen, &tag, c->frame, c->frame_len, NULL, 0) != 0)
+            cp_fail(l, LM_STREAM_AUTH, "record %llu failed authentication (tampered, reordered, replayed or another key)", (unsigned long long)c->rs.got.records);
+        c->frame_want = c->frame_len = 0;
+        record(l, c->plain, (size_t)plen, tag);
+    }
+}
+
+void checkpoint_lost(struct loader *l, const char *why)
+{
+    struct checkpoint *c = l->cp;
+    if (c && c->stage == CP_READY) {
+        printf("loader: %s after READY: paused with a complete checkpoint; the source decides (lmctl migrate --resolve)\n", why);
+        l->pcb = NULL;
+        return;
+    }
+    l->pcb = NULL;
+    loader_fail(l, EXIT_TRUNCATED, "TRUNCATED", "%s after %llu checkpoint records", why, (unsigned long long)(c ? c->rs.got.records : 0));
+}
+
+bool checkpoint_poll(struct loader *l)
+{
+    struct checkpoint *c = l->cp;
+    return c && c->stage == CP_READY; /* paused: no idle timeout while we hold the image */
+}
