@@ -117,4 +117,10 @@ int cmd_run(int argc, char **argv);
 int cmd_pay(int argc, char **argv);
 int cmd_host(int argc, char **argv);
 
+/* The owner's commands to a guest (guest.c). */
+int cmd_status(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_migkey(int argc, char **argv);
+int cmd_owner_cmdline(int argc, char **argv);
+
 #endif

@@ -31,6 +31,12 @@ static void usage(FILE *f)
           "  redeem                       an operator is paid for a token's newest link\n"
           "  broker call METHOD PATH      sign and send any request (broker headers: for curl)\n"
           "\n"
+          "A guest you own (owner= at injection):\n"
+          "  owner-cmdline --owner FILE   what to add to a guest's command line so it obeys you\n"
+          "  status VM                    its phase and its last migration's figures\n"
+          "  migkey new|show FILE         a migration key pair (a checkpoint token commits to it)\n"
+          "  migrate VM                   move it, running, into another host's loader VM\n"
+          "\n"
           "`lmctl COMMAND --help` describes each command's options.\n"
           "Exit status: 0 success, 1 failure (an invalid token, an I/O error), 2 usage.\n",
           f);
@@ -83,6 +89,14 @@ int main(int argc, char **argv)
         return cmd_redeem(argc - 1, argv + 1);
     if (!strcmp(cmd, "broker"))
         return cmd_broker(argc - 1, argv + 1);
+    if (!strcmp(cmd, "status"))
+        return cmd_status(argc - 1, argv + 1);
+    if (!strcmp(cmd, "migrate"))
+        return cmd_migrate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "migkey"))
+        return cmd_migkey(argc - 1, argv + 1);
+    if (!strcmp(cmd, "owner-cmdline"))
+        return cmd_owner_cmdline(argc - 1, argv + 1);
     lmctl_err("unknown command \"%s\"; `lmctl --help` lists the commands", cmd);
     return LMCTL_USAGE;
 }
