@@ -19,7 +19,7 @@
 #include "loader.h"
 #include "../guest/platform/kvm/hypercall.h"
 
-enum cp_stage { CP_HELLO, CP_FRAMES, CP_READY, CP_DONE };
+enum cp_stage { CP_HELLO, CP_FRAMES, CP_READY, CP_GO, CP_DONE };
 
 struct checkpoint {
     enum cp_stage stage;
@@ -32,6 +32,8 @@ struct checkpoint {
     uint64_t npages;
     uint64_t *covered, *touched; /* bitmaps over RAM: sent at all; written by us */
     struct lm_mig_recv rs; /* the checks (lib/migstream.c) */
+    struct lm_mig_go go;
+    uint64_t bytes;
 };
 
 static struct checkpoint cp_state;
@@ -165,7 +167,7 @@ static __attribute__((noreturn)) void resume(struct loader *l)
         tcp_ack_now(l->pcb);
         tcp_output(l->pcb);
     }
-    net_flush_tx(); /* we are inside lwIP's receive callback: no net_poll here */
+    net_flush_tx();
     struct lm_boot_info *bi = (struct lm_boot_info *)(uintptr_t)LM_BOOTINFO_GPA;
     memset(bi, 0, sizeof *bi);
     bi->magic = LM_BOOTINFO_MAGIC;
@@ -175,6 +177,11 @@ static __attribute__((noreturn)) void resume(struct loader *l)
     bi->kernel_end = c->rs.ctx.kernel_end;
     bi->clock.wall_ns = platform_wall_ns();
     memcpy(bi->commitment, boot_info->commitment, 32);
+    bi->resume = (struct lm_boot_resume){
+        .bytes = c->bytes, .data_pages = c->rs.got.data_pages, .zero_pages = c->rs.got.zero_pages,
+        .final_pages = c->rs.final_pages, .fw_in = c->go.fw_in, .fw_out = c->go.fw_out,
+        .cow_faults = c->go.cow_faults, .cow_ticks = c->go.cow_ticks,
+    };
     printf("loader: GO: resuming the guest at 0x%llx (%llu data pages, %llu zero pages, %llu records)\n", (unsigned long long)c->rs.ctx.resume_entry, (unsigned long long)c->rs.got.data_pages, (unsigned long long)c->rs.got.zero_pages, (unsigned long long)c->rs.got.records);
     c->stage = CP_DONE;
     struct lm_hc_exec a = {c->rs.ctx.resume_entry};
@@ -212,7 +219,11 @@ static void record(struct loader *l, const uint8_t *b, size_t len, unsigned char
         break;
     }
     case LM_MIG_ACT_GO:
-        resume(l);
+        /* Not from here: inside lwIP's input processing, tcp_output would not send GO's ACK
+         * (lwIP defers it to the end of input), so checkpoint_poll hands over. */
+        lm_mig_go_decode(r.body, &c->go);
+        c->stage = CP_GO;
+        break;
     default:
         break;
     }
@@ -221,6 +232,7 @@ static void record(struct loader *l, const uint8_t *b, size_t len, unsigned char
 void checkpoint_take(struct loader *l, const uint8_t *p, size_t n)
 {
     struct checkpoint *c = l->cp;
+    c->bytes += n;
     while (n > 0) {
         if (c->stage == CP_HELLO) {
             size_t k = sizeof c->hello - c->hello_len < n ? sizeof c->hello - c->hello_len : n;
@@ -232,8 +244,8 @@ void checkpoint_take(struct loader *l, const uint8_t *p, size_t n)
                 hello_done(l);
             continue;
         }
-        if (c->stage == CP_DONE)
-            return;
+        if (c->stage >= CP_GO)
+            return; /* nothing counts after GO */
         size_t want = c->frame_want ? c->frame_want : 4;
         size_t k = want - c->frame_len < n ? want - c->frame_len : n;
         memcpy(c->frame + c->frame_len, p, k);
@@ -274,5 +286,7 @@ void checkpoint_lost(struct loader *l, const char *why)
 bool checkpoint_poll(struct loader *l)
 {
     struct checkpoint *c = l->cp;
+    if (c && c->stage == CP_GO)
+        resume(l); /* GO's ACK went out at the end of input processing */
     return c && c->stage == CP_READY; /* paused: no idle timeout while we hold the image */
 }

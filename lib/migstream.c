@@ -73,7 +73,7 @@ int lm_mig_rec_parse(const uint8_t *b, size_t len, struct lm_mig_rec *r, struct 
         if (r->count != 0 || r->arg != 0)
             return lm_fail(d, LM_BAD_RECORD, "record type %u: count %u and arg %llu, expected 0", r->type, r->count, (unsigned long long)r->arg);
         want = r->type == LM_MIG_CONTEXT ? LM_MIG_CONTEXT_SIZE
-               : r->type == LM_MIG_GO    ? 0
+               : r->type == LM_MIG_GO    ? LM_MIG_GO_SIZE
                                          : LM_MIG_TOTALS_SIZE;
         break;
     case LM_MIG_ERROR:
@@ -136,6 +136,22 @@ void lm_mig_totals_decode(const uint8_t b[LM_MIG_TOTALS_SIZE], struct lm_mig_tot
     t->records = lm_get64(b + 16);
 }
 
+void lm_mig_go_encode(const struct lm_mig_go *g, uint8_t out[LM_MIG_GO_SIZE])
+{
+    lm_put64(out, g->fw_in);
+    lm_put64(out + 8, g->fw_out);
+    lm_put64(out + 16, g->cow_faults);
+    lm_put64(out + 24, g->cow_ticks);
+}
+
+void lm_mig_go_decode(const uint8_t b[LM_MIG_GO_SIZE], struct lm_mig_go *g)
+{
+    g->fw_in = lm_get64(b);
+    g->fw_out = lm_get64(b + 8);
+    g->cow_faults = lm_get64(b + 16);
+    g->cow_ticks = lm_get64(b + 24);
+}
+
 void lm_mig_recv_init(struct lm_mig_recv *s, uint64_t mem_size, uint64_t *covered)
 {
     memset(s, 0, sizeof *s);
@@ -176,6 +192,8 @@ int lm_mig_recv_record(struct lm_mig_recv *s, const uint8_t *b, size_t len, bool
             s->got.data_pages += r->count;
         else
             s->got.zero_pages += r->count;
+        if (s->have_ctx)
+            s->final_pages += r->count;
         s->got.records++;
         return r->type == LM_MIG_PAGES ? LM_MIG_ACT_PLACE : LM_MIG_ACT_ZERO;
     case LM_MIG_ROUND:

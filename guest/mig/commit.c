@@ -39,7 +39,11 @@ bool commit_step(void)
         if (!stream_room(LM_MIG_REC_HDR))
             return false;
         /* From here on this copy never runs again. */
-        stream_send(LM_MIG_GO, 0, 0, NULL, 0, true);
+        struct lm_mig_go g = {0, 0, mig.r->cow_faults, mig.r->cow_fault_ns};
+        firewall_counts(&g.fw_in, &g.fw_out);
+        uint8_t b[LM_MIG_GO_SIZE];
+        lm_mig_go_encode(&g, b);
+        stream_send(LM_MIG_GO, 0, 0, b, sizeof b, true);
         stream_flush();
         mig.go_sent = true;
         mig.deadline_ns = now + GO_ACK_TIMEOUT_NS;
@@ -48,7 +52,10 @@ bool commit_step(void)
     bool acked = stream_drained();
     if (!acked && now <= mig.deadline_ns)
         return false;
-    printf("mig: GO %s; this copy stops for good (%llu bytes sent, %llu pages in the final phase, downtime so far %llu us)\n", acked ? "acknowledged" : "not acknowledged in time", (unsigned long long)mig.cur.bytes, (unsigned long long)mig.cur.final_pages, (unsigned long long)((now - mig.stop_ns) / 1000));
+    uint64_t in, out, faults = mig.r->cow_faults;
+    firewall_counts(&in, &out);
+    uint64_t fault_ns = faults ? mig.r->cow_fault_ns * 1000000000ull / boot_info->clock.tsc_hz / faults : 0;
+    printf("mig: GO %s; this copy stops for good (%llu bytes sent, %llu pages in the final phase, %llu copy-on-write faults of %llu ns each, firewall dropped %llu in / %llu out, %llu us since the workload stopped)\n", acked ? "acknowledged" : "not acknowledged in time", (unsigned long long)mig.cur.bytes, (unsigned long long)mig.cur.final_pages, (unsigned long long)faults, (unsigned long long)fault_ns, (unsigned long long)in, (unsigned long long)out, (unsigned long long)((now - mig.stop_ns) / 1000));
     platform_exit(acked ? LM_EXIT_MIGRATED : LM_EXIT_MIGRATED_UNCONFIRMED);
 }
 
@@ -66,14 +73,20 @@ void commit_child(void)
     uint64_t moved = wall > mig.stop_wall_ns ? wall - mig.stop_wall_ns : 0;
     clock_resume(mig.stop_ns + moved, bi->clock.tsc_hz, wall);
     boot_info->clock = bi->clock;
-    firewall_counts(&mig.cur.fw_in, &mig.cur.fw_out);
     firewall_down();
     stream_close(true); /* the parent's connection: gone with the parent, no RST */
     net_resume();
     uint64_t now = clock_ns();
     struct mig_region *r = mig.r;
-    mig.cur.cow_faults = r->cow_faults;
-    mig.cur.rounds = mig.round;
+    /* What happened after the snapshot only the loader (and the parent's GO) could see. */
+    const struct lm_boot_resume *rs = &bi->resume;
+    mig.cur.bytes = rs->bytes;
+    mig.cur.data_pages = rs->data_pages;
+    mig.cur.zero_pages = rs->zero_pages;
+    mig.cur.final_pages = rs->final_pages;
+    mig.cur.cow_faults = rs->cow_faults;
+    mig.cur.fw_in = rs->fw_in;
+    mig.cur.fw_out = rs->fw_out;
     mig.cur.total_ns = now - mig.start_ns;
     mig.cur.downtime_ns = now - mig.stop_ns;
     mig.last = mig.cur;

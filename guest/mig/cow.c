@@ -126,6 +126,7 @@ void final_begin(void)
     mig.stop_ns = clock_ns();
     mig.stop_wall_ns = clock_wall_ns();
     mig.phase = MIG_FINAL;
+    mig.cur.rounds = mig.round + 1; /* pre-copy rounds done; the child knows it from here */
     cow_overflow = false;
     ctx_sent = false;
     r->cow_faults = r->cow_fault_ns = 0;
@@ -138,7 +139,6 @@ void final_begin(void)
     mig.cur.final_pages = r->nshadow + prot_count;
     mig.round_pages = mig.cur.final_pages;
     mig.round_sent = 0;
-    mig.round++;
 }
 
 /* Restores what the snapshot protected: the guest carries on here. */

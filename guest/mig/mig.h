@@ -38,7 +38,7 @@ struct mig_region {
     uint8_t *shadow;                 /* shadow pages */
     uint64_t *shadow_pfn;            /* the page each holds */
     size_t nshadow, shadow_cap, cow_reserve;
-    uint64_t cow_faults, cow_fault_ns;
+    uint64_t cow_faults, cow_fault_ns; /* faults, and their time in TSC ticks */
     uint8_t *plain, *frame;          /* one record, and its frame on the wire */
     uint8_t *snap_stack_top;
 };

@@ -190,8 +190,8 @@ static void push_pending(void)
     while (pending > 0 && mig.pcb) {
         size_t off = (size_t)(le32_get(mig.r->frame) + 4) - pending;
         size_t n = pending;
-        if (n > tcp_sndbuf(mig.pcb))
-            n = tcp_sndbuf(mig.pcb);
+        if (n > mig.pcb->snd_buf)
+            n = mig.pcb->snd_buf;
         if (n > 0xffff)
             n = 0xffff;
         if (n == 0 || tcp_write(mig.pcb, mig.r->frame + off, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK)
@@ -207,8 +207,9 @@ bool stream_room(size_t plain_len)
     push_pending();
     if (pending > 0)
         return false;
+    /* snd_buf itself: tcp_sndbuf() clamps to 16 bits, less than one full frame */
     size_t need = plain_len + 4 + LM_MIG_SS_ABYTES;
-    return tcp_sndbuf(mig.pcb) >= need &&
+    return mig.pcb->snd_buf >= need &&
            tcp_sndqueuelen(mig.pcb) + need / TCP_MSS + 4 < TCP_SND_QUEUELEN;
 }
 

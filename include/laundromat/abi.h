@@ -64,6 +64,17 @@ struct lm_boot_clock {
     uint64_t wall_ns;      /* wall clock (Unix ns) when the monitor built this page */
 };
 
+/* A migrated guest's figures of its own move, as the loader counted them and as the source
+ * reported them in its GO record: the child has no other way to know what happened after its
+ * snapshot. */
+struct lm_boot_resume {
+    uint64_t bytes;                         /* stream bytes received, framing included */
+    uint64_t data_pages, zero_pages;        /* pages received with contents, named zero */
+    uint64_t final_pages;                   /* of those, after the snapshot */
+    uint64_t fw_in, fw_out;                 /* frames the source's firewall dropped */
+    uint64_t cow_faults, cow_ticks;         /* the source's copy-on-write faults, TSC ticks */
+};
+
 struct lm_boot_info {
     uint32_t magic;
     uint32_t abi_version;
@@ -77,6 +88,7 @@ struct lm_boot_info {
     uint64_t loader_base;   /* the loader block (0 when none): only a loader sees one */
     uint64_t loader_size;
     uint8_t loader_key[32]; /* a loader's X25519 secret for checkpoint streams (or zero) */
+    struct lm_boot_resume resume; /* after a migration: what the loader received (or zero) */
 };
 _Static_assert(sizeof(struct lm_boot_info) <= 4096, "boot info fits its page");
 /* The layout is ABI (docs/ABI.md has the same table): pin every offset. */
@@ -88,6 +100,8 @@ _Static_assert(offsetof(struct lm_boot_info, clock) == 1080, "boot info layout")
 _Static_assert(offsetof(struct lm_boot_info, commitment) == 1096, "boot info layout");
 _Static_assert(offsetof(struct lm_boot_info, loader_base) == 1128, "boot info layout");
 _Static_assert(offsetof(struct lm_boot_info, loader_key) == 1144, "boot info layout");
+_Static_assert(offsetof(struct lm_boot_info, resume) == 1176 && sizeof(struct lm_boot_resume) == 64,
+               "boot info layout");
 _Static_assert(sizeof(struct lm_boot_net) == 20 && offsetof(struct lm_boot_net, ip) == 8,
                "boot net layout");
 

@@ -56,7 +56,7 @@ enum lm_mig_rec_type {
     LM_MIG_ROUND = 3,   /* arg round number, count pages the round sends; no body */
     LM_MIG_CONTEXT = 4, /* count 0, arg 0, body struct lm_mig_context (LM_MIG_CONTEXT_SIZE) */
     LM_MIG_END = 5,     /* count 0, arg 0, body struct lm_mig_totals (24 bytes) */
-    LM_MIG_GO = 6,      /* count 0, arg 0, no body; secretstream tag FINAL */
+    LM_MIG_GO = 6,      /* count 0, arg 0, body struct lm_mig_go; secretstream tag FINAL */
     /* loader -> guest */
     LM_MIG_READY = 0x81, /* count 0, arg 0, body struct lm_mig_totals: all checked, paused */
     LM_MIG_ERROR = 0x82, /* count = status code, arg 0, body: message (1..200 bytes) */
@@ -84,6 +84,16 @@ struct lm_mig_totals {
     uint64_t zero_pages; /* pages named as zero */
     uint64_t records;    /* records before END */
 };
+
+/* GO: the sender's last word, its own figures of the final phase (for the child to report):
+ * frames its firewall dropped in and out, copy-on-write faults and their total time in TSC
+ * ticks. Four u64, little-endian. */
+#define LM_MIG_GO_SIZE 32
+struct lm_mig_go {
+    uint64_t fw_in, fw_out, cow_faults, cow_ticks;
+};
+void lm_mig_go_encode(const struct lm_mig_go *g, uint8_t out[LM_MIG_GO_SIZE]);
+void lm_mig_go_decode(const uint8_t b[LM_MIG_GO_SIZE], struct lm_mig_go *g);
 
 struct lm_mig_rec {
     uint8_t type;
@@ -132,6 +142,7 @@ struct lm_mig_recv {
     bool have_ctx;
     struct lm_mig_context ctx;
     struct lm_mig_totals got;
+    uint64_t final_pages; /* pages after the CONTEXT record: the final phase's */
     uint32_t round;
 };
 void lm_mig_recv_init(struct lm_mig_recv *s, uint64_t mem_size, uint64_t *covered);

@@ -108,7 +108,7 @@ fi
 n2=$(counter)
 [ -n "$n1" ] && [ -n "$n2" ] && [ "$n2" -gt "$n1" ] && ok "same memory on beta: the request counter went on ($n1 -> $n2)" ||
     not_ok "request counter after migration: '$n1' -> '$n2'"
-expect "status after: one migration, its figures" 0 "1 migrations.*last migration: .* downtime" -- \
+expect "status after: one migration, its figures" 0 "last migration: .* downtime [0-9.]+ ms, .* [1-9][0-9]* rounds, [1-9][0-9]* pages in the final phase" -- \
     in_ns "$LMCTL" status 10.78.0.2
 
 done_testing

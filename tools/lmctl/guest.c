@@ -182,12 +182,13 @@ int cmd_status(int argc, char **argv)
 
 int cmd_owner_cmdline(int argc, char **argv)
 {
-    if (argc != 2 || strcmp(argv[0], "--owner") != 0) {
-        printf("usage: lmctl owner-cmdline --owner FILE\n  prints owner=... ctl_key=... for a guest's command line: the guest then obeys commands signed by FILE's key\n");
-        return argc == 2 ? LMCTL_USAGE : (argc == 1 && !strcmp(argv[0], "--help") ? LMCTL_OK : LMCTL_USAGE);
+    if (argc != 3 || strcmp(argv[1], "--owner") != 0) {
+        int help = argc == 2 && !strcmp(argv[1], "--help");
+        fprintf(help ? stdout : stderr, "usage: lmctl owner-cmdline --owner FILE\n  prints owner=... ctl_key=... for a guest's command line: the guest then obeys commands signed by FILE's key\n");
+        return help ? LMCTL_OK : LMCTL_USAGE;
     }
     struct owner o;
-    if (load_owner(argv[1], &o) < 0)
+    if (load_owner(argv[2], &o) < 0)
         return LMCTL_FAIL;
     char pub[65], key[65];
     lm_hex_encode(o.kp.pub.pk, 32, pub);
@@ -199,10 +200,12 @@ int cmd_owner_cmdline(int argc, char **argv)
 /* A migration key pair: X25519, secret in FILE (hex, mode 0600), public key printed. */
 int cmd_migkey(int argc, char **argv)
 {
-    if (argc != 2 || (strcmp(argv[0], "new") != 0 && strcmp(argv[0], "show") != 0)) {
-        printf("usage: lmctl migkey new FILE | lmctl migkey show FILE\n  a migration key pair (X25519): the public key is what a checkpoint token commits to\n");
-        return argc == 1 && !strcmp(argv[0], "--help") ? LMCTL_OK : LMCTL_USAGE;
+    if (argc != 3 || (strcmp(argv[1], "new") != 0 && strcmp(argv[1], "show") != 0)) {
+        int help = argc == 2 && !strcmp(argv[1], "--help");
+        fprintf(help ? stdout : stderr, "usage: lmctl migkey new FILE | lmctl migkey show FILE\n  a migration key pair (X25519): the public key is what a checkpoint token commits to\n");
+        return help ? LMCTL_OK : LMCTL_USAGE;
     }
+    argv++; /* argv[0] new|show, argv[1] FILE */
     uint8_t sk[32], pk[32];
     char hex[65];
     if (argv[0][0] == 'n') {

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Runs a command in a "KVM box": a small Linux VM under QEMU's TCG emulator whose emulated CPU
+# offers SVM, so that /dev/kvm exists inside (Debian's kernel, kvm_amd). For machines whose own
+# kernel gives no KVM (a PVM guest cannot nest PVM): the tests then run real KVM VMs there,
+# one level down. The box sees this machine's root read-only (9p, a tmpfs overlay on top) and
+# the work tree read-write at the same path; the command runs as root in the work tree.
+#
+#   tools/kvmbox.sh [--mem MIB] [--cpus N] [--timeout S] -- COMMAND [ARG...]
+#
+# Exit status: the command's; 124 the box timed out; 125 the box could not start.
+set -euo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BOX=$TOP/build/kvmbox
+MEM=6144 CPUS=2 TIMEOUT=3600
+# Stage 2, inside the box (the init above runs this script again).
+if [ "${1:-}" = --stage2 ]; then
+    top=$2
+    mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+    mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm
+    mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /run; mkdir -p /run/netns /var/run
+    for m in kvm_amd tun bridge veth vxlan; do modprobe "$m" 2>/dev/null; done
+    ip link set lo up
+    cd "$top"
+    rc=0
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb $(cat "$top/build/kvmbox/env") \
+        bash "$top/build/kvmbox/cmd" || rc=$?
+    echo "$rc" >"$top/build/kvmbox/status"
+    sync
+    poweroff -f
+fi
+
+die() { printf 'kvmbox: error: %s\n' "$*" >&2; exit 125; }
+while [ $# -gt 0 ]; do
+    case $1 in
+    --mem) MEM=$2; shift 2 ;;
+    --cpus) CPUS=$2; shift 2 ;;
+    --timeout) TIMEOUT=$2; shift 2 ;;
+    --help|-h) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --) shift; break ;;
+    *) die "unknown option $1 (see --help)" ;;
+    esac
+done
+[ $# -gt 0 ] || die "no command (see --help)"
+command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64: run make deps"
+KERNEL=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
+[ -n "$KERNEL" ] || die "no kernel in /boot: make deps installs linux-image-amd64 on machines without /dev/kvm"
+KVER=${KERNEL#/boot/vmlinuz-}
+[ -d "/lib/modules/$KVER" ] || die "no /lib/modules/$KVER for $KERNEL"
+[ -x /bin/busybox ] || die "no /bin/busybox: make deps installs busybox-static"
+command -v modprobe >/dev/null || die "no modprobe (kmod)"
+
+# The initramfs: busybox, the modules for 9p and overlayfs, and an init that mounts this
+# machine's root under a tmpfs overlay and runs stage 2 (below) in it. Made once per kernel.
+INITRD=$BOX/initrd-$KVER.cpio.gz
+if [ ! -s "$INITRD" ]; then
+    ir=$(mktemp -d)
+    trap 'rm -rf "$ir"' EXIT
+    mkdir -p "$ir"/{bin,mod,proc,sys,dev,host,rw,newroot}
+    cp /bin/busybox "$ir/bin/"
+    for m in virtio_pci 9pnet_virtio 9p overlay; do modprobe -S "$KVER" --show-depends "$m"; done |
+        awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++' | while read -r f; do
+            cp "$f" "$ir/mod/"
+            basename "$f" .ko
+        done >"$ir/mod/order"
+    cat >"$ir/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+for m in $(cat /mod/order); do insmod /mod/$m.ko || echo "kvmbox: insmod $m failed"; done
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host &&
+    mount -t tmpfs tmpfs /rw && mkdir /rw/upper /rw/work &&
+    mount -t overlay overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work /newroot ||
+    { echo "kvmbox: cannot mount the root"; poweroff -f; }
+top=$(sed -n 's/.*kvmbox_top=\([^ ]*\).*/\1/p' /proc/cmdline)
+mkdir -p "/newroot$top"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 work "/newroot$top" ||
+    { echo "kvmbox: cannot mount the work tree"; poweroff -f; }
+exec switch_root /newroot /bin/bash "$top/tools/kvmbox.sh" --stage2 "$top"
+EOF
+    chmod +x "$ir/init"
+    mkdir -p "$BOX"
+    (cd "$ir" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$INITRD.tmp") && mv "$INITRD.tmp" "$INITRD"
+    rm -rf "$ir"
+    trap - EXIT
+fi
+
+# The command and the environment it keeps (CI, V, and the test knobs LM_*).
+mkdir -p "$BOX"
+printf '%q ' "$@" >"$BOX/cmd"
+echo >>"$BOX/cmd"
+env | grep -E '^(CI|V|FUZZ_SECONDS|LM_[A-Z_]*)=' | sed "s/'/'\\\\''/g; s/=\(.*\)/='\1'/" | tr '\n' ' ' >"$BOX/env" || true
+rm -f "$BOX/status"
+qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$CPUS" -m "$MEM" -nographic \
+    -no-reboot -kernel "$KERNEL" -initrd "$INITRD" \
+    -append "console=ttyS0 quiet loglevel=1 panic=-1 kvmbox_top=$TOP" \
+    -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+    -virtfs local,path="$TOP",mount_tag=work,security_model=none,multidevs=remap \
+    </dev/null 2>&1 |
+    sed -u 's/\r$//; s/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g; /^SeaBIOS\|^iPXE\|^Press Ctrl-B\|^Booting from\|reboot: Power down\|^$/d' &
+qpid=$!
+# The command's own time limit: the box is ended from outside when it passes.
+( sleep "$TIMEOUT"; pkill -f "kvmbox_top=$TOP" ) & wpid=$!
+wait $qpid || true
+kill $wpid 2>/dev/null || true
+[ -s "$BOX/status" ] || { echo "kvmbox: the box ended without a status (timed out after $TIMEOUT s, or failed to start)" >&2; exit 124; }
+exit "$(cat "$BOX/status")"
