@@ -1,6 +1,7 @@
-# libsodium for the guest: a freestanding subset (BLAKE2b, XChaCha20-Poly1305 secretstream) built
-# from the fetched Debian source into libsodium.a, its link check, and its host-side test against
-# the system libsodium. Needs guest/guest.mk (GUEST_CC, GUEST_CFLAGS, KC_LIB) included first.
+# libsodium for the guest: a freestanding subset (BLAKE2b, XChaCha20-Poly1305 secretstream, X25519,
+# Ed25519 verification) built from the fetched Debian source into libsodium.a, its link check, and
+# its host-side test against the system libsodium. Needs guest/guest.mk (GUEST_CC, GUEST_CFLAGS,
+# KC_LIB) included first.
 #
 # For guest code: compile with $(GUEST_SODIUM_CFLAGS) and #include <sodium.h> (or
 # <sodium/crypto_....h>); give the objects an order-only prerequisite on $(SODIUM_HEADERS) (the
@@ -28,7 +29,13 @@ GUEST_SODIUM_CFLAGS := -DSODIUM_STATIC=1 -I$(SODIUM_GEN)
 
 # What the guest needs, reference (portable C) implementations only: sodium_init and the helpers
 # (utils: memzero, memcmp, increment...), randombytes' front end, BLAKE2b, and the secretstream
-# with what it calls: HChaCha20, ChaCha20, Poly1305 and crypto_verify_16.
+# with what it calls: HChaCha20, ChaCha20, Poly1305 and crypto_verify_16 (verify.c, which has
+# crypto_verify_32 too). For self-migration's key exchange and owner commands: X25519
+# (crypto_scalarmult_curve25519 and _base: ref10, never sandy2x, which is AVX assembly) over the
+# Curve25519 field and group code of crypto_core/ed25519/ref10; and Ed25519 verification
+# (crypto_sign_ed25519_verify_detached in open.c) with SHA-512. open.c takes its hash setup from
+# sign.c, which brings signing along; nothing in the guest signs. Not the generic wrappers
+# (crypto_scalarmult.c, crypto_sign.c): the guest calls the named primitives.
 SODIUM_FILES := sodium/core sodium/utils sodium/runtime sodium/version randombytes/randombytes \
                 crypto_generichash/crypto_generichash \
                 $(addprefix crypto_generichash/blake2b/,generichash_blake2 ref/blake2b-ref \
@@ -41,7 +48,6 @@ SODIUM_FILES := sodium/core sodium/utils sodium/runtime sodium/version randombyt
                 crypto_verify/sodium/verify \
                 crypto_secretstream/xchacha20poly1305/secretstream_xchacha20poly1305 \
                 crypto_core/ed25519/ref10/ed25519_ref10 \
-                crypto_scalarmult/crypto_scalarmult \
                 crypto_scalarmult/curve25519/scalarmult_curve25519 \
                 crypto_scalarmult/curve25519/ref10/x25519_ref10 \
                 crypto_sign/ed25519/ref10/open crypto_sign/ed25519/ref10/sign \
@@ -65,11 +71,11 @@ SODIUM_INTERNAL := $(GUEST_SODIUM_CFLAGS) -I$(SODIUM_SRC)/include/sodium -I$(SOD
 SODIUM_CFLAGS := $(GUEST_CFLAGS) $(SODIUM_INTERNAL) -Wshadow -Wstrict-prototypes \
                  -Wmissing-prototypes -Wundef
 SODIUM_CFLAGS_sodium/utils := -Wno-unused-parameter -Wno-unused-variable
-# The curve25519 field arithmetic (HAVE_TI_MODE: 51-bit limbs in unsigned __int128, plain
-# integer code) is a header of static functions each file uses part of, and ed25519_ref10.c
-# names a local like a global table.
-SODIUM_FE_WARN := -Wno-unused-function -Wno-shadow
-SODIUM_CFLAGS_crypto_core/ed25519/ref10/ed25519_ref10 := $(SODIUM_FE_WARN)
+# The Curve25519 field arithmetic (private/ed25519_ref10_fe_51.h, see HAVE_TI_MODE in
+# guest/sodium/config.h) is a header of static functions, each file using a part of them; and
+# ed25519_ref10.c names two locals `d` like its global constant.
+SODIUM_FE_WARN := -Wno-unused-function
+SODIUM_CFLAGS_crypto_core/ed25519/ref10/ed25519_ref10 := $(SODIUM_FE_WARN) -Wno-shadow
 SODIUM_CFLAGS_crypto_scalarmult/curve25519/ref10/x25519_ref10 := $(SODIUM_FE_WARN)
 SODIUM_CFLAGS_crypto_sign/ed25519/ref10/open := $(SODIUM_FE_WARN)
 SODIUM_CFLAGS_crypto_sign/ed25519/ref10/sign := $(SODIUM_FE_WARN)

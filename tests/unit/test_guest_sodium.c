@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "laundromat/clock.h"
 #include "laundromat/hash.h"
 
 /*
@@ -53,6 +54,15 @@ GUEST(crypto_secretstream_xchacha20poly1305_push);
 GUEST(crypto_secretstream_xchacha20poly1305_init_pull);
 GUEST(crypto_secretstream_xchacha20poly1305_pull);
 GUEST(crypto_secretstream_xchacha20poly1305_rekey);
+GUEST(crypto_verify_32);
+GUEST(crypto_hash_sha512);
+GUEST(crypto_hash_sha512_init);
+GUEST(crypto_hash_sha512_update);
+GUEST(crypto_hash_sha512_final);
+GUEST(crypto_scalarmult_curve25519);
+GUEST(crypto_scalarmult_curve25519_base);
+GUEST(crypto_sign_ed25519_detached);
+GUEST(crypto_sign_ed25519_verify_detached);
 
 /* ---- What the guest kernel provides, played by the test. ---- */
 
@@ -719,6 +729,484 @@ static void test_secretstream_tampering(void **state)
     }
 }
 
+/* ---- SHA-512 and crypto_verify_32: the parts of Ed25519 verification. ---- */
+
+static void test_sha512(void **state)
+{
+    /* Odd sizes straddle the 128-byte block; 0 means irregular. */
+    static const size_t chunks[] = {1, 7, 111, 127, 128, 129, 255, 0};
+    unsigned char want[64], got[64];
+
+    (void)state;
+    for (size_t len = 0; len <= 1000; len++) {
+        crypto_hash_sha512(want, data, len);
+        guest_crypto_hash_sha512(got, data, len);
+        SAME(want, got, 64, "SHA-512 of %zu bytes", len);
+    }
+    for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++)
+        for (size_t len = 0; len <= 600; len += 3) {
+            crypto_hash_sha512_state st;
+            size_t off = 0, step = 0;
+
+            crypto_hash_sha512(want, data, len);
+            assert_int_equal(guest_crypto_hash_sha512_init(&st), 0);
+            while (off < len) {
+                size_t n = chunks[c] ? chunks[c] : 1 + (step++ * 37 + 11) % 301;
+
+                if (n > len - off)
+                    n = len - off;
+                assert_int_equal(guest_crypto_hash_sha512_update(&st, data + off, n), 0);
+                off += n;
+            }
+            assert_int_equal(guest_crypto_hash_sha512_final(&st, got), 0);
+            SAME(want, got, 64, "SHA-512 of %zu bytes in %zu-byte chunks", len, chunks[c]);
+        }
+    expect_no_mismatch();
+    /* A known answer independent of either library: FIPS 180-2's "abc". */
+    hex_decode("ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+               "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+               want, 64);
+    guest_crypto_hash_sha512(got, (const unsigned char *)"abc", 3);
+    assert_memory_equal(want, got, 64);
+}
+
+static void flip_bit(unsigned char *b, size_t bit)
+{
+    b[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+}
+
+static void test_verify_32(void **state)
+{
+    unsigned char a[32], b[32];
+
+    (void)state;
+    memcpy(a, data + 99, 32);
+    memcpy(b, a, 32);
+    assert_int_equal(guest_crypto_verify_32(a, b), 0);
+    for (size_t bit = 0; bit < 256; bit++) {
+        flip_bit(b, bit);
+        if (guest_crypto_verify_32(a, b) != -1)
+            fail_msg("crypto_verify_32 accepted a difference in bit %zu", bit);
+        flip_bit(b, bit);
+    }
+    assert_int_equal(guest_crypto_verify_32(a, b), 0);
+}
+
+/* ---- X25519. ---- */
+
+#define X_BYTES crypto_scalarmult_curve25519_BYTES
+
+/* RFC 7748 section 5.2 (two inputs, then the iteration) and section 6.1 (Diffie-Hellman). */
+static void test_x25519_rfc7748(void **state)
+{
+    static const struct {
+        const char *k, *u, *out;
+    } vec[] = {
+        {"a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
+         "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c",
+         "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552"},
+        {"4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d",
+         "e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493",
+         "95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957"},
+    };
+    unsigned char k[X_BYTES], u[X_BYTES], want[X_BYTES], got[X_BYTES], sys[X_BYTES];
+    unsigned char a[X_BYTES], b[X_BYTES], apub[X_BYTES], bpub[X_BYTES];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+        hex_decode(vec[i].k, k, X_BYTES);
+        hex_decode(vec[i].u, u, X_BYTES);
+        hex_decode(vec[i].out, want, X_BYTES);
+        assert_int_equal(guest_crypto_scalarmult_curve25519(got, k, u), 0);
+        assert_memory_equal(want, got, X_BYTES);
+        assert_int_equal(crypto_scalarmult_curve25519(sys, k, u), 0);
+        assert_memory_equal(want, sys, X_BYTES);
+    }
+
+    /* k = u = 9; then k, u = X25519(k, u), k. */
+    memset(k, 0, X_BYTES);
+    k[0] = 9;
+    memcpy(u, k, X_BYTES);
+    for (int i = 1; i <= 1000; i++) {
+        assert_int_equal(guest_crypto_scalarmult_curve25519(got, k, u), 0);
+        memcpy(u, k, X_BYTES);
+        memcpy(k, got, X_BYTES);
+        if (i == 1)
+            hex_decode("422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079", want,
+                       X_BYTES);
+        else if (i == 1000)
+            hex_decode("684cf59ba83309552800ef566f2f4d3c1c3887c49360e3875f2eb94d99532c51", want,
+                       X_BYTES);
+        else
+            continue;
+        if (memcmp(want, k, X_BYTES) != 0)
+            fail_msg("RFC 7748 X25519 iteration %d: wrong result", i);
+    }
+
+    hex_decode("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", a, X_BYTES);
+    hex_decode("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb", b, X_BYTES);
+    assert_int_equal(guest_crypto_scalarmult_curve25519_base(apub, a), 0);
+    hex_decode("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a", want, X_BYTES);
+    assert_memory_equal(want, apub, X_BYTES);
+    assert_int_equal(guest_crypto_scalarmult_curve25519_base(bpub, b), 0);
+    hex_decode("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f", want, X_BYTES);
+    assert_memory_equal(want, bpub, X_BYTES);
+    hex_decode("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742", want, X_BYTES);
+    assert_int_equal(guest_crypto_scalarmult_curve25519(got, a, bpub), 0);
+    assert_memory_equal(want, got, X_BYTES);
+    assert_int_equal(guest_crypto_scalarmult_curve25519(got, b, apub), 0);
+    assert_memory_equal(want, got, X_BYTES);
+}
+
+/* One X25519 by each library, which must agree on the result and the return code. */
+static int x25519_both(const unsigned char *n, const unsigned char *p, const char *what, int i)
+{
+    unsigned char want[X_BYTES], got[X_BYTES];
+    int want_rc, got_rc;
+
+    if (p == NULL) {
+        want_rc = crypto_scalarmult_curve25519_base(want, n);
+        got_rc = guest_crypto_scalarmult_curve25519_base(got, n);
+    } else {
+        want_rc = crypto_scalarmult_curve25519(want, n, p);
+        got_rc = guest_crypto_scalarmult_curve25519(got, n, p);
+    }
+    if (want_rc != got_rc)
+        fail_msg("X25519%s, %s %d: system returns %d, guest %d", p ? "" : " base", what, i, want_rc,
+                 got_rc);
+    /* A refused point leaves ref10's output untouched but sandy2x's zeroed: only agree on 0. */
+    if (got_rc == 0)
+        SAME(want, got, X_BYTES, "X25519%s, %s %d", p ? "" : " base", what, i);
+    return got_rc;
+}
+
+/* Random scalars and points (32 bytes each, top bit included), and odd ones. */
+static void test_x25519_random(void **state)
+{
+    unsigned char n[X_BYTES], p[X_BYTES], apub[X_BYTES], bpub[X_BYTES], s1[X_BYTES], s2[X_BYTES];
+
+    (void)state;
+    for (int i = 0; i < 400; i++) {
+        memcpy(n, data + 64 * i, X_BYTES);
+        memcpy(p, data + 64 * i + 32, X_BYTES);
+        assert_int_equal(x25519_both(n, NULL, "random scalar", i), 0);
+        assert_int_equal(x25519_both(n, p, "random scalar and point", i), 0);
+        /* A key exchange across the two: each side's public key made by the other library. */
+        crypto_scalarmult_curve25519_base(apub, n);
+        guest_crypto_scalarmult_curve25519_base(bpub, p);
+        assert_int_equal(guest_crypto_scalarmult_curve25519(s1, p, apub), 0);
+        assert_int_equal(crypto_scalarmult_curve25519(s2, n, bpub), 0);
+        SAME(s2, s1, X_BYTES, "X25519 shared secret %d", i);
+    }
+    expect_no_mismatch();
+
+    /* Scalars: zero, all ones, one; points: 9 (the base point), 2, and u = p+2 .. 2^255-1, which
+     * are not reduced (p = 2^255-19); each of them also with bit 255 set, which X25519 ignores. */
+    for (int sc = 0; sc < 5; sc++) {
+        memset(n, sc == 1 ? 0xff : 0, X_BYTES);
+        if (sc == 2)
+            n[0] = 1;
+        if (sc >= 3)
+            memcpy(n, data + 40000 + 32 * sc, X_BYTES);
+        assert_int_equal(x25519_both(n, NULL, "odd scalar", sc), 0);
+        for (int pt = 0; pt < 2 * 19; pt++) {
+            memset(p, 0, X_BYTES);
+            if (pt % 19 == 0) {
+                p[0] = 9;
+            } else if (pt % 19 == 1) {
+                p[0] = 2;
+            } else {
+                memset(p, 0xff, X_BYTES);
+                p[0] = (unsigned char)(0xed + pt % 19); /* p + 2 .. p + 18 */
+                p[31] = 0x7f;
+            }
+            if (pt >= 19)
+                p[31] |= 0x80;
+            assert_int_equal(x25519_both(n, p, "odd scalar and point", sc * 100 + pt), 0);
+        }
+    }
+    expect_no_mismatch();
+}
+
+/* The points of small order (u = 0, 1, the two of order 8, p-1, p, p+1), each also with bit 255
+ * set: X25519 with any scalar is all zeros, which both refuse with -1. */
+static void test_x25519_small_order(void **state)
+{
+    static const char *const points[] = {
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+        "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    };
+    unsigned char n[X_BYTES], p[X_BYTES];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++)
+        for (int top = 0; top < 2; top++)
+            for (int sc = 0; sc < 4; sc++) {
+                hex_decode(points[i], p, X_BYTES);
+                p[31] |= (unsigned char)(top << 7);
+                memcpy(n, data + 50000 + 32 * sc, X_BYTES);
+                if (x25519_both(n, p, "small-order point", (int)i * 10 + top) != -1)
+                    fail_msg("X25519 accepted small-order point %zu (bit 255 %d)", i, top);
+                /* A neighbour (u + 256 or u - 256) is an ordinary point: accepted alike. */
+                p[1] ^= 1;
+                assert_int_equal(x25519_both(n, p, "small-order neighbour", (int)i * 10 + top), 0);
+            }
+    expect_no_mismatch();
+}
+
+/* ---- Ed25519 verification. ---- */
+
+#define ED_PK crypto_sign_ed25519_PUBLICKEYBYTES
+#define ED_SK crypto_sign_ed25519_SECRETKEYBYTES
+#define ED_SIG crypto_sign_ed25519_BYTES
+
+/* RFC 8032 section 7.1, tests 1 and 2: verified by the guest, and signed alike. */
+static void test_ed25519_rfc8032(void **state)
+{
+    static const struct {
+        const char *seed, *pk, *msg, *sig;
+    } vec[] = {
+        {"9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+         "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "",
+         "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+         "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"},
+        {"4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+         "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", "72",
+         "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+         "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+        unsigned char seed[32], pk[ED_PK], sk[ED_SK], kp_pk[ED_PK], sig[ED_SIG], got[ED_SIG];
+        unsigned char msg[1];
+        size_t mlen = strlen(vec[i].msg) / 2;
+
+        hex_decode(vec[i].seed, seed, sizeof(seed));
+        hex_decode(vec[i].pk, pk, ED_PK);
+        hex_decode(vec[i].msg, msg, mlen);
+        hex_decode(vec[i].sig, sig, ED_SIG);
+        assert_int_equal(guest_crypto_sign_ed25519_verify_detached(sig, msg, mlen, pk), 0);
+        /* The key pair from the seed is the system's (the guest has no keypair code). */
+        assert_int_equal(crypto_sign_ed25519_seed_keypair(kp_pk, sk, seed), 0);
+        assert_memory_equal(pk, kp_pk, ED_PK);
+        assert_int_equal(guest_crypto_sign_ed25519_detached(got, NULL, msg, mlen, sk), 0);
+        assert_memory_equal(sig, got, ED_SIG);
+        sig[10] ^= 4;
+        assert_int_equal(guest_crypto_sign_ed25519_verify_detached(sig, msg, mlen, pk), -1);
+    }
+}
+
+/* A key pair from seed `i` and a message of `mlen` bytes, signed by the system library. */
+struct ed_case {
+    unsigned char pk[ED_PK], sk[ED_SK], sig[ED_SIG], m[1000];
+    size_t mlen;
+};
+
+static void ed_case_make(struct ed_case *c, int i, size_t mlen)
+{
+    assert_true(mlen <= sizeof(c->m));
+    assert_int_equal(crypto_sign_ed25519_seed_keypair(c->pk, c->sk, data + 32 * i), 0);
+    memcpy(c->m, data + 300000 + 13 * i, mlen);
+    c->mlen = mlen;
+    assert_int_equal(crypto_sign_ed25519_detached(c->sig, NULL, c->m, mlen, c->sk), 0);
+}
+
+/* One verification by each library; both must give `expect`. */
+static void ed_both(const unsigned char *sig, const unsigned char *m, size_t mlen,
+                    const unsigned char *pk, int expect, const char *what, size_t pos)
+{
+    int want = crypto_sign_ed25519_verify_detached(sig, m, mlen, pk);
+    int got = guest_crypto_sign_ed25519_verify_detached(sig, m, mlen, pk);
+
+    if (want != expect || got != expect)
+        fail_msg("Ed25519 verify, %s (%zu): system %d, guest %d, expected %d", what, pos, want, got,
+                 expect);
+}
+
+/* Signatures by the system library, messages of 0 to 999 bytes, verify in the guest's build;
+ * under the wrong key they fail in both. The guest's signing (sign.c, compiled in for open.c's
+ * hash setup) makes the same bytes. */
+static void test_ed25519_system_signed(void **state)
+{
+    static struct ed_case c, prev;
+    unsigned char sig[ED_SIG];
+
+    (void)state;
+    for (int i = 0; i < 300; i++) {
+        ed_case_make(&c, i, (size_t)(i * 337) % 1000);
+        ed_both(c.sig, c.m, c.mlen, c.pk, 0, "system-signed message", (size_t)i);
+        if (i > 0)
+            ed_both(c.sig, c.m, c.mlen, prev.pk, -1, "under another key", (size_t)i);
+        assert_int_equal(guest_crypto_sign_ed25519_detached(sig, NULL, c.m, c.mlen, c.sk), 0);
+        SAME(c.sig, sig, ED_SIG, "Ed25519 signature %d (%zu bytes)", i, c.mlen);
+        prev = c;
+    }
+    expect_no_mismatch();
+}
+
+/* Every single-bit change of the message, the signature or the public key is refused by both. */
+static void test_ed25519_bit_flips(void **state)
+{
+    static const size_t mlens[] = {0, 1, 64, 150};
+    static struct ed_case c;
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(mlens) / sizeof(mlens[0]); k++) {
+        ed_case_make(&c, 1000 + (int)k, mlens[k]);
+        ed_both(c.sig, c.m, c.mlen, c.pk, 0, "untouched", k);
+        for (size_t bit = 0; bit < 8 * c.mlen; bit++) {
+            flip_bit(c.m, bit);
+            ed_both(c.sig, c.m, c.mlen, c.pk, -1, "a flipped message bit", bit);
+            flip_bit(c.m, bit);
+        }
+        for (size_t bit = 0; bit < 8 * ED_SIG; bit++) {
+            flip_bit(c.sig, bit);
+            ed_both(c.sig, c.m, c.mlen, c.pk, -1, "a flipped signature bit", bit);
+            flip_bit(c.sig, bit);
+        }
+        for (size_t bit = 0; bit < 8 * ED_PK; bit++) {
+            flip_bit(c.pk, bit);
+            ed_both(c.sig, c.m, c.mlen, c.pk, -1, "a flipped public key bit", bit);
+            flip_bit(c.pk, bit);
+        }
+        /* A byte more or less of message. */
+        if (c.mlen > 0)
+            ed_both(c.sig, c.m, c.mlen - 1, c.pk, -1, "a shortened message", k);
+        ed_both(c.sig, c.m, c.mlen + 1, c.pk, -1, "a lengthened message", k);
+        ed_both(c.sig, c.m, c.mlen, c.pk, 0, "untouched again", k);
+    }
+}
+
+/*
+ * Forgeries that satisfy the group equation [S]B = R + [h]A, each refused by one check alone (S
+ * below L; A, then R, not of small order), then encodings refused before any arithmetic: both
+ * libraries must refuse them all. Built with libsodium's pre-1.0.16 rules (ED25519_COMPAT), the
+ * guest would accept the three forgeries.
+ */
+static void test_ed25519_malformed(void **state)
+{
+    static struct ed_case c;
+    unsigned char L[32]; /* the group order, 2^252 + 27742317777372353535851937790883648493 */
+    unsigned char sig[ED_SIG], pk[ED_PK], a[64] = {0}, h[64], hr[32], ar[32];
+    crypto_hash_sha512_state st;
+    unsigned int carry = 0;
+
+    (void)state;
+    hex_decode("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010", L, 32);
+    memcpy(h, L, 32);
+    memset(h + 32, 0, 32);
+    crypto_core_ed25519_scalar_reduce(hr, h);
+    assert_true(sodium_is_zero(hr, 32)); /* L mod L: the constant is right */
+    ed_case_make(&c, 2000, 100);
+
+    /* S + L: [S + L]B = [S]B, so the equation holds; only the check that S < L refuses it. */
+    memcpy(sig, c.sig, ED_SIG);
+    for (int i = 0; i < 32; i++) {
+        carry += sig[32 + i] + L[i];
+        sig[32 + i] = (unsigned char)carry;
+        carry >>= 8;
+    }
+    assert_int_equal(carry, 0);
+    ed_both(sig, c.m, c.mlen, c.pk, -1, "S + L", 0);
+    memcpy(sig + 32, L, 32);
+    ed_both(sig, c.m, c.mlen, c.pk, -1, "S = L", 0);
+
+    /* A the identity: any r, R = [r]B and S = r sign any message. */
+    crypto_core_ed25519_scalar_reduce(sig + 32, data + 60000);
+    assert_int_equal(crypto_scalarmult_ed25519_base_noclamp(sig, sig + 32), 0);
+    memset(pk, 0, ED_PK);
+    pk[0] = 1;
+    ed_both(sig, c.m, c.mlen, pk, -1, "the identity as key, R = [r]B, S = r", 0);
+
+    /* R the identity, under the real key A = [a]B: S = h a, with a from the secret key. */
+    memset(sig, 0, 32);
+    sig[0] = 1;
+    assert_int_equal(crypto_sign_ed25519_sk_to_curve25519(a, c.sk), 0); /* the clamped a */
+    crypto_hash_sha512_init(&st);
+    crypto_hash_sha512_update(&st, sig, 32);
+    crypto_hash_sha512_update(&st, c.pk, ED_PK);
+    crypto_hash_sha512_update(&st, c.m, c.mlen);
+    crypto_hash_sha512_final(&st, h);
+    crypto_core_ed25519_scalar_reduce(hr, h);
+    crypto_core_ed25519_scalar_reduce(ar, a);
+    crypto_core_ed25519_scalar_mul(sig + 32, hr, ar);
+    ed_both(sig, c.m, c.mlen, c.pk, -1, "the identity as R, S = h a", 0);
+
+    /* A public key of small order (the identity, y = -1, the two of order 4 with y = 0), not
+     * reduced (y = p + 1 .. 2^255 - 1) or not on the curve. */
+    for (int i = 0; i < 4 + 18; i++) {
+        memset(pk, 0, ED_PK);
+        if (i == 0) {
+            pk[0] = 1;
+        } else if (i == 1) {
+            memset(pk, 0xff, ED_PK);
+            pk[0] = 0xec;
+            pk[31] = 0x7f;
+        } else if (i == 3) {
+            pk[31] = 0x80;
+        } else if (i >= 4) {
+            memset(pk, 0xff, ED_PK);
+            pk[0] = (unsigned char)(0xee + i - 4); /* p + 1 .. p + 18 */
+            pk[31] = 0x7f;
+        }
+        ed_both(c.sig, c.m, c.mlen, pk, -1, "small-order or unreduced key", (size_t)i);
+    }
+    memset(pk, 0, ED_PK);
+    pk[0] = 2;
+    while (crypto_core_ed25519_is_valid_point(pk))
+        pk[0]++;
+    ed_both(c.sig, c.m, c.mlen, pk, -1, "a key off the curve", pk[0]);
+
+    ed_both(c.sig, c.m, c.mlen, c.pk, 0, "untouched", 0);
+}
+
+/* ---- Cost. ---- */
+
+/* Not a check but a report, for the guest's budget: the time of one X25519 and one Ed25519
+ * verification in the guest's code, beside the system library's, in this ASan+UBSan build
+ * (which slows the guest's code and not the system's, so its figures are upper bounds). */
+static void test_curve25519_cost(void **state)
+{
+    enum { N = 200 };
+    static struct ed_case c;
+    unsigned char q[X_BYTES];
+    uint64_t t[7];
+    int rc = 0;
+
+    (void)state;
+    ed_case_make(&c, 3000, 64);
+    t[0] = lm_now_ns();
+    for (int i = 0; i < N; i++)
+        rc |= guest_crypto_scalarmult_curve25519(q, data + 32 * i, c.pk);
+    t[1] = lm_now_ns();
+    for (int i = 0; i < N; i++)
+        rc |= guest_crypto_scalarmult_curve25519_base(q, data + 32 * i);
+    t[2] = lm_now_ns();
+    for (int i = 0; i < N; i++)
+        rc |= guest_crypto_sign_ed25519_verify_detached(c.sig, c.m, c.mlen, c.pk);
+    t[3] = lm_now_ns();
+    for (int i = 0; i < N; i++)
+        rc |= crypto_scalarmult_curve25519(q, data + 32 * i, c.pk);
+    t[4] = lm_now_ns();
+    for (int i = 0; i < N; i++)
+        rc |= crypto_scalarmult_curve25519_base(q, data + 32 * i);
+    t[5] = lm_now_ns();
+    for (int i = 0; i < N; i++)
+        rc |= crypto_sign_ed25519_verify_detached(c.sig, c.m, c.mlen, c.pk);
+    t[6] = lm_now_ns();
+    assert_int_equal(rc, 0);
+    print_message("# per call, guest code (ASan+UBSan) / system: X25519 %.0f / %.0f us, "
+                  "X25519 base %.0f / %.0f us, Ed25519 verify (64 bytes) %.0f / %.0f us\n",
+                  (t[1] - t[0]) / 1e3 / N, (t[4] - t[3]) / 1e3 / N, (t[2] - t[1]) / 1e3 / N,
+                  (t[5] - t[4]) / 1e3 / N, (t[3] - t[2]) / 1e3 / N, (t[6] - t[5]) / 1e3 / N);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -735,6 +1223,16 @@ int main(void)
         cmocka_unit_test(test_secretstream_keygen),
         cmocka_unit_test(test_secretstream_same_bytes),
         cmocka_unit_test(test_secretstream_tampering),
+        cmocka_unit_test(test_sha512),
+        cmocka_unit_test(test_verify_32),
+        cmocka_unit_test(test_x25519_rfc7748),
+        cmocka_unit_test(test_x25519_random),
+        cmocka_unit_test(test_x25519_small_order),
+        cmocka_unit_test(test_ed25519_rfc8032),
+        cmocka_unit_test(test_ed25519_system_signed),
+        cmocka_unit_test(test_ed25519_bit_flips),
+        cmocka_unit_test(test_ed25519_malformed),
+        cmocka_unit_test(test_curve25519_cost),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
