@@ -105,7 +105,11 @@ bool checkpoint_refuse(struct loader *l, const char *name, const char *msg)
         if (lm_status_name(s) && strcmp(lm_status_name(s), name) == 0)
             status = s;
     seal_send(l, LM_MIG_ERROR, (uint32_t)status, text, n < (int)sizeof text ? (size_t)n : sizeof text - 1);
-    net_flush_tx(); /* on its way before the VM ends */
+    /* We are inside lwIP's input processing for this connection, where tcp_output sends
+     * nothing (it waits for the end of input): this VM ends now, so say it first. */
+    tcp_input_pcb = NULL;
+    tcp_output(l->pcb);
+    net_flush_tx();
     return true;
 }
 

@@ -22,8 +22,9 @@ if [ "${1:-}" = --stage2 ]; then
     ip link set lo up
     cd "$top"
     rc=0
-    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb $(cat "$top/build/kvmbox/env") \
-        bash "$top/build/kvmbox/cmd" || rc=$?
+    (export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
+     . "$top/build/kvmbox/env"
+     exec bash "$top/build/kvmbox/cmd") || rc=$?
     echo "$rc" >"$top/build/kvmbox/status"
     sync
     poweroff -f
@@ -88,7 +89,9 @@ fi
 mkdir -p "$BOX"
 printf '%q ' "$@" >"$BOX/cmd"
 echo >>"$BOX/cmd"
-env | grep -E '^(CI|V|FUZZ_SECONDS|LM_[A-Z_]*)=' | sed "s/'/'\\\\''/g; s/=\(.*\)/='\1'/" | tr '\n' ' ' >"$BOX/env" || true
+for v in $(compgen -e | grep -E '^(CI|V|FUZZ_SECONDS|FUZZ_SECONDS_SHORT|LM_[A-Z_]*)$'); do
+    printf 'export %s=%q\n' "$v" "${!v}"
+done >"$BOX/env"
 rm -f "$BOX/status"
 qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$CPUS" -m "$MEM" -nographic \
     -no-reboot -kernel "$KERNEL" -initrd "$INITRD" \

@@ -69,6 +69,10 @@ void kernel_yield(void)
     if (now - last_ns < 1000000 && !mig_workload_stopped())
         return; /* at most one turn a millisecond: the computation's time is its own */
     last_ns = now;
+    /* An exit lets the host fill the RX ring (it does so only during one): without it the
+     * computation would keep the network deaf. */
+    if (platform_poll(0) & LM_POLL_EVENT)
+        events_fetch();
     service();
     while (mig_workload_stopped())
         if (!service())

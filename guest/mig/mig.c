@@ -122,6 +122,11 @@ void mig_fail(int status, const char *fmt, ...)
 
 bool mig_poll(void)
 {
+    if ((mig.phase == MIG_PRECOPY || mig.phase == MIG_FINAL ||
+         (mig.phase == MIG_COMMIT && !mig.go_sent)) && stream_stalled(clock_ns())) {
+        mig_fail(LM_MIG_TIMEOUT, "the loader acknowledged nothing for 10 s (link cut, or the destination gone)");
+        return true;
+    }
     switch (mig.phase) {
     case MIG_CONNECTING:
         if (clock_ns() > mig.deadline_ns)

@@ -72,7 +72,7 @@ struct mig {
     uint32_t round;
     uint64_t cursor;  /* next page number to look at in this round */
     uint64_t round_pages, round_sent, prev_dirty;
-    uint64_t start_ns, round_start_ns, stop_ns, stop_wall_ns, deadline_ns;
+    uint64_t start_ns, round_start_ns, stop_ns, stop_wall_ns, deadline_ns, progress_ns;
     uint64_t dirty_rate; /* pages/s dirtied during the last round */
     uint64_t final_shadow_i; /* final phase: next shadow slot to send */
     uint64_t unprot_from;    /* final phase: protected pages sent but still read-only */
@@ -99,6 +99,7 @@ int stream_send(uint8_t type, uint32_t count, uint64_t arg, const void *body, si
 void stream_flush(void);
 void stream_close(bool quietly);
 bool stream_drained(void);                       /* everything sent was acknowledged */
+bool stream_stalled(uint64_t now);               /* data waits unacknowledged too long */
 
 /* precopy.c: the rounds. */
 void precopy_begin(void);

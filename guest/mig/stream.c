@@ -13,6 +13,8 @@
 #include "lwip/priv/tcp_priv.h" /* tcp_abandon: drop a connection without a word */
 #include "mig.h"
 
+#define STALL_NS (10ull * 1000000000ull) /* sent data unacknowledged this long: a dead link */
+
 static size_t pending; /* bytes of the sealed frame in r->frame not yet taken by lwIP */
 
 static void lost(int status, const char *what)
@@ -130,6 +132,15 @@ static void on_err(void *arg, err_t err)
     lost(LM_MIG_LINK, msg);
 }
 
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    (void)arg;
+    (void)pcb;
+    (void)len;
+    mig.progress_ns = clock_ns(); /* the loader took more: not stalled */
+    return ERR_OK;
+}
+
 static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     (void)arg;
@@ -156,6 +167,8 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     }
     mig.cur.bytes += sizeof out;
     mig.connected = true;
+    mig.progress_ns = clock_ns();
+    tcp_sent(pcb, on_sent);
     mig.phase = MIG_PRECOPY;
     precopy_begin();
     return ERR_OK;
@@ -235,6 +248,12 @@ void stream_flush(void)
     push_pending();
     if (mig.pcb)
         tcp_output(mig.pcb);
+}
+
+bool stream_stalled(uint64_t now)
+{
+    return mig.pcb && mig.connected && (mig.pcb->unacked || pending) &&
+           now - mig.progress_ns > STALL_NS;
 }
 
 bool stream_drained(void)

@@ -42,7 +42,7 @@ tick_ms = 100
 low_credit_ms = 1200
 loader = $BUILD/bootloader/loader.elf
 vmm = $BUILD/bin/lm-vmm
-loader_wait_s = 2
+loader_wait_s = 4
 loader_idle_s = 2
 control = $SCRATCH/evilman.sock
 state_dir = $SCRATCH/state
@@ -137,9 +137,11 @@ t0=$(date +%s%N)
 in_ns "$L" run 10.66.0.1 t2.tok "$KERNEL" --cmdline app=http >/dev/null
 for _ in $(seq 400); do "$L" host ls | grep -qE "running|loading|grace" || break; sleep 0.02; done
 dt=$(( ($(date +%s%N) - t0) / 1000000 ))
-# 1000 ms of credit + 1500 ms of grace, then at most one 100 ms tick and the polling here.
-if [ $dt -ge 2500 ] && [ $dt -le 3000 ]; then ok "reclaimed ${dt} ms after admission (credit 1000 + grace 1500 + tick 100)"
-else not_ok "reclaimed ${dt} ms after admission, expected 2500..3000"; fi
+# 1000 ms of credit + 1500 ms of grace, then at most one 100 ms tick and the polling here
+# (plus LM_TIMING_SLACK_MS where everything is slower, as in the KVM box under TCG).
+hi=$((3000 + ${LM_TIMING_SLACK_MS:-0}))
+if [ $dt -ge 2500 ] && [ $dt -le $hi ]; then ok "reclaimed ${dt} ms after admission (credit 1000 + grace 1500 + tick 100)"
+else not_ok "reclaimed ${dt} ms after admission, expected 2500..$hi"; fi
 
 # Every bad token on the wire gets its own status.
 ping_status() { # token file -> prints the status name
@@ -186,7 +188,7 @@ expect "ping of an unknown version" 0 "^status 2 " -- in_ns python3 "$TOP/tests/
 expect "garbage gets no answer" 0 "^none$" -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex deadbeef
 expect "payment for an unknown token" 0 "^reply 4c4d50410100" -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex "4c4d505901000000$(printf '%0112d' 0)"
 
-# Limits: 512 MiB in all (8 x 64 MiB), all pinged within the loader's 2 s wait.
+# Limits: 512 MiB in all (8 x 64 MiB), all pinged within the loader's 4 s wait.
 for id in $("$L" host ls | awk 'NR>1 {print $1}'); do "$L" host kill "$id" >/dev/null; done
 for _ in $(seq 100); do [ "$("$L" host ls | wc -l)" = 1 ] && break; sleep 0.05; done
 for i in 1 2 3 4 5 6 7 8 9; do mint f$i.tok --prepaid 30 --mem 64; done
@@ -247,8 +249,8 @@ expect "the agent logs the truncation" 0 "VM ${vm% *} ended \(exit status 15: .*
 mint w3.tok --prepaid 30
 in_ns "$L" ping 10.66.0.1 w3.tok >ping.out
 vm=$(sed -n 's/^admitted: VM \([0-9]*\).*/\1/p' ping.out)
-for _ in $(seq 100); do grep -q "VM $vm ended" em.log && break; sleep 0.05; done
-expect "no sender: the loader gives up after loader_wait_s" 0 "VM $vm ended \(exit status 14: .*TIMEOUT.*no sender connected within 2 s" -- cat em.log
+for _ in $(seq 200); do grep -q "VM $vm ended" em.log && break; sleep 0.05; done
+expect "no sender: the loader gives up after loader_wait_s" 0 "VM $vm ended \(exit status 14: .*TIMEOUT.*no sender connected within 4 s" -- cat em.log
 expect "after all that, nothing is left" 0 "\"vms\": 0, .*\"addresses_in_use\": 0|\"addresses_in_use\": 0" -- "$L" host status
 
 kill "$EM_PID"

@@ -56,6 +56,10 @@ wait_port() { # IP, port: up to 5 s
     done
     return 1
 }
+wait_loader() { # name: its loader listens (up to 10 s)
+    for _ in $(seq 200); do grep -q "loader: waiting on TCP port" "$SCRATCH/$1.log" 2>/dev/null && return 0; sleep 0.05; done
+    return 1
+}
 migrate() { # VM IP, loader name, loader IP, migration key; then lmctl's own options
     local vm=$1 name=$2 lip=$3 mkey=$4
     shift 4
@@ -85,6 +89,8 @@ expect "status answers the owner" 0 "phase idle, up [0-9.]+ s, 64 MiB RAM, 0 mig
 expect "status refuses another key (no answer)" 1 "no authenticated answer" -- \
     in_ns "$LMCTL" status --owner "$SCRATCH/other.key" --timeout 800 10.78.0.2
 n1=$(counter)
+up() { in_ns "$LMCTL" status --json 10.78.0.2 | sed -n 's/.*"uptime_ns": \([0-9]*\).*/\1/p'; }
+up1=$(up)
 start_loader beta 10.78.0.50 "$SCRATCH/mig1.key" 10.78.0.2
 wait_port 10.78.0.50 7700 || { not_ok "loader beta did not come up"; sed 's/^/# /' "$SCRATCH/beta.log"; }
 in_ns wrk -t2 -c8 -d6s http://10.78.0.2/ >"$SCRATCH/wrk1.txt" 2>&1 &
@@ -108,7 +114,112 @@ fi
 n2=$(counter)
 [ -n "$n1" ] && [ -n "$n2" ] && [ "$n2" -gt "$n1" ] && ok "same memory on beta: the request counter went on ($n1 -> $n2)" ||
     not_ok "request counter after migration: '$n1' -> '$n2'"
+up2=$(up)
+[ -n "$up1" ] && [ -n "$up2" ] && [ "$up2" -gt "$up1" ] && ok "monotonic time went on across the move ($up1 -> $up2 ns)" ||
+    not_ok "monotonic time: '$up1' then '$up2'"
 expect "status after: one migration, its figures" 0 "last migration: .* downtime [0-9.]+ ms, .* [1-9][0-9]* rounds, [1-9][0-9]* pages in the final phase" -- \
     in_ns "$LMCTL" status 10.78.0.2
+
+# 2. The computation moves back and forth while it runs; its result equals the host's.
+N=${LM_MIG_COMPUTE_N:-300000} ROUNDS=${LM_MIG_COMPUTE_ROUNDS:-3000}
+start_guest compute 10.78.0.3 02:00:00:78:00:03 "app=compute n=$N rounds=$ROUNDS"
+for _ in $(seq 100); do grep -q "control: owner" "$SCRATCH/compute.log" && break; sleep 0.05; done
+moves=0 where=compute
+for i in 1 2 3 4 5; do
+    start_loader "c$i" "10.78.0.$((60 + i))" "$SCRATCH/mig2.key" 10.78.0.3
+    wait_port "10.78.0.$((60 + i))" 7700 || break
+    if migrate 10.78.0.3 "c$i" "10.78.0.$((60 + i))" "$SCRATCH/mig2.key" --quiet >"$SCRATCH/cmig$i.txt" 2>&1; then
+        moves=$((moves + 1)) where=c$i
+    else
+        sed 's/^/# /' "$SCRATCH/cmig$i.txt"; break
+    fi
+done
+[ "$moves" = 5 ] && ok "the computation migrated 5 times while running" ||
+    { not_ok "the computation migrated $moves times of 5"; tail -5 "$SCRATCH/$where.log" | sed 's/^/# /'; }
+eval "pid=\$PID_$where"
+rc=$(exit_of "$pid")
+ref=$("$BUILD/tests/compute_ref" "$N" "$ROUNDS")
+got=$(grep -o "primes=[0-9]* sum=[0-9]* checksum=[0-9a-f]*" "$SCRATCH/$where.log" | tail -1)
+[ "$rc" = 0 ] && [ -n "$got" ] && printf '%s' "$ref" | grep -qF "$got" &&
+    ok "after 5 migrations the result equals the host's ($got)" ||
+    { not_ok "computation result after migrations: exit $rc, '$got', host '$ref'"; tail -5 "$SCRATCH/$where.log" | sed 's/^/# /'; }
+
+# 3. Failures leave exactly one running copy: the source, still serving.
+start_guest web 10.78.0.4 02:00:00:78:00:04 "app=http"
+wait_port 10.78.0.4 80 || not_ok "guest web did not come up"
+serving() { in_ns curl -sS -m 5 http://10.78.0.4/ | grep -q "requests:"; }
+fault() { # description, expected pattern in lmctl's output, loader name; then migrate's own args
+    local desc=$1 pat=$2 name=$3 out rc
+    shift 3
+    out=$(migrate 10.78.0.4 "$name" "$@" --quiet 2>&1)
+    rc=$?
+    if [ "$rc" = 4 ] && printf '%s' "$out" | grep -qE -- "$pat" && serving; then
+        ok "$desc: refused, the source serves on"
+    else
+        not_ok "$desc: lmctl exit $rc (want 4), /$pat/, source serving: $(serving && echo yes || echo no)"
+        printf '%s\n' "$out" | sed 's/^/# /' | tail -5
+        tail -5 "$SCRATCH/$name.log" | sed 's/^/# /'
+    fi
+}
+start_loader f1 10.78.0.71 "$SCRATCH/wrong.key" 10.78.0.4
+wait_port 10.78.0.71 7700
+fault "a loader whose token commits to another migration key" "WRONG_MIG_KEY|not the one the token commits to" f1 10.78.0.71 "$SCRATCH/mig1.key"
+rc=$(exit_of "$PID_f1"); [ "$rc" = 17 ] && ok "that loader VM ended (status 17)" || not_ok "loader f1 exit: $rc"
+
+start_loader f2 10.78.0.72 "$SCRATCH/mig1.key" 10.78.0.4
+wait_port 10.78.0.72 7700
+cp "$SCRATCH/f1.lpub" "$SCRATCH/f2.lpub" # the owner names another loader's key
+fault "a loader key the host did not vouch for" "authentication|STREAM_AUTH" f2 10.78.0.72 "$SCRATCH/mig1.key"
+
+start_loader f3 10.78.0.73 "$SCRATCH/mig1.key" 10.78.0.4
+wait_port 10.78.0.73 7700
+( sleep 0.3; kill -9 "$PID_f3" ) &
+fault "the destination killed during pre-copy" "failed|MIG_LINK|TIMEOUT|refused" f3 10.78.0.73 "$SCRATCH/mig1.key"
+
+# Through a relay that tampers with the stream (the loader takes it from the relay's address).
+relay_fault() { # description, pattern, relay mode and argument
+    local desc=$1 pat=$2 mode=$3 arg=$4 name=r$RANDOM
+    start_loader "$name" 10.78.0.80 "$SCRATCH/mig1.key" 10.78.0.1
+    wait_loader "$name" # not wait_port: from 10.78.0.1 a probe would be the payload
+    in_ns python3 "$TOP/tests/tools/mig_relay.py" 10.78.0.1 7799 10.78.0.80 7700 "$mode" "$arg" \
+        --record "$SCRATCH/$name.rec" >"$SCRATCH/$name.relay" 2>&1 &
+    local relay=$!
+    sleep 0.3
+    fault "$desc" "$pat" "$name" 10.78.0.1:7799 "$SCRATCH/mig1.key"
+    eval "kill \$PID_$name" 2>/dev/null
+    kill "$relay" 2>/dev/null
+    wait "$relay" 2>/dev/null
+    LAST_REC=$SCRATCH/$name.rec
+}
+relay_fault "a flipped bit in a page record" "STREAM_AUTH|authentication" flip 5000
+relay_fault "a truncated stream" "failed|MIG_LINK|TRUNCATED|refused" truncate 300000
+relay_fault "a dropped record" "STREAM_AUTH|authentication" drop 3
+relay_fault "two records swapped" "STREAM_AUTH|authentication" swap 3
+
+# A stream recorded on its way to one loader, replayed into another with the same token
+# commitment: that loader's key differs, so nothing of it authenticates.
+relay_fault "(recording a stream)" "STREAM_AUTH|authentication" drop 40
+start_loader rp 10.78.0.81 "$SCRATCH/mig1.key" 10.78.0.1
+wait_loader rp
+in_ns python3 -c "import socket,sys; s=socket.create_connection(('10.78.0.81',7700)); s.sendall(open(sys.argv[1],'rb').read()); s.shutdown(1); print(s.recv(300))" "$LAST_REC" >"$SCRATCH/replay.txt" 2>&1
+rc=$(exit_of "$PID_rp")
+[ "$rc" = 17 ] && grep -q "STREAM_AUTH" "$SCRATCH/rp.log" && ok "a recorded stream replayed into another loader is refused (STREAM_AUTH)" ||
+    { not_ok "replayed stream: loader exit $rc"; tail -3 "$SCRATCH/rp.log" | sed 's/^/# /'; }
+serving && ok "after all that, the source still serves" || not_ok "the source stopped serving"
+
+# 4. Convergence: a workload dirtying memory below the link's rate converges; far above it
+# (as fast as it can) the rounds stay bounded and the downtime is what it is.
+start_guest dirty 10.78.0.5 02:00:00:78:00:05 "app=dirty mib=8 rate=2"
+start_loader d1 10.78.0.91 "$SCRATCH/mig1.key" 10.78.0.5
+wait_port 10.78.0.91 7700
+for _ in $(seq 100); do grep -q "control: owner" "$SCRATCH/dirty.log" && break; sleep 0.05; done
+expect "app=dirty at 2 MiB/s converges" 0 "migrated in .* [0-9]+ rounds" -- \
+    migrate 10.78.0.5 d1 10.78.0.91 "$SCRATCH/mig1.key" --quiet
+start_guest dirty2 10.78.0.6 02:00:00:78:00:06 "app=dirty mib=16 rate=0"
+start_loader d2 10.78.0.92 "$SCRATCH/mig1.key" 10.78.0.6
+wait_port 10.78.0.92 7700
+for _ in $(seq 100); do grep -q "control: owner" "$SCRATCH/dirty2.log" && break; sleep 0.05; done
+expect "app=dirty flat out: at most 8 rounds, then the final phase" 0 "migrated in .* downtime [0-9.]+ ms.*, [1-8] rounds" -- \
+    migrate 10.78.0.6 d2 10.78.0.92 "$SCRATCH/mig1.key" --max-rounds 8 --quiet
 
 done_testing
