@@ -70,14 +70,15 @@ size_t lm_gc_reply_seal(uint16_t cmd, const uint8_t nonce[LM_GC_NONCE_BYTES], ui
                         uint8_t out[LM_GC_REPLY_MAX])
 {
     if (body_len > LM_GC_REPLY_MAX - LM_GC_REPLY_HDR_SIZE - LM_GC_MAC_BYTES)
-        body_len = 0;
+        return 0;
     memcpy(out, LM_GC_REPLY_MAGIC, 4);
     lm_put16(out + 4, LM_GC_VERSION);
     lm_put16(out + 6, cmd);
     memcpy(out + 8, nonce, LM_GC_NONCE_BYTES);
     lm_put16(out + 24, status);
     lm_put16(out + 26, (uint16_t)body_len);
-    memcpy(out + LM_GC_REPLY_HDR_SIZE, body, body_len);
+    if (body_len) /* body may be NULL then */
+        memcpy(out + LM_GC_REPLY_HDR_SIZE, body, body_len);
     size_t n = LM_GC_REPLY_HDR_SIZE + body_len;
     derive(ctl_key, "reply", out, n, out + n);
     return n + LM_GC_MAC_BYTES;
@@ -92,7 +93,7 @@ int lm_gc_reply_open(const uint8_t *b, size_t len, uint16_t cmd,
         return lm_fail(d, LM_BAD_MAGIC, "reply: %zu bytes, not a guest reply", len);
     size_t n = LM_GC_REPLY_HDR_SIZE + lm_get16(b + 26);
     if (len != n + LM_GC_MAC_BYTES)
-        return lm_fail(d, LM_TRUNCATED, "reply: %zu bytes, the header says %zu", len, n + LM_GC_MAC_BYTES);
+        return lm_fail(d, len < n + LM_GC_MAC_BYTES ? LM_TRUNCATED : LM_TRAILING, "reply: %zu bytes, the header says %zu", len, n + LM_GC_MAC_BYTES);
     uint8_t mac[32];
     derive(ctl_key, "reply", b, n, mac);
     if (sodium_memcmp(mac, b + n, 32) != 0)
@@ -122,7 +123,7 @@ int lm_gc_migrate_decode(const uint8_t *b, size_t len, struct lm_gc_migrate *m,
                          struct lm_diag *d)
 {
     if (len != LM_GC_MIGRATE_SIZE)
-        return lm_fail(d, LM_TRUNCATED, "migrate: body of %zu bytes, expected %d", len, LM_GC_MIGRATE_SIZE);
+        return lm_fail(d, len < LM_GC_MIGRATE_SIZE ? LM_TRUNCATED : LM_TRAILING, "migrate: body of %zu bytes, expected %d", len, LM_GC_MIGRATE_SIZE);
     if (lm_get16(b + 6) != 0 || lm_get32(b + 12) != 0 || lm_get32(b + 132) != 0)
         return lm_fail(d, LM_RESERVED_NONZERO, "migrate: flags or reserved bytes are not zero");
     memcpy(m->ip, b, 4);
@@ -165,7 +166,9 @@ void lm_gc_status_encode(const struct lm_gc_status *s, uint8_t out[LM_GC_STATUS_
 int lm_gc_status_decode(const uint8_t *b, size_t len, struct lm_gc_status *s, struct lm_diag *d)
 {
     if (len != LM_GC_STATUS_SIZE)
-        return lm_fail(d, LM_TRUNCATED, "status: %zu bytes, expected %d", len, LM_GC_STATUS_SIZE);
+        return lm_fail(d, len < LM_GC_STATUS_SIZE ? LM_TRUNCATED : LM_TRAILING, "status: %zu bytes, expected %d", len, LM_GC_STATUS_SIZE);
+    if (lm_get32(b + fig_off + 92) != 0)
+        return lm_fail(d, LM_RESERVED_NONZERO, "status: reserved bytes are not zero");
     s->phase = lm_get32(b);
     s->round = lm_get32(b + 4);
     uint64_t *v[] = {&s->pages_sent, &s->pages_round, &s->bytes, &s->elapsed_ns,

@@ -77,6 +77,8 @@ int lm_mig_rec_parse(const uint8_t *b, size_t len, struct lm_mig_rec *r, struct 
                                          : LM_MIG_TOTALS_SIZE;
         break;
     case LM_MIG_ERROR:
+        if (r->arg != 0)
+            return lm_fail(d, LM_BAD_RECORD, "ERROR record: arg %llu, expected 0", (unsigned long long)r->arg);
         if (r->body_len == 0 || r->body_len > LM_MIG_ERRMSG_MAX)
             return lm_fail(d, LM_BAD_RECORD, "ERROR record: message of %zu bytes, expected 1 to %d", r->body_len, LM_MIG_ERRMSG_MAX);
         return 0;
@@ -197,7 +199,7 @@ int lm_mig_recv_record(struct lm_mig_recv *s, const uint8_t *b, size_t len, bool
         s->got.records++;
         return r->type == LM_MIG_PAGES ? LM_MIG_ACT_PLACE : LM_MIG_ACT_ZERO;
     case LM_MIG_ROUND:
-        if (r->arg < s->round)
+        if (r->arg < s->round || r->arg > UINT32_MAX) /* s->round is a u32: no wrap-around */
             return lm_fail(d, LM_BAD_RECORD, "record %llu: round %llu after round %u", n, (unsigned long long)r->arg, s->round);
         s->round = (uint32_t)r->arg;
         s->got.records++;

@@ -112,6 +112,7 @@ void lm_gc_ctl_key(const uint8_t seed[32], uint8_t out[32]);
 void lm_gc_body_crypt(const uint8_t hdr[LM_GC_HDR_SIZE], const uint8_t ctl_key[32],
                       const uint8_t *in, uint8_t *out, size_t len);
 
+/* Returns the length, or 0 for a body longer than fits (LM_GC_REPLY_MAX). */
 size_t lm_gc_reply_seal(uint16_t cmd, const uint8_t nonce[LM_GC_NONCE_BYTES], uint16_t status,
                         const uint8_t *body, size_t body_len, const uint8_t ctl_key[32],
                         uint8_t out[LM_GC_REPLY_MAX]);

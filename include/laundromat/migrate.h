@@ -66,7 +66,7 @@ enum lm_mig_rec_type {
  * The snapshot's context: what the loader needs to hand the VM back to the guest. The CPU
  * registers themselves are in guest memory (the snapshot's jump buffer), sent with it.
  * Little-endian: magic "LMCX" u32, version u32 = 1, mem_size, kernel_start, kernel_end,
- * resume_entry, clock_ns and wall_ns at the snapshot (u64 each), 8 reserved zero bytes.
+ * resume_entry, clock_ns and wall_ns at the snapshot (u64 each), 16 reserved zero bytes.
  */
 #define LM_MIG_CONTEXT_MAGIC 0x58434d4cu /* "LMCX" */
 #define LM_MIG_CONTEXT_SIZE 72

@@ -73,6 +73,25 @@ enum {
  * FZ_SKEW ahead (valid), one second beyond the skew (not yet valid). */
 static const int64_t fz_admit_clock[8] = {0, 0, 0, 86400, 3599, 3600, -120, -121};
 
+/*
+ * fuzz_migrec's input: byte 0 sets the RAM, 1 + byte 0 % FZ_MIG_MAX_PAGES pages; then records
+ * until the input runs out, each
+ *   op        1 byte: FZ_MIG_FINAL the secretstream tag is FINAL; FZ_MIG_GROW a PAGES record
+ *             whose header asks for more body than follows gets filler up to count pages
+ *   len       u16 little-endian (cut to what is left)
+ *   record    len bytes: what one authenticated secretstream message would hold
+ */
+enum {
+    FZ_MIG_FINAL = 1,
+    FZ_MIG_GROW = 2,
+    FZ_MIG_MAX_PAGES = 16,
+};
+
+/* fuzz_guestctl: the guest's clock, the command and nonce a reply must answer. The owner's
+ * Ed25519 seed is fz_owner_seed(), the control key lm_gc_ctl_key() of it. */
+#define FZ_GC_NOW 1790000000000000000ull /* FZ_NOW in ns */
+#define FZ_GC_REPLY_CMD 1                /* LM_GC_STATUS */
+
 /* Deterministic filler: distinct byte patterns per tag, never all zero. */
 static inline void fz_fill(uint8_t *p, size_t n, uint8_t tag)
 {
@@ -83,6 +102,16 @@ static inline void fz_fill(uint8_t *p, size_t n, uint8_t tag)
 static inline void fz_key_seed(uint8_t seed[32])
 {
     fz_fill(seed, 32, 0x4b); /* 'K' */
+}
+
+static inline void fz_owner_seed(uint8_t seed[32])
+{
+    fz_fill(seed, 32, 0x4f); /* 'O' */
+}
+
+static inline void fz_reply_nonce(uint8_t nonce[16])
+{
+    fz_fill(nonce, 16, 0x52); /* 'R' */
 }
 
 static inline void fz_chain_seed(uint8_t seed[LM_CHAIN_SEED_BYTES])

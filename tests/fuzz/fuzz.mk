@@ -3,7 +3,7 @@
 # make fuzz          runs each target FUZZ_SECONDS; corpus in $(BUILD)/fuzz/corpus/<target>/
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_NAMES    := fuzz_token fuzz_ping fuzz_payment fuzz_keyfile fuzz_elf fuzz_reqsig fuzz_admit \
-                 fuzz_payload
+                 fuzz_payload fuzz_migrec fuzz_guestctl
 FUZZ_BINS     := $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
 FUZZ_SAN      := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
 FUZZ_CFLAGS   := -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP $(FUZZ_SAN)
@@ -17,7 +17,9 @@ FUZZ_SECONDS  ?= 60
 
 fuzz-build: $(FUZZ_BINS) $(FUZZ_SEEDS)
 
-fuzz: fuzz-build
+# deps (clang, compiler-rt) first, then the build in a make started after it.
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-build
 	$(Q)BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(FUZZ_NAMES)
 
 # Library and target objects, instrumented; kept apart from the normal build's objects.

@@ -13,7 +13,9 @@
 #include "fixtures.h"
 #include "laundromat/chain.h"
 #include "laundromat/elf.h"
+#include "laundromat/guestctl.h"
 #include "laundromat/keys.h"
+#include "laundromat/migrate.h"
 #include "laundromat/payload.h"
 #include "laundromat/reqsig.h"
 #include "laundromat/token.h"
@@ -722,6 +724,253 @@ static void payload_seeds(void)
     put(T, "stream", b, LM_PAYLOAD_HEADER_SIZE + 8 + SELFMAG); /* TRAILING as one header */
 }
 
+/* fuzz_migrec: a RAM byte, then records (fixtures.h, FZ_MIG_*). */
+struct migseed {
+    uint8_t b[2 * LM_MIG_REC_MAX];
+    size_t len;
+};
+
+static void mig_start(struct migseed *m, unsigned npages)
+{
+    m->b[0] = (uint8_t)(npages - 1);
+    m->len = 1;
+}
+
+static void mig_raw(struct migseed *m, uint8_t op, const uint8_t *rec, size_t len)
+{
+    if (m->len + 3 + len > sizeof m->b || len > 0xffff)
+        die("migrec seed too long");
+    m->b[m->len++] = op;
+    m->b[m->len++] = (uint8_t)len;
+    m->b[m->len++] = (uint8_t)(len >> 8);
+    memcpy(m->b + m->len, rec, len);
+    m->len += len;
+}
+
+/* One record: header, then body_len bytes of body (PAGES with FZ_MIG_GROW: none needed). */
+static void mig_rec(struct migseed *m, uint8_t op, uint8_t type, uint32_t count, uint64_t arg,
+                    const void *body, size_t body_len)
+{
+    static uint8_t rec[LM_MIG_REC_MAX];
+    lm_mig_rec_header(rec, type, count, arg);
+    if (body_len)
+        memcpy(rec + LM_MIG_REC_HDR, body, body_len);
+    mig_raw(m, op, rec, LM_MIG_REC_HDR + body_len);
+}
+
+static void mig_context(struct migseed *m, uint64_t mem, uint64_t entry)
+{
+    struct lm_mig_context c = {.mem_size = mem,
+                               .kernel_start = 0x1000,
+                               .kernel_end = 0x4000,
+                               .resume_entry = entry,
+                               .clock_ns = 123456789,
+                               .wall_ns = FZ_GC_NOW};
+    uint8_t b[LM_MIG_CONTEXT_SIZE];
+    lm_mig_context_encode(&c, b);
+    mig_rec(m, 0, LM_MIG_CONTEXT, 0, 0, b, sizeof b);
+}
+
+static void mig_end(struct migseed *m, uint64_t data, uint64_t zero, uint64_t records)
+{
+    struct lm_mig_totals t = {data, zero, records};
+    uint8_t b[LM_MIG_TOTALS_SIZE];
+    lm_mig_totals_encode(&t, b);
+    mig_rec(m, 0, LM_MIG_END, 0, 0, b, sizeof b);
+}
+
+static void mig_go(struct migseed *m, uint8_t op)
+{
+    struct lm_mig_go g = {1, 2, 3, 4};
+    uint8_t b[LM_MIG_GO_SIZE];
+    lm_mig_go_encode(&g, b);
+    mig_rec(m, op, LM_MIG_GO, 0, 0, b, sizeof b);
+}
+
+/* Variations of the valid stream over 8 pages. */
+enum {
+    MS_VALID = 0,
+    MS_REAL_PAGE = 1,   /* page 1 sent with its 4096 bytes in the input */
+    MS_NO_CONTEXT = 2,  /* INCOMPLETE at END */
+    MS_MISSING = 4,     /* page 5 never sent: INCOMPLETE */
+    MS_BAD_TOTALS = 8,  /* INCOMPLETE */
+    MS_AFTER_GO = 16,   /* a PAGES record after GO */
+    MS_GO_UNTAGGED = 32 /* GO without the final tag */
+};
+
+static void mig_stream(const char *name, unsigned how)
+{
+    static struct migseed m;
+    static uint8_t page[LM_MIG_PAGE];
+    const uint8_t G = FZ_MIG_GROW;
+    mig_start(&m, 8);
+    mig_rec(&m, 0, LM_MIG_ROUND, 8, 0, NULL, 0);
+    mig_rec(&m, 0, LM_MIG_ZERO, 1, 0, NULL, 0);
+    if (how & MS_REAL_PAGE) {
+        fz_fill(page, sizeof page, 0x50);
+        mig_rec(&m, 0, LM_MIG_PAGES, 1, 1, page, sizeof page);
+    } else {
+        mig_rec(&m, G, LM_MIG_PAGES, 1, 1, NULL, 0);
+    }
+    mig_rec(&m, G, LM_MIG_PAGES, 3, 2, NULL, 0);
+    if (!(how & MS_MISSING))
+        mig_rec(&m, 0, LM_MIG_ZERO, 1, 5, NULL, 0);
+    mig_rec(&m, 0, LM_MIG_ROUND, 2, 1, NULL, 0);
+    mig_rec(&m, G, LM_MIG_PAGES, 2, 6, NULL, 0);
+    if (!(how & MS_NO_CONTEXT))
+        mig_context(&m, 8 * LM_MIG_PAGE, 0x1234);
+    mig_rec(&m, G, LM_MIG_PAGES, 1, 3, NULL, 0);
+    mig_end(&m, 7 + !!(how & MS_BAD_TOTALS), 2, 9);
+    mig_go(&m, how & MS_GO_UNTAGGED ? 0 : FZ_MIG_FINAL);
+    if (how & MS_AFTER_GO)
+        mig_rec(&m, G, LM_MIG_PAGES, 1, 1, NULL, 0);
+    put("fuzz_migrec", name, m.b, m.len);
+}
+
+static void migrec_seeds(void)
+{
+    const char *T = "fuzz_migrec";
+    static struct migseed m;
+    const uint8_t G = FZ_MIG_GROW;
+
+    mig_stream("stream", MS_VALID);
+    mig_stream("stream-real-page", MS_REAL_PAGE);
+    mig_stream("no-context", MS_NO_CONTEXT);
+    mig_stream("page-missing", MS_MISSING);
+    mig_stream("bad-totals", MS_BAD_TOTALS);
+    mig_stream("after-go", MS_AFTER_GO);
+    mig_stream("go-untagged", MS_GO_UNTAGGED);
+
+    /* All 16 pages: page 0 as zero, 15 in one record. */
+    mig_start(&m, 16);
+    mig_rec(&m, 0, LM_MIG_ZERO, 1, 0, NULL, 0);
+    mig_rec(&m, G, LM_MIG_PAGES, 15, 1, NULL, 0);
+    mig_context(&m, 16 * LM_MIG_PAGE, 0x1000);
+    mig_end(&m, 15, 1, 3);
+    mig_go(&m, FZ_MIG_FINAL);
+    put(T, "sixteen-pages", m.b, m.len);
+
+    /* Refusals early on: page 0, out of range, round backwards, a context for other RAM. */
+    mig_start(&m, 4);
+    mig_rec(&m, G, LM_MIG_PAGES, 1, 0, NULL, 0);
+    mig_rec(&m, 0, LM_MIG_ZERO, 2, 3, NULL, 0);
+    mig_rec(&m, 0, LM_MIG_ROUND, 0, 5, NULL, 0);
+    mig_rec(&m, 0, LM_MIG_ROUND, 0, 4, NULL, 0);
+    mig_context(&m, 8 * LM_MIG_PAGE, 0x1234);
+    mig_context(&m, 4 * LM_MIG_PAGE, 0x4000);
+    mig_rec(&m, G, LM_MIG_PAGES, 17, 1, NULL, 0);
+    put(T, "refusals", m.b, m.len);
+
+    /* Records the loader sends, and a hello and a bare context for the side decoders. */
+    mig_start(&m, 2);
+    mig_end(&m, 0, 0, 0);
+    mig_rec(&m, 0, LM_MIG_READY, 0, 0, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+            LM_MIG_TOTALS_SIZE);
+    mig_rec(&m, 0, LM_MIG_ERROR, LM_PAGE_RANGE, 0, "PAGE_RANGE page 9", 17);
+    struct lm_mig_hello h;
+    fz_fill(h.mig_pub, sizeof h.mig_pub, 0x4d);
+    fz_fill(h.nonce, sizeof h.nonce, 0x4e);
+    uint8_t hb[LM_MIG_HELLO_SIZE];
+    lm_mig_hello_encode(&h, hb);
+    mig_raw(&m, 0, hb, sizeof hb);
+    struct lm_mig_context c = {2 * LM_MIG_PAGE, 0, 0x2000, 0x10, 1, 2};
+    uint8_t cb[LM_MIG_CONTEXT_SIZE];
+    lm_mig_context_encode(&c, cb);
+    mig_raw(&m, 0, cb, sizeof cb);
+    put(T, "loader-records-hello-context", m.b, m.len);
+}
+
+/* fuzz_guestctl: commands signed by the fixtures' owner, replies sealed with its ctl key. */
+static void gc_cmd(const char *name, const struct lm_keypair *kp, const uint8_t ctl[32],
+                   uint16_t cmd, uint64_t time_ns, const uint8_t *body, size_t body_len, int flip)
+{
+    uint8_t nonce[LM_GC_NONCE_BYTES], out[LM_GC_CMD_MAX];
+    fz_fill(nonce, sizeof nonce, (uint8_t)(cmd + time_ns % 251));
+    size_t n = lm_gc_cmd_seal(cmd, time_ns, nonce, body, body_len, kp->sk, ctl, out);
+    if (n == 0)
+        die("cannot seal the %s seed", name);
+    if (flip >= 0)
+        out[flip] ^= 0x04;
+    put("fuzz_guestctl", name, out, n);
+}
+
+static void gc_reply(const char *name, const uint8_t ctl[32], uint16_t cmd,
+                     const uint8_t nonce[LM_GC_NONCE_BYTES], uint16_t status, const uint8_t *body,
+                     size_t body_len)
+{
+    uint8_t out[LM_GC_REPLY_MAX];
+    size_t n = lm_gc_reply_seal(cmd, nonce, status, body, body_len, ctl, out);
+    if (n == 0)
+        die("cannot seal the %s seed", name);
+    put("fuzz_guestctl", name, out, n);
+}
+
+static void guestctl_seeds(void)
+{
+    const char *T = "fuzz_guestctl";
+    struct lm_keypair own;
+    uint8_t seed[32], ctl[32], other_ctl[32], nonce[LM_GC_NONCE_BYTES];
+    fz_owner_seed(seed);
+    if (lm_key_from_seed(seed, &own) != 0)
+        die("cannot derive the owner key");
+    lm_gc_ctl_key(seed, ctl);
+    lm_gc_ctl_key(stranger.seed, other_ctl);
+
+    struct lm_gc_migrate m;
+    memset(&m, 0, sizeof m);
+    static const uint8_t ip[4] = {10, 0, 0, 7};
+    memcpy(m.ip, ip, 4);
+    m.port = 7700;
+    m.max_rounds = 30;
+    fz_fill(m.loader_pub, 32, 0x6c);
+    fz_fill(m.mig_secret, 32, 0x6d);
+    fz_fill(m.pay_token, 16, 0x70);
+    fz_fill(m.pay_seed, 32, 0x71);
+    m.pay_len = 64;
+    uint8_t mb[LM_GC_MIGRATE_SIZE], big[LM_GC_BODY_MAX];
+    lm_gc_migrate_encode(&m, mb);
+    put(T, "migrate-body", mb, sizeof mb);
+
+    const uint64_t W = LM_GC_WINDOW_NS;
+    gc_cmd("status", &own, ctl, LM_GC_STATUS, FZ_GC_NOW, NULL, 0, -1);
+    gc_cmd("migrate", &own, ctl, LM_GC_MIGRATE, FZ_GC_NOW - 5, mb, sizeof mb, -1);
+    gc_cmd("abort", &own, ctl, LM_GC_ABORT, FZ_GC_NOW + 5, NULL, 0, -1);
+    gc_cmd("window-ahead", &own, ctl, LM_GC_STATUS, FZ_GC_NOW + W, NULL, 0, -1);
+    gc_cmd("window-behind", &own, ctl, LM_GC_STATUS, FZ_GC_NOW - W, NULL, 0, -1);
+    gc_cmd("expired", &own, ctl, LM_GC_STATUS, FZ_GC_NOW - W - 1, NULL, 0, -1);
+    gc_cmd("future", &own, ctl, LM_GC_STATUS, FZ_GC_NOW + W + 1, NULL, 0, -1);
+    gc_cmd("stranger", &stranger, ctl, LM_GC_STATUS, FZ_GC_NOW, NULL, 0, -1);
+    gc_cmd("flipped-signature", &own, ctl, LM_GC_STATUS, FZ_GC_NOW, NULL, 0, 40);
+    gc_cmd("flipped-body", &own, ctl, LM_GC_MIGRATE, FZ_GC_NOW, mb, sizeof mb, 60);
+    gc_cmd("other-ctl-key", &own, other_ctl, LM_GC_MIGRATE, FZ_GC_NOW, mb, sizeof mb, -1);
+    fz_fill(big, sizeof big, 0x62);
+    gc_cmd("largest-body", &own, ctl, 7, FZ_GC_NOW, big, sizeof big, -1);
+    m.max_rounds = 1001;
+    lm_gc_migrate_encode(&m, mb);
+    gc_cmd("migrate-bad-body", &own, ctl, LM_GC_MIGRATE, FZ_GC_NOW, mb, sizeof mb, -1);
+
+    struct lm_gc_status st;
+    memset(&st, 0, sizeof st);
+    st.phase = LM_GC_PHASE_FAILED;
+    st.round = 4;
+    st.pages_sent = 1000;
+    st.ram_pages = 4096;
+    st.last.total_ns = 123456789;
+    st.status = LM_MIG_TIMEOUT;
+    strcpy(st.error, "loader silent\tfor 5 s\x7f");
+    uint8_t sb[LM_GC_STATUS_SIZE];
+    lm_gc_status_encode(&st, sb);
+    put(T, "status-body", sb, sizeof sb);
+
+    fz_reply_nonce(nonce);
+    gc_reply("reply-status", ctl, FZ_GC_REPLY_CMD, nonce, 0, sb, sizeof sb);
+    gc_reply("reply-busy-empty", ctl, FZ_GC_REPLY_CMD, nonce, LM_BUSY, NULL, 0);
+    gc_reply("reply-other-command", ctl, LM_GC_ABORT, nonce, 0, NULL, 0);
+    gc_reply("reply-other-key", other_ctl, FZ_GC_REPLY_CMD, nonce, 0, sb, sizeof sb);
+    nonce[0] ^= 1;
+    gc_reply("reply-other-nonce", ctl, FZ_GC_REPLY_CMD, nonce, 0, sb, sizeof sb);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -730,8 +979,9 @@ int main(int argc, char **argv)
     }
     root = argv[1];
     make_dir(NULL);
-    const char *targets[] = {"fuzz_token", "fuzz_ping",   "fuzz_payment", "fuzz_keyfile",
-                             "fuzz_elf",   "fuzz_reqsig", "fuzz_admit",   "fuzz_payload"};
+    const char *targets[] = {"fuzz_token",  "fuzz_ping",    "fuzz_payment", "fuzz_keyfile",
+                             "fuzz_elf",    "fuzz_reqsig",  "fuzz_admit",   "fuzz_payload",
+                             "fuzz_migrec", "fuzz_guestctl"};
     for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
         make_dir(targets[i]);
 
@@ -756,5 +1006,7 @@ int main(int argc, char **argv)
     reqsig_seeds();
     admit_seeds();
     payload_seeds();
+    migrec_seeds();
+    guestctl_seeds();
     return 0;
 }

@@ -1,4 +1,5 @@
-/* Checks hashes, keys, key files, chains, tokens and wire messages against tests/vectors/. */
+/* Checks hashes, keys, key files, chains, tokens, wire messages, the migration stream and the
+ * control channel against tests/vectors/. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +17,10 @@
 #include <unistd.h>
 
 #include "laundromat/chain.h"
+#include "laundromat/guestctl.h"
 #include "laundromat/hash.h"
 #include "laundromat/keys.h"
+#include "laundromat/migrate.h"
 #include "laundromat/token.h"
 #include "laundromat/util.h"
 #include "laundromat/wire.h"
@@ -856,6 +860,371 @@ static void test_wire(void **state)
                  seen_ping, seen_paid, seen_ping_reply, seen_pay, seen_pay_reply);
 }
 
+/* ---- migrate.txt ---- */
+
+static void test_migrate(void **state)
+{
+    (void)state;
+    load("migrate.txt");
+    uint8_t key_gl[32] = {0}, mig_pub[32] = {0}, nonce[LM_MIG_NONCE_BYTES] = {0};
+    int seen_keys = 0, seen_hello = 0, seen_ctx = 0, seen_stream = 0;
+    unsigned seen_types = 0; /* bit per record type, READY and ERROR as bits 7 and 8 */
+    for (size_t i = 0; i < vf.n; i++) {
+        struct rec *r = &vf.r[i];
+        char type[32];
+        struct lm_diag d;
+        get(r, "vector");
+        get_str(r, "type", type, sizeof type);
+        if (strcmp(type, "keys") == 0) {
+            uint8_t m[32], M[32], l[32], L[32], shared[32], gl[32], lg[32], x[32], a[32], b[32];
+            get_hex(r, "mig_secret", m, 32);
+            get_hex(r, "mig_pub", M, 32);
+            get_hex(r, "loader_secret", l, 32);
+            get_hex(r, "loader_pub", L, 32);
+            get_hex(r, "nonce", nonce, sizeof nonce);
+            get_hex(r, "shared", shared, 32);
+            get_hex(r, "key_gl", gl, 32);
+            get_hex(r, "key_lg", lg, 32);
+            done(r);
+            eq_rc(r, "X25519 base(m)", crypto_scalarmult_curve25519_base(x, m), 0);
+            eq_bytes(r, "mig_pub = X25519(m, 9)", x, M, 32);
+            eq_rc(r, "X25519 base(l)", crypto_scalarmult_curve25519_base(x, l), 0);
+            eq_bytes(r, "loader_pub = X25519(l, 9)", x, L, 32);
+            eq_rc(r, "X25519(m, L)", crypto_scalarmult_curve25519(x, m, L), 0);
+            eq_bytes(r, "shared = X25519(m, L)", x, shared, 32);
+            eq_rc(r, "X25519(l, M)", crypto_scalarmult_curve25519(x, l, M), 0);
+            eq_bytes(r, "shared = X25519(l, M)", x, shared, 32);
+            eq_rc(r, "lm_mig_kdf", lm_mig_kdf(shared, M, L, nonce, a, b), 0);
+            eq_bytes(r, "lm_mig_kdf key_gl", a, gl, 32);
+            eq_bytes(r, "lm_mig_kdf key_lg", b, lg, 32);
+            eq_rc(r, "lm_mig_keys (guest)", lm_mig_keys(m, L, M, L, nonce, a, b), 0);
+            eq_bytes(r, "guest's key_gl", a, gl, 32);
+            eq_bytes(r, "guest's key_lg", b, lg, 32);
+            eq_rc(r, "lm_mig_keys (loader)", lm_mig_keys(l, M, M, L, nonce, a, b), 0);
+            eq_bytes(r, "loader's key_gl", a, gl, 32);
+            eq_bytes(r, "loader's key_lg", b, lg, 32);
+            memcpy(key_gl, gl, 32);
+            memcpy(mig_pub, M, 32);
+            seen_keys++;
+        } else if (strcmp(type, "hello") == 0) {
+            struct lm_mig_hello h, g;
+            uint8_t msg[LM_MIG_HELLO_SIZE + 1] = {0}, enc[LM_MIG_HELLO_SIZE];
+            get_hex(r, "mig_pub", h.mig_pub, 32);
+            get_hex(r, "nonce", h.nonce, 32);
+            get_hex(r, "message", msg, LM_MIG_HELLO_SIZE);
+            done(r);
+            lm_mig_hello_encode(&h, enc);
+            eq_bytes(r, "lm_mig_hello_encode", enc, msg, LM_MIG_HELLO_SIZE);
+            eq_rc(r, "lm_mig_hello_decode", lm_mig_hello_decode(msg, LM_MIG_HELLO_SIZE, &g, &d), 0);
+            eq_bytes(r, "decoded hello", (const uint8_t *)&g, (const uint8_t *)&h, sizeof h);
+            eq_rc(r, "decode one byte short", lm_mig_hello_decode(msg, 71, &g, &d), -LM_TRUNCATED);
+            eq_rc(r, "decode one byte long", lm_mig_hello_decode(msg, 73, &g, &d), -LM_TRAILING);
+            if (seen_keys) {
+                eq_bytes(r, "mig_pub of the keys vector", h.mig_pub, mig_pub, 32);
+                eq_bytes(r, "nonce of the keys vector", h.nonce, nonce, 32);
+            }
+            seen_hello++;
+        } else if (strcmp(type, "context") == 0) {
+            struct lm_mig_context c, g;
+            uint8_t msg[LM_MIG_CONTEXT_SIZE], enc[LM_MIG_CONTEXT_SIZE];
+            c.mem_size = get_dec(r, "mem_size", UINT64_MAX);
+            c.kernel_start = get_dec(r, "kernel_start", UINT64_MAX);
+            c.kernel_end = get_dec(r, "kernel_end", UINT64_MAX);
+            c.resume_entry = get_dec(r, "resume_entry", UINT64_MAX);
+            c.clock_ns = get_dec(r, "clock_ns", UINT64_MAX);
+            c.wall_ns = get_dec(r, "wall_ns", UINT64_MAX);
+            get_hex(r, "message", msg, sizeof msg);
+            done(r);
+            lm_mig_context_encode(&c, enc);
+            eq_bytes(r, "lm_mig_context_encode", enc, msg, sizeof msg);
+            eq_rc(r, "lm_mig_context_decode", lm_mig_context_decode(msg, sizeof msg, &g, &d), 0);
+            eq_bytes(r, "decoded context", (const uint8_t *)&g, (const uint8_t *)&c, sizeof c);
+            seen_ctx++;
+        } else if (strcmp(type, "record") == 0) {
+            static uint8_t body[LM_MIG_REC_MAX], msg[LM_MIG_REC_MAX + 1], enc[LM_MIG_REC_MAX];
+            uint8_t rt = (uint8_t)get_dec(r, "rec_type", UINT8_MAX);
+            uint32_t count = (uint32_t)get_dec(r, "count", UINT32_MAX);
+            uint64_t arg = get_dec(r, "arg", UINT64_MAX);
+            size_t bl = get_hexv(r, "body", body, sizeof body - LM_MIG_REC_HDR);
+            size_t n = get_hexv(r, "message", msg, LM_MIG_REC_MAX);
+            if (rt == LM_MIG_END || rt == LM_MIG_READY) {
+                struct lm_mig_totals t, u;
+                t.data_pages = get_dec(r, "data_pages", UINT64_MAX);
+                t.zero_pages = get_dec(r, "zero_pages", UINT64_MAX);
+                t.records = get_dec(r, "records", UINT64_MAX);
+                eq_u64(r, "totals body size", bl, LM_MIG_TOTALS_SIZE);
+                lm_mig_totals_encode(&t, enc);
+                eq_bytes(r, "lm_mig_totals_encode", enc, body, LM_MIG_TOTALS_SIZE);
+                lm_mig_totals_decode(body, &u);
+                eq_bytes(r, "lm_mig_totals_decode", (const uint8_t *)&u, (const uint8_t *)&t,
+                         sizeof t);
+            }
+            if (rt == LM_MIG_GO) {
+                struct lm_mig_go g, h;
+                g.fw_in = get_dec(r, "fw_in", UINT64_MAX);
+                g.fw_out = get_dec(r, "fw_out", UINT64_MAX);
+                g.cow_faults = get_dec(r, "cow_faults", UINT64_MAX);
+                g.cow_ticks = get_dec(r, "cow_ticks", UINT64_MAX);
+                eq_u64(r, "GO body size", bl, LM_MIG_GO_SIZE);
+                lm_mig_go_encode(&g, enc);
+                eq_bytes(r, "lm_mig_go_encode", enc, body, LM_MIG_GO_SIZE);
+                lm_mig_go_decode(body, &h);
+                eq_bytes(r, "lm_mig_go_decode", (const uint8_t *)&h, (const uint8_t *)&g, sizeof g);
+            }
+            done(r);
+            eq_u64(r, "message size", n, LM_MIG_REC_HDR + bl);
+            lm_mig_rec_header(enc, rt, count, arg);
+            memcpy(enc + LM_MIG_REC_HDR, body, bl);
+            eq_bytes(r, "lm_mig_rec_header + body", enc, msg, n);
+            struct lm_mig_rec p;
+            int rc = lm_mig_rec_parse(msg, n, &p, &d);
+            if (rc)
+                fail_at(r, "lm_mig_rec_parse: %s", d.msg);
+            eq_u64(r, "parsed type", p.type, rt);
+            eq_u64(r, "parsed count", p.count, count);
+            eq_u64(r, "parsed arg", p.arg, arg);
+            eq_u64(r, "parsed body length", p.body_len, bl);
+            if (rt == LM_MIG_CONTEXT) {
+                struct lm_mig_context c;
+                eq_rc(r, "the CONTEXT body decodes", lm_mig_context_decode(p.body, bl, &c, &d), 0);
+            }
+            msg[n] = 0;
+            if (rt != LM_MIG_ERROR && lm_mig_rec_parse(msg, n + 1, &p, &d) == 0)
+                fail_at(r, "lm_mig_rec_parse accepts one byte more");
+            if (n > LM_MIG_REC_HDR && lm_mig_rec_parse(msg, n - 1, &p, &d) == 0 &&
+                rt != LM_MIG_ERROR)
+                fail_at(r, "lm_mig_rec_parse accepts one byte less");
+            seen_types |= 1u << (rt == LM_MIG_READY ? 7 : rt == LM_MIG_ERROR ? 8 : rt % 7);
+        } else if (strcmp(type, "stream") == 0) {
+            uint8_t key[32], hdr[LM_MIG_SS_HEADER_BYTES];
+            get_hex(r, "key", key, 32);
+            get_hex(r, "header", hdr, sizeof hdr);
+            if (seen_keys)
+                eq_bytes(r, "key = key_gl of the keys vector", key, key_gl, 32);
+            crypto_secretstream_xchacha20poly1305_state st, st2;
+            eq_rc(r, "init_pull", crypto_secretstream_xchacha20poly1305_init_pull(&st, hdr, key),
+                  0);
+            int k;
+            for (k = 0;; k++) {
+                char fn[16], pn[16], tn[16];
+                snprintf(fn, sizeof fn, "frame_%d", k);
+                snprintf(pn, sizeof pn, "plain_%d", k);
+                snprintf(tn, sizeof tn, "tag_%d", k);
+                if (!has(r, fn))
+                    break;
+                uint8_t frame[512], plain[512], got[512], tag;
+                size_t fl = get_hexv(r, fn, frame, sizeof frame);
+                size_t pl = get_hexv(r, pn, plain, sizeof plain);
+                uint8_t want_tag = (uint8_t)get_dec(r, tn, UINT8_MAX);
+                eq_u64(r, "frame length prefix (u32 little-endian)",
+                       (uint32_t)frame[0] | (uint32_t)frame[1] << 8 | (uint32_t)frame[2] << 16 |
+                           (uint32_t)frame[3] << 24,
+                       fl - 4);
+                eq_u64(r, "ciphertext = plaintext + ABYTES", fl - 4, pl + LM_MIG_SS_ABYTES);
+                st2 = st;
+                frame[4 + k] ^= 0x10; /* a flipped byte does not authenticate */
+                unsigned long long ml;
+                if (crypto_secretstream_xchacha20poly1305_pull(&st2, got, &ml, &tag, frame + 4,
+                                                               fl - 4, NULL, 0) == 0)
+                    fail_at(r, "%s with a flipped byte authenticates", fn);
+                frame[4 + k] ^= 0x10;
+                if (crypto_secretstream_xchacha20poly1305_pull(&st, got, &ml, &tag, frame + 4,
+                                                               fl - 4, NULL, 0) != 0)
+                    fail_at(r, "%s does not authenticate under key and header", fn);
+                eq_u64(r, "plaintext length", ml, pl);
+                eq_bytes(r, pn, got, plain, pl);
+                eq_u64(r, tn, tag, want_tag);
+                struct lm_mig_rec p;
+                eq_rc(r, "the plaintext parses", lm_mig_rec_parse(got, pl, &p, &d), 0);
+                if ((tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) !=
+                    (p.type == LM_MIG_GO))
+                    fail_at(r, "%s: the final tag belongs to GO alone", fn);
+            }
+            done(r);
+            if (k < 2)
+                fail_at(r, "a stream of %d frames, expected at least 2", k);
+            seen_stream++;
+        } else {
+            fail_at(r, "unknown type \"%s\"", type);
+        }
+    }
+    /* ROUND, ZERO, PAGES, CONTEXT, END, GO, READY and ERROR: bits 3, 2, 1, 4, 5, 6, 7, 8. */
+    if (!seen_keys || !seen_hello || !seen_ctx || !seen_stream || seen_types != 0x1fe)
+        fail_msg("migrate.txt: needs keys, hello, context, stream and every record type (has %d, "
+                 "%d, %d, %d, types 0x%x)",
+                 seen_keys, seen_hello, seen_ctx, seen_stream, seen_types);
+}
+
+/* ---- guestctl.txt ---- */
+
+static void test_guestctl(void **state)
+{
+    (void)state;
+    load("guestctl.txt");
+    int seen_key = 0, seen_migrate = 0, seen_cmd = 0, seen_status = 0, seen_reply = 0;
+    for (size_t i = 0; i < vf.n; i++) {
+        struct rec *r = &vf.r[i];
+        char type[32];
+        struct lm_diag d;
+        get(r, "vector");
+        get_str(r, "type", type, sizeof type);
+        if (strcmp(type, "ctl_key") == 0) {
+            uint8_t seed[32], pub[32], ctl[32], got[32];
+            struct lm_keypair kp;
+            get_hex(r, "owner_seed", seed, 32);
+            get_hex(r, "owner_pub", pub, 32);
+            get_hex(r, "ctl_key", ctl, 32);
+            done(r);
+            eq_rc(r, "lm_key_from_seed", lm_key_from_seed(seed, &kp), 0);
+            eq_bytes(r, "owner_pub", kp.pub.pk, pub, 32);
+            lm_gc_ctl_key(seed, got);
+            eq_bytes(r, "lm_gc_ctl_key", got, ctl, 32);
+            seen_key++;
+        } else if (strcmp(type, "migrate") == 0) {
+            struct lm_gc_migrate m, g;
+            uint8_t body[LM_GC_MIGRATE_SIZE], enc[LM_GC_MIGRATE_SIZE];
+            memset(&m, 0, sizeof m);
+            get_hex(r, "ip", m.ip, 4);
+            m.port = (uint16_t)get_dec(r, "port", UINT16_MAX);
+            m.max_rounds = (uint32_t)get_dec(r, "max_rounds", UINT32_MAX);
+            get_hex(r, "loader_pub", m.loader_pub, 32);
+            get_hex(r, "mig_secret", m.mig_secret, 32);
+            get_hex(r, "pay_token", m.pay_token, 16);
+            get_hex(r, "pay_seed", m.pay_seed, 32);
+            m.pay_len = (uint32_t)get_dec(r, "pay_len", UINT32_MAX);
+            get_hex(r, "body", body, sizeof body);
+            done(r);
+            lm_gc_migrate_encode(&m, enc);
+            eq_bytes(r, "lm_gc_migrate_encode", enc, body, sizeof body);
+            memset(&g, 0, sizeof g);
+            eq_rc(r, "lm_gc_migrate_decode", lm_gc_migrate_decode(body, sizeof body, &g, &d), 0);
+            eq_bytes(r, "decoded migrate body", (const uint8_t *)&g, (const uint8_t *)&m, sizeof m);
+            seen_migrate++;
+        } else if (strcmp(type, "command") == 0) {
+            uint8_t seed[32], ctl[32], nonce[LM_GC_NONCE_BYTES], body[LM_GC_BODY_MAX];
+            uint8_t bkey[32], msg[LM_GC_CMD_MAX], enc[LM_GC_CMD_MAX], got[LM_GC_BODY_MAX];
+            get_hex(r, "owner_seed", seed, 32);
+            get_hex(r, "ctl_key", ctl, 32);
+            uint16_t cmd = (uint16_t)get_dec(r, "cmd", UINT16_MAX);
+            uint64_t time = get_dec(r, "time", UINT64_MAX);
+            get_hex(r, "nonce", nonce, sizeof nonce);
+            size_t bl = get_hexv(r, "body", body, sizeof body);
+            get_hex(r, "body_key", bkey, 32);
+            size_t n = get_hexv(r, "message", msg, sizeof msg);
+            done(r);
+            struct lm_keypair kp;
+            uint8_t k[32];
+            eq_rc(r, "lm_key_from_seed", lm_key_from_seed(seed, &kp), 0);
+            lm_gc_ctl_key(seed, k);
+            eq_bytes(r, "ctl_key of owner_seed", k, ctl, 32);
+            eq_u64(r, "lm_gc_cmd_seal", lm_gc_cmd_seal(cmd, time, nonce, body, bl, kp.sk, ctl, enc),
+                   n);
+            eq_bytes(r, "lm_gc_cmd_seal", enc, msg, n);
+            /* The body key and cipher, spelled out. */
+            uint8_t in[25 + LM_GC_HDR_SIZE], zero8[8] = {0}, plain[LM_GC_BODY_MAX];
+            memcpy(in, "laundromat/guestctl/v1cmd", 25);
+            memcpy(in + 25, msg, LM_GC_HDR_SIZE);
+            eq_rc(r, "BLAKE2b", crypto_generichash(k, 32, in, sizeof in, ctl, 32), 0);
+            eq_bytes(r, "body_key", k, bkey, 32);
+            eq_rc(r, "ChaCha20",
+                  crypto_stream_chacha20_xor(plain, msg + LM_GC_HDR_SIZE, bl, zero8, bkey), 0);
+            eq_bytes(r, "body decrypted with body_key", plain, body, bl);
+            struct lm_gc_cmd c;
+            int rc = lm_gc_cmd_open(msg, n, kp.pub.pk, ctl, time, &c, got, &d);
+            if (rc)
+                fail_at(r, "lm_gc_cmd_open: %s", d.msg);
+            eq_u64(r, "opened cmd", c.cmd, cmd);
+            eq_u64(r, "opened time", c.time_ns, time);
+            eq_bytes(r, "opened nonce", c.nonce, nonce, sizeof nonce);
+            eq_u64(r, "opened body_len", c.body_len, bl);
+            eq_bytes(r, "opened body", got, body, bl);
+            msg[n - 1] ^= 0x01;
+            eq_rc(r, "lm_gc_cmd_open with a flipped signature bit",
+                  lm_gc_cmd_open(msg, n, kp.pub.pk, ctl, time, &c, got, &d), -LM_BAD_SIGNATURE);
+            msg[n - 1] ^= 0x01;
+            eq_rc(r, "lm_gc_cmd_open past the window",
+                  lm_gc_cmd_open(msg, n, kp.pub.pk, ctl, time + LM_GC_WINDOW_NS + 1, &c, got, &d),
+                  -LM_EXPIRED);
+            seen_cmd++;
+        } else if (strcmp(type, "status") == 0) {
+            struct lm_gc_status s, g;
+            uint8_t body[LM_GC_STATUS_SIZE], enc[LM_GC_STATUS_SIZE];
+            memset(&s, 0, sizeof s);
+            s.phase = (uint32_t)get_dec(r, "phase", UINT32_MAX);
+            s.round = (uint32_t)get_dec(r, "round", UINT32_MAX);
+            s.pages_sent = get_dec(r, "pages_sent", UINT64_MAX);
+            s.pages_round = get_dec(r, "pages_round", UINT64_MAX);
+            s.bytes = get_dec(r, "bytes", UINT64_MAX);
+            s.elapsed_ns = get_dec(r, "elapsed_ns", UINT64_MAX);
+            s.dirty_rate = get_dec(r, "dirty_rate", UINT64_MAX);
+            s.ram_pages = get_dec(r, "ram_pages", UINT64_MAX);
+            s.migrations = get_dec(r, "migrations", UINT64_MAX);
+            s.uptime_ns = get_dec(r, "uptime_ns", UINT64_MAX);
+            s.last.total_ns = get_dec(r, "total_ns", UINT64_MAX);
+            s.last.downtime_ns = get_dec(r, "downtime_ns", UINT64_MAX);
+            s.last.bytes = get_dec(r, "last_bytes", UINT64_MAX);
+            s.last.data_pages = get_dec(r, "data_pages", UINT64_MAX);
+            s.last.zero_pages = get_dec(r, "zero_pages", UINT64_MAX);
+            s.last.ram_pages = get_dec(r, "last_ram_pages", UINT64_MAX);
+            s.last.rounds = get_dec(r, "rounds", UINT64_MAX);
+            s.last.final_pages = get_dec(r, "final_pages", UINT64_MAX);
+            s.last.cow_faults = get_dec(r, "cow_faults", UINT64_MAX);
+            s.last.fw_in = get_dec(r, "fw_in", UINT64_MAX);
+            s.last.fw_out = get_dec(r, "fw_out", UINT64_MAX);
+            s.status = (uint32_t)get_dec(r, "status", UINT32_MAX);
+            get_str(r, "error", s.error, sizeof s.error);
+            get_hex(r, "body", body, sizeof body);
+            done(r);
+            lm_gc_status_encode(&s, enc);
+            eq_bytes(r, "lm_gc_status_encode", enc, body, sizeof body);
+            memset(&g, 0, sizeof g);
+            eq_rc(r, "lm_gc_status_decode", lm_gc_status_decode(body, sizeof body, &g, &d), 0);
+            eq_bytes(r, "decoded status", (const uint8_t *)&g, (const uint8_t *)&s, sizeof s);
+            seen_status++;
+        } else if (strcmp(type, "reply") == 0) {
+            uint8_t ctl[32], nonce[LM_GC_NONCE_BYTES], body[LM_GC_REPLY_MAX], mac[32];
+            uint8_t msg[LM_GC_REPLY_MAX], enc[LM_GC_REPLY_MAX];
+            get_hex(r, "ctl_key", ctl, 32);
+            uint16_t cmd = (uint16_t)get_dec(r, "cmd", UINT16_MAX);
+            get_hex(r, "nonce", nonce, sizeof nonce);
+            uint16_t status = (uint16_t)get_dec(r, "status", UINT16_MAX);
+            char name[64];
+            get_str(r, "status_name", name, sizeof name);
+            size_t bl = get_hexv(r, "body", body, sizeof body);
+            get_hex(r, "mac", mac, 32);
+            size_t n = get_hexv(r, "message", msg, sizeof msg);
+            done(r);
+            const char *code = lm_status_name(status);
+            if (!code || strcmp(code, name) != 0)
+                fail_at(r, "status %u: lm_status_name gives %s, vector has %s", status,
+                        code ? code : "NULL", name);
+            eq_u64(r, "lm_gc_reply_seal", lm_gc_reply_seal(cmd, nonce, status, body, bl, ctl, enc),
+                   n);
+            eq_bytes(r, "lm_gc_reply_seal", enc, msg, n);
+            eq_bytes(r, "mac = the last 32 bytes", msg + n - 32, mac, 32);
+            uint16_t st;
+            const uint8_t *rb;
+            size_t rl;
+            int rc = lm_gc_reply_open(msg, n, cmd, nonce, ctl, &st, &rb, &rl, &d);
+            if (rc)
+                fail_at(r, "lm_gc_reply_open: %s", d.msg);
+            eq_u64(r, "opened status", st, status);
+            eq_u64(r, "opened body length", rl, bl);
+            eq_bytes(r, "opened body", rb, body, bl);
+            msg[n - 32] ^= 0x80;
+            eq_rc(r, "lm_gc_reply_open with a flipped MAC bit",
+                  lm_gc_reply_open(msg, n, cmd, nonce, ctl, &st, &rb, &rl, &d), -LM_BAD_SIGNATURE);
+            seen_reply++;
+        } else {
+            fail_at(r, "unknown type \"%s\"", type);
+        }
+    }
+    if (!seen_key || !seen_migrate || seen_cmd < 2 || !seen_status || !seen_reply)
+        fail_msg("guestctl.txt: needs a control key, a migrate body, two commands, a status body "
+                 "and a reply (has %d, %d, %d, %d, %d)",
+                 seen_key, seen_migrate, seen_cmd, seen_status, seen_reply);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -864,6 +1233,8 @@ int main(void)
         cmocka_unit_test_teardown(test_chain, teardown),
         cmocka_unit_test_teardown(test_token, teardown),
         cmocka_unit_test_teardown(test_wire, teardown),
+        cmocka_unit_test_teardown(test_migrate, teardown),
+        cmocka_unit_test_teardown(test_guestctl, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,8 +5,11 @@ Recomputes every hash, chain link and key id with hashlib.blake2b, derives the E
 keys and re-signs the tokens with a small RFC 8032 implementation (the reference code of RFC
 8032 section 6, no libsodium), and re-parses the token and wire vectors with struct.unpack
 using the byte layouts of docs/PROTOCOL.md (compared with its tables), and checks the status
-table of docs/PROTOCOL.md against include/laundromat/status.h. Prints TAP
-("ok N - what" / "not ok N - what") and exits 1 on any mismatch.
+table of docs/PROTOCOL.md against include/laundromat/status.h. For the migration stream and
+the control channel it has its own X25519 (RFC 7748), ChaCha20 (original and IETF), HChaCha20
+and Poly1305, each checked first against published test values: it derives the session keys,
+re-seals the owner's commands and replies, and opens the secretstream frames of migrate.txt.
+Prints TAP ("ok N - what" / "not ok N - what") and exits 1 on any mismatch.
 
 usage: check_vectors.py [VECTOR_DIR]
   VECTOR_DIR defaults to $LM_TOP/tests/vectors when LM_TOP is set, else this script's
@@ -22,6 +25,8 @@ import sys
 DOMAIN_CHAIN = b"laundromat/chain/v1"
 DOMAIN_KEYID = b"laundromat/keyid/v1"
 DOMAIN_IMAGE = b"laundromat/image/v1"
+DOMAIN_MIGRATE = b"laundromat/migrate/v1"
+DOMAIN_GUESTCTL = b"laundromat/guestctl/v1"
 
 # ---------------------------------------------------------------- TAP
 
@@ -253,6 +258,147 @@ def ed25519_verify(pk, msg, sig):
     return _equal(_mul(s, _G), _add(R, _mul(h, A)))
 
 
+# ---------------------------------------------------------------- X25519 (RFC 7748, 5)
+
+
+def x25519(k, u):
+    k = bytearray(k)
+    k[0] &= 248
+    k[31] = (k[31] & 127) | 64
+    k = int.from_bytes(k, "little")
+    x1 = int.from_bytes(u, "little") & ((1 << 255) - 1)
+    x2, z2, x3, z3, swap = 1, 0, x1, 1, 0
+    for t in range(254, -1, -1):
+        bit = (k >> t) & 1
+        if swap ^ bit:
+            x2, x3, z2, z3 = x3, x2, z3, z2
+        swap = bit
+        a, b, c, d = x2 + z2, x2 - z2, x3 + z3, x3 - z3
+        aa, bb, da, cb = a * a % _p, b * b % _p, d * a % _p, c * b % _p
+        e = aa - bb
+        x3, z3 = (da + cb) ** 2 % _p, x1 * (da - cb) ** 2 % _p
+        x2, z2 = aa * bb % _p, e * (aa + 121665 * e) % _p
+    if swap:
+        x2, z2 = x3, z3
+    return (x2 * pow(z2, _p - 2, _p) % _p).to_bytes(32, "little")
+
+
+# ---------------------------------------------------------------- ChaCha20, Poly1305 (RFC 8439)
+
+_M32 = 0xFFFFFFFF
+
+
+def _rounds(s):
+    """The 20 ChaCha rounds over a 16-word state, in place."""
+    def qr(a, b, c, d):
+        for x, y, z, r in ((a, b, d, 16), (c, d, b, 12), (a, b, d, 8), (c, d, b, 7)):
+            s[x] = (s[x] + s[y]) & _M32
+            v = s[z] ^ s[x]
+            s[z] = ((v << r) | (v >> (32 - r))) & _M32
+    for _ in range(10):
+        qr(0, 4, 8, 12), qr(1, 5, 9, 13), qr(2, 6, 10, 14), qr(3, 7, 11, 15)
+        qr(0, 5, 10, 15), qr(1, 6, 11, 12), qr(2, 7, 8, 13), qr(3, 4, 9, 14)
+
+
+def _state(key, tail16):
+    return [0x61707865, 0x3320646E, 0x79622D32, 0x6B206574] + list(
+        struct.unpack("<8I", key) + struct.unpack("<4I", tail16))
+
+
+def chacha20_xor(key, nonce, data, counter=0):
+    """ChaCha20 keystream xor data: an 8-byte nonce and 64-bit block counter (the original,
+    libsodium's crypto_stream_chacha20), or a 12-byte nonce and 32-bit counter (IETF)."""
+    out = bytearray()
+    for i in range(0, len(data), 64):
+        n = counter + i // 64
+        ctr = n.to_bytes(8 if len(nonce) == 8 else 4, "little")
+        s = _state(key, ctr + nonce)
+        w = s[:]
+        _rounds(w)
+        ks = struct.pack("<16I", *((a + b) & _M32 for a, b in zip(w, s)))
+        out += bytes(x ^ y for x, y in zip(data[i:i + 64], ks))
+    return bytes(out)
+
+
+def hchacha20(key, inp16):
+    s = _state(key, inp16)
+    _rounds(s)
+    return struct.pack("<8I", *(s[0:4] + s[12:16]))
+
+
+def poly1305(key, msg):
+    r = int.from_bytes(key[:16], "little") & 0x0FFFFFFC0FFFFFFC0FFFFFFC0FFFFFFF
+    acc, P = 0, (1 << 130) - 5
+    for i in range(0, len(msg), 16):
+        acc = (acc + int.from_bytes(msg[i:i + 16] + b"\x01", "little")) * r % P
+    return ((acc + int.from_bytes(key[16:], "little")) & ((1 << 128) - 1)).to_bytes(16, "little")
+
+
+class SecretstreamPull:
+    """libsodium's crypto_secretstream_xchacha20poly1305, the receiving side, no rekeying
+    (the vectors carry no REKEY tag and far fewer than 2^32 messages)."""
+
+    def __init__(self, key, header):
+        self.k = hchacha20(key, header[:16])
+        self.counter, self.inonce = 1, header[16:24]
+
+    def pull(self, c):
+        """(tag, plaintext), or None when the message does not authenticate."""
+        nonce = self.counter.to_bytes(4, "little") + self.inonce
+        mlen = len(c) - 17
+        if mlen < 0:
+            return None
+        polykey = chacha20_xor(self.k, nonce, bytes(64))[:32]
+        block = chacha20_xor(self.k, nonce, bytes(64), 1)
+        tag = c[0] ^ block[0]
+        body = c[1:1 + mlen]
+        mac_in = (bytes([c[0]]) + block[1:] + body + bytes((16 - (64 + mlen) % 16) % 16) +
+                  (0).to_bytes(8, "little") + (64 + mlen).to_bytes(8, "little"))
+        mac = poly1305(polykey, mac_in)
+        if mac != c[1 + mlen:]:
+            return None
+        m = chacha20_xor(self.k, nonce, body, 2)
+        self.inonce = bytes(a ^ b for a, b in zip(self.inonce, mac[:8]))
+        self.counter = (self.counter + 1) & _M32
+        return tag, m
+
+
+def check_crypto():
+    """The pure-Python primitives against published values, before they judge the vectors."""
+    h = bytes.fromhex
+    c = Checks()
+    # RFC 7748, 6.1: Alice's and Bob's keys and their shared secret.
+    a = h("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+    b = h("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")
+    nine = (9).to_bytes(32, "little")
+    c.eq("X25519 Alice", x25519(a, nine),
+         h("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"))
+    c.eq("X25519 Bob", x25519(b, nine),
+         h("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"))
+    c.eq("X25519 shared", x25519(a, x25519(b, nine)),
+         h("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"))
+    # ChaCha20 with an all-zero key and nonce: the first keystream block (both variants).
+    z = h("76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7"
+          "da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586")
+    c.eq("ChaCha20 zero key", chacha20_xor(bytes(32), bytes(8), bytes(64)), z)
+    c.eq("ChaCha20-IETF zero key", chacha20_xor(bytes(32), bytes(12), bytes(64)), z)
+    # RFC 8439, 2.4.2: the sunscreen text, IETF variant, counter 1.
+    key = bytes(range(32))
+    pt = (b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for "
+          b"the future, sunscreen would be it.")
+    ct = chacha20_xor(key, h("000000000000004a00000000"), pt, 1)
+    c.eq("ChaCha20-IETF RFC 8439 2.4.2", ct[:16], h("6e2e359a2568f98041ba0728dd0d6981"))
+    c.eq("ChaCha20-IETF RFC 8439 2.4.2 (end)", ct[-18:], h("5af90bbf74a35be6b40b8eedf2785e42874d"))
+    # draft-irtf-cfrg-xchacha 2.2.1: HChaCha20.
+    c.eq("HChaCha20", hchacha20(key, h("000000090000004a0000000031415927")),
+         h("82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc"))
+    # RFC 8439, 2.5.2: Poly1305.
+    c.eq("Poly1305", poly1305(h("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b"),
+                              b"Cryptographic Forum Research Group"),
+         h("a8061dc1305136c6c22b8baf0c0127a9"))
+    c.report("crypto self-test: X25519, ChaCha20, HChaCha20, Poly1305 against RFC values")
+
+
 # ---------------------------------------------------------------- layouts
 
 # (offset, size, field, type) as in docs/PROTOCOL.md; type u8/u16/u32/u64 little-endian, or bytes.
@@ -283,8 +429,43 @@ PAY_REPLY = HEAD + [
     (6, 2, "status", "u16"), (8, 16, "token_id", "bytes"), (24, 4, "accepted_index", "u32"),
     (28, 4, "reserved", "u32"), (32, 8, "credit_ms", "u64"), (40, 8, "server_time", "u64"),
 ]
+MIG_HELLO = [(0, 4, "magic", "bytes"), (4, 2, "version", "u16"), (6, 2, "reserved", "u16"),
+             (8, 32, "mig_pub", "bytes"), (40, 32, "nonce", "bytes")]
+MIG_RECORD = [(0, 1, "type", "u8"), (1, 1, "flags", "u8"), (2, 2, "reserved", "u16"),
+              (4, 4, "count", "u32"), (8, 8, "arg", "u64")]
+MIG_CONTEXT = [
+    (0, 4, "magic", "bytes"), (4, 4, "version", "u32"), (8, 8, "mem_size", "u64"),
+    (16, 8, "kernel_start", "u64"), (24, 8, "kernel_end", "u64"),
+    (32, 8, "resume_entry", "u64"), (40, 8, "clock_ns", "u64"), (48, 8, "wall_ns", "u64"),
+    (56, 16, "reserved", "bytes"),
+]
+MIG_TOTALS = [(0, 8, "data_pages", "u64"), (8, 8, "zero_pages", "u64"), (16, 8, "records", "u64")]
+MIG_GO = [(0, 8, "fw_in", "u64"), (8, 8, "fw_out", "u64"), (16, 8, "cow_faults", "u64"),
+          (24, 8, "cow_ticks", "u64")]
+GC_COMMAND = HEAD + [
+    (6, 2, "cmd", "u16"), (8, 8, "time", "u64"), (16, 16, "nonce", "bytes"),
+    (32, 2, "body_len", "u16"), (34, 2, "reserved", "u16"),
+]
+GC_REPLY = HEAD + [(6, 2, "cmd", "u16"), (8, 16, "nonce", "bytes"), (24, 2, "status", "u16"),
+                   (26, 2, "body_len", "u16")]
+GC_MIGRATE = [
+    (0, 4, "ip", "bytes"), (4, 2, "port", "u16"), (6, 2, "flags", "u16"),
+    (8, 4, "max_rounds", "u32"), (12, 4, "reserved", "u32"), (16, 32, "loader_pub", "bytes"),
+    (48, 32, "mig_secret", "bytes"), (80, 16, "pay_token", "bytes"),
+    (96, 32, "pay_seed", "bytes"), (128, 4, "pay_len", "u32"), (132, 4, "reserved2", "u32"),
+]
+GC_STATUS_U64 = ["pages_sent", "pages_round", "bytes", "elapsed_ns", "dirty_rate", "ram_pages",
+                 "migrations", "uptime_ns", "total_ns", "downtime_ns", "last_bytes",
+                 "data_pages", "zero_pages", "last_ram_pages", "rounds", "final_pages",
+                 "cow_faults", "fw_in", "fw_out"]
+GC_STATUS = ([(0, 4, "phase", "u32"), (4, 4, "round", "u32")] +
+             [(8 + 8 * i, 8, f, "u64") for i, f in enumerate(GC_STATUS_U64)] +
+             [(160, 4, "status", "u32"), (164, 4, "reserved", "u32"), (168, 96, "error", "bytes")])
 LAYOUTS = {"token": TOKEN, "ping": PING + PING_PAYMENT, "ping_reply": PING_REPLY,
-           "pay": PAY, "pay_reply": PAY_REPLY}
+           "pay": PAY, "pay_reply": PAY_REPLY, "mig_hello": MIG_HELLO, "mig_record": MIG_RECORD,
+           "mig_context": MIG_CONTEXT, "mig_totals": MIG_TOTALS, "mig_go": MIG_GO,
+           "gc_command": GC_COMMAND, "gc_reply": GC_REPLY, "gc_migrate": GC_MIGRATE,
+           "gc_status": GC_STATUS}
 
 _CODES = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q"}
 
@@ -585,6 +766,187 @@ def check_wire(vdir, tokens, chains, status_names):
     tap(need <= seen, "wire.txt has every message type", [f"missing {sorted(need - seen)}"])
 
 
+# Record types of the migration stream and the body length each fixes (None: 1 to 200).
+MIG_TYPES = {1: "PAGES", 2: "ZERO", 3: "ROUND", 4: "CONTEXT", 5: "END", 6: "GO", 0x81: "READY",
+             0x82: "ERROR"}
+
+
+def mig_body_len(typ, count):
+    return {1: count * 4096 if 1 <= count <= 16 else -1, 2: 0, 3: 0, 4: 72, 5: 24, 6: 32,
+            0x81: 24, 0x82: None}[typ]
+
+
+def context_rules(c, c_checks):
+    c_checks.eq("context magic", c["magic"], b"LMCX")
+    c_checks.eq("context version", c["version"], 1)
+    c_checks.eq("context reserved", c["reserved"], bytes(16))
+    c_checks.true("resume entry inside the kernel, the kernel inside RAM",
+                  c["kernel_start"] <= c["resume_entry"] < c["kernel_end"] <= c["mem_size"])
+
+
+def check_migrate(vdir):
+    keys, seen = {}, set()
+    for r in load(vdir, "migrate.txt"):
+        c = Checks()
+        typ = r.str("type")
+        seen.add(typ)
+        if typ == "keys":
+            m, l = r.hex("mig_secret", 32), r.hex("loader_secret", 32)
+            M, L, nonce = r.hex("mig_pub", 32), r.hex("loader_pub", 32), r.hex("nonce", 32)
+            nine = (9).to_bytes(32, "little")
+            c.eq("M = X25519(m, 9)", x25519(m, nine), M)
+            c.eq("L = X25519(l, 9)", x25519(l, nine), L)
+            shared = r.hex("shared", 32)
+            c.eq("shared = X25519(m, L)", x25519(m, L), shared)
+            c.eq("shared = X25519(l, M)", x25519(l, M), shared)
+            k = hashlib.blake2b(DOMAIN_MIGRATE + M + L + nonce, key=shared, digest_size=64).digest()
+            c.eq("key_gl", k[:32], r.hex("key_gl", 32))
+            c.eq("key_lg", k[32:], r.hex("key_lg", 32))
+            keys = {"M": M, "nonce": nonce, "gl": k[:32]}
+        elif typ == "hello":
+            msg = r.hex("message", 72)
+            h = unpack(MIG_HELLO, msg)
+            want = {"magic": b"LMMG", "version": 1, "reserved": 0,
+                    "mig_pub": r.hex("mig_pub", 32), "nonce": r.hex("nonce", 32)}
+            for k, v in want.items():
+                c.eq(f"bytes of field {k}", h[k], v)
+            if keys:
+                c.eq("the keys vector's M and nonce", (h["mig_pub"], h["nonce"]),
+                     (keys["M"], keys["nonce"]))
+        elif typ == "context":
+            ctx = unpack(MIG_CONTEXT, r.hex("message", 72))
+            for k in ("mem_size", "kernel_start", "kernel_end", "resume_entry", "clock_ns",
+                      "wall_ns"):
+                c.eq(f"bytes of field {k}", ctx[k], r.dec(k))
+            context_rules(ctx, c)
+        elif typ == "record":
+            msg, body = r.hex("message"), r.hex("body")
+            h = unpack(MIG_RECORD, msg[:16])
+            t = r.dec("rec_type")
+            c.eq("header", h, {"type": t, "flags": 0, "reserved": 0, "count": r.dec("count"),
+                               "arg": r.dec("arg")})
+            c.eq("body = message after the header", msg[16:], body)
+            c.true(f"unknown type {t}", t in MIG_TYPES)
+            want = mig_body_len(t, h["count"]) if t in MIG_TYPES else -1
+            if want is None:
+                c.true("ERROR: arg 0, a message of 1 to 200 bytes",
+                       h["arg"] == 0 and 1 <= len(body) <= 200)
+            else:
+                c.eq("body length for the type and count", len(body), want)
+            if t in (4, 5, 6, 0x81):
+                c.eq("count and arg of a fixed record", (h["count"], h["arg"]), (0, 0))
+            if t in (5, 0x81) and len(body) == 24:
+                tot = unpack(MIG_TOTALS, body)
+                for k in ("data_pages", "zero_pages", "records"):
+                    c.eq(k, tot[k], r.dec(k))
+            if t == 6 and len(body) == 32:
+                go = unpack(MIG_GO, body)
+                for k in ("fw_in", "fw_out", "cow_faults", "cow_ticks"):
+                    c.eq(k, go[k], r.dec(k))
+            if t == 4 and len(body) == 72:
+                context_rules(unpack(MIG_CONTEXT, body), c)
+            seen.add(MIG_TYPES.get(t, "?"))
+        elif typ == "stream":
+            key = r.hex("key", 32)
+            if keys:
+                c.eq("key = key_gl", key, keys["gl"])
+            ss = SecretstreamPull(key, r.hex("header", 24))
+            k = 0
+            while r.has(f"frame_{k}"):
+                frame, plain = r.hex(f"frame_{k}"), r.hex(f"plain_{k}")
+                clen = int.from_bytes(frame[:4], "little")
+                c.eq(f"frame_{k}: u32 length = the rest", clen, len(frame) - 4)
+                c.eq(f"frame_{k}: ciphertext = plaintext + 17", clen, len(plain) + 17)
+                got = ss.pull(frame[4:])
+                if got is None:
+                    c.errors.append(f"frame_{k} does not authenticate")
+                    break
+                c.eq(f"plain_{k}", got[1], plain)
+                c.eq(f"tag_{k}", got[0], r.dec(f"tag_{k}"))
+                c.eq(f"frame_{k}: final tag exactly on GO", got[0] == 3, plain[:1] == b"\x06")
+                k += 1
+            c.true("at least two frames", k >= 2)
+        else:
+            c.errors.append(f"unknown type {typ!r}")
+        r.raw("vector")
+        c.true(f"unchecked fields {r.unused()}", not r.unused())
+        c.report(f"migrate {r.name()}")
+    need = {"keys", "hello", "context", "stream"} | set(MIG_TYPES.values())
+    tap(need <= seen, "migrate.txt has keys, hello, context, stream and every record type",
+        [f"missing {sorted(need - seen)}"])
+
+
+def check_guestctl(vdir, status_names):
+    seen = set()
+    for r in load(vdir, "guestctl.txt"):
+        c = Checks()
+        typ = r.str("type")
+        seen.add(typ)
+        if typ == "ctl_key":
+            seed = r.hex("owner_seed", 32)
+            c.eq("owner_pub", ed25519_public(seed), r.hex("owner_pub", 32))
+            c.eq("ctl_key", hashlib.blake2b(DOMAIN_GUESTCTL + b"ctl-key", key=seed,
+                                            digest_size=32).digest(), r.hex("ctl_key", 32))
+        elif typ == "migrate":
+            m = unpack(GC_MIGRATE, r.hex("body", 136))
+            want = {"ip": r.hex("ip", 4), "port": r.dec("port"), "flags": 0,
+                    "max_rounds": r.dec("max_rounds"), "reserved": 0,
+                    "loader_pub": r.hex("loader_pub", 32), "mig_secret": r.hex("mig_secret", 32),
+                    "pay_token": r.hex("pay_token", 16), "pay_seed": r.hex("pay_seed", 32),
+                    "pay_len": r.dec("pay_len"), "reserved2": 0}
+            for k, v in want.items():
+                c.eq(f"bytes of field {k}", m[k], v)
+            c.true("an address, a port, at most 1000 rounds",
+                   m["ip"] != bytes(4) and m["port"] and m["max_rounds"] <= 1000)
+        elif typ == "command":
+            seed, ctl, body = r.hex("owner_seed", 32), r.hex("ctl_key", 32), r.hex("body")
+            msg = r.hex("message")
+            c.eq("ctl_key of owner_seed", hashlib.blake2b(DOMAIN_GUESTCTL + b"ctl-key", key=seed,
+                                                          digest_size=32).digest(), ctl)
+            n = len(body)
+            c.eq("length = 36 + body + 64", len(msg), 36 + n + 64)
+            h = unpack(GC_COMMAND, msg[:36])
+            c.eq("header", h, {"magic": b"LMGC", "version": 1, "cmd": r.dec("cmd"),
+                               "time": r.dec("time"), "nonce": r.hex("nonce", 16),
+                               "body_len": n, "reserved": 0})
+            bk = hashlib.blake2b(DOMAIN_GUESTCTL + b"cmd" + msg[:36], key=ctl,
+                                 digest_size=32).digest()
+            c.eq("body_key", bk, r.hex("body_key", 32))
+            c.eq("body encrypted with ChaCha20 (nonce 0)", chacha20_xor(bk, bytes(8), body),
+                 msg[36:36 + n])
+            c.eq("Ed25519 signature of header and body", ed25519_sign(seed, msg[:36 + n]),
+                 msg[36 + n:])
+            c.true("Ed25519 verify", ed25519_verify(ed25519_public(seed), msg[:36 + n],
+                                                    msg[36 + n:]))
+        elif typ == "status":
+            st = unpack(GC_STATUS, r.hex("body", 264))
+            for k in ["phase", "round", "status"] + GC_STATUS_U64:
+                c.eq(f"bytes of field {k}", st[k], r.dec(k))
+            c.eq("reserved", st["reserved"], 0)
+            c.eq("error, NUL-padded", st["error"], r.str("error").encode().ljust(96, b"\0"))
+        elif typ == "reply":
+            ctl, body, msg = r.hex("ctl_key", 32), r.hex("body"), r.hex("message")
+            c.eq("length = 28 + body + 32", len(msg), 28 + len(body) + 32)
+            h = unpack(GC_REPLY, msg[:28])
+            c.eq("header", h, {"magic": b"LMGR", "version": 1, "cmd": r.dec("cmd"),
+                               "nonce": r.hex("nonce", 16), "status": r.dec("status"),
+                               "body_len": len(body)})
+            c.eq("body", msg[28:-32], body)
+            mac = hashlib.blake2b(DOMAIN_GUESTCTL + b"reply" + msg[:-32], key=ctl,
+                                  digest_size=32).digest()
+            c.eq("mac", mac, r.hex("mac", 32))
+            c.eq("mac = the last 32 bytes", msg[-32:], mac)
+            name = r.str("status_name")
+            c.eq(f"status of {name} in status.h", status_names.get(name), h["status"])
+        else:
+            c.errors.append(f"unknown type {typ!r}")
+        r.raw("vector")
+        c.true(f"unchecked fields {r.unused()}", not r.unused())
+        c.report(f"guestctl {r.name()}")
+    need = {"ctl_key", "migrate", "command", "status", "reply"}
+    tap(need <= seen, "guestctl.txt has every type", [f"missing {sorted(need - seen)}"])
+
+
 def main():
     if len(sys.argv) > 2:
         print(__doc__, file=sys.stderr)
@@ -606,6 +968,9 @@ def main():
         ("chain.txt", lambda: check_chain(vdir)),
         ("token.txt", lambda: check_tokens(vdir, state["keys"], state["chains"])),
         ("wire.txt", lambda: check_wire(vdir, state["tokens"], state["chains"], state["status"])),
+        ("crypto self-test", check_crypto),
+        ("migrate.txt", lambda: check_migrate(vdir)),
+        ("guestctl.txt", lambda: check_guestctl(vdir, state["status"])),
     ]
     state = {"keys": {}, "chains": [], "tokens": [], "status": {}}
     for name, fn in steps:

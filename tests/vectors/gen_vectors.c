@@ -7,14 +7,17 @@
  *   cc -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude tests/vectors/gen_vectors.c \
  *      build/lib/liblaundromat.a -lsodium -o /tmp/gen_vectors && /tmp/gen_vectors /tmp/vec
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "laundromat/chain.h"
+#include "laundromat/guestctl.h"
 #include "laundromat/hash.h"
 #include "laundromat/keys.h"
+#include "laundromat/migrate.h"
 #include "laundromat/token.h"
 #include "laundromat/util.h"
 #include "laundromat/wire.h"
@@ -559,6 +562,409 @@ static void gen_wire(void)
     fclose(f);
 }
 
+/* ---- migrate.txt ---- */
+
+static uint8_t mig_m[32], mig_M[32], mig_l[32], mig_L[32];
+
+static void mig_record(FILE *f, const char *comment, const char *name, uint8_t type, uint32_t count,
+                       uint64_t arg, const uint8_t *body, size_t body_len)
+{
+    static uint8_t rec[LM_MIG_REC_MAX];
+    lm_mig_rec_header(rec, type, count, arg);
+    memcpy(rec + LM_MIG_REC_HDR, body, body_len);
+    struct lm_mig_rec r;
+    if (lm_mig_rec_parse(rec, LM_MIG_REC_HDR + body_len, &r, NULL) != 0)
+        die("migration record");
+    fputc('\n', f);
+    fputs(comment, f);
+    strf(f, "vector", name);
+    strf(f, "type", "record");
+    decf(f, "rec_type", type);
+    decf(f, "count", count);
+    decf(f, "arg", arg);
+    hexf(f, "body", body, body_len);
+    if (type == LM_MIG_END || type == LM_MIG_READY) {
+        struct lm_mig_totals t;
+        lm_mig_totals_decode(body, &t);
+        decf(f, "data_pages", t.data_pages);
+        decf(f, "zero_pages", t.zero_pages);
+        decf(f, "records", t.records);
+    }
+    if (type == LM_MIG_GO) {
+        struct lm_mig_go g;
+        lm_mig_go_decode(body, &g);
+        decf(f, "fw_in", g.fw_in);
+        decf(f, "fw_out", g.fw_out);
+        decf(f, "cow_faults", g.cow_faults);
+        decf(f, "cow_ticks", g.cow_ticks);
+    }
+    hexf(f, "message", rec, LM_MIG_REC_HDR + body_len);
+}
+
+static void gen_migrate(void)
+{
+    FILE *f = open_out("migrate.txt");
+    fputs(
+        "# Laundromat test vectors: the self-migration stream (docs/PROTOCOL.md, \"Self-migration\n"
+        "# stream\"; include/laundromat/migrate.h).\n",
+        f);
+    fputs(common_header, f);
+    fputs(
+        "# Fields by type (str):\n"
+        "#   keys:    mig_secret, mig_pub, loader_secret, loader_pub (hex, 32: X25519 secrets m, "
+        "l\n"
+        "#            and public keys M, L), nonce (hex, 32), shared (hex, 32) = X25519(m, L),\n"
+        "#            key_gl, key_lg (hex, 32): BLAKE2b-512(key = shared, "
+        "\"laundromat/migrate/v1\"\n"
+        "#            || M || L || nonce) split in two, guest -> loader first\n"
+        "#   hello:   mig_pub, nonce (hex, 32), message (hex, 72)\n"
+        "#   context: mem_size, kernel_start, kernel_end, resume_entry, clock_ns, wall_ns (dec),\n"
+        "#            message (hex, 72)\n"
+        "#   record:  rec_type, count, arg (dec), body (hex), message (hex: 16-byte header, "
+        "body);\n"
+        "#            END and READY also data_pages, zero_pages, records (dec); GO also fw_in,\n"
+        "#            fw_out, cow_faults, cow_ticks (dec)\n"
+        "#   stream:  key (hex, 32: key_gl above), header (hex, 24: the secretstream header, "
+        "random\n"
+        "#            when the stream was made), then per frame k: frame_k (hex: u32 "
+        "little-endian\n"
+        "#            ciphertext length, then the secretstream message), plain_k (hex: a record),\n"
+        "#            tag_k (dec: 0 message, 3 final)\n",
+        f);
+
+    uint8_t nonce[LM_MIG_NONCE_BYTES], shared[32], gl[32], lg[32], gl2[32], lg2[32];
+    for (int i = 0; i < 32; i++) {
+        mig_m[i] = (uint8_t)(0x10 + i);
+        mig_l[i] = (uint8_t)(0x80 + i);
+        nonce[i] = (uint8_t)(0xf0 - i);
+    }
+    if (crypto_scalarmult_curve25519_base(mig_M, mig_m) != 0 ||
+        crypto_scalarmult_curve25519_base(mig_L, mig_l) != 0 ||
+        crypto_scalarmult_curve25519(shared, mig_m, mig_L) != 0 ||
+        lm_mig_keys(mig_m, mig_L, mig_M, mig_L, nonce, gl, lg) != 0 ||
+        lm_mig_keys(mig_l, mig_M, mig_M, mig_L, nonce, gl2, lg2) != 0 || memcmp(gl, gl2, 32) != 0 ||
+        memcmp(lg, lg2, 32) != 0)
+        die("migration keys");
+    fputs("\n# m = 10..2f, l = 80..9f, nonce = f0 down to d1; both sides derive the same keys\n",
+          f);
+    strf(f, "vector", "session keys");
+    strf(f, "type", "keys");
+    hexf(f, "mig_secret", mig_m, 32);
+    hexf(f, "mig_pub", mig_M, 32);
+    hexf(f, "loader_secret", mig_l, 32);
+    hexf(f, "loader_pub", mig_L, 32);
+    hexf(f, "nonce", nonce, sizeof nonce);
+    hexf(f, "shared", shared, 32);
+    hexf(f, "key_gl", gl, 32);
+    hexf(f, "key_lg", lg, 32);
+
+    struct lm_mig_hello h;
+    uint8_t hb[LM_MIG_HELLO_SIZE];
+    memcpy(h.mig_pub, mig_M, 32);
+    memcpy(h.nonce, nonce, sizeof nonce);
+    lm_mig_hello_encode(&h, hb);
+    fputs("\n# the guest's hello for these keys (72 bytes)\n", f);
+    strf(f, "vector", "hello");
+    strf(f, "type", "hello");
+    hexf(f, "mig_pub", h.mig_pub, 32);
+    hexf(f, "nonce", h.nonce, 32);
+    hexf(f, "message", hb, sizeof hb);
+
+    struct lm_mig_context c = {.mem_size = 8 * LM_MIG_PAGE,
+                               .kernel_start = 0x1000,
+                               .kernel_end = 0x5000,
+                               .resume_entry = 0x2a40,
+                               .clock_ns = 987654321012ull,
+                               .wall_ns = 1795315750123456789ull};
+    uint8_t cb[LM_MIG_CONTEXT_SIZE];
+    lm_mig_context_encode(&c, cb);
+    fputs("\n# a context: 32 KiB of RAM, the kernel at [0x1000, 0x5000), resuming at 0x2a40\n", f);
+    strf(f, "vector", "context");
+    strf(f, "type", "context");
+    decf(f, "mem_size", c.mem_size);
+    decf(f, "kernel_start", c.kernel_start);
+    decf(f, "kernel_end", c.kernel_end);
+    decf(f, "resume_entry", c.resume_entry);
+    decf(f, "clock_ns", c.clock_ns);
+    decf(f, "wall_ns", c.wall_ns);
+    hexf(f, "message", cb, sizeof cb);
+
+    /* The records of a stream over that RAM: page 1 with contents, the rest zero. */
+    static uint8_t page[LM_MIG_PAGE];
+    for (size_t i = 0; i < sizeof page; i++)
+        page[i] = (uint8_t)(i * 7 + 3);
+    struct lm_mig_totals t = {1, 7, 4};
+    uint8_t tb[LM_MIG_TOTALS_SIZE], gb[LM_MIG_GO_SIZE];
+    lm_mig_totals_encode(&t, tb);
+    struct lm_mig_go g = {3, 5, 42, 123456789};
+    lm_mig_go_encode(&g, gb);
+    static const char err[] = "PAGE_RANGE record 1: pages [9, +1) outside 8 pages of RAM";
+    mig_record(f, "# round 0 will send 8 pages\n", "ROUND 0", LM_MIG_ROUND, 8, 0, NULL, 0);
+    mig_record(f, "# pages 0, 2..7 are zero\n", "ZERO 0", LM_MIG_ZERO, 1, 0, NULL, 0);
+    mig_record(f, "", "ZERO 2..7", LM_MIG_ZERO, 6, 2, NULL, 0);
+    mig_record(f, "# page 1: byte i = 7i + 3 mod 256\n", "PAGES 1", LM_MIG_PAGES, 1, 1, page,
+               sizeof page);
+    mig_record(f, "# the context above\n", "CONTEXT", LM_MIG_CONTEXT, 0, 0, cb, sizeof cb);
+    mig_record(f, "# 1 data page, 7 zero pages, 4 records before END\n", "END", LM_MIG_END, 0, 0,
+               tb, sizeof tb);
+    mig_record(f, "# the loader's answer: the same totals\n", "READY", LM_MIG_READY, 0, 0, tb,
+               sizeof tb);
+    mig_record(f, "", "GO", LM_MIG_GO, 0, 0, gb, sizeof gb);
+    mig_record(f, "# a loader's refusal: count = the status (PAGE_RANGE), the message its text\n",
+               "ERROR", LM_MIG_ERROR, LM_PAGE_RANGE, 0, (const uint8_t *)err, sizeof err - 1);
+
+    /* The same stream, ZERO and PAGES left out, through the guest's secretstream. */
+    crypto_secretstream_xchacha20poly1305_state st;
+    uint8_t hdr[LM_MIG_SS_HEADER_BYTES];
+    if (crypto_secretstream_xchacha20poly1305_init_push(&st, hdr, gl) != 0)
+        die("secretstream");
+    fputs("\n# ROUND 0, CONTEXT, END and GO (tagged final) as the guest sends them under key_gl\n",
+          f);
+    strf(f, "vector", "stream");
+    strf(f, "type", "stream");
+    hexf(f, "key", gl, 32);
+    hexf(f, "header", hdr, sizeof hdr);
+    struct {
+        uint8_t type;
+        uint32_t count;
+        const uint8_t *body;
+        size_t len;
+    } fr[] = {{LM_MIG_ROUND, 8, NULL, 0},
+              {LM_MIG_CONTEXT, 0, cb, sizeof cb},
+              {LM_MIG_END, 0, tb, sizeof tb},
+              {LM_MIG_GO, 0, gb, sizeof gb}};
+    for (int k = 0; k < 4; k++) {
+        uint8_t plain[LM_MIG_REC_HDR + 128], out[4 + sizeof plain + LM_MIG_SS_ABYTES];
+        unsigned long long clen;
+        uint8_t tag = k == 3 ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0;
+        size_t n = LM_MIG_REC_HDR + fr[k].len;
+        lm_mig_rec_header(plain, fr[k].type, fr[k].count, 0);
+        memcpy(plain + LM_MIG_REC_HDR, fr[k].body, fr[k].len);
+        if (crypto_secretstream_xchacha20poly1305_push(&st, out + 4, &clen, plain, n, NULL, 0,
+                                                       tag) != 0)
+            die("secretstream push");
+        for (int i = 0; i < 4; i++)
+            out[i] = (uint8_t)(clen >> (8 * i));
+        char name[16];
+        snprintf(name, sizeof name, "frame_%d", k);
+        hexf(f, name, out, 4 + (size_t)clen);
+        snprintf(name, sizeof name, "plain_%d", k);
+        hexf(f, name, plain, n);
+        snprintf(name, sizeof name, "tag_%d", k);
+        decf(f, name, tag);
+    }
+    fclose(f);
+}
+
+/* ---- guestctl.txt ---- */
+
+static void gen_guestctl(void)
+{
+    FILE *f = open_out("guestctl.txt");
+    fputs("# Laundromat test vectors: the owner's control channel (docs/PROTOCOL.md, \"Owner "
+          "control\n"
+          "# channel\"; include/laundromat/guestctl.h).\n",
+          f);
+    fputs(common_header, f);
+    fputs(
+        "# Fields by type (str):\n"
+        "#   ctl_key: owner_seed (hex, 32; keys.txt's first key), owner_pub (hex, 32), ctl_key\n"
+        "#            (hex, 32) = BLAKE2b-256(key = owner_seed, \"laundromat/guestctl/v1\" "
+        "\"ctl-key\")\n"
+        "#   migrate: the MIGRATE body: ip (hex, 4), port, max_rounds (dec), loader_pub,\n"
+        "#            mig_secret (hex, 32; migrate.txt's L and m), pay_token (hex, 16), pay_seed\n"
+        "#            (hex, 32), pay_len (dec), body (hex, 136)\n"
+        "#   command: owner_seed, ctl_key (hex, 32), cmd (dec), time (dec, Unix ns), nonce (hex,\n"
+        "#            16), body (hex: the plaintext), body_key (hex, 32) = BLAKE2b-256(key = "
+        "ctl_key,\n"
+        "#            \"laundromat/guestctl/v1\" \"cmd\" || header), message (hex: header, body\n"
+        "#            encrypted with ChaCha20 (64-bit nonce 0, counter from 0), Ed25519 "
+        "signature)\n"
+        "#   status:  the STATUS reply body: phase, round, pages_sent, pages_round, bytes,\n"
+        "#            elapsed_ns, dirty_rate, ram_pages, migrations, uptime_ns, total_ns,\n"
+        "#            downtime_ns, last_bytes, data_pages, zero_pages, last_ram_pages, rounds,\n"
+        "#            final_pages, cow_faults, fw_in, fw_out, status (dec), error (str),\n"
+        "#            body (hex, 264)\n"
+        "#   reply:   ctl_key (hex, 32), cmd (dec), nonce (hex, 16), status (dec), status_name\n"
+        "#            (str), body (hex), mac (hex, 32) = BLAKE2b-256(key = ctl_key,\n"
+        "#            \"laundromat/guestctl/v1\" \"reply\" || header || body), message (hex)\n",
+        f);
+    uint8_t seed[32], ctl[32];
+    struct lm_keypair kp;
+    key_seed(0, seed);
+    if (lm_key_from_seed(seed, &kp) != 0)
+        die("owner key");
+    lm_gc_ctl_key(seed, ctl);
+    fputs("\n# the control key of keys.txt's first key\n", f);
+    strf(f, "vector", "control key");
+    strf(f, "type", "ctl_key");
+    hexf(f, "owner_seed", seed, 32);
+    hexf(f, "owner_pub", kp.pub.pk, 32);
+    hexf(f, "ctl_key", ctl, 32);
+
+    struct lm_gc_migrate m;
+    memset(&m, 0, sizeof m);
+    memcpy(m.ip, "\x0a\x00\x00\x07", 4);
+    m.port = 7700;
+    m.max_rounds = 30;
+    memcpy(m.loader_pub, mig_L, 32);
+    memcpy(m.mig_secret, mig_m, 32);
+    for (int i = 0; i < 16; i++)
+        m.pay_token[i] = (uint8_t)(0x10 + i);
+    memcpy(m.pay_seed, chain_seed, 32);
+    m.pay_len = CHAIN_N;
+    uint8_t mb[LM_GC_MIGRATE_SIZE];
+    lm_gc_migrate_encode(&m, mb);
+    struct lm_gc_migrate back;
+    if (lm_gc_migrate_decode(mb, sizeof mb, &back, NULL) != 0)
+        die("migrate body");
+    fputs("\n# migrate to the loader at 10.0.0.7:7700 (migrate.txt's L) with migrate.txt's m, at\n"
+          "# most 30 rounds, paying the new host with chain.txt's chain (token.txt's first id)\n",
+          f);
+    strf(f, "vector", "migrate body");
+    strf(f, "type", "migrate");
+    hexf(f, "ip", m.ip, 4);
+    decf(f, "port", m.port);
+    decf(f, "max_rounds", m.max_rounds);
+    hexf(f, "loader_pub", m.loader_pub, 32);
+    hexf(f, "mig_secret", m.mig_secret, 32);
+    hexf(f, "pay_token", m.pay_token, 16);
+    hexf(f, "pay_seed", m.pay_seed, 32);
+    decf(f, "pay_len", m.pay_len);
+    hexf(f, "body", mb, sizeof mb);
+
+    static const struct {
+        const char *name, *comment;
+        uint16_t cmd;
+        uint64_t time;
+        int with_body;
+    } cmds[] = {
+        {"MIGRATE", "# MIGRATE with the body above, at 2026-11-22T02:49:10Z\n", LM_GC_MIGRATE,
+         1795315750000000000ull, 1},
+        {"STATUS", "# STATUS, no body, one second later\n", LM_GC_STATUS, 1795315751000000000ull,
+         0},
+    };
+    uint8_t nonces[2][LM_GC_NONCE_BYTES];
+    for (int k = 0; k < 2; k++) {
+        uint8_t out[LM_GC_CMD_MAX], bk[32], in[64];
+        for (int i = 0; i < LM_GC_NONCE_BYTES; i++)
+            nonces[k][i] = (uint8_t)(16 * k + i);
+        size_t blen = cmds[k].with_body ? sizeof mb : 0;
+        size_t n = lm_gc_cmd_seal(cmds[k].cmd, cmds[k].time, nonces[k], mb, blen, kp.sk, ctl, out);
+        memcpy(in, "laundromat/guestctl/v1cmd", 25);
+        memcpy(in + 25, out, LM_GC_HDR_SIZE);
+        struct lm_gc_cmd c;
+        uint8_t body[LM_GC_BODY_MAX];
+        if (n == 0 || crypto_generichash(bk, 32, in, 25 + LM_GC_HDR_SIZE, ctl, 32) != 0 ||
+            lm_gc_cmd_open(out, n, kp.pub.pk, ctl, cmds[k].time, &c, body, NULL) != 0 ||
+            memcmp(body, mb, blen) != 0)
+            die("command");
+        fputc('\n', f);
+        fputs(cmds[k].comment, f);
+        strf(f, "vector", cmds[k].name);
+        strf(f, "type", "command");
+        hexf(f, "owner_seed", seed, 32);
+        hexf(f, "ctl_key", ctl, 32);
+        decf(f, "cmd", cmds[k].cmd);
+        decf(f, "time", cmds[k].time);
+        hexf(f, "nonce", nonces[k], LM_GC_NONCE_BYTES);
+        hexf(f, "body", mb, blen);
+        hexf(f, "body_key", bk, 32);
+        hexf(f, "message", out, n);
+    }
+
+    struct lm_gc_status s;
+    memset(&s, 0, sizeof s);
+    s.phase = LM_GC_PHASE_PRECOPY;
+    s.round = 2;
+    s.pages_sent = 5000;
+    s.pages_round = 1200;
+    s.bytes = 20480000;
+    s.elapsed_ns = 1500000000;
+    s.dirty_rate = 800;
+    s.ram_pages = 4096;
+    s.migrations = 1;
+    s.uptime_ns = 3600000000000ull;
+    s.last = (struct lm_gc_figures){.total_ns = 2500000000ull,
+                                    .downtime_ns = 42000000,
+                                    .bytes = 16777216,
+                                    .data_pages = 4000,
+                                    .zero_pages = 96,
+                                    .ram_pages = 4096,
+                                    .rounds = 3,
+                                    .final_pages = 120,
+                                    .cow_faults = 7,
+                                    .fw_in = 2,
+                                    .fw_out = 1};
+    s.status = LM_MIG_TIMEOUT;
+    strcpy(s.error, "loader 10.0.0.9:7700 silent for 5 s");
+    uint8_t sb[LM_GC_STATUS_SIZE];
+    lm_gc_status_encode(&s, sb);
+    fputs("\n# a guest in its second migration, round 2; the first one failed\n", f);
+    strf(f, "vector", "status body");
+    strf(f, "type", "status");
+    decf(f, "phase", s.phase);
+    decf(f, "round", s.round);
+    decf(f, "pages_sent", s.pages_sent);
+    decf(f, "pages_round", s.pages_round);
+    decf(f, "bytes", s.bytes);
+    decf(f, "elapsed_ns", s.elapsed_ns);
+    decf(f, "dirty_rate", s.dirty_rate);
+    decf(f, "ram_pages", s.ram_pages);
+    decf(f, "migrations", s.migrations);
+    decf(f, "uptime_ns", s.uptime_ns);
+    decf(f, "total_ns", s.last.total_ns);
+    decf(f, "downtime_ns", s.last.downtime_ns);
+    decf(f, "last_bytes", s.last.bytes);
+    decf(f, "data_pages", s.last.data_pages);
+    decf(f, "zero_pages", s.last.zero_pages);
+    decf(f, "last_ram_pages", s.last.ram_pages);
+    decf(f, "rounds", s.last.rounds);
+    decf(f, "final_pages", s.last.final_pages);
+    decf(f, "cow_faults", s.last.cow_faults);
+    decf(f, "fw_in", s.last.fw_in);
+    decf(f, "fw_out", s.last.fw_out);
+    decf(f, "status", s.status);
+    strf(f, "error", s.error);
+    hexf(f, "body", sb, sizeof sb);
+
+    static const struct {
+        const char *name, *comment;
+        int k;
+        uint16_t status;
+    } rs[] = {
+        {"reply to MIGRATE", "# the MIGRATE command's answer: started (0), with the status body\n",
+         0, 0},
+        {"reply to STATUS, busy", "# the STATUS command's answer, status BUSY, no body\n", 1,
+         LM_BUSY},
+    };
+    for (int j = 0; j < 2; j++) {
+        uint8_t out[LM_GC_REPLY_MAX];
+        size_t blen = rs[j].k == 0 ? sizeof sb : 0;
+        size_t n =
+            lm_gc_reply_seal(cmds[rs[j].k].cmd, nonces[rs[j].k], rs[j].status, sb, blen, ctl, out);
+        uint16_t st;
+        const uint8_t *rb;
+        size_t rl;
+        if (n == 0 || lm_gc_reply_open(out, n, cmds[rs[j].k].cmd, nonces[rs[j].k], ctl, &st, &rb,
+                                       &rl, NULL) != 0)
+            die("reply");
+        fputc('\n', f);
+        fputs(rs[j].comment, f);
+        strf(f, "vector", rs[j].name);
+        strf(f, "type", "reply");
+        hexf(f, "ctl_key", ctl, 32);
+        decf(f, "cmd", cmds[rs[j].k].cmd);
+        hexf(f, "nonce", nonces[rs[j].k], LM_GC_NONCE_BYTES);
+        decf(f, "status", rs[j].status);
+        strf(f, "status_name", lm_status_name(rs[j].status));
+        hexf(f, "body", sb, blen);
+        hexf(f, "mac", out + n - LM_GC_MAC_BYTES, LM_GC_MAC_BYTES);
+        hexf(f, "message", out, n);
+    }
+    fclose(f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -574,6 +980,8 @@ int main(int argc, char **argv)
     gen_chain(tmpdir);
     gen_token();
     gen_wire();
+    gen_migrate();
+    gen_guestctl();
     rmdir(tmpdir);
     return 0;
 }
