@@ -31,6 +31,11 @@ static struct mig_region *region_alloc(uint64_t npages)
         return NULL;
     size_t cap = (free_pages - fixed_pages) / 4;
     cap = cap < 128 ? 128 : cap > 8192 ? 8192 : cap;
+    /* mig_shadow=N (a benchmark's knob): fewer shadows, so the final phase write-protects and
+     * its copy-on-write faults can be measured. */
+    size_t knob = cmdline_ulong("mig_shadow", 0);
+    if (knob >= 128 && knob < cap)
+        cap = knob;
     size_t pfn_bytes = PAGE_ROUND_UP(cap * 8);
     for (;; cap /= 2) {
         pfn_bytes = PAGE_ROUND_UP(cap * 8);
