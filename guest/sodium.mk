@@ -18,11 +18,12 @@ SODIUM_GEN := $(BUILD)/guest/sodium/include
 # which configure makes from version.h.in: we make it with sed from the same tree (version
 # numbers read from its configure.ac), so it always matches the sources being compiled; for
 # 1.0.18 it comes out identical to Debian's installed one. It must sit beside the other headers:
-# it includes "export.h".
+# it includes "export.h". The copies are one rule's work, with a stamp for target, not a list:
+# a $(wildcard) of the fetched tree, taken when make reads this file, is empty on a fresh clone
+# whose `make deps` runs later in the same make.
 SODIUM_VERSION_H := $(SODIUM_GEN)/sodium/version.h
-SODIUM_COPIED_H  := $(patsubst $(SODIUM_SRC)/include/%,$(SODIUM_GEN)/%, \
-                        $(SODIUM_SRC)/include/sodium.h $(wildcard $(SODIUM_SRC)/include/sodium/*.h))
-SODIUM_HEADERS   := $(SODIUM_COPIED_H) $(SODIUM_VERSION_H)
+SODIUM_STAGED    := $(SODIUM_GEN)/.staged
+SODIUM_HEADERS   := $(SODIUM_STAGED) $(SODIUM_VERSION_H)
 
 # SODIUM_STATIC: plain declarations, no visibility or weak attributes (meant for shared builds).
 GUEST_SODIUM_CFLAGS := -DSODIUM_STATIC=1 -I$(SODIUM_GEN)
@@ -107,10 +108,14 @@ $(SODIUM_VERSION_H): $(SODIUM_SRC)/include/sodium/version.h.in $(SODIUM_TOP)/con
 	if grep -n '@[A-Z_]*@' $@.tmp >&2; then echo "$<: unknown placeholder left" >&2; exit 1; fi
 	$(Q)mv $@.tmp $@
 
-# Plain copies (cp -p keeps the dates, so restaging rebuilds nothing): not worth a line each.
-$(SODIUM_COPIED_H): $(SODIUM_GEN)/%: $(SODIUM_SRC)/include/%
-	@mkdir -p $(@D)
-	$(Q)cp -p $< $@
+# Plain copies (cp -p keeps the dates, so restaging rebuilds nothing), made again when deps
+# fetches the tree again (it touches the stamp).
+$(SODIUM_STAGED): $(BUILD)/third_party/.libsodium.ok
+	@mkdir -p $(@D)/sodium
+	@$(if $(Q),echo "  STAGE $(@D)")
+	$(Q)cp -p $(SODIUM_SRC)/include/sodium.h $(@D)/ && \
+	    cp -p $(SODIUM_SRC)/include/sodium/*.h $(@D)/sodium/
+	$(Q)touch $@
 
 $(SODIUM_UP_OBJS): $(BUILD)/guest/sodium/%.o: $(SODIUM_SRC)/%.c | $(SODIUM_HEADERS)
 	@mkdir -p $(@D)

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs every Debian package Laundromat needs and fetches the source packages the
 # freestanding guest build compiles (lwip, libsodium, libzstd). Idempotent.
+#
+# LM_SOURCE_CACHE=DIR takes the source packages from DIR instead of `apt-get source`: DIR is
+# laid out as build/third_party is (DIR/<package>/src, the unpacked tree), e.g. another
+# checkout's, so a fresh work tree gets its sources only when deps runs, without the network.
 set -euo pipefail
 
 PKGS=(
@@ -9,9 +13,15 @@ PKGS=(
   libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libcmocka-dev libseccomp-dev
   iproute2 iputils-ping bridge-utils curl wrk httperf qemu-system-x86 xxd python3
 )
+# Without a usable /dev/kvm (a PVM guest cannot nest PVM), the tests that run VMs go into a KVM
+# box (tools/kvmbox.sh): QEMU's TCG with an SVM CPU, Debian's kernel, busybox for its init.
+if [ ! -w /dev/kvm ]; then
+  PKGS+=(linux-image-amd64 busybox-static kmod)
+fi
 SRC_PKGS=(lwip libsodium libzstd)
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 TP="$TOP/build/third_party"
+CACHE=${LM_SOURCE_CACHE:-}
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
@@ -64,11 +74,17 @@ fi
 mkdir -p "$TP"
 for sp in "${SRC_PKGS[@]}"; do
   if [ -f "$TP/.$sp.ok" ]; then continue; fi
-  [ $updated -eq 1 ] || { apt_update; updated=1; }
-  log "fetching source package $sp into build/third_party/"
   rm -rf "$TP/$sp" && mkdir -p "$TP/$sp"
-  (cd "$TP/$sp" && apt-get source -qq "$sp" >/tmp/lm-apt-source-$sp.log 2>&1) ||
-    { tail -20 /tmp/lm-apt-source-$sp.log >&2; die "apt-get source $sp failed (log: /tmp/lm-apt-source-$sp.log)"; }
+  if [ -n "$CACHE" ]; then
+    [ -d "$CACHE/$sp/src" ] || die "LM_SOURCE_CACHE=$CACHE has no $sp/src (expected the layout of build/third_party)"
+    log "copying source package $sp from $CACHE into build/third_party/"
+    cp -a "$(readlink -f "$CACHE/$sp/src")" "$TP/$sp/"
+  else
+    [ $updated -eq 1 ] || { apt_update; updated=1; }
+    log "fetching source package $sp into build/third_party/"
+    (cd "$TP/$sp" && apt-get source -qq "$sp" >/tmp/lm-apt-source-$sp.log 2>&1) ||
+      { tail -20 /tmp/lm-apt-source-$sp.log >&2; die "apt-get source $sp failed (log: /tmp/lm-apt-source-$sp.log)"; }
+  fi
   # A stable name for the unpacked tree, whatever the version.
   d=$(find "$TP/$sp" -mindepth 1 -maxdepth 1 -type d | head -1)
   [ -n "$d" ] || die "apt-get source $sp unpacked nothing"
