@@ -33,7 +33,7 @@ if [ ! -w /dev/kvm ]; then
     fi
     echo "demo: this machine's kernel gives no /dev/kvm: the demo runs in a KVM box (tools/kvmbox.sh: QEMU TCG with an SVM CPU, real KVM inside; slower)"
     trap - EXIT
-    rm -rf "$W"
+    cd "$TOP" && rm -rf "$W"
     LM_IN_KVMBOX=1 exec bash "$TOP/tools/kvmbox.sh" -- bash "$TOP/tools/demo.sh"
 fi
 

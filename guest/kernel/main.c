@@ -20,11 +20,26 @@ static const struct app *choose_app(void)
     lm_panic("command line: unknown app=%s (%s)", name, app_names);
 }
 
+static uint64_t last_exit_ns; /* the last poll hypercall: the host fills RX only during one */
+
+/* A busy workload never blocks in idle(): give the host an exit every millisecond anyway, or
+ * the network (a migration, the owner's commands) would starve. */
+static void let_host_in(void)
+{
+    uint64_t now = clock_ns();
+    if (now - last_exit_ns < 1000000)
+        return;
+    last_exit_ns = now;
+    if (platform_poll(0) & LM_POLL_EVENT)
+        events_fetch();
+}
+
 /* One turn of what runs beside the workload: the network, payments, a migration. */
 static bool service(void)
 {
     bool busy = false;
     if (have_net) {
+        let_host_in();
         net_poll();
         payagent_poll();
         busy = mig_poll();
@@ -42,6 +57,7 @@ static void idle(void)
         timeout_ms = mig_timeout_ms();
     if (platform_poll(timeout_ms * 1000000ull) & LM_POLL_EVENT)
         events_fetch();
+    last_exit_ns = clock_ns();
 }
 
 /* Runs the network and the workload; blocks in the poll hypercall when there is nothing to do.
@@ -69,11 +85,7 @@ void kernel_yield(void)
     if (now - last_ns < 1000000 && !mig_workload_stopped())
         return; /* at most one turn a millisecond: the computation's time is its own */
     last_ns = now;
-    /* An exit lets the host fill the RX ring (it does so only during one): without it the
-     * computation would keep the network deaf. */
-    if (platform_poll(0) & LM_POLL_EVENT)
-        events_fetch();
-    service();
+    service(); /* with its exit to the host: without one the network would stay deaf */
     while (mig_workload_stopped())
         if (!service())
             idle();

@@ -66,13 +66,13 @@ migrate() { # VM IP, loader name, loader IP, migration key; then lmctl's own opt
     in_ns "$LMCTL" migrate --loader "$lip" --loader-pub "$(cat "$SCRATCH/$name.lpub")" \
         --mig-key "$mkey" "$@" "$vm"
 }
-exit_of() { # pid: waits for it (up to 10 s) and prints its exit status, or "running"
+exit_of() { # pid: waits for it (up to 30 s); its exit status in RC, or "running"
     local p=$1
-    for _ in $(seq 100); do
-        kill -0 "$p" 2>/dev/null || { wait "$p"; echo $?; return; }
+    RC=running
+    for _ in $(seq 300); do
+        kill -0 "$p" 2>/dev/null || { wait "$p"; RC=$?; return; }
         sleep 0.1
     done
-    echo running
 }
 counter() { in_ns curl -sS -m 5 http://10.78.0.2/ | sed -n 's/.*requests: \([0-9]*\).*/\1/p'; }
 
@@ -99,7 +99,7 @@ sleep 1.5
 expect "migrate alpha -> beta under wrk" 0 "migrated in .* downtime [0-9.]+ ms as the guest measured it" -- \
     migrate 10.78.0.2 beta 10.78.0.50 "$SCRATCH/mig1.key"
 wait $WRK
-rc=$(exit_of "$PID_http")
+exit_of "$PID_http"; rc=$RC
 [ "$rc" = 120 ] && ok "the source VM ended with status 120 (migrated)" ||
     { not_ok "source VM exit: $rc"; tail -20 "$SCRATCH/http.log" | sed 's/^/# /'; }
 grep -q "loader: GO: resuming the guest" "$SCRATCH/beta.log" && ok "beta's loader handed over on GO" ||
@@ -121,7 +121,7 @@ expect "status after: one migration, its figures" 0 "last migration: .* downtime
     in_ns "$LMCTL" status 10.78.0.2
 
 # 2. The computation moves back and forth while it runs; its result equals the host's.
-N=${LM_MIG_COMPUTE_N:-300000} ROUNDS=${LM_MIG_COMPUTE_ROUNDS:-3000}
+N=${LM_MIG_COMPUTE_N:-300000} ROUNDS=${LM_MIG_COMPUTE_ROUNDS:-6000}
 start_guest compute 10.78.0.3 02:00:00:78:00:03 "app=compute n=$N rounds=$ROUNDS"
 for _ in $(seq 100); do grep -q "control: owner" "$SCRATCH/compute.log" && break; sleep 0.05; done
 moves=0 where=compute
@@ -137,11 +137,11 @@ done
 [ "$moves" = 5 ] && ok "the computation migrated 5 times while running" ||
     { not_ok "the computation migrated $moves times of 5"; tail -5 "$SCRATCH/$where.log" | sed 's/^/# /'; }
 eval "pid=\$PID_$where"
-rc=$(exit_of "$pid")
+exit_of "$pid"; rc=$RC
 ref=$("$BUILD/tests/compute_ref" "$N" "$ROUNDS")
 got=$(grep -o "primes=[0-9]* sum=[0-9]* checksum=[0-9a-f]*" "$SCRATCH/$where.log" | tail -1)
 [ "$rc" = 0 ] && [ -n "$got" ] && printf '%s' "$ref" | grep -qF "$got" &&
-    ok "after 5 migrations the result equals the host's ($got)" ||
+    ok "after $moves migrations the result equals the host's ($got)" ||
     { not_ok "computation result after migrations: exit $rc, '$got', host '$ref'"; tail -5 "$SCRATCH/$where.log" | sed 's/^/# /'; }
 
 # 3. Failures leave exactly one running copy: the source, still serving.
@@ -164,7 +164,7 @@ fault() { # description, expected pattern in lmctl's output, loader name; then m
 start_loader f1 10.78.0.71 "$SCRATCH/wrong.key" 10.78.0.4
 wait_port 10.78.0.71 7700
 fault "a loader whose token commits to another migration key" "WRONG_MIG_KEY|not the one the token commits to" f1 10.78.0.71 "$SCRATCH/mig1.key"
-rc=$(exit_of "$PID_f1"); [ "$rc" = 17 ] && ok "that loader VM ended (status 17)" || not_ok "loader f1 exit: $rc"
+exit_of "$PID_f1"; rc=$RC; [ "$rc" = 17 ] && ok "that loader VM ended (status 17)" || not_ok "loader f1 exit: $rc"
 
 start_loader f2 10.78.0.72 "$SCRATCH/mig1.key" 10.78.0.4
 wait_port 10.78.0.72 7700
@@ -184,7 +184,7 @@ relay_fault() { # description, pattern, relay mode and argument
     in_ns python3 "$TOP/tests/tools/mig_relay.py" 10.78.0.1 7799 10.78.0.80 7700 "$mode" "$arg" \
         --record "$SCRATCH/$name.rec" >"$SCRATCH/$name.relay" 2>&1 &
     local relay=$!
-    sleep 0.3
+    for _ in $(seq 200); do grep -q "relay: listening" "$SCRATCH/$name.relay" && break; sleep 0.05; done
     fault "$desc" "$pat" "$name" 10.78.0.1:7799 "$SCRATCH/mig1.key"
     eval "kill \$PID_$name" 2>/dev/null
     kill "$relay" 2>/dev/null
@@ -202,7 +202,7 @@ relay_fault "(recording a stream)" "STREAM_AUTH|authentication" drop 40
 start_loader rp 10.78.0.81 "$SCRATCH/mig1.key" 10.78.0.1
 wait_loader rp
 in_ns python3 -c "import socket,sys; s=socket.create_connection(('10.78.0.81',7700)); s.sendall(open(sys.argv[1],'rb').read()); s.shutdown(1); print(s.recv(300))" "$LAST_REC" >"$SCRATCH/replay.txt" 2>&1
-rc=$(exit_of "$PID_rp")
+exit_of "$PID_rp"; rc=$RC
 [ "$rc" = 17 ] && grep -q "STREAM_AUTH" "$SCRATCH/rp.log" && ok "a recorded stream replayed into another loader is refused (STREAM_AUTH)" ||
     { not_ok "replayed stream: loader exit $rc"; tail -3 "$SCRATCH/rp.log" | sed 's/^/# /'; }
 serving && ok "after all that, the source still serves" || not_ok "the source stopped serving"
