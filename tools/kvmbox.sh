@@ -17,7 +17,8 @@ if [ "${1:-}" = --stage2 ]; then
     top=$2
     mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
     mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm
-    mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /run; mkdir -p /run/netns /var/run
+    # /tmp stays on the root overlay (RAM already): a tmpfs there would hide a work tree under /tmp
+    mount -t tmpfs tmpfs /run; mkdir -p /run/netns /var/run
     for m in kvm_amd tun bridge veth vxlan; do modprobe "$m" 2>/dev/null; done
     ip link set lo up
     cd "$top"
@@ -95,7 +96,7 @@ done >"$BOX/env"
 rm -f "$BOX/status"
 qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$CPUS" -m "$MEM" -nographic \
     -no-reboot -kernel "$KERNEL" -initrd "$INITRD" \
-    -append "console=ttyS0 quiet loglevel=1 panic=-1 kvmbox_top=$TOP" \
+    -append "console=ttyS0 quiet loglevel=1 panic=-1 nowatchdog nosoftlockup tsc=reliable kvmbox_top=$TOP" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs local,path="$TOP",mount_tag=work,security_model=none,multidevs=remap \
     </dev/null 2>&1 |
