@@ -94,17 +94,14 @@ for v in $(compgen -e | grep -E '^(CI|V|FUZZ_SECONDS|FUZZ_SECONDS_SHORT|LM_[A-Z_
     printf 'export %s=%q\n' "$v" "${!v}"
 done >"$BOX/env"
 rm -f "$BOX/status"
-qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$CPUS" -m "$MEM" -nographic \
-    -no-reboot -kernel "$KERNEL" -initrd "$INITRD" \
+# The whole console goes to $BOX/console.log too (the kernel's last words, if it dies).
+timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max \
+    -smp "$CPUS" -m "$MEM" -nographic -no-reboot -kernel "$KERNEL" -initrd "$INITRD" \
     -append "console=ttyS0 quiet loglevel=1 panic=-1 nowatchdog nosoftlockup tsc=reliable kvmbox_top=$TOP" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs local,path="$TOP",mount_tag=work,security_model=none,multidevs=remap \
-    </dev/null 2>&1 |
-    sed -u 's/\r$//; s/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g; /^SeaBIOS\|^iPXE\|^Press Ctrl-B\|^Booting from\|reboot: Power down\|^$/d' &
-qpid=$!
-# The command's own time limit: the box is ended from outside when it passes.
-( sleep "$TIMEOUT"; pkill -f "kvmbox_top=$TOP" ) & wpid=$!
-wait $qpid || true
-kill $wpid 2>/dev/null || true
-[ -s "$BOX/status" ] || { echo "kvmbox: the box ended without a status (timed out after $TIMEOUT s, or failed to start)" >&2; exit 124; }
+    </dev/null 2>&1 | tee "$BOX/console.log" |
+    sed -u 's/\r$//; s/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g; /^SeaBIOS\|^iPXE\|^Press Ctrl-B\|^Booting from\|reboot: Power down\|^$/d' ||
+    true
+[ -s "$BOX/status" ] || { echo "kvmbox: the box ended without a status (timed out after $TIMEOUT s, or its kernel died: see $BOX/console.log)" >&2; exit 124; }
 exit "$(cat "$BOX/status")"
