@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "laundromat/clock.h"
 #include "laundromat/guestctl.h"
 #include "laundromat/keys.h"
 #include "laundromat/migrate.h"
@@ -74,13 +75,6 @@ static int load_owner(const char *path, struct owner *o)
     return 0;
 }
 
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 struct match_arg {
     uint16_t cmd;
     const uint8_t *nonce;
@@ -103,7 +97,7 @@ static int command(const struct owner *o, const struct sockaddr_in *vm, uint16_t
 {
     uint8_t nonce[LM_GC_NONCE_BYTES], req[LM_GC_CMD_MAX], ans[LM_GC_REPLY_MAX];
     randombytes_buf(nonce, sizeof nonce);
-    size_t n = lm_gc_cmd_seal(cmd, wall_ns(), nonce, body, blen, o->kp.sk, o->ctl_key, req);
+    size_t n = lm_gc_cmd_seal(cmd, lm_wall_ns(), nonce, body, blen, o->kp.sk, o->ctl_key, req);
     struct match_arg m = {cmd, nonce, o->ctl_key};
     int tries;
     int got = lmctl_udp_exchange(vm, req, n, ans, sizeof ans, match_reply, &m, timeout_ms, 200, &tries);
