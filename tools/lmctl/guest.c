@@ -299,7 +299,8 @@ int cmd_migrate(int argc, char **argv)
 
     uint16_t st;
     struct lm_gc_status s;
-    int rc = command(&o, &vm, LM_GC_STATUS, NULL, 0, 3000, &st, &s);
+    /* A guest under load may drop datagrams: retry for a while before giving up. */
+    int rc = command(&o, &vm, LM_GC_STATUS, NULL, 0, 10000, &st, &s);
     if (rc) {
         lmctl_err("%s: no authenticated answer (not running, not yours, or owner= not given at injection)", argv[optind]);
         return LMCTL_MIG_FAILED;
@@ -308,7 +309,7 @@ int cmd_migrate(int argc, char **argv)
     uint8_t body[LM_GC_MIGRATE_SIZE];
     lm_gc_migrate_encode(&m, body);
     sodium_memzero(&m, sizeof m);
-    rc = command(&o, &vm, LM_GC_MIGRATE, body, sizeof body, 3000, &st, &s);
+    rc = command(&o, &vm, LM_GC_MIGRATE, body, sizeof body, 10000, &st, &s);
     sodium_memzero(body, sizeof body);
     if (rc || st != 0) {
         if (rc)
