@@ -34,18 +34,18 @@ static int address_ok(const char *s)
 static json_t *host_json(sqlite3_stmt *st)
 {
     const char *cluster = (const char *)sqlite3_column_text(st, 1);
-    return json_pack("{s:s s:s? s:s s:I s:I s:I s:s s:I}", "name", sqlite3_column_text(st, 0),
+    return json_pack("{s:s s:s? s:s s:I s:I s:I s:s s:s s:I}", "name", sqlite3_column_text(st, 0),
                      "cluster", cluster, "address", sqlite3_column_text(st, 2), "port",
                      (json_int_t)sqlite3_column_int64(st, 3), "price_per_unit",
                      (json_int_t)sqlite3_column_int64(st, 4), "unit_ms",
                      (json_int_t)sqlite3_column_int64(st, 5), "operator",
-                     sqlite3_column_text(st, 6), "updated_at",
-                     (json_int_t)sqlite3_column_int64(st, 7));
+                     sqlite3_column_text(st, 6), "operator_key", sqlite3_column_text(st, 8),
+                     "updated_at", (json_int_t)sqlite3_column_int64(st, 7));
 }
 
 #define HOST_SELECT                                                                                \
     "SELECT h.name, h.cluster, h.address, h.port, h.price_per_unit, h.unit_ms, a.name, "           \
-    "h.updated_at FROM hosts h JOIN accounts a ON a.id = h.operator_id "
+    "h.updated_at, a.public_key FROM hosts h JOIN accounts a ON a.id = h.operator_id "
 
 int h_host_register(struct call *c)
 {

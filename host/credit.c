@@ -50,7 +50,7 @@ struct credit_decision credit_decide(const struct em_config *c, const struct vm 
     bool warned = v->warned;
     if (v->state == VM_GRACE && d.credit_ms > 0) {
         d.action = CREDIT_RESUME;
-        d.state = v->booted_ns ? VM_RUNNING : VM_LOADING;
+        d.state = v->booted_ns ? VM_RUNNING : v->checkpoint ? VM_RECEIVING : VM_LOADING;
     } else if (v->state == VM_GRACE) {
         if (now_ns >= v->grace_deadline_ns) {
             d.action = CREDIT_RECLAIM;

@@ -55,14 +55,14 @@ int config_load(const char *path, struct em_config *c, struct lm_diag *d);
 struct replay;
 struct replay *replay_new(unsigned capacity);
 void replay_free(struct replay *r);
-/* The reply cached for this exact datagram, or NULL; *seen tells whether the token id is
- * known at all (then a different datagram is a replay). */
+/* The reply cached for this exact datagram (*reply_len bytes), or NULL; *seen tells whether
+ * the token id is known at all (then a different datagram is a replay). */
 const uint8_t *replay_lookup(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES],
-                             const uint8_t *dgram, size_t len, bool *seen);
+                             const uint8_t *dgram, size_t len, bool *seen, size_t *reply_len);
 /* Remembers an admitted token until it expires, with the datagram and its reply; -1 when
  * full (nothing is evicted early: that would let a token boot twice). */
 int replay_add(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t expires_at,
-               const uint8_t *dgram, size_t len, const uint8_t reply[LM_PING_REPLY_SIZE]);
+               const uint8_t *dgram, size_t len, const uint8_t *reply, size_t reply_len);
 void replay_expire(struct replay *r, uint64_t now);
 unsigned replay_count(const struct replay *r);
 
@@ -76,11 +76,13 @@ bool ratelimit_take(struct ratelimit *r, uint32_t source_ip, uint64_t now_ns);
 struct admit_limits {
     unsigned vms_running, max_vms;
     uint64_t mem_in_use_mib, total_mem_mib;
+    bool checkpoints; /* this host can vouch for a loader (it has the operator's key) */
 };
 struct admit {
     int status;                    /* 0 admitted, else enum lm_status */
     bool resend;                   /* an exact repeat: send `cached` again */
     const uint8_t *cached;         /* with resend */
+    size_t cached_len;
     struct lm_ping ping;
     struct lm_token token;
     struct lm_diag why;            /* the reason, for the log */
@@ -91,6 +93,11 @@ void ping_admit(const uint8_t *dgram, size_t len, uint32_t source_ip, uint64_t n
 
 /* pool.c: VM addresses and MACs. */
 int pool_take(const struct em_config *c, const uint8_t want[4], uint8_t ip[4], uint8_t mac[6]);
+/* Accounts an address a guest brings with it (a checkpoint): -1 if the pool has it in use;
+ * addresses outside the pool's range are accounted by the VM table alone. */
+int pool_claim(const struct em_config *c, const uint8_t ip[4]);
+/* ip is a host address of the VMs' subnet, not the gateway's, network or broadcast. */
+bool pool_in_subnet(const struct em_config *c, const uint8_t ip[4]);
 void pool_release(const struct em_config *c, const uint8_t ip[4]);
 unsigned pool_in_use(void);
 
@@ -117,7 +124,11 @@ struct vm {
     uint64_t started_ns, booted_ns, last_tick_ns;
     int pid, ctl_fd, tap_fd;
     char tap[16];
-    uint8_t ip[4], mac[6];
+    uint8_t ip[4], mac[6];         /* a checkpoint's loader: a temporary address until commit */
+    bool checkpoint;               /* its payload is a checkpoint stream */
+    bool has_claim;                /* claim_ip is reserved for it: the token's address */
+    uint8_t claim_ip[4];
+    uint8_t loader_pub[32];        /* a checkpoint loader's X25519 key, vouched for at the ping */
     char log_path[256];
     uint32_t settled_index;        /* 1 + the last index sent to the broker; 0: none yet */
 };
@@ -125,6 +136,7 @@ struct vm *vm_find_token(const uint8_t id[LM_TOKEN_ID_BYTES]);
 struct vm *vm_find_id(uint64_t id);
 struct vm *vm_find_pid(int pid);
 struct vm *vm_find_ctl(int fd);
+struct vm *vm_find_ip(const uint8_t ip[4]); /* its address or the one it will take */
 unsigned vm_count(void);
 const char *vm_state_name(enum vm_state s);
 /* Moves v to state `to` if the transition is legal (logged at debug level); else logs an
@@ -137,6 +149,9 @@ void vm_foreach(void (*fn)(struct vm *, void *), void *arg);
  * *status (enum lm_status) and d set when it cannot. */
 struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_t sender,
                     int *status, struct lm_diag *d);
+/* A checkpoint VM's guest resumed (its loader handed over): it takes the token's address,
+ * the temporary one goes back to the pool, and it runs. */
+void vm_commit(const struct em_config *c, struct vm *v);
 /* Ends a VM: kills the monitor if alive; vm_reap() finishes once it has exited. */
 void vm_destroy(struct vm *v, const char *why);
 void vm_reap(const struct em_config *c, struct vm *v, int wait_status);

@@ -22,6 +22,7 @@
 #include "backend/backend.h"
 #include "evilman.h"
 #include "laundromat/clock.h"
+#include "laundromat/keys.h"
 #include "laundromat/log.h"
 #include "laundromat/util.h"
 #include "laundromat/vmmctl.h"
@@ -40,6 +41,8 @@ static struct em_config cfg;
 static struct replay *replay;
 static struct ratelimit *rl;
 static int udp_fd, ep_fd;
+static struct lm_keypair vouch_key; /* the operator's: vouches for checkpoint loaders */
+static bool can_vouch;
 
 static void reply_to(const struct sockaddr_in *to, const uint8_t *b, size_t n)
 {
@@ -76,13 +79,14 @@ static bool log_refusal_allowed(void)
 
 static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *from)
 {
-    struct admit_limits lim = {vm_count(), cfg.max_vms, vm_mem_in_use(), cfg.total_mem_mib};
+    struct admit_limits lim = {vm_count(), cfg.max_vms, vm_mem_in_use(), cfg.total_mem_mib,
+                               can_vouch};
     struct admit a;
     char src[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &from->sin_addr, src, sizeof src);
     ping_admit(b, n, from->sin_addr.s_addr, lm_now(), lm_now_ns(), &cfg, &lim, replay, rl, &a);
     if (a.resend) {
-        reply_to(from, a.cached, LM_PING_REPLY_SIZE);
+        reply_to(from, a.cached, a.cached_len);
         return;
     }
     struct lm_ping_reply r = {.nonce = a.ping.nonce, .server_time = lm_now()};
@@ -105,6 +109,10 @@ static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *fr
         memcpy(r.loader_ip, v->ip, 4);
         r.loader_port = (uint16_t)cfg.loader_port;
         r.credit_ms = (uint64_t)(v->credit_ms > 0 ? v->credit_ms : 0);
+        if (v->checkpoint) { /* the owner checks this before the guest sends its memory */
+            memcpy(r.loader_pub, v->loader_pub, 32);
+            lm_vouch_sign(&r, vouch_key.sk);
+        }
         lm_info("ping from %s: token %s admitted: VM %llu, %u MiB, %u.%u.%u.%u on %s, "
                 "%lld ms prepaid", src, id, (unsigned long long)v->id, a.token.mem_mib, v->ip[0],
                 v->ip[1], v->ip[2], v->ip[3], v->tap, (long long)v->credit_ms);
@@ -113,15 +121,16 @@ static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *fr
         if (log_refusal_allowed())
             lm_info("ping from %s refused: %s (%s)", src, lm_status_name(a.status), a.why.msg);
     }
-    uint8_t out[LM_PING_REPLY_SIZE];
-    lm_ping_reply_encode(&r, out, sizeof out);
-    if (v && replay_add(replay, a.token.id, a.token.expires_at, b, n, out) != 0) {
+    uint8_t out[LM_PING_REPLY_MAX];
+    int len = lm_ping_reply_encode(&r, out, sizeof out);
+    if (v && replay_add(replay, a.token.id, a.token.expires_at, b, n, out, (size_t)len) != 0) {
         /* Full: better to refuse new tokens than to let a cached one boot twice. */
         vm_destroy(v, "replay cache full");
         r.status = LM_BUSY;
-        lm_ping_reply_encode(&r, out, sizeof out);
+        r.flags = 0;
+        len = lm_ping_reply_encode(&r, out, sizeof out);
     }
-    reply_to(from, out, sizeof out);
+    reply_to(from, out, (size_t)len);
 }
 
 static void handle_payment(const uint8_t *b, size_t n, const struct sockaddr_in *from)
@@ -178,11 +187,17 @@ static void handle_ctl_msg(int fd)
     struct lm_ctl_msg m;
     ssize_t n;
     while (v && (n = recv(fd, &m, sizeof m, MSG_DONTWAIT)) > 0) {
-        if (n == sizeof m && m.type == LM_CTL_BOOTED && v->state == VM_LOADING) {
-            vm_set_state(v, VM_RUNNING);
+        if (n == sizeof m && m.type == LM_CTL_BOOTED && !v->booted_ns &&
+            (v->state == VM_LOADING || v->state == VM_RECEIVING || v->state == VM_GRACE)) {
             v->booted_ns = lm_now_ns();
-            lm_info("VM %llu: image verified and booted (%.1f ms after admission)",
-                    (unsigned long long)v->id, (double)(v->booted_ns - v->started_ns) / 1e6);
+            if (v->checkpoint)
+                vm_commit(&cfg, v);
+            else if (v->state == VM_LOADING)
+                vm_set_state(v, VM_RUNNING);
+            lm_info("VM %llu: %s (%.1f ms after admission)%s", (unsigned long long)v->id,
+                    v->checkpoint ? "checkpoint verified and resumed" : "image verified and booted",
+                    (double)(v->booted_ns - v->started_ns) / 1e6,
+                    v->state == VM_GRACE ? "; in grace until paid" : "");
         }
     }
     if (v && n == 0) /* the monitor is gone: SIGCHLD brings the rest */
@@ -257,6 +272,13 @@ int main(int argc, char **argv)
         printf("%s: ok (host %s, %zu broker keys, bridge %s)\n", path, cfg.host_name, cfg.nkeys,
                cfg.bridge);
         return 0;
+    }
+    if (cfg.operator_key[0]) {
+        if (lm_key_load_secret(cfg.operator_key, &vouch_key, &d) != 0) {
+            lm_err("operator_key: %s", d.msg);
+            return 1;
+        }
+        can_vouch = true;
     }
     backend_kvm_set_vmm(cfg.vmm);
     mkdir(cfg.state_dir, 0700);

@@ -26,7 +26,7 @@ void ping_admit(const uint8_t *dgram, size_t len, uint32_t source_ip, uint64_t n
         return refuse(a, rc);
 
     bool seen;
-    a->cached = replay_lookup(replay, a->token.id, dgram, len, &seen);
+    a->cached = replay_lookup(replay, a->token.id, dgram, len, &seen, &a->cached_len);
     if (a->cached) {
         a->resend = true; /* the same datagram again: the same answer */
         return;
@@ -60,9 +60,18 @@ void ping_admit(const uint8_t *dgram, size_t len, uint32_t source_ip, uint64_t n
                                  lim->vms_running, lim->max_vms,
                                  (unsigned long long)lim->mem_in_use_mib,
                                  (unsigned long long)lim->total_mem_mib, a->token.mem_mib));
-    if (a->token.payload_kind != LM_PAYLOAD_IMAGE)
+    if (a->token.payload_kind == LM_PAYLOAD_CHECKPOINT && !lim->checkpoints)
+        return refuse(a, lm_fail(&a->why, LM_BAD_PAYLOAD_KIND, "token %s: a checkpoint; this "
+                                 "host has no operator key to vouch for a loader with, so it "
+                                 "takes only images", idh));
+    if (a->token.payload_kind == LM_PAYLOAD_CHECKPOINT && !a->token.prefix)
+        return refuse(a, lm_fail(&a->why, LM_BAD_NETID, "token %s: a checkpoint token must name "
+                                 "the guest's address (buy it with --ip): the guest keeps it "
+                                 "and the host accounts it at commit", idh));
+    if (a->token.payload_kind != LM_PAYLOAD_IMAGE &&
+        a->token.payload_kind != LM_PAYLOAD_CHECKPOINT)
         return refuse(a, lm_fail(&a->why, LM_BAD_PAYLOAD_KIND, "token %s: payload kind %u; "
-                                 "this host's loader takes images", idh,
+                                 "this host's loader takes images and checkpoints", idh,
                                  a->token.payload_kind));
     if (!ratelimit_take(rl, source_ip, now_ns))
         return refuse(a, lm_fail(&a->why, LM_BUSY, "token %s: too many signature checks from "

@@ -45,6 +45,27 @@ int pool_take(const struct em_config *c, const uint8_t want[4], uint8_t ip[4], u
     return 0;
 }
 
+int pool_claim(const struct em_config *c, const uint8_t ip[4])
+{
+    uint32_t lo = ntohl(ip4_u32(c->pool_lo)), a = ntohl(ip4_u32(ip));
+    if (a < lo || a - lo >= pool_size(c))
+        return 0; /* not the pool's to hand out: the VM table alone accounts it */
+    unsigned i = a - lo;
+    if (used[i / 8] >> (i % 8) & 1)
+        return -1;
+    used[i / 8] |= (uint8_t)(1u << (i % 8));
+    in_use++;
+    return 0;
+}
+
+bool pool_in_subnet(const struct em_config *c, const uint8_t ip[4])
+{
+    uint32_t mask = c->prefix ? htonl(~0u << (32 - c->prefix)) : 0;
+    return (ip4_u32(ip) & mask) == (ip4_u32(c->bridge_ip) & mask) &&
+           ip4_u32(ip) != ip4_u32(c->bridge_ip) && (ip4_u32(ip) & ~mask) != 0 &&
+           (ip4_u32(ip) | mask) != 0xffffffffu;
+}
+
 void pool_release(const struct em_config *c, const uint8_t ip[4])
 {
     uint32_t lo = ntohl(ip4_u32(c->pool_lo)), a = ntohl(ip4_u32(ip));

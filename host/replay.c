@@ -14,7 +14,8 @@
 struct entry {
     uint8_t id[LM_TOKEN_ID_BYTES];
     uint8_t digest[LM_HASH_BYTES];   /* of the admitting datagram */
-    uint8_t reply[LM_PING_REPLY_SIZE];
+    uint8_t reply[LM_PING_REPLY_MAX];
+    uint8_t reply_len;
     uint64_t expires_at;             /* 0: free slot */
 };
 
@@ -66,7 +67,7 @@ static struct entry *find(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES])
 }
 
 const uint8_t *replay_lookup(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES],
-                             const uint8_t *dgram, size_t len, bool *seen)
+                             const uint8_t *dgram, size_t len, bool *seen, size_t *reply_len)
 {
     struct entry *e = find(r, id);
     *seen = e != NULL;
@@ -75,13 +76,16 @@ const uint8_t *replay_lookup(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTE
     uint8_t digest[LM_HASH_BYTES];
     if (lm_hash(DOMAIN_DGRAM, dgram, len, digest) != 0)
         return NULL;
-    return memcmp(digest, e->digest, LM_HASH_BYTES) == 0 ? e->reply : NULL;
+    if (memcmp(digest, e->digest, LM_HASH_BYTES) != 0)
+        return NULL;
+    *reply_len = e->reply_len;
+    return e->reply;
 }
 
 int replay_add(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t expires_at,
-               const uint8_t *dgram, size_t len, const uint8_t reply[LM_PING_REPLY_SIZE])
+               const uint8_t *dgram, size_t len, const uint8_t *reply, size_t reply_len)
 {
-    if (r->count >= r->capacity || find(r, id))
+    if (r->count >= r->capacity || find(r, id) || reply_len > LM_PING_REPLY_MAX)
         return -1;
     unsigned i = slot_of(r, id);
     while (r->slots[i].expires_at)
@@ -90,7 +94,8 @@ int replay_add(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t e
     memcpy(e->id, id, LM_TOKEN_ID_BYTES);
     if (lm_hash(DOMAIN_DGRAM, dgram, len, e->digest) != 0)
         return -1;
-    memcpy(e->reply, reply, LM_PING_REPLY_SIZE);
+    memcpy(e->reply, reply, reply_len);
+    e->reply_len = (uint8_t)reply_len;
     e->expires_at = expires_at ? expires_at : 1;
     r->count++;
     return 0;

@@ -1,5 +1,6 @@
 /* The VM table and each VM's lifecycle: start (tap, address, monitor), destroy, reap. */
 #include <errno.h>
+#include <sodium.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "evilman.h"
+#include "laundromat/abi.h"
 #include "laundromat/clock.h"
 #include "laundromat/log.h"
 #include "tap.h"
@@ -30,7 +32,8 @@ static const char *const state_names[] = {
 
 /*
  * The legal transitions, one row per state: the states it may move to. Any state but ENDED
- * may end (destroyed, killed, reaped). Grace returns to loading or running when paid; a VM
+ * may end (destroyed, killed, reaped). Grace returns to loading, receiving or running when
+ * paid, and a guest in grace may still migrate out (that is what the warning is for); a VM
  * migrating out returns to running when the migration fails, to grace when its credit runs
  * out first; a VM received goes on running, or to grace when it arrives without credit.
  */
@@ -38,7 +41,8 @@ static const char *const state_names[] = {
 static const unsigned legal[NSTATES] = {
     [VM_LOADING] = TO(VM_RUNNING) | TO(VM_RECEIVING) | TO(VM_GRACE) | TO(VM_ENDED),
     [VM_RUNNING] = TO(VM_GRACE) | TO(VM_MIGRATING_OUT) | TO(VM_ENDED),
-    [VM_GRACE] = TO(VM_LOADING) | TO(VM_RUNNING) | TO(VM_ENDED),
+    [VM_GRACE] = TO(VM_LOADING) | TO(VM_RUNNING) | TO(VM_RECEIVING) | TO(VM_MIGRATING_OUT) |
+                 TO(VM_ENDED),
     [VM_MIGRATING_OUT] = TO(VM_RUNNING) | TO(VM_GRACE) | TO(VM_MIGRATED) | TO(VM_ENDED),
     [VM_RECEIVING] = TO(VM_RUNNING) | TO(VM_GRACE) | TO(VM_ENDED),
     [VM_MIGRATED] = TO(VM_ENDED),
@@ -89,6 +93,14 @@ struct vm *vm_find_pid(int pid)
     return NULL;
 }
 
+struct vm *vm_find_ip(const uint8_t ip[4])
+{
+    for (unsigned i = 0; i < nvms; i++)
+        if (!memcmp(table[i]->ip, ip, 4) || (table[i]->has_claim && !memcmp(table[i]->claim_ip, ip, 4)))
+            return table[i];
+    return NULL;
+}
+
 struct vm *vm_find_ctl(int fd)
 {
     for (unsigned i = 0; i < nvms; i++)
@@ -120,6 +132,7 @@ void vm_foreach(void (*fn)(struct vm *, void *), void *arg)
 struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_t sender,
                     int *status, struct lm_diag *d)
 {
+    uint8_t loader_sk[32] = {0};
     if (nvms == cap) {
         unsigned ncap = cap ? 2 * cap : 64;
         struct vm **nt = ncap <= MAX_TABLE ? realloc(table, ncap * sizeof *nt) : NULL;
@@ -139,18 +152,48 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     v->token = *t;
     v->tap_fd = v->ctl_fd = -1;
     int ctl[2] = {-1, -1};
-    if (pool_take(c, t->prefix ? t->ipv4 : NULL, v->ip, v->mac) < 0) {
-        if (t->prefix)
+    v->checkpoint = t->payload_kind == LM_PAYLOAD_CHECKPOINT;
+    if (v->checkpoint) {
+        /* The guest brings its address: it must fit this network and be free here. The
+         * loader receives on a temporary address meanwhile, with a MAC of this host's. */
+        struct vm *holder = vm_find_ip(t->ipv4);
+        if (!pool_in_subnet(c, t->ipv4) || t->prefix != c->prefix)
+            *status = -lm_fail(d, LM_BAD_NETID, "address %u.%u.%u.%u/%u is not in this host's "
+                               "network %u.%u.%u.%u/%u", t->ipv4[0], t->ipv4[1], t->ipv4[2],
+                               t->ipv4[3], t->prefix, c->bridge_ip[0], c->bridge_ip[1],
+                               c->bridge_ip[2], c->bridge_ip[3], c->prefix);
+        else if (holder || pool_claim(c, t->ipv4) < 0)
+            *status = -lm_fail(d, LM_BAD_NETID, "address %u.%u.%u.%u is in use here%s%llu; a "
+                               "guest cannot move to a host where its address is taken",
+                               t->ipv4[0], t->ipv4[1], t->ipv4[2], t->ipv4[3],
+                               holder ? " by VM " : "", holder ? (unsigned long long)holder->id : 0ull);
+        else
+            *status = 0;
+        if (*status) {
+            next_id--;
+            free(v);
+            return NULL;
+        }
+        memcpy(v->claim_ip, t->ipv4, 4);
+        v->has_claim = true;
+        randombytes_buf(loader_sk, sizeof loader_sk);
+        crypto_scalarmult_curve25519_base(v->loader_pub, loader_sk);
+    }
+    if (pool_take(c, t->prefix && !v->checkpoint ? t->ipv4 : NULL, v->ip, v->mac) < 0) {
+        if (t->prefix && !v->checkpoint)
             *status = -lm_fail(d, LM_BAD_NETID, "address %u.%u.%u.%u is outside this host's "
                                "pool or in use", t->ipv4[0], t->ipv4[1], t->ipv4[2], t->ipv4[3]);
         else
             *status = -lm_fail(d, LM_HOST_FULL, "no free address in the pool");
+        if (v->has_claim)
+            pool_release(c, v->claim_ip);
         next_id--; /* ids count VMs that started */
+        sodium_memzero(loader_sk, sizeof loader_sk);
         free(v);
         return NULL;
     }
-    if (t->mac[0] | t->mac[1] | t->mac[2] | t->mac[3] | t->mac[4] | t->mac[5])
-        memcpy(v->mac, t->mac, 6); /* the token keeps its identity, e.g. after migrating */
+    if (!v->checkpoint && (t->mac[0] | t->mac[1] | t->mac[2] | t->mac[3] | t->mac[4] | t->mac[5]))
+        memcpy(v->mac, t->mac, 6); /* the token keeps its identity */
     char want[16];
     snprintf(want, sizeof want, "lmvm%llu", (unsigned long long)v->id);
     v->tap_fd = tap_open(want, c->bridge, v->tap, sizeof v->tap);
@@ -164,7 +207,8 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     snprintf(v->log_path, sizeof v->log_path, "%s/vm-%llu.log", c->state_dir,
              (unsigned long long)v->id);
     char cmdline[160];
-    const uint8_t *s = (const uint8_t *)&sender;
+    /* A checkpoint comes from the guest itself, at its own address. */
+    const uint8_t *s = v->checkpoint ? t->ipv4 : (const uint8_t *)&sender;
     snprintf(cmdline, sizeof cmdline, "app=loader port=%u wait_s=%u idle_s=%u sender=%u.%u.%u.%u",
              c->loader_port, c->loader_wait_s, c->loader_idle_s, s[0], s[1], s[2], s[3]);
     struct vm_spec spec = {
@@ -175,8 +219,11 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     memcpy(spec.gateway, c->bridge_ip, 4);
     memcpy(spec.mac, v->mac, 6);
     memcpy(spec.commitment, t->commitment, 32);
+    spec.loader_key = v->checkpoint ? loader_sk : NULL;
     struct vm_handle h;
-    if (backend_kvm.create(&spec, &h, d) != 0) {
+    int created = backend_kvm.create(&spec, &h, d);
+    sodium_memzero(loader_sk, sizeof loader_sk);
+    if (created != 0) {
         *status = LM_INTERNAL;
         goto fail;
     }
@@ -184,6 +231,8 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     v->pid = h.pid;
     v->state = VM_LOADING; /* its first state, not a change: vm_set_state() moves it on */
     lm_debug("VM %llu: %s", (unsigned long long)v->id, vm_state_name(v->state));
+    if (v->checkpoint)
+        vm_set_state(v, VM_RECEIVING);
     v->started_ns = v->last_tick_ns = lm_now_ns();
     v->credit_ms = (int64_t)t->prepaid_units * t->link_value_ms;
     v->earned_units = t->prepaid_units;
@@ -198,9 +247,26 @@ fail:
     if (v->tap_fd >= 0)
         close(v->tap_fd);
     pool_release(c, v->ip);
+    if (v->has_claim)
+        pool_release(c, v->claim_ip);
     next_id--;
     free(v);
     return NULL;
+}
+
+void vm_commit(const struct em_config *c, struct vm *v)
+{
+    if (!v->has_claim)
+        return;
+    lm_info("VM %llu: the guest resumed from its checkpoint and takes its address %u.%u.%u.%u "
+            "(the loader's %u.%u.%u.%u goes back to the pool)", (unsigned long long)v->id,
+            v->claim_ip[0], v->claim_ip[1], v->claim_ip[2], v->claim_ip[3], v->ip[0], v->ip[1],
+            v->ip[2], v->ip[3]);
+    pool_release(c, v->ip);
+    memcpy(v->ip, v->claim_ip, 4);
+    v->has_claim = false;
+    if (v->state == VM_RECEIVING)
+        vm_set_state(v, VM_RUNNING); /* in grace it stays there, booted, until paid */
 }
 
 void vm_destroy(struct vm *v, const char *why)
@@ -242,6 +308,16 @@ void vm_reap(const struct em_config *c, struct vm *v, int status)
     else
         snprintf(why, sizeof why, "killed by signal %d%s", WTERMSIG(status),
                  v->state == VM_ENDED ? " (destroyed)" : "");
+    bool moved = WIFEXITED(status) && (WEXITSTATUS(status) == LM_EXIT_MIGRATED ||
+                                       WEXITSTATUS(status) == LM_EXIT_MIGRATED_UNCONFIRMED);
+    if (moved && v->state != VM_ENDED) {
+        /* The guest gave itself away after GO: it never runs here again. */
+        if (v->state != VM_MIGRATING_OUT)
+            vm_set_state(v, VM_MIGRATING_OUT);
+        vm_set_state(v, VM_MIGRATED);
+        snprintf(why, sizeof why, "migrated%s", WEXITSTATUS(status) == LM_EXIT_MIGRATED ? ""
+                 : " (GO unacknowledged: the destination holds the only copy)");
+    }
     if (v->state != VM_ENDED) /* it ended on its own */
         vm_set_state(v, VM_ENDED);
     lm_info("VM %llu ended (%s); reclaiming tap %s, address %u.%u.%u.%u, %llu MiB",
@@ -252,6 +328,8 @@ void vm_reap(const struct em_config *c, struct vm *v, int status)
     close(v->ctl_fd);
     close(v->tap_fd); /* the kernel removes the tap with its last descriptor */
     pool_release(c, v->ip);
+    if (v->has_claim)
+        pool_release(c, v->claim_ip);
     for (unsigned i = 0; i < nvms; i++)
         if (table[i] == v) {
             table[i] = table[--nvms];

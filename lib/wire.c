@@ -1,4 +1,5 @@
 /* Encode and decode of the UDP messages: magic ping, payment and their replies. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "laundromat/wire.h"
@@ -76,9 +77,11 @@ int lm_ping_decode(const uint8_t *b, size_t len, struct lm_ping *m, struct lm_di
 
 int lm_ping_reply_encode(const struct lm_ping_reply *m, uint8_t *b, size_t cap)
 {
-    if (cap < LM_PING_REPLY_SIZE)
+    bool vouched = (m->flags & LM_PING_REPLY_FLAG_VOUCHED) != 0;
+    size_t n = vouched ? LM_PING_REPLY_VOUCHED_SIZE : LM_PING_REPLY_SIZE;
+    if (cap < n)
         return -LM_INVAL;
-    memset(b, 0, LM_PING_REPLY_SIZE);
+    memset(b, 0, n);
     put_head(b, LM_PING_REPLY_MAGIC, m->status);
     lm_put64(b + 8, m->nonce);
     memcpy(b + 16, m->token_id, LM_TOKEN_ID_BYTES);
@@ -86,20 +89,32 @@ int lm_ping_reply_encode(const struct lm_ping_reply *m, uint8_t *b, size_t cap)
     lm_put64(b + 40, m->server_time);
     memcpy(b + 48, m->loader_ip, 4);
     lm_put16(b + 52, m->loader_port);
+    lm_put16(b + 54, vouched ? LM_PING_REPLY_FLAG_VOUCHED : 0);
     lm_put64(b + 56, m->credit_ms);
-    return LM_PING_REPLY_SIZE;
+    if (vouched) {
+        memcpy(b + 64, m->loader_pub, 32);
+        memcpy(b + 96, m->vouch_sig, 64);
+    }
+    return (int)n;
 }
 
 int lm_ping_reply_decode(const uint8_t *b, size_t len, struct lm_ping_reply *m,
                          struct lm_diag *d)
 {
     int rc = check_head(b, len, LM_PING_REPLY_MAGIC, "ping reply", d);
-    if (!rc)
-        rc = check_len(len, LM_PING_REPLY_SIZE, "ping reply", d);
     if (rc)
         return rc;
-    if (b[54] | b[55])
-        return lm_fail(d, LM_RESERVED_NONZERO, "ping reply: reserved bytes are not zero");
+    if (len < LM_PING_REPLY_SIZE)
+        return check_len(len, LM_PING_REPLY_SIZE, "ping reply", d);
+    uint16_t flags = lm_get16(b + 54);
+    if (flags & ~LM_PING_REPLY_FLAG_VOUCHED)
+        return lm_fail(d, LM_BAD_FLAGS, "ping reply: flags 0x%04x, only 0x0001 is defined",
+                       flags);
+    bool vouched = flags != 0;
+    rc = check_len(len, vouched ? LM_PING_REPLY_VOUCHED_SIZE : LM_PING_REPLY_SIZE,
+                   vouched ? "vouched ping reply" : "ping reply", d);
+    if (rc)
+        return rc;
     m->status = lm_get16(b + 6);
     m->nonce = lm_get64(b + 8);
     memcpy(m->token_id, b + 16, LM_TOKEN_ID_BYTES);
@@ -107,7 +122,14 @@ int lm_ping_reply_decode(const uint8_t *b, size_t len, struct lm_ping_reply *m,
     m->server_time = lm_get64(b + 40);
     memcpy(m->loader_ip, b + 48, 4);
     m->loader_port = lm_get16(b + 52);
+    m->flags = flags;
     m->credit_ms = lm_get64(b + 56);
+    memset(m->loader_pub, 0, 32);
+    memset(m->vouch_sig, 0, 64);
+    if (vouched) {
+        memcpy(m->loader_pub, b + 64, 32);
+        memcpy(m->vouch_sig, b + 96, 64);
+    }
     return 0;
 }
 

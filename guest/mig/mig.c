@@ -102,6 +102,7 @@ int mig_start(const struct lm_gc_migrate *m)
     mig.deadline_ns = mig.start_ns + CONNECT_TIMEOUT_NS;
     mig.cur.ram_pages = mig.npages;
     mig.end_sent = mig.go_sent = mig.ready = false;
+    mig.refused = 0;
     mig.phase = MIG_CONNECTING;
     if (stream_open() < 0)
         return -LM_IO;
@@ -134,6 +135,8 @@ bool mig_poll(void)
     }
     switch (mig.phase) {
     case MIG_CONNECTING:
+        if (!mig.pcb && mig.retry_ns && clock_ns() >= mig.retry_ns)
+            stream_open();
         if (clock_ns() > mig.deadline_ns)
             mig_fail(LM_MIG_TIMEOUT, "the loader did not accept a connection within %llu s", CONNECT_TIMEOUT_NS / 1000000000ull);
         return false;

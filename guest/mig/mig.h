@@ -73,6 +73,8 @@ struct mig {
     uint64_t cursor;  /* next page number to look at in this round */
     uint64_t round_pages, round_sent, prev_dirty;
     uint64_t start_ns, round_start_ns, stop_ns, stop_wall_ns, deadline_ns, progress_ns;
+    uint64_t retry_ns;  /* connecting: the loader refused (not listening yet); try again then */
+    unsigned refused;   /* connections refused so far */
     uint64_t dirty_rate; /* pages/s dirtied during the last round */
     uint64_t final_shadow_i; /* final phase: next shadow slot to send */
     uint64_t unprot_from;    /* final phase: protected pages sent but still read-only */

@@ -124,9 +124,19 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     return mig.pcb == before ? ERR_OK : ERR_ABRT;
 }
 
+#define RETRY_NS 100000000ull /* a loader just started may not listen yet: try again soon */
+
 static void on_err(void *arg, err_t err)
 {
     (void)arg;
+    if (mig.phase == MIG_CONNECTING && !mig.connected && err == ERR_RST &&
+        clock_ns() + RETRY_NS < mig.deadline_ns) {
+        mig.pcb = NULL; /* lwIP freed it */
+        mig.retry_ns = clock_ns() + RETRY_NS;
+        if (mig.refused++ == 0)
+            printf("mig: the loader refused the connection (not listening yet?); retrying\n");
+        return;
+    }
     char msg[64];
     snprintf(msg, sizeof msg, "the connection to the loader broke (lwIP error %d)", err);
     lost(LM_MIG_LINK, msg);
@@ -176,6 +186,7 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 
 int stream_open(void)
 {
+    mig.retry_ns = 0;
     pending = 0;
     mig.records = 0;
     mig.rx_len = 0;

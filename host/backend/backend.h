@@ -18,6 +18,7 @@ struct vm_spec {
     int tap_fd;              /* the NIC: an open tap, already on the bridge */
     uint8_t ip[4], prefix, gateway[4], mac[6];
     uint8_t commitment[32];
+    const uint8_t *loader_key; /* a checkpoint loader's X25519 secret (32 bytes), or NULL */
     int ctl_fd;              /* the agent's end stays with the agent; this one goes */
     const char *log_path;    /* console and monitor log */
 };

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sodium.h>
 #include <spawn.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -49,7 +51,28 @@ static int kvm_create(const struct vm_spec *s, struct vm_handle *h, struct lm_di
     sigset_t all;
     sigfillset(&all);
     posix_spawnattr_setsigdefault(&at, &all);
-    int rc = posix_spawn(&h->pid, vmm_path, &fa, &at, argv, environ);
+    /* A loader's secret key goes in the environment (private to the process), not argv. */
+    size_t nenv = 0;
+    while (environ[nenv])
+        nenv++;
+    char **envp = calloc(nenv + 2, sizeof *envp), keyvar[16 + 65];
+    if (!envp) {
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&at);
+        return lm_fail(d, LM_INTERNAL, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < nenv; i++)
+        if (strncmp(environ[i], "LM_LOADER_KEY=", 14) != 0)
+            envp[k++] = environ[i];
+    if (s->loader_key) {
+        memcpy(keyvar, "LM_LOADER_KEY=", 14);
+        lm_hex_encode(s->loader_key, 32, keyvar + 14);
+        envp[k++] = keyvar;
+    }
+    int rc = posix_spawn(&h->pid, vmm_path, &fa, &at, argv, envp);
+    sodium_memzero(keyvar, sizeof keyvar);
+    free(envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (rc != 0)

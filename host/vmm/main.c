@@ -27,7 +27,8 @@ static const char usage[] =
     "      --mac MAC        NIC MAC (default random, locally administered)\n"
     "      --commitment HEX payload commitment passed in boot info (64 hex digits)\n"
     "      --loader         KERNEL is the in-VM loader: give it a block of its own above RAM\n"
-    "      --loader-key HEX the loader's X25519 secret for a checkpoint stream (64 hex digits)\n"
+    "      --loader-key HEX the loader's X25519 secret for a checkpoint stream (64 hex digits);\n"
+    "                       Evil Man passes it in $LM_LOADER_KEY instead (argv is public)\n"
     "                       (RAM at most 1792 MiB); it may hand over with LM_HC_EXEC\n"
     "      --ctl-fd N       control socket from the host agent (credit events in, notices out)\n"
     "      --no-sandbox     do not enter the seccomp sandbox (debugging only)\n"
@@ -149,6 +150,12 @@ int main(int argc, char **argv)
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return LM_EXIT_MONITOR;
         }
+    }
+    const char *env_key = getenv("LM_LOADER_KEY");
+    if (env_key) {
+        if (lm_hex_decode(env_key, loader_key, 32) < 0)
+            return fail_usage("$LM_LOADER_KEY: expected 64 hex digits%s", "");
+        unsetenv("LM_LOADER_KEY");
     }
     if (optind != argc - 1)
         return fail_usage("expected one KERNEL argument%s", "");

@@ -16,6 +16,7 @@
 #define LM_DOMAIN_KEYID "laundromat/keyid/v1"  /* key id of an Ed25519 public key */
 #define LM_DOMAIN_IMAGE "laundromat/image/v1"  /* payload commitment of an ELF image */
 #define LM_DOMAIN_MIGRATE "laundromat/migrate/v1" /* migration session keys (migrate.h) */
+#define LM_DOMAIN_VOUCH "laundromat/loader-vouch/v1" /* a host vouches for a loader (wire.h) */
 #define LM_DOMAIN_GUESTCTL "laundromat/guestctl/v1" /* owner command keys (guestctl.h) */
 
 /* Initialises libsodium once; every library entry point that uses it calls this first. */

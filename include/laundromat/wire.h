@@ -17,6 +17,7 @@
 #define LM_DEFAULT_PORT 7777
 
 #define LM_PING_FLAG_PAYMENT 0x0001u /* a first payment follows the token */
+#define LM_PING_REPLY_FLAG_VOUCHED 0x0001u /* a loader key and the host's signature follow */
 
 /* Sizes and offsets; every message is little-endian and of exact length. */
 enum {
@@ -24,6 +25,8 @@ enum {
     LM_PING_SIZE = LM_PING_OFF_TOKEN + LM_TOKEN_SIZE, /* 264 */
     LM_PING_SIZE_PAID = LM_PING_SIZE + 4 + LM_HASH_BYTES, /* 300 */
     LM_PING_REPLY_SIZE = 64,
+    LM_PING_REPLY_VOUCHED_SIZE = LM_PING_REPLY_SIZE + 32 + 64, /* 160 */
+    LM_PING_REPLY_MAX = LM_PING_REPLY_VOUCHED_SIZE,
     LM_PAY_SIZE = 64,
     LM_PAY_REPLY_SIZE = 48,
     LM_WIRE_MAX = LM_PING_SIZE_PAID, /* the largest datagram any side accepts */
@@ -47,6 +50,11 @@ struct lm_ping_reply {
     uint8_t loader_ip[4];  /* where to inject the payload */
     uint16_t loader_port;
     uint64_t credit_ms;    /* VM time left (credited minus used), as in a payment reply */
+    uint16_t flags;        /* LM_PING_REPLY_FLAG_VOUCHED: the two fields below are present */
+    /* Checkpoint tokens: the loader VM's X25519 public key, and the host's Ed25519 signature
+     * over lm_vouch_message(): the guest sends its memory only to this key. */
+    uint8_t loader_pub[32];
+    uint8_t vouch_sig[64];
 };
 
 struct lm_pay {
@@ -62,6 +70,18 @@ struct lm_pay_reply {
     uint64_t credit_ms;      /* VM time left */
     uint64_t server_time;
 };
+
+/*
+ * The message a host signs to vouch for a loader VM: LM_DOMAIN_VOUCH || token_id[16] ||
+ * vm_id u64 || loader_ip[4] || loader_port u16 || loader_pub[32] (little-endian). The key is
+ * the operator's, as the broker's host directory lists it.
+ */
+enum { LM_VOUCH_MSG_MAX = 96 };
+size_t lm_vouch_message(const struct lm_ping_reply *r, uint8_t out[LM_VOUCH_MSG_MAX]);
+/* Sets the VOUCHED flag and vouch_sig (sk: Ed25519 secret key, 64 bytes). */
+void lm_vouch_sign(struct lm_ping_reply *r, const uint8_t sk[64]);
+/* 0 when r is vouched for by pk; else -LM_BAD_SIGNATURE (or -LM_INVAL unvouched) with d. */
+int lm_vouch_verify(const struct lm_ping_reply *r, const uint8_t pk[32], struct lm_diag *d);
 
 /* Encoders write exactly the message size and return it (or -LM_INVAL on a bad buffer). */
 int lm_ping_encode(const struct lm_ping *m, uint8_t *buf, size_t cap);

@@ -29,7 +29,8 @@ struct shadow {
     uint64_t expires_at;
     uint8_t dgram[LM_WIRE_MAX + 1];
     size_t len;
-    uint8_t reply[LM_PING_REPLY_SIZE];
+    uint8_t reply[LM_PING_REPLY_MAX];
+    size_t reply_len;
 };
 static struct shadow shadow[FZ_ADMIT_REPLAY_CAP];
 static unsigned nshadow;
@@ -77,10 +78,10 @@ static struct shadow *shadow_find(const uint8_t id[LM_TOKEN_ID_BYTES])
 
 /* replay_add, which must succeed exactly when the id is new and there is room; 1 if added. */
 static int remember(const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t expires_at, const uint8_t *dgram,
-                    size_t len, const uint8_t reply[LM_PING_REPLY_SIZE])
+                    size_t len, const uint8_t *reply, size_t reply_len)
 {
     int want = nshadow >= FZ_ADMIT_REPLAY_CAP || shadow_find(id) ? -1 : 0;
-    if (replay_add(replay, id, expires_at, dgram, len, reply) != want)
+    if (replay_add(replay, id, expires_at, dgram, len, reply, reply_len) != want)
         abort();
     if (want == 0) {
         struct shadow *s = &shadow[nshadow++];
@@ -88,7 +89,8 @@ static int remember(const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t expires_at, co
         s->expires_at = expires_at ? expires_at : 1;
         memcpy(s->dgram, dgram, len);
         s->len = len;
-        memcpy(s->reply, reply, LM_PING_REPLY_SIZE);
+        memcpy(s->reply, reply, reply_len);
+        s->reply_len = reply_len;
     }
     if (replay_count(replay) != nshadow)
         abort();
@@ -109,9 +111,10 @@ static void expire(uint64_t now)
     for (unsigned i = 0; i < nshadow;) {
         struct shadow *s = &shadow[i];
         bool seen;
-        const uint8_t *cached = replay_lookup(replay, s->id, s->dgram, s->len, &seen);
+        size_t clen = 0;
+        const uint8_t *cached = replay_lookup(replay, s->id, s->dgram, s->len, &seen, &clen);
         if (s->expires_at > now) {
-            if (!seen || !cached || memcmp(cached, s->reply, LM_PING_REPLY_SIZE) != 0)
+            if (!seen || !cached || clen != s->reply_len || memcmp(cached, s->reply, clen) != 0)
                 abort();
         } else if (!seen) {
             *s = shadow[--nshadow];
@@ -135,7 +138,11 @@ static int host_refusal(const struct lm_token *t, const struct admit_limits *lim
         return LM_OVER_LIMIT;
     if (lim->vms_running >= lim->max_vms || lim->mem_in_use_mib + t->mem_mib > lim->total_mem_mib)
         return LM_HOST_FULL;
-    if (t->payload_kind != LM_PAYLOAD_IMAGE)
+    if (t->payload_kind == LM_PAYLOAD_CHECKPOINT && !lim->checkpoints)
+        return LM_BAD_PAYLOAD_KIND; /* no key to vouch for a loader with */
+    if (t->payload_kind == LM_PAYLOAD_CHECKPOINT && !t->prefix)
+        return LM_BAD_NETID; /* a checkpoint brings its address */
+    if (t->payload_kind != LM_PAYLOAD_IMAGE && t->payload_kind != LM_PAYLOAD_CHECKPOINT)
         return LM_BAD_PAYLOAD_KIND;
     return 0;
 }
@@ -172,8 +179,8 @@ static void check_answer(const struct admit *a, const uint8_t *dgram, size_t len
         /* The very datagram that admitted the token: the reply sent then, byte for byte. */
         struct lm_ping_reply r;
         if (!s || s->len != len || memcmp(s->dgram, dgram, len) != 0 ||
-            memcmp(a->cached, s->reply, LM_PING_REPLY_SIZE) != 0 ||
-            lm_ping_reply_decode(a->cached, LM_PING_REPLY_SIZE, &r, NULL) != 0 ||
+            a->cached_len != s->reply_len || memcmp(a->cached, s->reply, s->reply_len) != 0 ||
+            lm_ping_reply_decode(a->cached, a->cached_len, &r, NULL) != 0 ||
             memcmp(r.token_id, t.id, LM_TOKEN_ID_BYTES) != 0 || r.nonce != p.nonce)
             abort();
         return;
@@ -206,7 +213,7 @@ static void check_answer(const struct admit *a, const uint8_t *dgram, size_t len
         /* Admitted: a genuine token, decoded alike, and nothing in the cache under its id. */
         bool seen;
         if (memcmp(&tv, &t, sizeof t) != 0 ||
-            replay_lookup(replay, t.id, dgram, len, &seen) != NULL || seen)
+            replay_lookup(replay, t.id, dgram, len, &seen, &(size_t){0}) != NULL || seen)
             abort();
     }
 }
@@ -226,15 +233,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (op & FZ_ADMIT_EXPIRE)
         expire(now);
     if (forge) {
-        uint8_t id[LM_TOKEN_ID_BYTES] = {0}, reply[LM_PING_REPLY_SIZE];
+        uint8_t id[LM_TOKEN_ID_BYTES] = {0}, reply[LM_PING_REPLY_MAX];
+        size_t rlen = forge & 1 ? LM_PING_REPLY_VOUCHED_SIZE : LM_PING_REPLY_SIZE;
         if (len >= LM_PING_OFF_TOKEN + LM_TOK_OFF_ID + LM_TOKEN_ID_BYTES)
             memcpy(id, dgram + LM_PING_OFF_TOKEN + LM_TOK_OFF_ID, LM_TOKEN_ID_BYTES);
         id[0] ^= forge;
-        fz_fill(reply, sizeof reply, forge);
-        remember(id, FZ_NOW + (uint64_t)(forge % 64) * 60, dgram, len, reply);
+        fz_fill(reply, rlen, forge);
+        remember(id, FZ_NOW + (uint64_t)(forge % 64) * 60, dgram, len, reply, rlen);
     }
 
-    struct admit_limits lim = {0, FZ_ADMIT_MAX_VMS, 0, FZ_ADMIT_TOTAL_MEM};
+    struct admit_limits lim = {0, FZ_ADMIT_MAX_VMS, 0, FZ_ADMIT_TOTAL_MEM, (src & 1) != 0};
     switch ((op >> FZ_ADMIT_LIM_SHIFT) & 3) {
     case FZ_LIM_VMS_FULL:
         lim.vms_running = FZ_ADMIT_MAX_VMS;
@@ -264,13 +272,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                   .credit_ms = 1000};
         memcpy(r.token_id, a.token.id, LM_TOKEN_ID_BYTES);
         memcpy(r.loader_ip, ip, 4);
-        uint8_t out[LM_PING_REPLY_SIZE];
-        if (lm_ping_reply_encode(&r, out, sizeof out) != LM_PING_REPLY_SIZE)
+        if (a.token.payload_kind == LM_PAYLOAD_CHECKPOINT) { /* vouched: the longer reply */
+            r.flags = LM_PING_REPLY_FLAG_VOUCHED;
+            fz_fill(r.loader_pub, sizeof r.loader_pub, step);
+            fz_fill(r.vouch_sig, sizeof r.vouch_sig, src);
+        }
+        uint8_t out[LM_PING_REPLY_MAX];
+        int olen = lm_ping_reply_encode(&r, out, sizeof out);
+        if (olen != (r.flags ? LM_PING_REPLY_VOUCHED_SIZE : LM_PING_REPLY_SIZE))
             abort();
-        if (remember(a.token.id, a.token.expires_at, dgram, len, out)) {
+        if (remember(a.token.id, a.token.expires_at, dgram, len, out, (size_t)olen)) {
             bool seen;
-            const uint8_t *c = replay_lookup(replay, a.token.id, dgram, len, &seen);
-            if (!seen || !c || memcmp(c, out, sizeof out) != 0)
+            size_t clen = 0;
+            const uint8_t *c = replay_lookup(replay, a.token.id, dgram, len, &seen, &clen);
+            if (!seen || !c || clen != (size_t)olen || memcmp(c, out, clen) != 0)
                 abort();
         }
     }

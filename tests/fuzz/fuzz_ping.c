@@ -44,10 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != 0) {
         check_failure(rc, &d);
     } else {
-        if (size != LM_PING_REPLY_SIZE ||
-            lm_ping_reply_encode(&r, out, sizeof out) != LM_PING_REPLY_SIZE ||
-            memcmp(out, data, size) != 0 ||
-            lm_ping_reply_encode(&r, out, LM_PING_REPLY_SIZE - 1) != -LM_INVAL)
+        size_t want = r.flags & LM_PING_REPLY_FLAG_VOUCHED ? LM_PING_REPLY_VOUCHED_SIZE
+                                                           : LM_PING_REPLY_SIZE;
+        if (size != want || lm_ping_reply_encode(&r, out, sizeof out) != (int)want ||
+            memcmp(out, data, size) != 0 || lm_ping_reply_encode(&r, out, want - 1) != -LM_INVAL)
             abort();
     }
     return 0;

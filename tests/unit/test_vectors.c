@@ -794,9 +794,23 @@ static void test_wire(void **state)
             get_hex(r, "loader_ip", m.loader_ip, 4);
             m.loader_port = (uint16_t)get_dec(r, "loader_port", UINT16_MAX);
             m.credit_ms = get_dec(r, "credit_ms", UINT64_MAX);
+            int vouched = has(r, "vouch_sig");
+            struct lm_keypair vkp;
+            if (vouched) {
+                uint8_t vseed[32];
+                get_hex(r, "loader_pub", m.loader_pub, 32);
+                get_hex(r, "key_seed", vseed, 32);
+                if (lm_key_from_seed(vseed, &vkp) != 0)
+                    fail_at(r, "key_seed");
+                lm_vouch_sign(&m, vkp.sk);
+                uint8_t want_sig[64];
+                get_hex(r, "vouch_sig", want_sig, 64);
+                eq_bytes(r, "lm_vouch_sign", m.vouch_sig, want_sig, 64);
+            }
             rc = lm_ping_reply_encode(&m, enc, sizeof enc);
             eq_u64(r, "lm_ping_reply_encode size", (uint64_t)rc, n);
-            eq_u64(r, "ping reply size", n, LM_PING_REPLY_SIZE);
+            eq_u64(r, "ping reply size", n,
+                   vouched ? LM_PING_REPLY_VOUCHED_SIZE : LM_PING_REPLY_SIZE);
             eq_bytes(r, "lm_ping_reply_encode", enc, msg, n);
             memset(&got, 0x55, sizeof got);
             eq_rc(r, "lm_ping_reply_decode", lm_ping_reply_decode(msg, n, &got, &d), 0);
@@ -808,6 +822,15 @@ static void test_wire(void **state)
             eq_bytes(r, "decoded loader_ip", got.loader_ip, m.loader_ip, 4);
             eq_u64(r, "decoded loader_port", got.loader_port, m.loader_port);
             eq_u64(r, "decoded credit_ms", got.credit_ms, m.credit_ms);
+            eq_u64(r, "decoded flags", got.flags, m.flags);
+            if (vouched) {
+                eq_bytes(r, "decoded loader_pub", got.loader_pub, m.loader_pub, 32);
+                eq_rc(r, "lm_vouch_verify", lm_vouch_verify(&got, vkp.pub.pk, &d), 0);
+                got.loader_pub[0] ^= 1; /* another key: the signature no longer holds */
+                eq_rc(r, "lm_vouch_verify of another key",
+                      lm_vouch_verify(&got, vkp.pub.pk, &d), -LM_BAD_SIGNATURE);
+                got.loader_pub[0] ^= 1;
+            }
             check_lengths(r, msg, n, dec_ping_reply, &got);
             seen_ping_reply++;
         } else if (strcmp(type, "pay") == 0) {

@@ -16,6 +16,7 @@ static const char *const legal[] = {
     "running>grace",          "running>migrating-out",
     "running>ended",          "grace>loading",
     "grace>running",          "grace>ended",
+    "grace>receiving",        "grace>migrating-out",
     "migrating-out>running",  "migrating-out>grace",
     "migrating-out>migrated", "migrating-out>ended",
     "receiving>running",      "receiving>grace",

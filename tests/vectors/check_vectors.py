@@ -27,6 +27,7 @@ DOMAIN_KEYID = b"laundromat/keyid/v1"
 DOMAIN_IMAGE = b"laundromat/image/v1"
 DOMAIN_MIGRATE = b"laundromat/migrate/v1"
 DOMAIN_GUESTCTL = b"laundromat/guestctl/v1"
+DOMAIN_VOUCH = b"laundromat/loader-vouch/v1"
 
 # ---------------------------------------------------------------- TAP
 
@@ -419,8 +420,9 @@ PING_PAYMENT = [(264, 4, "pay_index", "u32"), (268, 32, "pay_link", "bytes")]
 PING_REPLY = HEAD + [
     (6, 2, "status", "u16"), (8, 8, "nonce", "u64"), (16, 16, "token_id", "bytes"),
     (32, 8, "vm_id", "u64"), (40, 8, "server_time", "u64"), (48, 4, "loader_ip", "bytes"),
-    (52, 2, "loader_port", "u16"), (54, 2, "reserved", "u16"), (56, 8, "credit_ms", "u64"),
+    (52, 2, "loader_port", "u16"), (54, 2, "flags", "u16"), (56, 8, "credit_ms", "u64"),
 ]
+PING_REPLY_VOUCH = [(64, 32, "loader_pub", "bytes"), (96, 64, "vouch_sig", "bytes")]
 PAY = HEAD + [
     (6, 2, "flags", "u16"), (8, 16, "token_id", "bytes"), (24, 4, "index", "u32"),
     (28, 4, "reserved", "u32"), (32, 32, "link", "bytes"),
@@ -461,7 +463,7 @@ GC_STATUS_U64 = ["pages_sent", "pages_round", "bytes", "elapsed_ns", "dirty_rate
 GC_STATUS = ([(0, 4, "phase", "u32"), (4, 4, "round", "u32")] +
              [(8 + 8 * i, 8, f, "u64") for i, f in enumerate(GC_STATUS_U64)] +
              [(160, 4, "status", "u32"), (164, 4, "reserved", "u32"), (168, 96, "error", "bytes")])
-LAYOUTS = {"token": TOKEN, "ping": PING + PING_PAYMENT, "ping_reply": PING_REPLY,
+LAYOUTS = {"token": TOKEN, "ping": PING + PING_PAYMENT, "ping_reply": PING_REPLY + PING_REPLY_VOUCH,
            "pay": PAY, "pay_reply": PAY_REPLY, "mig_hello": MIG_HELLO, "mig_record": MIG_RECORD,
            "mig_context": MIG_CONTEXT, "mig_totals": MIG_TOTALS, "mig_go": MIG_GO,
            "gc_command": GC_COMMAND, "gc_reply": GC_REPLY, "gc_migrate": GC_MIGRATE,
@@ -739,8 +741,19 @@ def check_wire(vdir, tokens, chains, status_names):
             want.update(status=r.dec("status"), nonce=r.dec("nonce"),
                         token_id=r.hex("token_id", 16), vm_id=r.dec("vm_id"),
                         server_time=r.dec("server_time"), loader_ip=r.hex("loader_ip", 4),
-                        loader_port=r.dec("loader_port"), reserved=0,
+                        loader_port=r.dec("loader_port"), flags=0,
                         credit_ms=r.dec("credit_ms"))
+            if r.has("vouch_sig"):
+                layout, size = layout + PING_REPLY_VOUCH, 160
+                seed, pub = r.hex("key_seed", 32), r.hex("loader_pub", 32)
+                want.update(flags=1, loader_pub=pub, vouch_sig=r.hex("vouch_sig", 64))
+                vmsg = (DOMAIN_VOUCH + want["token_id"] + struct.pack("<Q", want["vm_id"]) +
+                        want["loader_ip"] + struct.pack("<H", want["loader_port"]) + pub)
+                c.eq("vouch_sig = Ed25519(key_seed, vouch message)", ed25519_sign(seed, vmsg),
+                     want["vouch_sig"])
+                c.true("vouch_sig verifies", ed25519_verify(ed25519_public(seed), vmsg,
+                                                            want["vouch_sig"]))
+                seen.add("ping_reply vouched")
         elif typ == "pay":
             want.update(flags=0, token_id=r.hex("token_id", 16), index=r.dec("index"),
                         reserved=0, link=r.hex("link", 32))
@@ -762,7 +775,7 @@ def check_wire(vdir, tokens, chains, status_names):
         r.raw("vector")
         c.true(f"unchecked fields {r.unused()}", not r.unused())
         c.report(f"wire {r.name()}")
-    need = {"ping", "ping with payment", "ping_reply", "pay", "pay_reply"}
+    need = {"ping", "ping with payment", "ping_reply", "ping_reply vouched", "pay", "pay_reply"}
     tap(need <= seen, "wire.txt has every message type", [f"missing {sorted(need - seen)}"])
 
 

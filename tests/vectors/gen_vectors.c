@@ -427,7 +427,9 @@ static void gen_wire(void)
           "#               pay_index (dec), pay_link (hex, 32) (both only with has_payment = 1)\n"
           "#   ping_reply: status (dec), status_name (str), nonce (dec), token_id (hex, 16),\n"
           "#               vm_id, server_time (dec), loader_ip (hex, 4), loader_port, credit_ms "
-          "(dec)\n"
+          "(dec);\n"
+          "#               vouched (160 bytes): loader_pub (hex, 32), key_seed (hex, 32: the\n"
+          "#               operator's key) and vouch_sig (hex, 64)\n"
           "#   pay:        token_id (hex, 16), index (dec), link (hex, 32)\n"
           "#   pay_reply:  status (dec), status_name (str), token_id (hex, 16),\n"
           "#               accepted_index, credit_ms, server_time (dec)\n"
@@ -491,6 +493,34 @@ static void gen_wire(void)
     hexf(f, "loader_ip", pr.loader_ip, 4);
     decf(f, "loader_port", pr.loader_port);
     decf(f, "credit_ms", pr.credit_ms);
+    hexf(f, "message", buf, (size_t)n);
+
+    /* The same reply for a checkpoint token: the loader's key, vouched for by the operator. */
+    uint8_t vseed[32];
+    struct lm_keypair vkp;
+    key_seed(1, vseed);
+    if (lm_key_from_seed(vseed, &vkp) != 0)
+        die("vouch key");
+    for (int i = 0; i < 32; i++)
+        pr.loader_pub[i] = (uint8_t)(0xa0 + i);
+    lm_vouch_sign(&pr, vkp.sk);
+    n = lm_ping_reply_encode(&pr, buf, sizeof buf);
+    fputs("\n# ping reply for a checkpoint token: the loader's X25519 key and the operator's\n"
+          "# Ed25519 signature over lm_vouch_message() (160 bytes; key_seed: keys.txt key 1)\n", f);
+    strf(f, "vector", "ping reply vouched");
+    strf(f, "type", "ping_reply");
+    decf(f, "status", pr.status);
+    strf(f, "status_name", lm_status_name(pr.status));
+    decf(f, "nonce", pr.nonce);
+    hexf(f, "token_id", pr.token_id, 16);
+    decf(f, "vm_id", pr.vm_id);
+    decf(f, "server_time", pr.server_time);
+    hexf(f, "loader_ip", pr.loader_ip, 4);
+    decf(f, "loader_port", pr.loader_port);
+    decf(f, "credit_ms", pr.credit_ms);
+    hexf(f, "loader_pub", pr.loader_pub, 32);
+    hexf(f, "key_seed", vseed, 32);
+    hexf(f, "vouch_sig", pr.vouch_sig, 64);
     hexf(f, "message", buf, (size_t)n);
 
     memset(&pr, 0, sizeof pr);
