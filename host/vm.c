@@ -157,7 +157,7 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
         /* The guest brings its address: it must fit this network and be free here. The
          * loader receives on a temporary address meanwhile, with a MAC of this host's. */
         struct vm *holder = vm_find_ip(t->ipv4);
-        if (!pool_in_subnet(c, t->ipv4) || t->prefix != c->prefix)
+        if (!pool_in_subnet(c, t->ipv4))
             *status = -lm_fail(d, LM_BAD_NETID, "address %u.%u.%u.%u/%u is not in this host's "
                                "network %u.%u.%u.%u/%u", t->ipv4[0], t->ipv4[1], t->ipv4[2],
                                t->ipv4[3], t->prefix, c->bridge_ip[0], c->bridge_ip[1],

@@ -67,7 +67,7 @@ if ! kvm_here && [ -z "${LM_NO_KVMBOX:-}" ]; then
     # churn test does 200 lifecycles instead of 1000 (the figures in its log say how many).
     # One box per test, each with its own time limit, so that a box that hangs or whose kernel
     # dies costs that test alone; a test left without a result gets one more box.
-    box_limit() { case $1 in evilman_churn) echo 900 ;; migrate) echo 1200 ;; *) echo 600 ;; esac; }
+    box_limit() { case $1 in evilman_churn) echo 900 ;; migrate | evilman_migrate) echo 1200 ;; *) echo 600 ;; esac; }
     for t in "${box_tests[@]}"; do
         for attempt in 1 2; do
             s=$(date +%s)

@@ -59,6 +59,45 @@ static int check_token(json_t *reply, const struct lm_token *want, uint8_t tok[L
     return 0;
 }
 
+int lmctl_buy_token(struct lmctl_broker *b, const struct lm_token *t, uint64_t ttl,
+                    const char *ip, const char *mac, const uint8_t *id,
+                    uint8_t tok[LM_TOKEN_SIZE], json_t **reply_out)
+{
+    char commit[65], anchor[65], idh[33];
+    lm_hex_encode(t->commitment, 32, commit);
+    json_t *req =
+        json_pack("{s:s s:I s:I s:s s:s s:I}", t->scope_kind == LM_SCOPE_HOST ? "host" : "cluster",
+                  t->scope, "mem_mib", (json_int_t)t->mem_mib, "vcpus", (json_int_t)t->vcpus,
+                  "payload", t->payload_kind == LM_PAYLOAD_IMAGE ? "image" : "checkpoint",
+                  "commitment", commit, "prepaid_units", (json_int_t)t->prepaid_units);
+    if (t->chain_len) {
+        lm_hex_encode(t->anchor, 32, anchor);
+        json_object_set_new(req, "anchor", json_string(anchor));
+        json_object_set_new(req, "chain_len", json_integer(t->chain_len));
+    }
+    if (ttl)
+        json_object_set_new(req, "ttl", json_integer((json_int_t)ttl));
+    if (ip)
+        json_object_set_new(req, "ip", json_string(ip));
+    if (mac)
+        json_object_set_new(req, "mac", json_string(mac));
+    if (id) {
+        lm_hex_encode(id, LM_TOKEN_ID_BYTES, idh);
+        json_object_set_new(req, "token_id", json_string(idh));
+    }
+    int rc;
+    json_t *reply = lmctl_broker_do(b, "POST", "/v1/tokens", req, &rc);
+    json_decref(req);
+    if (!reply)
+        return rc;
+    if (check_token(reply, t, tok)) {
+        json_decref(reply);
+        return LMCTL_FAIL;
+    }
+    *reply_out = reply;
+    return LMCTL_OK;
+}
+
 int cmd_buy(int argc, char **argv)
 {
     enum {
@@ -211,37 +250,15 @@ int cmd_buy(int argc, char **argv)
     }
     strcpy(t.scope, scope);
 
-    char commit[65], anchor[65], idh[33];
-    lm_hex_encode(t.commitment, 32, commit);
-    json_t *req =
-        json_pack("{s:s s:I s:I s:s s:s s:I}", t.scope_kind == LM_SCOPE_HOST ? "host" : "cluster",
-                  scope, "mem_mib", (json_int_t)t.mem_mib, "vcpus", (json_int_t)t.vcpus, "payload",
-                  t.payload_kind == LM_PAYLOAD_IMAGE ? "image" : "checkpoint", "commitment", commit,
-                  "prepaid_units", (json_int_t)t.prepaid_units);
-    if (t.chain_len) {
-        lm_hex_encode(t.anchor, 32, anchor);
-        json_object_set_new(req, "anchor", json_string(anchor));
-        json_object_set_new(req, "chain_len", json_integer(t.chain_len));
-    }
-    if (ttl)
-        json_object_set_new(req, "ttl", json_integer((json_int_t)ttl));
-    if (ip)
-        json_object_set_new(req, "ip", json_string(ip));
-    if (mac)
-        json_object_set_new(req, "mac", json_string(mac));
-    if (have_id) {
-        lm_hex_encode(id, sizeof id, idh);
-        json_object_set_new(req, "token_id", json_string(idh));
-    }
     struct lmctl_broker b;
     int rc = lmctl_broker_open(&b, url, key);
-    json_t *reply = rc == LMCTL_OK ? lmctl_broker_do(&b, "POST", "/v1/tokens", req, &rc) : NULL;
-    lmctl_broker_close(&b);
-    json_decref(req);
-    if (!reply)
-        return rc;
     uint8_t tok[LM_TOKEN_SIZE];
-    rc = check_token(reply, &t, tok) ? LMCTL_FAIL : LMCTL_OK;
+    json_t *reply = NULL;
+    if (rc == LMCTL_OK)
+        rc = lmctl_buy_token(&b, &t, ttl, ip, mac, have_id ? id : NULL, tok, &reply);
+    lmctl_broker_close(&b);
+    if (rc != LMCTL_OK)
+        return rc;
     if (rc == LMCTL_OK && out) {
         FILE *f = fopen(out, "wb");
         if (!f || fwrite(tok, 1, sizeof tok, f) != sizeof tok || fclose(f) != 0) {

@@ -1,8 +1,6 @@
 /*
  * The owner's commands to a running guest (guestctl.h): owner-cmdline (what to inject so the
- * guest obeys you), migkey (a migration key pair), status, and migrate with its live progress
- * line and summary. Exit status of migrate: 0 migrated; 4 failed, the guest still runs where
- * it was; 5 in doubt: no copy answers, run `lmctl migrate --resolve`.
+ * guest obeys you), migkey (a migration key pair), status; and what migrate.c shares.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -22,15 +20,13 @@
 #include "laundromat/util.h"
 #include "lmctl.h"
 
-enum { LMCTL_MIG_FAILED = 4, LMCTL_MIG_DOUBT = 5 };
-
 static int open_new_secret(const char *path)
 {
     return open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 }
 
 /* A file holding n bytes as hex (whitespace around ignored). */
-static int read_hex_file(const char *path, uint8_t *out, size_t n)
+int lmctl_read_hex_file(const char *path, uint8_t *out, size_t n)
 {
     char buf[256];
     FILE *f = fopen(path, "r");
@@ -55,12 +51,7 @@ static int read_hex_file(const char *path, uint8_t *out, size_t n)
     return 0;
 }
 
-struct owner {
-    struct lm_keypair kp;
-    uint8_t ctl_key[32];
-};
-
-static int load_owner(const char *path, struct owner *o)
+int lmctl_owner_load(const char *path, struct lmctl_owner *o)
 {
     struct lm_diag d;
     if (!path) {
@@ -90,8 +81,7 @@ static int match_reply(const uint8_t *b, size_t n, void *arg)
     return lm_gc_reply_open(b, n, m->cmd, m->nonce, m->ctl_key, &status, &body, &blen, NULL) == 0;
 }
 
-/* One command, retried; 0 with the status filled, 1 when no reply came in timeout_ms. */
-static int command(const struct owner *o, const struct sockaddr_in *vm, uint16_t cmd,
+int lmctl_guest_command(const struct lmctl_owner *o, const struct sockaddr_in *vm, uint16_t cmd,
                    const uint8_t *body, size_t blen, unsigned timeout_ms, uint16_t *rstatus,
                    struct lm_gc_status *s)
 {
@@ -114,7 +104,7 @@ static int command(const struct owner *o, const struct sockaddr_in *vm, uint16_t
     return 0;
 }
 
-static void print_status(const struct lm_gc_status *s, int json)
+void lmctl_print_status(const struct lm_gc_status *s, int json)
 {
     const struct lm_gc_figures *f = &s->last;
     if (json) {
@@ -158,19 +148,19 @@ int cmd_status(int argc, char **argv)
         lmctl_err("status: expected one VM address (see --help)");
         return LMCTL_USAGE;
     }
-    struct owner o;
+    struct lmctl_owner o;
     struct sockaddr_in vm;
-    if (load_owner(owner_path, &o) < 0 || lmctl_addr(argv[optind], LM_GC_PORT, &vm) < 0)
+    if (lmctl_owner_load(owner_path, &o) < 0 || lmctl_addr(argv[optind], LM_GC_PORT, &vm) < 0)
         return LMCTL_USAGE;
     uint16_t st;
     struct lm_gc_status s;
-    int rc = command(&o, &vm, LM_GC_STATUS, NULL, 0, (unsigned)timeout, &st, &s);
+    int rc = lmctl_guest_command(&o, &vm, LM_GC_STATUS, NULL, 0, (unsigned)timeout, &st, &s);
     if (rc) {
         if (rc > 0)
             lmctl_err("%s: no authenticated answer within %llu ms (not running, not yours, or owner= not given at injection)", argv[optind], (unsigned long long)timeout);
         return LMCTL_FAIL;
     }
-    print_status(&s, json);
+    lmctl_print_status(&s, json);
     return LMCTL_OK;
 }
 
@@ -181,8 +171,8 @@ int cmd_owner_cmdline(int argc, char **argv)
         fprintf(help ? stdout : stderr, "usage: lmctl owner-cmdline --owner FILE\n  prints owner=... ctl_key=... for a guest's command line: the guest then obeys commands signed by FILE's key\n");
         return help ? LMCTL_OK : LMCTL_USAGE;
     }
-    struct owner o;
-    if (load_owner(argv[2], &o) < 0)
+    struct lmctl_owner o;
+    if (lmctl_owner_load(argv[2], &o) < 0)
         return LMCTL_FAIL;
     char pub[65], key[65];
     lm_hex_encode(o.kp.pub.pk, 32, pub);
@@ -213,7 +203,7 @@ int cmd_migkey(int argc, char **argv)
             lmctl_err("%s: cannot create it (it must not exist yet)", argv[1]);
             return LMCTL_FAIL;
         }
-    } else if (read_hex_file(argv[1], sk, 32) < 0) {
+    } else if (lmctl_read_hex_file(argv[1], sk, 32) < 0) {
         return LMCTL_FAIL;
     }
     crypto_scalarmult_curve25519_base(pk, sk);
@@ -223,137 +213,3 @@ int cmd_migkey(int argc, char **argv)
     return LMCTL_OK;
 }
 
-static void progress(const struct lm_gc_status *s, uint64_t *last_bytes, uint64_t *last_ns,
-                     int tty)
-{
-    uint64_t now = lmctl_now_ns();
-    double mbs = *last_ns && now > *last_ns
-                     ? (double)(s->bytes - *last_bytes) / ((now - *last_ns) / 1e9) / 1e6
-                     : 0;
-    if (s->bytes < *last_bytes)
-        mbs = 0;
-    *last_bytes = s->bytes;
-    *last_ns = now;
-    fprintf(stderr, "%s%-9s round %2u  %7llu / %-7llu pages  %7.1f MB/s  %8llu dirty pages/s  %6.1f MiB sent%s", tty ? "\r" : "", lm_gc_phase_name(s->phase), s->round, (unsigned long long)s->pages_sent, (unsigned long long)s->pages_round, mbs, (unsigned long long)s->dirty_rate, s->bytes / 1048576.0, tty ? "" : "\n");
-}
-
-int cmd_migrate(int argc, char **argv)
-{
-    static const struct option opts[] = {{"owner", required_argument, NULL, 'o'},
-                                         {"loader", required_argument, NULL, 'l'},
-                                         {"loader-pub", required_argument, NULL, 'L'},
-                                         {"mig-key", required_argument, NULL, 'm'},
-                                         {"max-rounds", required_argument, NULL, 'r'},
-                                         {"timeout", required_argument, NULL, 't'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
-    const char *owner_path = getenv("LM_OWNER"), *loader = NULL, *mig_key = NULL;
-    int have_lpub = 0, quiet = 0, json = 0, c;
-    uint64_t max_rounds = 0, timeout_s = 20;
-    struct lm_gc_migrate m = {0};
-    while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': owner_path = optarg; break;
-        case 'l': loader = optarg; break;
-        case 'L':
-            if (lmctl_hex("--loader-pub", optarg, m.loader_pub, 32) < 0)
-                return LMCTL_USAGE;
-            have_lpub = 1;
-            break;
-        case 'm': mig_key = optarg; break;
-        case 'r':
-            if (lmctl_u64("--max-rounds", optarg, 1, 1000, &max_rounds) < 0)
-                return LMCTL_USAGE;
-            break;
-        case 't':
-            if (lmctl_u64("--timeout", optarg, 1, 3600, &timeout_s) < 0)
-                return LMCTL_USAGE;
-            break;
-        case 'q': quiet = 1; break;
-        case 'j': json = 1; break;
-        case 'h':
-            printf("usage: lmctl migrate --owner FILE --loader ADDR[:PORT] --loader-pub HEX --mig-key FILE [--max-rounds N] [--timeout S] [--quiet] [--json] VM[:PORT]\n"
-                   "  tells a guest you own to move itself into the loader VM at ADDR (started with a checkpoint\n"
-                   "  token committing to the public half of --mig-key), and follows it to the end\n"
-                   "  --loader-pub HEX  the loader's X25519 key, as its host vouched for it in the ping reply\n"
-                   "  --timeout S       silence from both copies after which the outcome is in doubt (20)\n"
-                   "exit status: 0 migrated; 4 failed, the guest runs where it was; 5 in doubt (no copy answers)\n");
-            return LMCTL_OK;
-        default: return LMCTL_USAGE;
-        }
-    }
-    if (optind + 1 != argc || !loader || !have_lpub || !mig_key) {
-        lmctl_err("migrate: needs --loader, --loader-pub, --mig-key and one VM address (see --help)");
-        return LMCTL_USAGE;
-    }
-    struct owner o;
-    struct sockaddr_in vm, dst;
-    if (load_owner(owner_path, &o) < 0 || lmctl_addr(argv[optind], LM_GC_PORT, &vm) < 0 ||
-        lmctl_addr(loader, 7700, &dst) < 0 || read_hex_file(mig_key, m.mig_secret, 32) < 0)
-        return LMCTL_USAGE;
-    memcpy(m.ip, &dst.sin_addr.s_addr, 4);
-    m.port = ntohs(dst.sin_port);
-    m.max_rounds = (uint32_t)max_rounds;
-
-    uint16_t st;
-    struct lm_gc_status s;
-    /* A guest under load may drop datagrams: retry for a while before giving up. */
-    int rc = command(&o, &vm, LM_GC_STATUS, NULL, 0, 10000, &st, &s);
-    if (rc) {
-        lmctl_err("%s: no authenticated answer (not running, not yours, or owner= not given at injection)", argv[optind]);
-        return LMCTL_MIG_FAILED;
-    }
-    uint64_t before = s.migrations, t0 = lmctl_now_ns();
-    uint8_t body[LM_GC_MIGRATE_SIZE];
-    lm_gc_migrate_encode(&m, body);
-    sodium_memzero(&m, sizeof m);
-    rc = command(&o, &vm, LM_GC_MIGRATE, body, sizeof body, 10000, &st, &s);
-    sodium_memzero(body, sizeof body);
-    if (rc || st != 0) {
-        if (rc)
-            lmctl_err("%s: no answer to migrate: the guest runs where it was (check with lmctl status)", argv[optind]);
-        else
-            lmctl_err("%s refused to migrate: %s%s%s", argv[optind], lm_status_text(st), s.error[0] ? ": " : "", s.error);
-        return LMCTL_MIG_FAILED;
-    }
-    int tty = isatty(2) && !quiet;
-    uint64_t last_bytes = 0, last_ns = 0, last_answer = lmctl_now_ns(), last_print = 0;
-    for (;;) {
-        usleep(100000);
-        rc = command(&o, &vm, LM_GC_STATUS, NULL, 0, 400, &st, &s);
-        uint64_t now = lmctl_now_ns();
-        if (rc == 0) {
-            last_answer = now;
-            if (s.migrations > before)
-                break;
-            if (s.phase == LM_GC_PHASE_FAILED || s.phase == LM_GC_PHASE_IDLE) {
-                if (tty)
-                    fputc('\n', stderr);
-                lmctl_err("migration failed, the guest runs where it was: %s: %s", lm_status_name((int)s.status) ? lm_status_name((int)s.status) : "?", s.error);
-                return LMCTL_MIG_FAILED;
-            }
-            if (!quiet && (tty || now - last_print > 1000000000ull)) {
-                progress(&s, &last_bytes, &last_ns, tty);
-                last_print = now;
-            }
-        } else if (rc < 0) {
-            return LMCTL_FAIL;
-        } else if (now - last_answer > timeout_s * 1000000000ull) {
-            if (tty)
-                fputc('\n', stderr);
-            lmctl_err("no copy of %s has answered for %llu s: the outcome is in doubt; run lmctl migrate --resolve", argv[optind], (unsigned long long)timeout_s);
-            return LMCTL_MIG_DOUBT;
-        }
-    }
-    if (tty)
-        fputc('\n', stderr);
-    const struct lm_gc_figures *f = &s.last;
-    if (json) {
-        print_status(&s, 1);
-    } else {
-        printf("migrated in %.1f ms (%.1f ms as lmctl saw it): downtime %.3f ms as the guest measured it; %.1f MiB sent for %.1f MiB of RAM (%.2f of RAM), %llu zero pages named and not sent, %llu rounds, %llu pages in the final phase, %llu copy-on-write faults\n", f->total_ns / 1e6, (lmctl_now_ns() - t0) / 1e6, f->downtime_ns / 1e6, f->bytes / 1048576.0, f->ram_pages / 256.0, f->ram_pages ? (double)f->bytes / (f->ram_pages * 4096.0) : 0, (unsigned long long)f->zero_pages, (unsigned long long)f->rounds, (unsigned long long)f->final_pages, (unsigned long long)f->cow_faults);
-    }
-    return LMCTL_OK;
-}

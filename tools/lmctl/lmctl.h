@@ -74,6 +74,12 @@ int lmctl_broker_send(struct lmctl_broker *b, const char *method, const char *ta
  */
 json_t *lmctl_broker_do(struct lmctl_broker *b, const char *method, const char *target,
                         json_t *body, int *rc);
+/* Buys the token t describes (scope, shape, payload, commitment, chain, prepaid); ip, mac
+ * and id optional. On LMCTL_OK, tok holds it (checked against t) and *reply the broker's
+ * answer (caller frees); else the error was printed. */
+int lmctl_buy_token(struct lmctl_broker *b, const struct lm_token *t, uint64_t ttl,
+                    const char *ip, const char *mac, const uint8_t *id,
+                    uint8_t tok[LM_TOKEN_SIZE], json_t **reply);
 /* Prints a JSON value indented, with a newline. */
 void lmctl_print_json(json_t *j);
 /* BLAKE2b-256("laundromat/image/v1" || file): an image's payload commitment. */
@@ -117,7 +123,22 @@ int cmd_run(int argc, char **argv);
 int cmd_pay(int argc, char **argv);
 int cmd_host(int argc, char **argv);
 
-/* The owner's commands to a guest (guest.c). */
+/* The owner's commands to a guest (guest.c; migrate.c). */
+struct lmctl_owner {
+    struct lm_keypair kp;
+    uint8_t ctl_key[32];
+};
+struct lm_gc_status;
+/* Loads the owner's secret key (path NULL: says --owner is needed) and derives ctl_key. */
+int lmctl_owner_load(const char *path, struct lmctl_owner *o);
+/* A file holding n bytes as hex (whitespace around ignored); -1 with a message. */
+int lmctl_read_hex_file(const char *path, uint8_t *out, size_t n);
+/* One signed command, resent until answered; 0 with the reply's status and body decoded,
+ * 1 when no reply came in timeout_ms, -1 when the reply does not decode. */
+int lmctl_guest_command(const struct lmctl_owner *o, const struct sockaddr_in *vm, uint16_t cmd,
+                        const uint8_t *body, size_t blen, unsigned timeout_ms, uint16_t *rstatus,
+                        struct lm_gc_status *s);
+void lmctl_print_status(const struct lm_gc_status *s, int json);
 int cmd_status(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_migkey(int argc, char **argv);

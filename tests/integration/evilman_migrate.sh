@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Self-migration between two Evil Man hosts, alpha and beta, each in a namespace of its own,
+# joined on one L2 segment, with the broker selling the tokens: `lmctl migrate --to HOST`
+# buys a checkpoint token, pings the host, checks the loader's key against the operator key
+# the broker lists, and moves a guest serving HTTP (wrk driving it) back and forth; the
+# source host ends its VM as migrated and settles it, the destination accounts the guest's
+# address; then ping-pong migrations leave nothing behind on either host, and the broker's
+# audit balances.
+. "$(dirname "$0")/tap.bash"
+require_net
+for t in curl wrk; do command -v $t >/dev/null || skip_or_fail "no $t (make deps installs it)"; done
+L=$LMCTL
+EM=$BUILD/bin/evilman
+KERNEL=$BUILD/guest/kernel.elf
+A=lmema$$ B=lmemb$$
+PIDS=()
+PINGPONG=${LM_PINGPONG:-50}
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    ip netns del "$A" 2>/dev/null
+    ip netns del "$B" 2>/dev/null
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+cd "$SCRATCH"
+in_a() { ip netns exec "$A" "$@"; }
+in_b() { ip netns exec "$B" "$@"; }
+host_a() { LM_CONTROL=$SCRATCH/alpha.sock "$L" host "$@"; }
+host_b() { LM_CONTROL=$SCRATCH/beta.sock "$L" host "$@"; }
+
+# Two hosts, one segment: a bridge in each namespace, a veth pair between the bridges.
+ip netns add "$A" && ip netns add "$B" &&
+    in_a ip link set lo up && in_b ip link set lo up &&
+    in_a ip link add br0 type bridge && in_b ip link add br0 type bridge &&
+    in_a ip link add vx type veth peer name vy && in_a ip link set vy netns "$B" &&
+    in_a ip link set vx master br0 && in_b ip link set vy master br0 &&
+    in_a ip addr add 10.79.0.1/24 dev br0 && in_b ip addr add 10.79.0.2/24 dev br0 &&
+    in_a ip link set br0 up && in_b ip link set br0 up && in_a ip link set vx up &&
+    in_b ip link set vy up ||
+    { not_ok "two namespaces joined on one segment"; done_testing; exit 1; }
+
+# The broker (on alpha's side of the segment, where both agents reach it), its accounts.
+for k in broker admin alice op1 owner; do "$L" keygen $k.key >/dev/null; done
+printf 'listen = 10.79.0.1:8480\ndatabase = ledger.db\nsigning_key = broker.key\nadmin_key = admin.key.pub\n' >broker.conf
+in_a "$BUILD/bin/lm-broker" --config broker.conf 2>broker.log &
+PIDS+=($!)
+export LM_BROKER=http://10.79.0.1:8480
+for _ in $(seq 200); do in_a "$L" hosts >/dev/null 2>&1 && break; sleep 0.05; done
+in_a "$L" account create --key admin.key --name alice --role buyer --pub alice.key.pub >/dev/null &&
+    in_a "$L" account create --key admin.key --name op1 --role operator --pub op1.key.pub >/dev/null &&
+    in_a "$L" deposit --key admin.key --account alice --amount 1000000 >/dev/null &&
+    in_a "$L" host-register --key op1.key --name alpha --address 10.79.0.1 --port 7777 --price 1 --unit-ms 1000 >/dev/null &&
+    in_a "$L" host-register --key op1.key --name beta --address 10.79.0.2 --port 7777 --price 1 --unit-ms 1000 >/dev/null ||
+    { not_ok "broker accounts and hosts"; sed 's/^/# /' broker.log | tail; done_testing; exit 1; }
+expect "the directory lists each host's operator key" 0 "\"operator_key\": \"$(sed -n 's/^public //p' op1.key.pub 2>/dev/null || true)" -- \
+    in_a "$L" hosts --key alice.key --json
+
+agent() { # name, own address, pool, namespace
+    cat >"$1.conf" <<CONF
+listen = $2:7777
+host_name = $1
+broker_key = $SCRATCH/broker.key.pub
+bridge = br0
+bridge_ip = $2/24
+pool = $3
+max_vms = 4
+max_mem_mib = 128
+total_mem_mib = 512
+loader = $BUILD/bootloader/loader.elf
+vmm = $BUILD/bin/lm-vmm
+lmctl = $L
+broker_url = $LM_BROKER
+operator_key = $SCRATCH/op1.key
+loader_wait_s = 20
+control = $SCRATCH/$1.sock
+state_dir = $SCRATCH/$1
+CONF
+    ip netns exec "$4" "$EM" --config "$1.conf" 2>"$1.log" &
+    PIDS+=($!)
+    for _ in $(seq 200); do [ -S "$1.sock" ] && break; sleep 0.05; done
+}
+agent alpha 10.79.0.1 10.79.0.10-10.79.0.49 "$A"
+agent beta 10.79.0.2 10.79.0.50-10.79.0.89 "$B"
+
+# A guest serving HTTP on alpha, owned by owner.key.
+export LM_KEY=alice.key LM_OWNER=$SCRATCH/owner.key
+OWNER=$("$L" owner-cmdline --owner owner.key)
+in_a "$L" buy --host alpha --mem 64 --image "$KERNEL" --prepaid 900 -o boot.tok 2>/dev/null
+expect "a guest boots on alpha from an image token" 0 "total:" -- \
+    in_a "$L" run 10.79.0.1 boot.tok "$KERNEL" --cmdline "app=http $OWNER" --wait-tcp 80
+VM=10.79.0.10
+counter() { in_a curl -sS -m 5 "http://$VM/" | sed -n 's/.*requests: \([0-9]*\).*/\1/p'; }
+n1=$(counter)
+
+# alpha -> beta under wrk.
+in_a wrk -t2 -c8 -d8s "http://$VM/" >wrk1.txt 2>&1 &
+WRK=$!
+sleep 1
+expect "lmctl migrate --to beta under wrk" 0 "migrated in .* downtime [0-9.]+ ms as the guest measured it" -- \
+    bash -c "ip netns exec $A $L migrate --to beta $VM 2>&1 | tee mig1.txt"
+wait $WRK
+expect "it bought a checkpoint token, and beta's loader key was vouched for by op1" 0 \
+    "beta admitted it as VM [0-9]+ .* vouched for by operator op1" -- cat mig1.txt
+if grep -qE "Non-2xx|Socket errors" wrk1.txt || ! grep -q "requests in" wrk1.txt; then
+    not_ok "wrk saw errors across the migration"; sed 's/^/# /' wrk1.txt
+else
+    ok "wrk: no errors across the migration ($(grep -o '[0-9]* requests in' wrk1.txt))"
+fi
+n2=$(counter)
+[ -n "$n1" ] && [ -n "$n2" ] && [ "$n2" -gt "$n1" ] && ok "the guest's memory moved: its request counter went on ($n1 -> $n2)" ||
+    not_ok "request counter: '$n1' -> '$n2'"
+for _ in $(seq 100); do grep -q "VM 1 ended (migrated" alpha.log && break; sleep 0.05; done
+expect "alpha ended its VM as migrated" 0 "VM 1 ended \(migrated\); reclaiming" -- cat alpha.log
+expect "alpha recorded the migrated VM's earnings" 0 "\"why\":\"migrated\"" -- cat alpha/earnings.jsonl
+expect "beta: the checkpoint resumed and took the guest's address" 0 "VM 1: the guest resumed from its checkpoint and takes its address $VM" -- cat beta.log
+expect "beta lists the guest running at its own address" 0 "^1 +running +$VM " -- host_b ls
+host_a ls | grep -q running && not_ok "alpha still runs a VM" || ok "alpha runs nothing now"
+
+# beta -> alpha: back where it started, address and all.
+expect "lmctl migrate --to alpha" 0 "migrated in" -- in_a "$L" migrate --to alpha --quiet "$VM"
+expect "alpha lists the guest running at its own address" 0 "^2 +running +$VM " -- host_a ls
+for _ in $(seq 100); do grep -q "VM 1 ended (migrated" beta.log && break; sleep 0.05; done
+expect "beta ended its VM as migrated" 0 "VM 1 ended \(migrated\)" -- cat beta.log
+expect "the guest serves on alpha" 0 "requests:" -- in_a curl -sS -m 5 "http://$VM/"
+
+# Refusals leave the guest where it is: a host where its address is taken, an unknown host.
+expect "to the host it runs on: the address is in use there" 1 "refused the checkpoint token: BAD_NETID" -- \
+    in_a "$L" migrate --to alpha --quiet "$VM"
+expect "to a host the broker does not list" 1 "no such host" -- in_a "$L" migrate --to gamma --quiet "$VM"
+expect "after the refusals the guest serves on" 0 "requests:" -- in_a curl -sS -m 5 "http://$VM/"
+
+# Ping-pong: every migration leaves one VM, one tap, one monitor, across both hosts.
+where=alpha moved=0 leaks=
+for i in $(seq "$PINGPONG"); do
+    next=$([ $where = alpha ] && echo beta || echo alpha)
+    if ! in_a "$L" migrate --to $next --quiet "$VM" >pp.txt 2>&1; then
+        sed 's/^/# /' pp.txt | tail -5
+        break
+    fi
+    moved=$((moved + 1)) where=$next
+    for _ in $(seq 100); do
+        [ "$(host_a ls | grep -c '^[0-9]') $(host_b ls | grep -c '^[0-9]')" = "$([ $where = alpha ] && echo '1 0' || echo '0 1')" ] && break
+        sleep 0.05
+    done
+    vms="$(host_a ls | grep -c '^[0-9]') $(host_b ls | grep -c '^[0-9]')"
+    taps=$(( $(in_a ip -br link | grep -c '^lmvm') + $(in_b ip -br link | grep -c '^lmvm') ))
+    vmms=$(pgrep -fc "lm-vmm.*--ctl-fd" || true)
+    [ "$taps" = 1 ] && [ "$vmms" = 1 ] && [ "$vms" = "$([ $where = alpha ] && echo '1 0' || echo '0 1')" ] ||
+        leaks="$leaks [after $i: VMs $vms, taps $taps, monitors $vmms]"
+done
+[ "$moved" = "$PINGPONG" ] && ok "$PINGPONG ping-pong migrations" || not_ok "ping-pong: $moved of $PINGPONG"
+[ -z "$leaks" ] && ok "nothing leaked: one VM, one tap, one monitor after each" || not_ok "leaks:$leaks"
+expect "the guest still serves after the ping-pong" 0 "requests:" -- in_a curl -sS -m 5 "http://$VM/"
+host_$([ $where = alpha ] && echo a || echo b) ls | grep -qE "running +$VM" &&
+    ok "the current host ($where) accounts the guest" || not_ok "$where does not list the guest"
+
+# Settlement: stop the agents (they redeem what every VM earned), then the broker's audit.
+kill "${PIDS[1]}" "${PIDS[2]}" 2>/dev/null
+wait "${PIDS[1]}" "${PIDS[2]}" 2>/dev/null
+migrated=$(cat alpha/earnings.jsonl beta/earnings.jsonl | grep -c '"why":"migrated"')
+[ "$migrated" -ge $((moved + 2)) ] && ok "every migrated VM's earnings recorded ($migrated)" ||
+    not_ok "earnings recorded for $migrated migrated VMs, want $((moved + 2))"
+redeemed=$(cat alpha.log beta.log | grep -c "settle: VM .* redeemed up to link")
+[ "${redeemed:-0}" -ge 1 ] && ok "the hosts redeemed at the broker ($redeemed redemptions logged)" ||
+    not_ok "no redemption logged"
+expect "the broker's audit balances" 0 "\"ok\": true" -- in_a "$L" broker call --key admin.key GET /v1/admin/audit
+done_testing

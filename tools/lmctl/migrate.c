@@ -1,0 +1,328 @@
+/*
+ * lmctl migrate: moves a guest you own to another host. With --to HOST it does everything:
+ * buys a checkpoint token for HOST committing to a fresh migration key, sends HOST the magic
+ * ping, checks the host's signature on its loader's key against the operator key the broker
+ * lists, then tells the guest where to go and follows it with a live progress line and a
+ * summary. With --loader and --loader-pub it takes a loader started otherwise. Exit status:
+ * 0 migrated; 4 failed, the guest runs where it was; 5 in doubt (no copy answers).
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "laundromat/guestctl.h"
+#include "laundromat/payload.h"
+#include "laundromat/migrate.h"
+#include "laundromat/util.h"
+#include "laundromat/wire.h"
+#include "lmctl.h"
+
+enum { LMCTL_MIG_FAILED = 4, LMCTL_MIG_DOUBT = 5 };
+
+static void progress(const struct lm_gc_status *s, uint64_t *last_bytes, uint64_t *last_ns,
+                     int tty)
+{
+    uint64_t now = lmctl_now_ns();
+    double mbs = *last_ns && now > *last_ns
+                     ? (double)(s->bytes - *last_bytes) / ((now - *last_ns) / 1e9) / 1e6
+                     : 0;
+    if (s->bytes < *last_bytes)
+        mbs = 0;
+    *last_bytes = s->bytes;
+    *last_ns = now;
+    fprintf(stderr, "%s%-9s round %2u  %7llu / %-7llu pages  %7.1f MB/s  %8llu dirty pages/s  %6.1f MiB sent%s", tty ? "\r" : "", lm_gc_phase_name(s->phase), s->round, (unsigned long long)s->pages_sent, (unsigned long long)s->pages_round, mbs, (unsigned long long)s->dirty_rate, s->bytes / 1048576.0, tty ? "" : "\n");
+}
+
+static const char help[] =
+    "usage: lmctl migrate --owner FILE --to HOST [--token FILE --mig-key FILE] [--prepaid N]\n"
+    "                     [--broker URL] [--key FILE] [options] VM[:PORT]\n"
+    "       lmctl migrate --owner FILE --loader ADDR[:PORT] --loader-pub HEX --mig-key FILE\n"
+    "                     [options] VM[:PORT]\n"
+    "Moves a guest you own (owner= at injection) to another host while it runs: same address,\n"
+    "same connections, same memory. With --to, lmctl buys a checkpoint token for HOST (or takes\n"
+    "--token), pings HOST, checks that HOST's operator vouched for the loader it started, then\n"
+    "tells the guest to go there; a live line shows the phase, round, pages, MB/s and dirty\n"
+    "pages/s, and a summary ends it.\n"
+    "  --owner FILE      your secret key (default $LM_OWNER)\n"
+    "  --to HOST         the destination, by its name in the broker's directory (lmctl hosts)\n"
+    "  --token FILE      a checkpoint token for HOST bought before, committing to --mig-key\n"
+    "  --mig-key FILE    the migration key (lmctl migkey new); default with --to: a fresh one\n"
+    "  --prepaid N       units the new token prepays on HOST (default 60)\n"
+    "  --ttl S           the new token's lifetime (default 3600)\n"
+    "  --prefix P        the guest's network prefix length, for the token (default 24)\n"
+    LMCTL_BROKER_HELP
+    "  --loader ADDR[:PORT], --loader-pub HEX\n"
+    "                    a loader started otherwise, and its X25519 key as its host vouched\n"
+    "  --max-rounds N    pre-copy rounds at most (default 30)\n"
+    "  --timeout S       silence from both copies after which the outcome is in doubt (20)\n"
+    "  --quiet, --json   no progress line; the summary as JSON\n"
+    "exit status: 0 migrated; 4 failed, the guest runs where it was; 5 in doubt (no copy\n"
+    "answers); 1 the destination could not be set up (nothing happened to the guest)\n";
+
+/* The destination's entry in the broker's directory: where to ping, whose key vouches. */
+static int find_host(struct lmctl_broker *b, const char *name, struct sockaddr_in *addr,
+                     uint8_t opkey[32], char *operator, size_t oplen)
+{
+    int rc;
+    json_t *reply = lmctl_broker_do(b, "GET", "/v1/hosts", NULL, &rc), *h;
+    if (!reply)
+        return -1;
+    size_t i;
+    json_t *found = NULL;
+    json_array_foreach(json_object_get(reply, "hosts"), i, h)
+        if (!strcmp(json_string_value(json_object_get(h, "name")) ?: "", name))
+            found = h;
+    rc = -1;
+    if (!found) {
+        lmctl_err("--to %s: no such host in the broker's directory (lmctl hosts lists them)", name);
+    } else {
+        char where[300];
+        const char *key = json_string_value(json_object_get(found, "operator_key"));
+        snprintf(where, sizeof where, "%s:%lld", json_string_value(json_object_get(found, "address")) ?: "",
+                 (long long)json_integer_value(json_object_get(found, "port")));
+        snprintf(operator, oplen, "%s", json_string_value(json_object_get(found, "operator")) ?: "?");
+        if (!key || lm_hex_decode(key, opkey, 32) != 0)
+            lmctl_err("--to %s: the broker lists no operator key for it (a broker too old?)", name);
+        else if (lmctl_addr(where, LM_DEFAULT_PORT, addr) == 0)
+            rc = 0;
+    }
+    json_decref(reply);
+    return rc;
+}
+
+/* --to: a checkpoint token for the host (bought now, or --token), the magic ping, and the
+ * host's word for its loader. Fills the loader's place and key into m. */
+static int prepare_destination(const char *to, const char *token_path, const uint8_t mig_pub[32],
+                               const struct sockaddr_in *vm, uint64_t mem_mib, uint64_t prepaid,
+                               uint64_t ttl, uint64_t prefix, const char *url, const char *key,
+                               int quiet, struct lm_gc_migrate *m)
+{
+    struct lmctl_broker b;
+    struct sockaddr_in host;
+    uint8_t opkey[32], tok[LM_TOKEN_SIZE + 1];
+    char operator[64];
+    if (lmctl_broker_open(&b, url, key) != LMCTL_OK)
+        return -1;
+    int rc = find_host(&b, to, &host, opkey, operator, sizeof operator);
+    if (rc == 0 && token_path) {
+        size_t len;
+        struct lm_token t;
+        struct lm_diag d;
+        rc = -1;
+        if (lmctl_read_token(token_path, tok, sizeof tok, &len) || len != LM_TOKEN_SIZE ||
+            lm_token_decode(tok, LM_TOKEN_SIZE, &t, &d) != 0)
+            lmctl_err("--token %s: not a token file", token_path);
+        else if (t.payload_kind != LM_PAYLOAD_CHECKPOINT || memcmp(t.commitment, mig_pub, 32))
+            lmctl_err("--token %s: not a checkpoint token committing to --mig-key's public key", token_path);
+        else
+            rc = 0;
+    } else if (rc == 0) {
+        struct lm_token t;
+        memset(&t, 0, sizeof t);
+        t.scope_kind = LM_SCOPE_HOST;
+        snprintf(t.scope, sizeof t.scope, "%s", to);
+        t.mem_mib = (uint32_t)mem_mib;
+        t.vcpus = 1;
+        t.payload_kind = LM_PAYLOAD_CHECKPOINT;
+        memcpy(t.commitment, mig_pub, 32);
+        t.prepaid_units = (uint32_t)prepaid;
+        char ip[32];
+        snprintf(ip, sizeof ip, "%s/%llu", inet_ntoa(vm->sin_addr), (unsigned long long)prefix);
+        json_t *reply = NULL;
+        rc = lmctl_buy_token(&b, &t, ttl, ip, NULL, NULL, tok, &reply) == LMCTL_OK ? 0 : -1;
+        if (rc == 0 && !quiet)
+            fprintf(stderr, "bought checkpoint token %s for %s: %lld credits, %llu units prepaid\n",
+                    json_string_value(json_object_get(reply, "token_id")), to,
+                    (long long)json_integer_value(json_object_get(reply, "cost")),
+                    (unsigned long long)prepaid);
+        json_decref(reply);
+    }
+    lmctl_broker_close(&b);
+    if (rc)
+        return -1;
+    struct lm_ping_reply r;
+    struct lm_diag d;
+    double ms;
+    int tries;
+    if (lmctl_do_ping(&host, tok, NULL, 0, 5000, &r, &ms, &tries) != 0)
+        return -1;
+    if (r.status) {
+        lmctl_err("%s refused the checkpoint token: %s (%s); its log says more", to,
+                  lm_status_name(r.status) ?: "?", lm_status_text(r.status));
+        return -1;
+    }
+    if (lm_vouch_verify(&r, opkey, &d) != 0) {
+        lmctl_err("%s: %s; not sending the guest there", to, d.msg);
+        return -1;
+    }
+    memcpy(m->ip, r.loader_ip, 4);
+    m->port = r.loader_port;
+    memcpy(m->loader_pub, r.loader_pub, 32);
+    if (!quiet)
+        fprintf(stderr, "%s admitted it as VM %llu in %.1f ms: loader at %u.%u.%u.%u:%u, its key "
+                "vouched for by operator %s\n", to, (unsigned long long)r.vm_id, ms, r.loader_ip[0],
+                r.loader_ip[1], r.loader_ip[2], r.loader_ip[3], r.loader_port, operator);
+    return 0;
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+    enum { O_TO = 256, O_TOKEN, O_PREPAID, O_TTL, O_PREFIX };
+    static const struct option opts[] = {{"owner", required_argument, NULL, 'o'},
+                                         {"to", required_argument, NULL, O_TO},
+                                         {"token", required_argument, NULL, O_TOKEN},
+                                         {"prepaid", required_argument, NULL, O_PREPAID},
+                                         {"ttl", required_argument, NULL, O_TTL},
+                                         {"prefix", required_argument, NULL, O_PREFIX},
+                                         LMCTL_BROKER_OPTIONS,
+                                         {"loader", required_argument, NULL, 'l'},
+                                         {"loader-pub", required_argument, NULL, 'L'},
+                                         {"mig-key", required_argument, NULL, 'm'},
+                                         {"max-rounds", required_argument, NULL, 'r'},
+                                         {"timeout", required_argument, NULL, 't'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    const char *owner_path = getenv("LM_OWNER"), *loader = NULL, *mig_key = NULL, *to = NULL;
+    const char *token_path = NULL, *url = NULL, *key = NULL;
+    int have_lpub = 0, quiet = 0, json = 0, c;
+    uint64_t max_rounds = 0, timeout_s = 20, prepaid = 60, ttl = 3600, prefix = 24;
+    struct lm_gc_migrate m = {0};
+    while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': owner_path = optarg; break;
+        case O_TO: to = optarg; break;
+        case O_TOKEN: token_path = optarg; break;
+        case O_PREPAID:
+            if (lmctl_u64("--prepaid", optarg, 0, LM_MAX_PREPAID, &prepaid) < 0)
+                return LMCTL_USAGE;
+            break;
+        case O_TTL:
+            if (lmctl_u64("--ttl", optarg, 60, LM_MAX_LIFETIME_S, &ttl) < 0)
+                return LMCTL_USAGE;
+            break;
+        case O_PREFIX:
+            if (lmctl_u64("--prefix", optarg, 1, 32, &prefix) < 0)
+                return LMCTL_USAGE;
+            break;
+        case 'B': url = optarg; break;
+        case 'k': key = optarg; break;
+        case 'l': loader = optarg; break;
+        case 'L':
+            if (lmctl_hex("--loader-pub", optarg, m.loader_pub, 32) < 0)
+                return LMCTL_USAGE;
+            have_lpub = 1;
+            break;
+        case 'm': mig_key = optarg; break;
+        case 'r':
+            if (lmctl_u64("--max-rounds", optarg, 1, 1000, &max_rounds) < 0)
+                return LMCTL_USAGE;
+            break;
+        case 't':
+            if (lmctl_u64("--timeout", optarg, 1, 3600, &timeout_s) < 0)
+                return LMCTL_USAGE;
+            break;
+        case 'q': quiet = 1; break;
+        case 'j': json = 1; break;
+        case 'h': fputs(help, stdout); return LMCTL_OK;
+        default: fputs(help, stderr); return LMCTL_USAGE;
+        }
+    }
+    const char *bad = optind + 1 != argc ? "one VM address"
+                      : !to == !loader ? "either --to HOST or --loader ADDR"
+                      : loader && (!have_lpub || !mig_key) ? "--loader-pub and --mig-key with --loader"
+                      : to && token_path && !mig_key ? "--mig-key with --token"
+                      : NULL;
+    if (bad) {
+        lmctl_err("migrate: needs %s (see --help)", bad);
+        return LMCTL_USAGE;
+    }
+    struct lmctl_owner o;
+    struct sockaddr_in vm, dst;
+    if (lmctl_owner_load(owner_path, &o) < 0 || lmctl_addr(argv[optind], LM_GC_PORT, &vm) < 0 ||
+        (loader && lmctl_addr(loader, LM_LOADER_PORT, &dst) < 0))
+        return LMCTL_USAGE;
+    if (mig_key ? lmctl_read_hex_file(mig_key, m.mig_secret, 32) < 0
+                : (randombytes_buf(m.mig_secret, 32), 0))
+        return LMCTL_USAGE;
+    if (loader) {
+        memcpy(m.ip, &dst.sin_addr.s_addr, 4);
+        m.port = ntohs(dst.sin_port);
+    }
+    m.max_rounds = (uint32_t)max_rounds;
+
+    uint16_t st;
+    struct lm_gc_status s;
+    /* A guest under load may drop datagrams: retry for a while before giving up. */
+    int rc = lmctl_guest_command(&o, &vm, LM_GC_STATUS, NULL, 0, 10000, &st, &s);
+    if (rc) {
+        lmctl_err("%s: no authenticated answer (not running, not yours, or owner= not given at injection)", argv[optind]);
+        return LMCTL_MIG_FAILED;
+    }
+    if (to) {
+        uint8_t mig_pub[32];
+        crypto_scalarmult_curve25519_base(mig_pub, m.mig_secret);
+        if (prepare_destination(to, token_path, mig_pub, &vm, s.ram_pages >> 8, prepaid, ttl,
+                                prefix, url, key, quiet, &m) != 0) {
+            sodium_memzero(&m, sizeof m);
+            return LMCTL_FAIL;
+        }
+    }
+    uint64_t before = s.migrations, t0 = lmctl_now_ns();
+    uint8_t body[LM_GC_MIGRATE_SIZE];
+    lm_gc_migrate_encode(&m, body);
+    sodium_memzero(&m, sizeof m);
+    rc = lmctl_guest_command(&o, &vm, LM_GC_MIGRATE, body, sizeof body, 10000, &st, &s);
+    sodium_memzero(body, sizeof body);
+    if (rc || st != 0) {
+        if (rc)
+            lmctl_err("%s: no answer to migrate: the guest runs where it was (check with lmctl status)", argv[optind]);
+        else
+            lmctl_err("%s refused to migrate: %s%s%s", argv[optind], lm_status_text(st), s.error[0] ? ": " : "", s.error);
+        return LMCTL_MIG_FAILED;
+    }
+    int tty = isatty(2) && !quiet;
+    uint64_t last_bytes = 0, last_ns = 0, last_answer = lmctl_now_ns(), last_print = 0;
+    for (;;) {
+        usleep(100000);
+        rc = lmctl_guest_command(&o, &vm, LM_GC_STATUS, NULL, 0, 400, &st, &s);
+        uint64_t now = lmctl_now_ns();
+        if (rc == 0) {
+            last_answer = now;
+            if (s.migrations > before)
+                break;
+            if (s.phase == LM_GC_PHASE_FAILED || s.phase == LM_GC_PHASE_IDLE) {
+                if (tty)
+                    fputc('\n', stderr);
+                lmctl_err("migration failed, the guest runs where it was: %s: %s", lm_status_name((int)s.status) ? lm_status_name((int)s.status) : "?", s.error);
+                return LMCTL_MIG_FAILED;
+            }
+            if (!quiet && (tty || now - last_print > 1000000000ull)) {
+                progress(&s, &last_bytes, &last_ns, tty);
+                last_print = now;
+            }
+        } else if (rc < 0) {
+            return LMCTL_FAIL;
+        } else if (now - last_answer > timeout_s * 1000000000ull) {
+            if (tty)
+                fputc('\n', stderr);
+            lmctl_err("no copy of %s has answered for %llu s: the outcome is in doubt; run lmctl migrate --resolve", argv[optind], (unsigned long long)timeout_s);
+            return LMCTL_MIG_DOUBT;
+        }
+    }
+    if (tty)
+        fputc('\n', stderr);
+    const struct lm_gc_figures *f = &s.last;
+    if (json) {
+        lmctl_print_status(&s, 1);
+    } else {
+        printf("migrated in %.1f ms (%.1f ms as lmctl saw it): downtime %.3f ms as the guest measured it; %.1f MiB sent for %.1f MiB of RAM (%.2f of RAM), %llu zero pages named and not sent, %llu rounds, %llu pages in the final phase, %llu copy-on-write faults\n", f->total_ns / 1e6, (lmctl_now_ns() - t0) / 1e6, f->downtime_ns / 1e6, f->bytes / 1048576.0, f->ram_pages / 256.0, f->ram_pages ? (double)f->bytes / (f->ram_pages * 4096.0) : 0, (unsigned long long)f->zero_pages, (unsigned long long)f->rounds, (unsigned long long)f->final_pages, (unsigned long long)f->cow_faults);
+    }
+    return LMCTL_OK;
+}
