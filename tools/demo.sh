@@ -2,7 +2,8 @@
 # `make demo`: the product's story end to end with real binaries, in a private network
 # namespace: a broker sells a boot token, one UDP datagram boots a VM on a host running Evil
 # Man, the buyer injects our guest kernel, curl talks to it, payments keep it alive, it is
-# warned and reclaimed when they stop, and the host's earnings are settled with the broker.
+# warned and reclaimed when they stop, and the host's earnings are settled with the broker;
+# then a guest migrates itself to a second host and back while wrk drives it.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=$TOP/build
@@ -15,6 +16,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     ip netns del "$NS" 2>/dev/null || true
+    ip netns del "lmdemob$$" 2>/dev/null || true
     rm -rf "$W"
 }
 trap cleanup EXIT
@@ -50,10 +52,10 @@ in_ns ip link set br0 up
 
 step "3. The broker: keys, a fresh SQLite ledger, accounts for buyer alice and operator op1"
 for k in broker admin alice op1; do lmctl keygen $k.key >/dev/null; done
-printf 'listen = 127.0.0.1:8480\ndatabase = ledger.db\nsigning_key = broker.key\nadmin_key = admin.key.pub\n' >broker.conf
+printf 'listen = 10.88.0.1:8480\ndatabase = ledger.db\nsigning_key = broker.key\nadmin_key = admin.key.pub\n' >broker.conf
 ip netns exec "$NS" lm-broker --config broker.conf 2>broker.log &
 PIDS+=($!)
-export LM_BROKER=http://127.0.0.1:8480
+export LM_BROKER=http://10.88.0.1:8480
 for _ in $(seq 200); do in_ns lmctl hosts >/dev/null 2>&1 && break; sleep 0.02; done
 run in_ns lmctl account create --key admin.key --name alice --role buyer --pub alice.key.pub
 run in_ns lmctl account create --key admin.key --name op1 --role operator --pub op1.key.pub
@@ -119,59 +121,67 @@ cat state/earnings.jsonl
 run in_ns lmctl balance --key op1.key
 run in_ns lmctl balance --key alice.key
 run in_ns lmctl broker call --key admin.key GET /v1/admin/audit
-step "10. Self-migration: a guest serving HTTP moves alpha -> beta -> alpha while wrk drives it"
-echo "(monitor level: each destination is a loader VM started the way a host starts one for a"
-echo " checkpoint token, with its own X25519 key; Evil Man's checkpoint admission comes next)"
+step "10. A second host, beta, joins alpha's network segment (its own namespace, a veth between the bridges)"
+NSB=lmdemob$$
+ip netns add "$NSB"
+in_b() { ip netns exec "$NSB" "$@"; }
+in_b ip link set lo up
+in_b ip link add br0 type bridge
+in_ns ip link add vx type veth peer name vy
+in_ns ip link set vy netns "$NSB"
+in_ns ip link set vx master br0
+in_b ip link set vy master br0
+in_b ip addr add 10.88.0.2/24 dev br0
+in_b ip link set br0 up
+in_ns ip link set vx up
+in_b ip link set vy up
+run in_ns lmctl host-register --key op1.key --name beta --address 10.88.0.2 --port 7777 \
+    --price 2 --unit-ms 1000
+sed -e 's/^listen = .*/listen = 10.88.0.2:7777/' -e 's/^host_name = .*/host_name = beta/' \
+    -e 's|^bridge_ip = .*|bridge_ip = 10.88.0.2/24|' -e 's/^pool = .*/pool = 10.88.0.100-10.88.0.149/' \
+    -e "s|^control = .*|control = $W/beta.sock|" -e "s|^state_dir = .*|state_dir = $W/beta|" \
+    evilman.conf >beta.conf
+ip netns exec "$NSB" evilman --config beta.conf 2>beta.log &
+PIDS+=($!)
+for _ in $(seq 200); do [ -S beta.sock ] && break; sleep 0.02; done
+run in_ns lmctl hosts
+
+step "11. Self-migration: a guest serving HTTP moves alpha -> beta -> alpha while wrk drives it"
+echo "(lmctl buys a checkpoint token for the destination, pings it, checks that the host's operator"
+echo " vouched for the loader's key, and tells the guest where to go; the guest copies itself)"
 run lmctl keygen owner.key
 OWNER=$(lmctl owner-cmdline --owner owner.key)
 echo "the guest obeys owner.key: $OWNER"
-run lmctl migkey new mig.key
-ip netns exec "$NS" lm-vmm -m 64 --bridge br0 --ip 10.88.0.200/24 --gw 10.88.0.1 \
-    --mac 02:00:00:88:00:c8 -c "app=http $OWNER" "$KERNEL" >alpha-vm.log 2>&1 &
-PIDS+=($!)
-for _ in $(seq 200); do in_ns curl -s -m 1 http://10.88.0.200/ >/dev/null && break; sleep 0.05; done
-loader() { # name, address: a loader VM for a checkpoint committing to mig.key
-    lmctl migkey new "$1.lkey" >"$1.lpub"
-    ip netns exec "$NS" lm-vmm -m 64 --loader --bridge br0 --ip "$2/24" --gw 10.88.0.1 \
-        --commitment "$(lmctl migkey show mig.key)" --loader-key "$(cat "$1.lkey")" \
-        -c "sender=10.88.0.200 wait_s=60" "$B/bootloader/loader.elf" >"$1.log" 2>&1 &
-    PIDS+=($!)
-    for _ in $(seq 200); do in_ns bash -c "exec 3<>/dev/tcp/$2/7700" 2>/dev/null && break; sleep 0.05; done
-}
-loader beta 10.88.0.201
-loader alpha2 10.88.0.202
-in_ns wrk -t2 -c8 -d8s http://10.88.0.200/ >wrk-mig.txt 2>&1 &
+export LM_OWNER=$W/owner.key
+run in_ns lmctl buy --host alpha --mem 64 --image "$KERNEL" --prepaid 600 -o web.tok
+run in_ns lmctl run 10.88.0.1 web.tok "$KERNEL" --cmdline "app=http $OWNER" --wait-tcp 80
+WEB=$(lmctl host ls | awk '$2 == "running" {print $3}' | tail -1)
+echo "the guest serves at $WEB"
+in_ns wrk -t2 -c8 -d10s "http://$WEB/" >wrk-mig.txt 2>&1 &
 WRK=$!
 sleep 1
-run in_ns lmctl status --owner owner.key 10.88.0.200
-run in_ns lmctl migrate --owner owner.key --loader 10.88.0.201 --loader-pub "$(cat beta.lpub)" \
-    --mig-key mig.key 10.88.0.200
-run in_ns lmctl migrate --owner owner.key --loader 10.88.0.202 --loader-pub "$(cat alpha2.lpub)" \
-    --mig-key mig.key 10.88.0.200
+run in_ns lmctl status "$WEB"
+run in_ns lmctl migrate --to beta "$WEB"
+run env LM_CONTROL=$W/beta.sock lmctl host ls
+run in_ns lmctl migrate --to alpha "$WEB"
 wait $WRK || true
 echo "wrk across both migrations:"
 cat wrk-mig.txt
-grep -E "mig:|loader: (checkpoint|GO)" alpha-vm.log beta.log alpha2.log || true
-run in_ns lmctl status --owner owner.key 10.88.0.200
-run in_ns curl -s http://10.88.0.200/
+grep -E "migrated|resumed from its checkpoint" evilman.log beta.log || true
+run lmctl host ls
+run in_ns lmctl status "$WEB"
+run in_ns curl -s "http://$WEB/"
 
-step "11. A computation migrates while it runs; its result equals the host's"
-lmctl migkey new mig2.key >/dev/null
-ip netns exec "$NS" lm-vmm -m 64 --bridge br0 --ip 10.88.0.210/24 --gw 10.88.0.1 \
-    --mac 02:00:00:88:00:d2 -c "app=compute n=300000 rounds=2000 $OWNER" "$KERNEL" >compute-vm.log 2>&1 &
-PIDS+=($!)
-lmctl migkey new c1.lkey >c1.lpub
-ip netns exec "$NS" lm-vmm -m 64 --loader --bridge br0 --ip 10.88.0.211/24 --gw 10.88.0.1 \
-    --commitment "$(lmctl migkey show mig2.key)" --loader-key "$(cat c1.lkey)" \
-    -c "sender=10.88.0.210 wait_s=60" "$B/bootloader/loader.elf" >c1.log 2>&1 &
-CPID=$!
-PIDS+=($CPID)
-for _ in $(seq 200); do grep -q "control: owner" compute-vm.log && in_ns bash -c "exec 3<>/dev/tcp/10.88.0.211/7700" 2>/dev/null && break; sleep 0.05; done
-run in_ns lmctl migrate --owner owner.key --loader 10.88.0.211 --loader-pub "$(cat c1.lpub)" \
-    --mig-key mig2.key --quiet 10.88.0.210
-wait $CPID || true
-grep "compute: result" c1.log || true
+step "12. A computation migrates to beta while it runs; its result equals the host's"
+run in_ns lmctl buy --host alpha --mem 64 --image "$KERNEL" --prepaid 600 -o compute.tok
+run in_ns lmctl run 10.88.0.1 compute.tok "$KERNEL" --cmdline "app=compute n=300000 rounds=2000 $OWNER"
+CVM=$(lmctl host ls | awk -v t="$(lmctl token show --json compute.tok | sed -n 's/.*"id": "\([0-9a-f]*\)".*/\1/p')" '$NF == t {print $1" "$3}')
+sleep 1
+run in_ns lmctl migrate --to beta --quiet "${CVM#* }"
+BVM=$(LM_CONTROL=$W/beta.sock lmctl host ls | awk -v a="${CVM#* }" '$3 == a {print $1}')
+for _ in $(seq 600); do grep -q "compute: result" "beta/vm-$BVM.log" 2>/dev/null && break; sleep 0.1; done
+grep "compute: result" "beta/vm-$BVM.log" || true
 echo "host reference: $("$B/tests/compute_ref" 300000 2000)"
-
+run in_ns lmctl broker call --key admin.key GET /v1/admin/audit
 echo
 echo "demo: done"

@@ -136,6 +136,10 @@ for i in $(seq "$PINGPONG"); do
     next=$([ $where = alpha ] && echo beta || echo alpha)
     if ! in_a "$L" migrate --to $next --quiet "$VM" >pp.txt 2>&1; then
         sed 's/^/# /' pp.txt | tail -5
+        for h in alpha beta; do
+            echo "# $h's agent: $(kill -0 "${PIDS[$([ $h = alpha ] && echo 1 || echo 2)]}" 2>/dev/null && echo alive || echo gone); its log ends:"
+            tail -8 $h.log | sed 's/^/#   /'
+        done
         break
     fi
     moved=$((moved + 1)) where=$next
@@ -152,6 +156,8 @@ done
 [ "$moved" = "$PINGPONG" ] && ok "$PINGPONG ping-pong migrations" || not_ok "ping-pong: $moved of $PINGPONG"
 [ -z "$leaks" ] && ok "nothing leaked: one VM, one tap, one monitor after each" || not_ok "leaks:$leaks"
 expect "the guest still serves after the ping-pong" 0 "requests:" -- in_a curl -sS -m 5 "http://$VM/"
+expect "migrate --resolve finds the one running copy" 0 "resolved: $VM answers its owner" -- \
+    in_a "$L" migrate --resolve "$VM"
 host_$([ $where = alpha ] && echo a || echo b) ls | grep -qE "running +$VM" &&
     ok "the current host ($where) accounts the guest" || not_ok "$where does not list the guest"
 

@@ -43,6 +43,7 @@ static const char help[] =
     "                     [--broker URL] [--key FILE] [options] VM[:PORT]\n"
     "       lmctl migrate --owner FILE --loader ADDR[:PORT] --loader-pub HEX --mig-key FILE\n"
     "                     [options] VM[:PORT]\n"
+    "       lmctl migrate --owner FILE --resolve [--timeout S] VM[:PORT]\n"
     "Moves a guest you own (owner= at injection) to another host while it runs: same address,\n"
     "same connections, same memory. With --to, lmctl buys a checkpoint token for HOST (or takes\n"
     "--token), pings HOST, checks that HOST's operator vouched for the loader it started, then\n"
@@ -60,6 +61,7 @@ static const char help[] =
     "                    a loader started otherwise, and its X25519 key as its host vouched\n"
     "  --max-rounds N    pre-copy rounds at most (default 30)\n"
     "  --timeout S       silence from both copies after which the outcome is in doubt (20)\n"
+    "  --resolve         after exit 5: which copy runs (the one that answers its owner)\n"
     "  --quiet, --json   no progress line; the summary as JSON\n"
     "exit status: 0 migrated; 4 failed, the guest runs where it was; 5 in doubt (no copy\n"
     "answers); 1 the destination could not be set up (nothing happened to the guest)\n";
@@ -170,11 +172,51 @@ static int prepare_destination(const char *to, const char *token_path, const uin
     return 0;
 }
 
+/*
+ * --resolve: after exit status 5 (no copy answered), find out where the guest runs. The
+ * protocol never lets two copies run: the source stops for good before it sends GO, and the
+ * destination resumes only on GO. So a guest that answers its owner is the one copy.
+ */
+static int resolve_doubt(const char *owner_path, const char *vm_arg, uint64_t timeout_s, int json)
+{
+    struct lmctl_owner o;
+    struct sockaddr_in vm;
+    if (!vm_arg) {
+        lmctl_err("migrate --resolve: expected one VM address (see --help)");
+        return LMCTL_USAGE;
+    }
+    if (lmctl_owner_load(owner_path, &o) < 0 || lmctl_addr(vm_arg, LM_GC_PORT, &vm) < 0)
+        return LMCTL_USAGE;
+    uint16_t st;
+    struct lm_gc_status s;
+    int rc = lmctl_guest_command(&o, &vm, LM_GC_STATUS, NULL, 0, (unsigned)(timeout_s * 1000), &st, &s);
+    if (rc < 0)
+        return LMCTL_FAIL;
+    if (rc > 0) {
+        lmctl_err("%s: no copy answered in %llu s. If the source sent GO, its host lists it as "
+                  "migrated and the destination's loader holds the complete checkpoint, paused "
+                  "(its host lists it as receiving, charged until its credit ends); if the "
+                  "source never got READY it resumed and answers again once reachable. "
+                  "Resuming a paused destination from here is not built yet.",
+                  vm_arg, (unsigned long long)timeout_s);
+        return LMCTL_MIG_DOUBT;
+    }
+    if (json) {
+        lmctl_print_status(&s, 1);
+    } else {
+        printf("resolved: %s answers its owner, the one running copy (phase %s, %llu migrations)\n",
+               vm_arg, lm_gc_phase_name(s.phase), (unsigned long long)s.migrations);
+        lmctl_print_status(&s, 0);
+    }
+    return LMCTL_OK;
+}
+
 int cmd_migrate(int argc, char **argv)
 {
-    enum { O_TO = 256, O_TOKEN, O_PREPAID, O_TTL, O_PREFIX };
+    enum { O_TO = 256, O_TOKEN, O_PREPAID, O_TTL, O_PREFIX, O_RESOLVE };
     static const struct option opts[] = {{"owner", required_argument, NULL, 'o'},
                                          {"to", required_argument, NULL, O_TO},
+                                         {"resolve", no_argument, NULL, O_RESOLVE},
                                          {"token", required_argument, NULL, O_TOKEN},
                                          {"prepaid", required_argument, NULL, O_PREPAID},
                                          {"ttl", required_argument, NULL, O_TTL},
@@ -191,13 +233,14 @@ int cmd_migrate(int argc, char **argv)
                                          {0}};
     const char *owner_path = getenv("LM_OWNER"), *loader = NULL, *mig_key = NULL, *to = NULL;
     const char *token_path = NULL, *url = NULL, *key = NULL;
-    int have_lpub = 0, quiet = 0, json = 0, c;
+    int have_lpub = 0, quiet = 0, json = 0, resolve = 0, c;
     uint64_t max_rounds = 0, timeout_s = 20, prepaid = 60, ttl = 3600, prefix = 24;
     struct lm_gc_migrate m = {0};
     while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         switch (c) {
         case 'o': owner_path = optarg; break;
         case O_TO: to = optarg; break;
+        case O_RESOLVE: resolve = 1; break;
         case O_TOKEN: token_path = optarg; break;
         case O_PREPAID:
             if (lmctl_u64("--prepaid", optarg, 0, LM_MAX_PREPAID, &prepaid) < 0)
@@ -234,6 +277,8 @@ int cmd_migrate(int argc, char **argv)
         default: fputs(help, stderr); return LMCTL_USAGE;
         }
     }
+    if (resolve)
+        return resolve_doubt(owner_path, optind + 1 == argc ? argv[optind] : NULL, timeout_s, json);
     const char *bad = optind + 1 != argc ? "one VM address"
                       : !to == !loader ? "either --to HOST or --loader ADDR"
                       : loader && (!have_lpub || !mig_key) ? "--loader-pub and --mig-key with --loader"
