@@ -91,7 +91,7 @@ void commit_child(void)
     mig.cur.downtime_ns = now - mig.stop_ns;
     mig.last = mig.cur;
     mig.migrations++;
-    page_free(r, r->npages);
+    page_free(r, mig.region_pages); /* not r->npages: the region arrived as zero pages */
     mig.r = NULL;
     mig.phase = MIG_IDLE;
     printf("mig: resumed on the new host: downtime %llu us, total %llu ms, %llu bytes sent for %llu pages of RAM (%llu zero pages named), %llu rounds, %llu pages in the final phase, %llu copy-on-write faults, firewall dropped %llu in / %llu out\n", (unsigned long long)(mig.last.downtime_ns / 1000), (unsigned long long)(mig.last.total_ns / 1000000), (unsigned long long)mig.last.bytes, (unsigned long long)mig.last.ram_pages, (unsigned long long)mig.last.zero_pages, (unsigned long long)mig.last.rounds, (unsigned long long)mig.last.final_pages, (unsigned long long)mig.last.cow_faults, (unsigned long long)mig.last.fw_in, (unsigned long long)mig.last.fw_out);

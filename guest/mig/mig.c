@@ -46,6 +46,7 @@ static struct mig_region *region_alloc(uint64_t npages)
             uint8_t *p = base + PAGE_SIZE;
             r->first_pfn = (uint64_t)(uintptr_t)base / PAGE_SIZE;
             r->npages = total;
+            mig.region_pages = total;
             r->dirty = (uint64_t *)p, p += bm;
             r->prot = (uint64_t *)p, p += bm;
             r->tables = (uint64_t *)p, p += tables;

@@ -69,6 +69,8 @@ struct mig {
     /* progress */
     struct mig_region *r;
     uint64_t npages;  /* RAM pages */
+    uint64_t region_pages; /* the region's size, kept here: the child finds the region zeroed
+                            * (it is sent as zero pages), its header included */
     uint32_t round;
     uint64_t cursor;  /* next page number to look at in this round */
     uint64_t round_pages, round_sent, prev_dirty;

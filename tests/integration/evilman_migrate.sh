@@ -130,7 +130,10 @@ expect "to the host it runs on: the address is in use there" 1 "refused the chec
 expect "to a host the broker does not list" 1 "no such host" -- in_a "$L" migrate --to gamma --quiet "$VM"
 expect "after the refusals the guest serves on" 0 "requests:" -- in_a curl -sS -m 5 "http://$VM/"
 
-# Ping-pong: every migration leaves one VM, one tap, one monitor, across both hosts.
+# Ping-pong: every migration leaves one VM, one tap, one monitor, across both hosts; the agents
+# hold as many descriptors after as before, and the guest as much free memory.
+fds() { ls "/proc/$1/fd" | wc -l; }
+fd_a=$(fds "${PIDS[1]}") fd_b=$(fds "${PIDS[2]}")
 where=alpha moved=0 leaks=
 for i in $(seq "$PINGPONG"); do
     next=$([ $where = alpha ] && echo beta || echo alpha)
@@ -154,6 +157,17 @@ for i in $(seq "$PINGPONG"); do
         leaks="$leaks [after $i: VMs $vms, taps $taps, monitors $vmms]"
 done
 [ "$moved" = "$PINGPONG" ] && ok "$PINGPONG ping-pong migrations" || not_ok "ping-pong: $moved of $PINGPONG"
+if [ $where = alpha ]; then
+    [ "$(fds "${PIDS[1]}") $(fds "${PIDS[2]}")" = "$fd_a $fd_b" ] &&
+        ok "the agents hold as many descriptors as before ($fd_a, $fd_b)" ||
+        not_ok "descriptors: alpha $fd_a -> $(fds "${PIDS[1]}"), beta $fd_b -> $(fds "${PIDS[2]}")"
+fi
+# Each migration sizes its shadow pages from the guest's free memory: a leak shows as a fall.
+shadows=$(cat alpha/vm-*.log beta/vm-*.log 2>/dev/null | sed -n 's/^mig: migrating to .* \([0-9]*\) shadow pages$/\1/p' | sort -n)
+lo=$(echo "$shadows" | head -1) hi=$(echo "$shadows" | tail -1)
+[ -n "$lo" ] && [ $((hi - lo)) -le $((hi / 20)) ] &&
+    ok "the guest's free memory held across $(echo "$shadows" | wc -l) migrations ($lo to $hi shadow pages)" ||
+    not_ok "the guest's free memory fell across the migrations: $lo to $hi shadow pages"
 [ -z "$leaks" ] && ok "nothing leaked: one VM, one tap, one monitor after each" || not_ok "leaks:$leaks"
 expect "the guest still serves after the ping-pong" 0 "requests:" -- in_a curl -sS -m 5 "http://$VM/"
 expect "migrate --resolve finds the one running copy" 0 "resolved: $VM answers its owner" -- \
