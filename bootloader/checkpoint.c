@@ -34,6 +34,8 @@ struct checkpoint {
     struct lm_mig_recv rs; /* the checks (lib/migstream.c) */
     struct lm_mig_go go;
     uint64_t bytes;
+    bool resolving; /* paused after READY, the sender gone: waiting for a resolver's GO */
+    bool drop;      /* the resolver's connection failed a check: drop it outside lwIP */
 };
 
 static struct checkpoint cp_state;
@@ -233,9 +235,83 @@ static void record(struct loader *l, const uint8_t *b, size_t len, unsigned char
     }
 }
 
+static void resolve_reject(struct loader *l, const char *why)
+{
+    struct checkpoint *c = l->cp;
+    printf("loader: a resolver's connection refused: %s; still paused, holding the checkpoint\n", why);
+    c->drop = true;
+}
+
+/* A resolver: hello, then one frame, which must be GO with the final tag. Its own checks,
+ * none fatal: a stranger must not be able to destroy the paused image. */
+static void resolve_take(struct loader *l, const uint8_t *p, size_t n)
+{
+    struct checkpoint *c = l->cp;
+    while (n > 0 && !c->drop && c->stage != CP_GO) {
+        if (c->stage == CP_HELLO) {
+            size_t k = sizeof c->hello - c->hello_len < n ? sizeof c->hello - c->hello_len : n;
+            memcpy(c->hello + c->hello_len, p, k);
+            c->hello_len += k, p += k, n -= k;
+            if (c->hello_len < sizeof c->hello)
+                continue;
+            struct lm_mig_hello h;
+            uint8_t lpub[32], kgl[32], klg[32], answer[4 + LM_MIG_SS_HEADER_BYTES];
+            if (lm_mig_hello_decode(c->hello, LM_MIG_HELLO_SIZE, &h, NULL) != 0 ||
+                sodium_memcmp(h.mig_pub, boot_info->commitment, 32) != 0)
+                return resolve_reject(l, "its hello does not name the token's migration key");
+            crypto_scalarmult_curve25519_base(lpub, boot_info->loader_key);
+            if (lm_mig_keys(boot_info->loader_key, h.mig_pub, h.mig_pub, lpub, h.nonce, kgl, klg) != 0 ||
+                crypto_secretstream_xchacha20poly1305_init_pull(&c->rx, c->hello + LM_MIG_HELLO_SIZE, kgl) != 0)
+                return resolve_reject(l, "no keys from its hello");
+            memcpy(answer, LM_MIG_ANSWER_MAGIC, 4);
+            crypto_secretstream_xchacha20poly1305_init_push(&c->tx, answer + 4, klg);
+            sodium_memzero(kgl, sizeof kgl);
+            sodium_memzero(klg, sizeof klg);
+            c->stage = CP_FRAMES;
+            if (!cp_write(l, answer, sizeof answer))
+                return resolve_reject(l, "could not answer its hello");
+            continue;
+        }
+        size_t want = c->frame_want ? c->frame_want : 4;
+        size_t k = want - c->frame_len < n ? want - c->frame_len : n;
+        memcpy(c->frame + c->frame_len, p, k);
+        c->frame_len += k, p += k, n -= k;
+        if (c->frame_len < want)
+            continue;
+        if (!c->frame_want) {
+            uint32_t clen = (uint32_t)c->frame[0] | (uint32_t)c->frame[1] << 8 | (uint32_t)c->frame[2] << 16 | (uint32_t)c->frame[3] << 24;
+            if (clen != LM_MIG_SS_ABYTES + LM_MIG_REC_HDR + LM_MIG_GO_SIZE)
+                return resolve_reject(l, "its frame is not the size of a GO");
+            c->frame_want = clen;
+            c->frame_len = 0;
+            continue;
+        }
+        unsigned long long plen;
+        unsigned char tag;
+        struct lm_mig_rec r;
+        if (crypto_secretstream_xchacha20poly1305_pull(&c->rx, c->plain, &plen, &tag, c->frame, c->frame_len, NULL, 0) != 0)
+            return resolve_reject(l, "its frame failed authentication (not the holder of the migration key)");
+        if (lm_mig_rec_parse(c->plain, (size_t)plen, &r, NULL) != 0 || r.type != LM_MIG_GO ||
+            tag != crypto_secretstream_xchacha20poly1305_TAG_FINAL)
+            return resolve_reject(l, "its record is not GO with the final tag");
+        lm_mig_go_decode(r.body, &c->go);
+        printf("loader: GO from a resolver holding the migration key\n");
+        c->stage = CP_GO; /* checkpoint_poll hands over, outside lwIP's input processing */
+    }
+}
+
+bool checkpoint_resolving(const struct loader *l)
+{
+    return l->cp && l->cp->resolving;
+}
+
 void checkpoint_take(struct loader *l, const uint8_t *p, size_t n)
 {
     struct checkpoint *c = l->cp;
+    if (c->resolving) {
+        resolve_take(l, p, n);
+        return;
+    }
     c->bytes += n;
     while (n > 0) {
         if (c->stage == CP_HELLO) {
@@ -275,12 +351,32 @@ void checkpoint_take(struct loader *l, const uint8_t *p, size_t n)
     }
 }
 
+/* Ready for the next resolver: a fresh handshake on a fresh connection. */
+static void resolve_reset(struct loader *l)
+{
+    struct checkpoint *c = l->cp;
+    c->resolving = true;
+    c->drop = false;
+    c->stage = CP_HELLO;
+    c->hello_len = c->frame_len = c->frame_want = 0;
+    l->peer_fin = false; /* the listener never closed: the next resolver finds it */
+}
+
 void checkpoint_lost(struct loader *l, const char *why)
 {
     struct checkpoint *c = l->cp;
-    if (c && c->stage == CP_READY) {
-        printf("loader: %s after READY: paused with a complete checkpoint; the source decides (lmctl migrate --resolve)\n", why);
+    if (c && (c->stage == CP_READY || c->resolving)) {
+        if (l->pcb) { /* the peer closed its side: close ours */
+            tcp_arg(l->pcb, NULL);
+            tcp_recv(l->pcb, NULL);
+            tcp_err(l->pcb, NULL);
+            if (tcp_close(l->pcb) != ERR_OK)
+                tcp_abort(l->pcb);
+        }
+        if (!c->resolving)
+            printf("loader: %s after READY: paused with a complete checkpoint; waiting for GO from a resolver holding the migration key (lmctl migrate --resolve)\n", why);
         l->pcb = NULL;
+        resolve_reset(l);
         return;
     }
     l->pcb = NULL;
@@ -292,5 +388,15 @@ bool checkpoint_poll(struct loader *l)
     struct checkpoint *c = l->cp;
     if (c && c->stage == CP_GO)
         resume(l); /* GO's ACK went out at the end of input processing */
-    return c && c->stage == CP_READY; /* paused: no idle timeout while we hold the image */
+    if (c && c->drop && l->pcb) { /* a failed resolver: drop it, wait for the next */
+        struct tcp_pcb *pcb = l->pcb;
+        tcp_arg(pcb, NULL);
+        tcp_recv(pcb, NULL);
+        tcp_err(pcb, NULL);
+        tcp_abort(pcb);
+        l->pcb = NULL;
+        resolve_reset(l);
+    }
+    /* paused: no idle timeout while we hold the image */
+    return c && (c->stage == CP_READY || c->resolving);
 }

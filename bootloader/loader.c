@@ -146,11 +146,13 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     struct loader *l = arg;
     if (err != ERR_OK || !pcb)
         return ERR_VAL;
-    if (l->pcb) /* one payload per VM */
+    if (l->pcb) { /* one payload per VM, one resolver at a time */
+        tcp_abort(pcb);
         return ERR_ABRT;
+    }
     /* Only the buyer who pinged may send: anyone else could otherwise spoil the VM with a
      * bad payload. Others are reset, and the loader keeps waiting. */
-    if (l->has_sender && !ip_addr_cmp(&pcb->remote_ip, &l->sender)) {
+    if (l->has_sender && !checkpoint_resolving(l) && !ip_addr_cmp(&pcb->remote_ip, &l->sender)) {
         char from[IPADDR_STRLEN_MAX], want[IPADDR_STRLEN_MAX];
         ipaddr_ntoa_r(&pcb->remote_ip, from, sizeof from); /* ipaddr_ntoa: one static buffer */
         ipaddr_ntoa_r(&l->sender, want, sizeof want);
@@ -164,8 +166,9 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     tcp_recv(pcb, on_recv);
     tcp_err(pcb, on_err);
     tcp_nagle_disable(pcb);
-    tcp_close(l->listener); /* nobody else gets in */
-    l->listener = NULL;
+    /* The listener stays: anyone else is reset above while this connection lasts, and a
+     * loader paused after READY takes its resolver on it (closing and binding again would
+     * fail while this connection's pcb still holds the port). */
     return ERR_OK;
 }
 
@@ -180,6 +183,7 @@ static int loader_init(void)
     if (sender && !ipaddr_aton(sender, &l->sender))
         lm_panic("sender=%s: expected A.B.C.D", sender);
     l->has_sender = sender != NULL;
+    l->port = (uint16_t)port;
     l->listener = tcp_listen_on((uint16_t)port, on_accept);
     tcp_arg(l->listener, l);
     l->last_ns = clock_ns();

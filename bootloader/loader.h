@@ -33,6 +33,7 @@ struct loader {
     bool has_sender;
     ip_addr_t sender; /* sender=A.B.C.D: the only address allowed to send */
     uint64_t wait_ns, idle_ns, last_ns;
+    uint16_t port;
     uint8_t hdr[LM_PAYLOAD_HEADER_SIZE];
     size_t hdr_len;
     struct lm_payload_header h;
@@ -60,6 +61,10 @@ void checkpoint_take(struct loader *l, const uint8_t *p, size_t n);
 bool checkpoint_refuse(struct loader *l, const char *name, const char *msg); /* sealed ERROR */
 bool checkpoint_poll(struct loader *l); /* true: holds the loader (paused after READY) */
 void checkpoint_lost(struct loader *l, const char *why); /* the sender is gone */
+/* Paused after READY, the sender gone: a resolver holding the migration key may connect
+ * (from anywhere) and send GO over a fresh handshake; anything else it sends is dropped with
+ * its connection and the loader keeps waiting, the image intact. */
+bool checkpoint_resolving(const struct loader *l);
 
 extern const struct app app_loader;
 

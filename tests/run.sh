@@ -64,14 +64,15 @@ if ! kvm_here && [ -z "${LM_NO_KVMBOX:-}" ]; then
     echo "== no usable /dev/kvm here: ${box_tests[*]} run in a KVM box (tools/kvmbox.sh)"
     start=$(date +%s)
     # In the box everything runs some times slower: the reclaim-timing bound gets slack and the
-    # churn test does 200 lifecycles instead of 1000 (the figures in its log say how many).
+    # churn test does 200 lifecycles instead of 1000, the migration ping-pong 20 instead of 50
+    # (the figures in their logs say how many).
     # One box per test, each with its own time limit, so that a box that hangs or whose kernel
     # dies costs that test alone; a test left without a result gets one more box.
     box_limit() { case $1 in evilman_churn) echo 900 ;; migrate | evilman_migrate) echo 1200 ;; *) echo 600 ;; esac; }
     for t in "${box_tests[@]}"; do
         for attempt in 1 2; do
             s=$(date +%s)
-            LM_TIMING_SLACK_MS=${LM_TIMING_SLACK_MS:-1500} LM_CHURN=${LM_CHURN:-200} \
+            LM_TIMING_SLACK_MS=${LM_TIMING_SLACK_MS:-1500} LM_CHURN=${LM_CHURN:-200} LM_PINGPONG=${LM_PINGPONG:-20} \
                 bash "$TOP/tools/kvmbox.sh" --timeout "$(box_limit "$t")" -- bash -c '
                 LM_TOP="$PWD" BUILD="$PWD/build" bash "tests/integration/$1.sh" >"build/tests/log/box/$1.log" 2>&1
                 echo $? >"build/tests/log/box/$1.rc"' box "$t" >/dev/null 2>&1

@@ -56,7 +56,7 @@ in_a "$L" account create --key admin.key --name alice --role buyer --pub alice.k
 expect "the directory lists each host's operator key" 0 "\"operator_key\": \"$(sed -n 's/^public //p' op1.key.pub 2>/dev/null || true)" -- \
     in_a "$L" hosts --key alice.key --json
 
-agent() { # name, own address, pool, namespace
+agent() { # name, own address, pool, namespace, most VMs
     cat >"$1.conf" <<CONF
 listen = $2:7777
 host_name = $1
@@ -64,7 +64,7 @@ broker_key = $SCRATCH/broker.key.pub
 bridge = br0
 bridge_ip = $2/24
 pool = $3
-max_vms = 4
+max_vms = $5
 max_mem_mib = 128
 total_mem_mib = 512
 loader = $BUILD/bootloader/loader.elf
@@ -80,8 +80,8 @@ CONF
     PIDS+=($!)
     for _ in $(seq 200); do [ -S "$1.sock" ] && break; sleep 0.05; done
 }
-agent alpha 10.79.0.1 10.79.0.10-10.79.0.49 "$A"
-agent beta 10.79.0.2 10.79.0.50-10.79.0.89 "$B"
+agent alpha 10.79.0.1 10.79.0.10-10.79.0.49 "$A" 4
+agent beta 10.79.0.2 10.79.0.50-10.79.0.89 "$B" 1 # one VM: a guest moving in fills it
 
 # A guest serving HTTP on alpha, owned by owner.key.
 export LM_KEY=alice.key LM_OWNER=$SCRATCH/owner.key
@@ -128,6 +128,18 @@ expect "the guest serves on alpha" 0 "requests:" -- in_a curl -sS -m 5 "http://$
 expect "to the host it runs on: the address is in use there" 1 "refused the checkpoint token: BAD_NETID" -- \
     in_a "$L" migrate --to alpha --quiet "$VM"
 expect "to a host the broker does not list" 1 "no such host" -- in_a "$L" migrate --to gamma --quiet "$VM"
+"$L" migkey new other.mkey >/dev/null
+in_a "$L" buy --host alpha --mem 64 --payload checkpoint --commitment "$("$L" migkey show other.mkey)" \
+    --prepaid 10 --ip "$VM/24" -o alpha-cp.tok 2>/dev/null
+expect "with a token for another host: refused (WRONG_SCOPE)" 1 "refused the checkpoint token: WRONG_SCOPE" -- \
+    in_a "$L" migrate --to beta --token alpha-cp.tok --mig-key other.mkey --quiet "$VM"
+in_a "$L" buy --host beta --mem 32 --image "$KERNEL" --prepaid 60 -o filler.tok 2>/dev/null
+in_a "$L" run 10.79.0.2 filler.tok "$KERNEL" --cmdline app=http --wait-tcp 80 >/dev/null 2>&1
+expect "to a full host: refused (HOST_FULL)" 1 "refused the checkpoint token: HOST_FULL" -- \
+    in_a "$L" migrate --to beta --quiet "$VM"
+filler=$(host_b ls | awk '$2 == "running" {print $1}')
+[ -n "$filler" ] && host_b kill "$filler" >/dev/null
+for _ in $(seq 100); do host_b ls | grep -q '^[0-9]' || break; sleep 0.05; done
 expect "after the refusals the guest serves on" 0 "requests:" -- in_a curl -sS -m 5 "http://$VM/"
 
 # Ping-pong: every migration leaves one VM, one tap, one monitor, across both hosts; the agents

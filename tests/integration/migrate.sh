@@ -208,6 +208,32 @@ exit_of "$PID_rp"; rc=$RC
     { not_ok "replayed stream: loader exit $rc"; tail -3 "$SCRATCH/rp.log" | sed 's/^/# /'; }
 serving && ok "after all that, the source still serves" || not_ok "the source stopped serving"
 
+# GO lost on its way: the source sent it (the relay acknowledged it) and ended; the loader holds
+# the complete checkpoint, paused. No copy answers: lmctl says it is in doubt (5), and
+# --resolve with the migration key sends that loader GO over a fresh handshake.
+name=lg
+start_loader $name 10.78.0.82 "$SCRATCH/mig1.key" 10.78.0.1
+wait_loader $name
+in_ns python3 "$TOP/tests/tools/mig_relay.py" 10.78.0.1 7799 10.78.0.82 7700 losego \
+    >"$SCRATCH/$name.relay" 2>&1 &
+relay=$!
+for _ in $(seq 200); do grep -q "relay: listening" "$SCRATCH/$name.relay" && break; sleep 0.05; done
+out=$(migrate 10.78.0.4 "$name" 10.78.0.1:7799 "$SCRATCH/mig1.key" --quiet --timeout 4 2>&1)
+rc=$?
+[ "$rc" = 5 ] && printf '%s' "$out" | grep -q "to settle it: lmctl migrate --resolve --loader 10.78.0.1:7799" &&
+    ok "GO lost: lmctl says the outcome is in doubt (5) and how to settle it" ||
+    { not_ok "GO lost: lmctl exit $rc (want 5)"; printf '%s\n' "$out" | sed 's/^/# /' | tail -5; }
+grep -q "paused with a complete checkpoint" "$SCRATCH/$name.log" && ok "the loader holds the checkpoint, paused" ||
+    { not_ok "the loader did not pause"; tail -5 "$SCRATCH/$name.log" | sed 's/^/# /'; }
+expect "a resolver with another migration key is refused; the loader stays paused" 5 "no copy answered" -- \
+    in_ns "$LMCTL" migrate --resolve --loader 10.78.0.82 --loader-pub "$(cat "$SCRATCH/$name.lpub")" \
+    --mig-key "$SCRATCH/wrong.key" --timeout 1 10.78.0.4
+expect "migrate --resolve sends GO: the guest resumes in that loader" 0 "resolved: the paused destination took GO" -- \
+    in_ns "$LMCTL" migrate --resolve --loader 10.78.0.82 --loader-pub "$(cat "$SCRATCH/$name.lpub")" \
+    --mig-key "$SCRATCH/mig1.key" --timeout 1 10.78.0.4
+serving && ok "the one copy serves again, from the loader that was paused" || not_ok "nothing serves after --resolve"
+kill "$relay" 2>/dev/null
+
 # 4. Convergence: a workload dirtying memory below the link's rate converges; far above it
 # (as fast as it can) the rounds stay bounded and the downtime is what it is.
 start_guest dirty 10.78.0.5 02:00:00:78:00:05 "app=dirty mib=8 rate=2"

@@ -12,6 +12,9 @@ length, ciphertext):
   truncate N      closes both sides after N bytes
   drop K          leaves out frame K (0 = the first after the secretstream header)
   swap K          sends frame K+1 before frame K
+  losego          passes everything until the loader's READY has gone back, then keeps the
+                  guest's next frame (GO) and cuts both connections: the source has sent GO
+                  (the relay acknowledged it) and the loader never gets it
 --record FILE writes the guest -> loader bytes as sent to the loader. Prints what it did.
 """
 import socket
@@ -39,12 +42,18 @@ def main():
     g, _ = srv.accept()
     d = socket.create_connection((dip, dport))
 
+    ready_seen = threading.Event()
+
     def back():
+        got = 0
         try:
             while True:
                 b = d.recv(65536)
                 if not b:
                     break
+                got += len(b)
+                if got > 4 + 24:  # past "LMML" and the secretstream header: READY
+                    ready_seen.set()
                 g.sendall(b)
         except OSError:
             pass
@@ -101,6 +110,10 @@ def main():
                 if len(buf) < n:
                     break
                 f, buf = buf[:n], buf[n:]
+                if mode == "losego" and ready_seen.is_set():
+                    print("relay: held back GO (frame %d) and cut both connections" % frame, flush=True)
+                    done = True
+                    break
                 if mode == "drop" and frame == arg:
                     print("relay: dropped frame %d" % frame, flush=True)
                 elif mode == "swap" and frame == arg:

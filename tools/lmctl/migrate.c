@@ -7,6 +7,10 @@
  * 0 migrated; 4 failed, the guest runs where it was; 5 in doubt (no copy answers).
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <sodium.h>
@@ -151,7 +155,7 @@ static int prepare_destination(const char *to, const char *token_path, const uin
     struct lm_diag d;
     double ms;
     int tries;
-    if (lmctl_do_ping(&host, tok, NULL, 0, 5000, &r, &ms, &tries) != 0)
+    if (lmctl_do_ping(&host, tok, NULL, 0, 10000, &r, &ms, &tries) != 0)
         return -1;
     if (r.status) {
         lmctl_err("%s refused the checkpoint token: %s (%s); its log says more", to,
@@ -173,32 +177,100 @@ static int prepare_destination(const char *to, const char *token_path, const uin
 }
 
 /*
- * --resolve: after exit status 5 (no copy answered), find out where the guest runs. The
- * protocol never lets two copies run: the source stops for good before it sends GO, and the
- * destination resumes only on GO. So a guest that answers its owner is the one copy.
+ * GO to a paused loader over a fresh handshake: the hello with M and a new nonce, the
+ * loader's answer, one sealed GO record with the final tag (migrate.h). Only the holder of m
+ * can make the loader take it. 0 when sent and the loader let go of the connection.
  */
-static int resolve_doubt(const char *owner_path, const char *vm_arg, uint64_t timeout_s, int json)
+static int resolver_go(const struct sockaddr_in *loader, const uint8_t m[32], const uint8_t lpub[32])
 {
-    struct lmctl_owner o;
-    struct sockaddr_in vm;
-    if (!vm_arg) {
-        lmctl_err("migrate --resolve: expected one VM address (see --help)");
-        return LMCTL_USAGE;
+    struct lm_mig_hello h;
+    uint8_t kgl[32], klg[32];
+    crypto_scalarmult_curve25519_base(h.mig_pub, m);
+    randombytes_buf(h.nonce, sizeof h.nonce);
+    if (lm_mig_keys(m, lpub, h.mig_pub, lpub, h.nonce, kgl, klg) != 0) {
+        lmctl_err("X25519 with the loader's key failed (a low-order point?)");
+        return -1;
     }
-    if (lmctl_owner_load(owner_path, &o) < 0 || lmctl_addr(vm_arg, LM_GC_PORT, &vm) < 0)
-        return LMCTL_USAGE;
+    uint8_t out[LM_MIG_HELLO_SIZE + LM_MIG_SS_HEADER_BYTES], in[4 + LM_MIG_SS_HEADER_BYTES];
+    crypto_secretstream_xchacha20poly1305_state tx, rx;
+    lm_mig_hello_encode(&h, out);
+    crypto_secretstream_xchacha20poly1305_init_push(&tx, out + LM_MIG_HELLO_SIZE, kgl);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int rc = -1;
+    size_t got = 0;
+    if (fd < 0 || connect(fd, (const struct sockaddr *)loader, sizeof *loader) != 0) {
+        lmctl_err("cannot reach the loader at %s:%u: %m", inet_ntoa(loader->sin_addr), ntohs(loader->sin_port));
+        goto out;
+    }
+    if (write(fd, out, sizeof out) != (ssize_t)sizeof out)
+        goto broken;
+    while (got < sizeof in) {
+        ssize_t n = read(fd, in + got, sizeof in - got);
+        if (n <= 0)
+            goto broken;
+        got += (size_t)n;
+    }
+    if (memcmp(in, LM_MIG_ANSWER_MAGIC, 4) != 0 ||
+        crypto_secretstream_xchacha20poly1305_init_pull(&rx, in + 4, klg) != 0) {
+        lmctl_err("the loader did not take the handshake (%.4s...): not paused, or another key", (char *)in);
+        goto out;
+    }
+    uint8_t plain[LM_MIG_REC_HDR + LM_MIG_GO_SIZE] = {0}, frame[4 + sizeof plain + LM_MIG_SS_ABYTES];
+    unsigned long long clen;
+    lm_mig_rec_header(plain, LM_MIG_GO, 0, 0);
+    crypto_secretstream_xchacha20poly1305_push(&tx, frame + 4, &clen, plain, sizeof plain, NULL, 0,
+                                               crypto_secretstream_xchacha20poly1305_TAG_FINAL);
+    for (int i = 0; i < 4; i++)
+        frame[i] = (uint8_t)(clen >> (8 * i));
+    if (write(fd, frame, 4 + (size_t)clen) != (ssize_t)(4 + clen))
+        goto broken;
+    rc = 0;
+    goto out;
+broken:
+    lmctl_err("the loader at %s:%u broke the connection (not paused after READY, or it ended)", inet_ntoa(loader->sin_addr), ntohs(loader->sin_port));
+out:
+    if (fd >= 0)
+        close(fd);
+    sodium_memzero(kgl, sizeof kgl);
+    sodium_memzero(klg, sizeof klg);
+    return rc;
+}
+
+/*
+ * --resolve: after exit status 5 (no copy answered), settle where the guest runs. The
+ * protocol never lets two copies run: the source stops for good before it sends GO, and the
+ * destination resumes only on GO. So a guest that answers its owner is the one copy. If none
+ * answers and a loader is named (--loader, --loader-pub, --mig-key), that loader may hold the
+ * complete checkpoint, paused after READY, its GO lost with the link: the source sent GO and
+ * ended, and the paused image is the only copy. A fresh handshake with the migration key
+ * carries GO to it, and the guest resumes there.
+ */
+static int resolve_doubt(const struct lmctl_owner *o, const struct sockaddr_in *vm,
+                         const char *vm_arg, const struct sockaddr_in *loader,
+                         const uint8_t m[32], const uint8_t lpub[32], uint64_t timeout_s, int json)
+{
     uint16_t st;
     struct lm_gc_status s;
-    int rc = lmctl_guest_command(&o, &vm, LM_GC_STATUS, NULL, 0, (unsigned)(timeout_s * 1000), &st, &s);
+    int rc = lmctl_guest_command(o, vm, LM_GC_STATUS, NULL, 0, (unsigned)(timeout_s * 1000), &st, &s);
+    if (rc == 1 && loader) {
+        fprintf(stderr, "%s: no copy answered in %llu s: sending GO to the paused loader at %s:%u\n",
+                vm_arg, (unsigned long long)timeout_s, inet_ntoa(loader->sin_addr), ntohs(loader->sin_port));
+        if (resolver_go(loader, m, lpub) == 0)
+            rc = lmctl_guest_command(o, vm, LM_GC_STATUS, NULL, 0, 15000, &st, &s);
+        if (rc == 0 && !json)
+            printf("resolved: the paused destination took GO and resumed\n");
+    }
     if (rc < 0)
         return LMCTL_FAIL;
     if (rc > 0) {
         lmctl_err("%s: no copy answered in %llu s. If the source sent GO, its host lists it as "
                   "migrated and the destination's loader holds the complete checkpoint, paused "
-                  "(its host lists it as receiving, charged until its credit ends); if the "
-                  "source never got READY it resumed and answers again once reachable. "
-                  "Resuming a paused destination from here is not built yet.",
-                  vm_arg, (unsigned long long)timeout_s);
+                  "(its host lists it as receiving): name it with --loader, --loader-pub and "
+                  "--mig-key to send it GO. If the source never got READY it resumed and "
+                  "answers again once reachable.", vm_arg, (unsigned long long)timeout_s);
         return LMCTL_MIG_DOUBT;
     }
     if (json) {
@@ -209,6 +281,33 @@ static int resolve_doubt(const char *owner_path, const char *vm_arg, uint64_t ti
         lmctl_print_status(&s, 0);
     }
     return LMCTL_OK;
+}
+
+struct doubt {
+    const char *mig_key; /* the file, if the key came from one */
+    uint8_t secret[32], ip[4], lpub[32];
+    uint16_t port;
+};
+
+/* Exit 5: say how to settle it, keeping a fresh migration key in a file for --resolve. */
+static void doubt_advice(struct doubt *dt, const char *vm)
+{
+    char path[64], lpub[65];
+    const char *key = dt->mig_key;
+    if (!key) {
+        snprintf(path, sizeof path, "lmctl-mig-%llu.key", (unsigned long long)time(NULL));
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        char hex[65];
+        lm_hex_encode(dt->secret, 32, hex);
+        if (fd >= 0 && dprintf(fd, "%s\n", hex) == 65 && close(fd) == 0)
+            key = path;
+        sodium_memzero(hex, sizeof hex);
+    }
+    lm_hex_encode(dt->lpub, 32, lpub);
+    fprintf(stderr, "to settle it: lmctl migrate --resolve --loader %u.%u.%u.%u:%u --loader-pub %s "
+            "--mig-key %s %s\n", dt->ip[0], dt->ip[1], dt->ip[2], dt->ip[3], dt->port, lpub,
+            key ? key : "(the migration key could not be saved)", vm);
+    sodium_memzero(dt, sizeof *dt);
 }
 
 int cmd_migrate(int argc, char **argv)
@@ -277,9 +376,10 @@ int cmd_migrate(int argc, char **argv)
         default: fputs(help, stderr); return LMCTL_USAGE;
         }
     }
-    if (resolve)
-        return resolve_doubt(owner_path, optind + 1 == argc ? argv[optind] : NULL, timeout_s, json);
     const char *bad = optind + 1 != argc ? "one VM address"
+                      : resolve ? (to ? "--resolve without --to"
+                                   : loader && (!have_lpub || !mig_key) ? "--loader-pub and --mig-key with --loader"
+                                   : NULL)
                       : !to == !loader ? "either --to HOST or --loader ADDR"
                       : loader && (!have_lpub || !mig_key) ? "--loader-pub and --mig-key with --loader"
                       : to && token_path && !mig_key ? "--mig-key with --token"
@@ -304,8 +404,14 @@ int cmd_migrate(int argc, char **argv)
 
     uint16_t st;
     struct lm_gc_status s;
+    int rc;
+    if (resolve) {
+        rc = resolve_doubt(&o, &vm, argv[optind], loader ? &dst : NULL, m.mig_secret, m.loader_pub, timeout_s, json);
+        sodium_memzero(&m, sizeof m);
+        return rc;
+    }
     /* A guest under load may drop datagrams: retry for a while before giving up. */
-    int rc = lmctl_guest_command(&o, &vm, LM_GC_STATUS, NULL, 0, 10000, &st, &s);
+    rc = lmctl_guest_command(&o, &vm, LM_GC_STATUS, NULL, 0, 10000, &st, &s);
     if (rc) {
         lmctl_err("%s: no authenticated answer (not running, not yours, or owner= not given at injection)", argv[optind]);
         return LMCTL_MIG_FAILED;
@@ -322,6 +428,11 @@ int cmd_migrate(int argc, char **argv)
     uint64_t before = s.migrations, t0 = lmctl_now_ns();
     uint8_t body[LM_GC_MIGRATE_SIZE];
     lm_gc_migrate_encode(&m, body);
+    /* Kept for a doubtful end: what --resolve needs to send a paused loader GO. */
+    struct doubt dt = {.mig_key = mig_key, .port = m.port};
+    memcpy(dt.secret, m.mig_secret, 32);
+    memcpy(dt.ip, m.ip, 4);
+    memcpy(dt.lpub, m.loader_pub, 32);
     sodium_memzero(&m, sizeof m);
     rc = lmctl_guest_command(&o, &vm, LM_GC_MIGRATE, body, sizeof body, 10000, &st, &s);
     sodium_memzero(body, sizeof body);
@@ -330,6 +441,7 @@ int cmd_migrate(int argc, char **argv)
             lmctl_err("%s: no answer to migrate: the guest runs where it was (check with lmctl status)", argv[optind]);
         else
             lmctl_err("%s refused to migrate: %s%s%s", argv[optind], lm_status_text(st), s.error[0] ? ": " : "", s.error);
+        sodium_memzero(&dt, sizeof dt);
         return LMCTL_MIG_FAILED;
     }
     int tty = isatty(2) && !quiet;
@@ -346,6 +458,7 @@ int cmd_migrate(int argc, char **argv)
                 if (tty)
                     fputc('\n', stderr);
                 lmctl_err("migration failed, the guest runs where it was: %s: %s", lm_status_name((int)s.status) ? lm_status_name((int)s.status) : "?", s.error);
+                sodium_memzero(&dt, sizeof dt);
                 return LMCTL_MIG_FAILED;
             }
             if (!quiet && (tty || now - last_print > 1000000000ull)) {
@@ -353,11 +466,13 @@ int cmd_migrate(int argc, char **argv)
                 last_print = now;
             }
         } else if (rc < 0) {
+            sodium_memzero(&dt, sizeof dt);
             return LMCTL_FAIL;
         } else if (now - last_answer > timeout_s * 1000000000ull) {
             if (tty)
                 fputc('\n', stderr);
-            lmctl_err("no copy of %s has answered for %llu s: the outcome is in doubt; run lmctl migrate --resolve", argv[optind], (unsigned long long)timeout_s);
+            lmctl_err("no copy of %s has answered for %llu s: the outcome is in doubt", argv[optind], (unsigned long long)timeout_s);
+            doubt_advice(&dt, argv[optind]);
             return LMCTL_MIG_DOUBT;
         }
     }
@@ -369,5 +484,6 @@ int cmd_migrate(int argc, char **argv)
     } else {
         printf("migrated in %.1f ms (%.1f ms as lmctl saw it): downtime %.3f ms as the guest measured it; %.1f MiB sent for %.1f MiB of RAM (%.2f of RAM), %llu zero pages named and not sent, %llu rounds, %llu pages in the final phase, %llu copy-on-write faults\n", f->total_ns / 1e6, (lmctl_now_ns() - t0) / 1e6, f->downtime_ns / 1e6, f->bytes / 1048576.0, f->ram_pages / 256.0, f->ram_pages ? (double)f->bytes / (f->ram_pages * 4096.0) : 0, (unsigned long long)f->zero_pages, (unsigned long long)f->rounds, (unsigned long long)f->final_pages, (unsigned long long)f->cow_faults);
     }
+    sodium_memzero(&dt, sizeof dt);
     return LMCTL_OK;
 }
