@@ -138,6 +138,29 @@ void checkpoint_begin(struct loader *l)
     printf("loader: receiving a checkpoint of %llu MiB\n", (unsigned long long)(boot_info->mem_size >> 20));
 }
 
+/* Keys from a checked hello (its M is the token's), then our answer: "LMML" and our
+ * secretstream header. NULL, or why not (*status set). */
+static const char *hello_keys(struct loader *l, const struct lm_mig_hello *h, int *status)
+{
+    struct checkpoint *c = l->cp;
+    uint8_t lpub[32], kgl[32], klg[32], answer[4 + LM_MIG_SS_HEADER_BYTES];
+    const char *why = NULL;
+    crypto_scalarmult_curve25519_base(lpub, boot_info->loader_key);
+    if (lm_mig_keys(boot_info->loader_key, h->mig_pub, h->mig_pub, lpub, h->nonce, kgl, klg) != 0)
+        *status = LM_WRONG_MIG_KEY, why = "X25519 with the sender's migration key failed";
+    else if (crypto_secretstream_xchacha20poly1305_init_pull(&c->rx, c->hello + LM_MIG_HELLO_SIZE, kgl) != 0)
+        *status = LM_STREAM_AUTH, why = "bad secretstream header";
+    if (!why) {
+        memcpy(answer, LM_MIG_ANSWER_MAGIC, 4);
+        crypto_secretstream_xchacha20poly1305_init_push(&c->tx, answer + 4, klg);
+        if (!cp_write(l, answer, sizeof answer))
+            *status = LM_MIG_LINK, why = "could not answer the hello";
+    }
+    sodium_memzero(kgl, sizeof kgl);
+    sodium_memzero(klg, sizeof klg);
+    return why;
+}
+
 static void hello_done(struct loader *l)
 {
     struct checkpoint *c = l->cp;
@@ -148,20 +171,11 @@ static void hello_done(struct loader *l)
         cp_fail(l, -rc, "%s", d.msg);
     if (sodium_memcmp(h.mig_pub, boot_info->commitment, 32) != 0)
         cp_fail(l, LM_WRONG_MIG_KEY, "the sender's migration key %02x%02x%02x%02x... is not the one the token commits to (%02x%02x%02x%02x...)", h.mig_pub[0], h.mig_pub[1], h.mig_pub[2], h.mig_pub[3], boot_info->commitment[0], boot_info->commitment[1], boot_info->commitment[2], boot_info->commitment[3]);
-    uint8_t lpub[32], kgl[32], klg[32];
-    crypto_scalarmult_curve25519_base(lpub, boot_info->loader_key);
-    if (lm_mig_keys(boot_info->loader_key, h.mig_pub, h.mig_pub, lpub, h.nonce, kgl, klg) != 0)
-        cp_fail(l, LM_WRONG_MIG_KEY, "X25519 with the sender's migration key failed");
-    if (crypto_secretstream_xchacha20poly1305_init_pull(&c->rx, c->hello + LM_MIG_HELLO_SIZE, kgl) != 0)
-        cp_fail(l, LM_STREAM_AUTH, "bad secretstream header");
-    uint8_t answer[4 + LM_MIG_SS_HEADER_BYTES];
-    memcpy(answer, LM_MIG_ANSWER_MAGIC, 4);
-    crypto_secretstream_xchacha20poly1305_init_push(&c->tx, answer + 4, klg);
-    sodium_memzero(kgl, sizeof kgl);
-    sodium_memzero(klg, sizeof klg);
+    int status;
+    const char *why = hello_keys(l, &h, &status);
+    if (why)
+        cp_fail(l, status, "%s", why);
     c->keyed = true;
-    if (!cp_write(l, answer, sizeof answer))
-        cp_fail(l, LM_MIG_LINK, "could not answer the hello");
     c->stage = CP_FRAMES;
 }
 
@@ -255,21 +269,14 @@ static void resolve_take(struct loader *l, const uint8_t *p, size_t n)
             if (c->hello_len < sizeof c->hello)
                 continue;
             struct lm_mig_hello h;
-            uint8_t lpub[32], kgl[32], klg[32], answer[4 + LM_MIG_SS_HEADER_BYTES];
+            int status;
             if (lm_mig_hello_decode(c->hello, LM_MIG_HELLO_SIZE, &h, NULL) != 0 ||
                 sodium_memcmp(h.mig_pub, boot_info->commitment, 32) != 0)
                 return resolve_reject(l, "its hello does not name the token's migration key");
-            crypto_scalarmult_curve25519_base(lpub, boot_info->loader_key);
-            if (lm_mig_keys(boot_info->loader_key, h.mig_pub, h.mig_pub, lpub, h.nonce, kgl, klg) != 0 ||
-                crypto_secretstream_xchacha20poly1305_init_pull(&c->rx, c->hello + LM_MIG_HELLO_SIZE, kgl) != 0)
-                return resolve_reject(l, "no keys from its hello");
-            memcpy(answer, LM_MIG_ANSWER_MAGIC, 4);
-            crypto_secretstream_xchacha20poly1305_init_push(&c->tx, answer + 4, klg);
-            sodium_memzero(kgl, sizeof kgl);
-            sodium_memzero(klg, sizeof klg);
+            const char *why = hello_keys(l, &h, &status);
+            if (why)
+                return resolve_reject(l, why);
             c->stage = CP_FRAMES;
-            if (!cp_write(l, answer, sizeof answer))
-                return resolve_reject(l, "could not answer its hello");
             continue;
         }
         size_t want = c->frame_want ? c->frame_want : 4;
