@@ -75,6 +75,10 @@ void payagent_init(void);
 void payagent_poll(void);
 void payagent_urgent(void);
 uint64_t payagent_due_ms(void);
+/* On a new host (a migration's child): pay the new token from its own chain, to the agent
+ * at `host` (the new host's gateway); len 0 stops paying. */
+void payagent_rebind(const uint8_t token[16], const uint8_t seed[32], uint32_t len,
+                     const uint8_t host[4]);
 
 /* cmdline.c: "key=value key2=value2". */
 const char *cmdline_get(const char *key); /* value (into a static buffer), or NULL */

@@ -96,6 +96,37 @@ void payagent_init(void)
            ipaddr_ntoa(&pa.host), pa.port);
 }
 
+void payagent_rebind(const uint8_t token[16], const uint8_t seed[32], uint32_t len,
+                     const uint8_t host[4])
+{
+    if (pa.on)
+        lm_chain_payer_free(&pa.payer);
+    pa.on = false;
+    if (len == 0)
+        return;
+    if (!pa.pcb) { /* it did not pay its first host */
+        pa.pcb = udp_new();
+        if (!pa.pcb) {
+            printf("pay: no UDP socket: not paying the new host\n");
+            return;
+        }
+        udp_recv(pa.pcb, on_reply, NULL);
+        pa.step = 1;
+        pa.every_ns = 1000000000ull;
+        pa.port = LM_DEFAULT_PORT;
+    }
+    if (lm_chain_payer_init(&pa.payer, seed, len) != 0) {
+        printf("pay: no memory for the new chain: not paying the new host\n");
+        return;
+    }
+    memcpy(pa.token_id, token, LM_TOKEN_ID_BYTES);
+    IP_ADDR4(&pa.host, host[0], host[1], host[2], host[3]);
+    pa.next = 1;
+    pa.on = true;
+    pa.due_ns = 0;
+    printf("pay: paying the new host %s from a new chain of %u links\n", ipaddr_ntoa(&pa.host), len);
+}
+
 void payagent_poll(void)
 {
     if (pa.on && clock_ns() >= pa.due_ns) {

@@ -7,6 +7,7 @@
  * re-binds to that host (clock, NIC rings, our address announced), lifts the firewall, drops
  * the parent's migration connection without a word, and the workload resumes.
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,6 +77,10 @@ void commit_child(void)
     firewall_down();
     stream_close(true); /* the parent's connection: gone with the parent, no RST */
     net_resume();
+    /* A self-paying guest pays its new host from the chain the owner bought with the token
+     * (the new host's agent is its gateway); without one it leaves paying to others. */
+    payagent_rebind(mig.pay_token, mig.pay_seed, mig.pay_len, bi->net.gateway);
+    sodium_memzero(mig.pay_seed, sizeof mig.pay_seed);
     uint64_t now = clock_ns();
     struct mig_region *r = mig.r;
     /* What happened after the snapshot only the loader (and the parent's GO) could see. */

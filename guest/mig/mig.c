@@ -78,6 +78,7 @@ static void end_migration(void)
     region_free();
     sodium_memzero(mig.mig_secret, sizeof mig.mig_secret);
     sodium_memzero(mig.key_lg, sizeof mig.key_lg);
+    sodium_memzero(mig.pay_seed, sizeof mig.pay_seed);
 }
 
 int mig_start(const struct lm_gc_migrate *m)
@@ -91,6 +92,9 @@ int mig_start(const struct lm_gc_migrate *m)
     mig.peer_port = m->port;
     memcpy(mig.loader_pub, m->loader_pub, 32);
     memcpy(mig.mig_secret, m->mig_secret, 32);
+    memcpy(mig.pay_token, m->pay_token, 16);
+    memcpy(mig.pay_seed, m->pay_seed, 32);
+    mig.pay_len = m->pay_len;
     crypto_scalarmult_curve25519_base(mig.mig_pub, mig.mig_secret);
     mig.max_rounds = m->max_rounds ? m->max_rounds : DEFAULT_MAX_ROUNDS;
     mig.npages = boot_info->mem_size / PAGE_SIZE;

@@ -56,6 +56,8 @@ struct mig {
     ip_addr_t peer;
     uint16_t peer_port;
     uint8_t loader_pub[32], mig_secret[32], mig_pub[32];
+    uint8_t pay_token[16], pay_seed[32]; /* the new host's chain, for the child (pay_len 0: none) */
+    uint32_t pay_len;
     uint32_t max_rounds;
     /* the connection */
     struct tcp_pcb *pcb;

@@ -187,6 +187,17 @@ expect "migrate --resolve finds the one running copy" 0 "resolved: $VM answers i
 host_$([ $where = alpha ] && echo a || echo b) ls | grep -qE "running +$VM" &&
     ok "the current host ($where) accounts the guest" || not_ok "$where does not list the guest"
 
+# A self-paying guest: the new token comes with a chain, whose seed the guest takes with the
+# command, and it pays its new host from it (2 s prepaid would not last long otherwise).
+next=$([ $where = alpha ] && echo beta || echo alpha)
+expect "migrate --to $next with a chain for the guest to pay from" 0 "migrated in" -- \
+    in_a "$L" migrate --to $next --prepaid 2 --pay-chain 600 --quiet "$VM"
+moved=$((moved + 1)) where=$next
+sleep 4
+paid=$(host_$([ $where = alpha ] && echo a || echo b) ls | awk -v a="$VM" '$3 == a && $2 == "running" {print $7}')
+[ "${paid:-0}" -ge 2 ] && ok "the guest pays $where from the new chain (paid to link $paid, past its 2 s prepaid)" ||
+    { not_ok "the guest does not pay $where: paid to '$paid'"; grep -h "pay:" alpha/vm-*.log beta/vm-*.log | tail -3 | sed 's/^/# /'; }
+
 # Settlement: stop the agents (they redeem what every VM earned), then the broker's audit.
 kill "${PIDS[1]}" "${PIDS[2]}" 2>/dev/null
 wait "${PIDS[1]}" "${PIDS[2]}" 2>/dev/null

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "laundromat/chain.h"
 #include "laundromat/guestctl.h"
 #include "laundromat/payload.h"
 #include "laundromat/migrate.h"
@@ -58,6 +59,8 @@ static const char help[] =
     "  --token FILE      a checkpoint token for HOST bought before, committing to --mig-key\n"
     "  --mig-key FILE    the migration key (lmctl migkey new); default with --to: a fresh one\n"
     "  --prepaid N       units the new token prepays on HOST (default 60)\n"
+    "  --pay-chain N     the new token also gets a chain of N links, whose seed the guest\n"
+    "                    takes with the command: a self-paying guest pays HOST from it\n"
     "  --ttl S           the new token's lifetime (default 3600)\n"
     "  --prefix P        the guest's network prefix length, for the token (default 24)\n"
     LMCTL_BROKER_HELP
@@ -105,8 +108,8 @@ static int find_host(struct lmctl_broker *b, const char *name, struct sockaddr_i
  * host's word for its loader. Fills the loader's place and key into m. */
 static int prepare_destination(const char *to, const char *token_path, const uint8_t mig_pub[32],
                                const struct sockaddr_in *vm, uint64_t mem_mib, uint64_t prepaid,
-                               uint64_t ttl, uint64_t prefix, const char *url, const char *key,
-                               int quiet, struct lm_gc_migrate *m)
+                               uint64_t pay_len, uint64_t ttl, uint64_t prefix, const char *url,
+                               const char *key, int quiet, struct lm_gc_migrate *m)
 {
     struct lmctl_broker b;
     struct sockaddr_in host;
@@ -137,10 +140,27 @@ static int prepare_destination(const char *to, const char *token_path, const uin
         t.payload_kind = LM_PAYLOAD_CHECKPOINT;
         memcpy(t.commitment, mig_pub, 32);
         t.prepaid_units = (uint32_t)prepaid;
+        struct lm_chain_secret cs;
+        if (pay_len) { /* the guest pays its new host from a chain of its own */
+            if (lm_chain_new((uint32_t)pay_len, &cs) != 0) {
+                lmctl_err("cannot make a payment chain of %llu links", (unsigned long long)pay_len);
+                lmctl_broker_close(&b);
+                return -1;
+            }
+            memcpy(t.anchor, cs.anchor, 32);
+            t.chain_len = cs.length;
+        }
         char ip[32];
         snprintf(ip, sizeof ip, "%s/%llu", inet_ntoa(vm->sin_addr), (unsigned long long)prefix);
         json_t *reply = NULL;
         rc = lmctl_buy_token(&b, &t, ttl, ip, NULL, NULL, tok, &reply) == LMCTL_OK ? 0 : -1;
+        if (rc == 0 && pay_len) {
+            memcpy(m->pay_token, tok + LM_TOK_OFF_ID, 16);
+            memcpy(m->pay_seed, cs.seed, 32);
+            m->pay_len = cs.length;
+        }
+        if (pay_len)
+            sodium_memzero(&cs, sizeof cs);
         if (rc == 0 && !quiet)
             fprintf(stderr, "bought checkpoint token %s for %s: %lld credits, %llu units prepaid\n",
                     json_string_value(json_object_get(reply, "token_id")), to,
@@ -312,12 +332,13 @@ static void doubt_advice(struct doubt *dt, const char *vm)
 
 int cmd_migrate(int argc, char **argv)
 {
-    enum { O_TO = 256, O_TOKEN, O_PREPAID, O_TTL, O_PREFIX, O_RESOLVE };
+    enum { O_TO = 256, O_TOKEN, O_PREPAID, O_TTL, O_PREFIX, O_RESOLVE, O_PAYCHAIN };
     static const struct option opts[] = {{"owner", required_argument, NULL, 'o'},
                                          {"to", required_argument, NULL, O_TO},
                                          {"resolve", no_argument, NULL, O_RESOLVE},
                                          {"token", required_argument, NULL, O_TOKEN},
                                          {"prepaid", required_argument, NULL, O_PREPAID},
+                                         {"pay-chain", required_argument, NULL, O_PAYCHAIN},
                                          {"ttl", required_argument, NULL, O_TTL},
                                          {"prefix", required_argument, NULL, O_PREFIX},
                                          LMCTL_BROKER_OPTIONS,
@@ -333,7 +354,7 @@ int cmd_migrate(int argc, char **argv)
     const char *owner_path = getenv("LM_OWNER"), *loader = NULL, *mig_key = NULL, *to = NULL;
     const char *token_path = NULL, *url = NULL, *key = NULL;
     int have_lpub = 0, quiet = 0, json = 0, resolve = 0, c;
-    uint64_t max_rounds = 0, timeout_s = 20, prepaid = 60, ttl = 3600, prefix = 24;
+    uint64_t max_rounds = 0, timeout_s = 20, prepaid = 60, ttl = 3600, prefix = 24, pay_len = 0;
     struct lm_gc_migrate m = {0};
     while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         switch (c) {
@@ -343,6 +364,10 @@ int cmd_migrate(int argc, char **argv)
         case O_TOKEN: token_path = optarg; break;
         case O_PREPAID:
             if (lmctl_u64("--prepaid", optarg, 0, LM_MAX_PREPAID, &prepaid) < 0)
+                return LMCTL_USAGE;
+            break;
+        case O_PAYCHAIN:
+            if (lmctl_u64("--pay-chain", optarg, 1, LM_MAX_CHAIN_LEN, &pay_len) < 0)
                 return LMCTL_USAGE;
             break;
         case O_TTL:
@@ -419,8 +444,8 @@ int cmd_migrate(int argc, char **argv)
     if (to) {
         uint8_t mig_pub[32];
         crypto_scalarmult_curve25519_base(mig_pub, m.mig_secret);
-        if (prepare_destination(to, token_path, mig_pub, &vm, s.ram_pages >> 8, prepaid, ttl,
-                                prefix, url, key, quiet, &m) != 0) {
+        if (prepare_destination(to, token_path, mig_pub, &vm, s.ram_pages >> 8, prepaid,
+                                pay_len, ttl, prefix, url, key, quiet, &m) != 0) {
             sodium_memzero(&m, sizeof m);
             return LMCTL_FAIL;
         }
