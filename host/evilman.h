@@ -126,6 +126,7 @@ struct vm {
     char tap[16];
     uint8_t ip[4], mac[6];         /* a checkpoint's loader: a temporary address until commit */
     bool checkpoint;               /* its payload is a checkpoint stream */
+    enum vm_state stay_state;      /* migrating out: the state to return to if it fails */
     bool has_claim;                /* claim_ip is reserved for it: the token's address */
     uint8_t claim_ip[4];
     uint8_t loader_pub[32];        /* a checkpoint loader's X25519 key, vouched for at the ping */
@@ -152,6 +153,8 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
 /* A checkpoint VM's guest resumed (its loader handed over): it takes the token's address,
  * the temporary one goes back to the pool, and it runs. */
 void vm_commit(const struct em_config *c, struct vm *v);
+/* The guest's notice (LM_NOTICE_*): it started migrating out, or the migration failed. */
+void vm_notice(struct vm *v, uint32_t what);
 /* Ends a VM: kills the monitor if alive; vm_reap() finishes once it has exited. */
 void vm_destroy(struct vm *v, const char *why);
 void vm_reap(const struct em_config *c, struct vm *v, int wait_status);

@@ -269,6 +269,21 @@ void vm_commit(const struct em_config *c, struct vm *v)
         vm_set_state(v, VM_RUNNING); /* in grace it stays there, booted, until paid */
 }
 
+void vm_notice(struct vm *v, uint32_t what)
+{
+    if (what == LM_NOTICE_MIGRATING && (v->state == VM_RUNNING || v->state == VM_GRACE)) {
+        v->stay_state = v->state;
+        lm_info("VM %llu: its guest is migrating out", (unsigned long long)v->id);
+        vm_set_state(v, VM_MIGRATING_OUT);
+    } else if (what == LM_NOTICE_STAYED && v->state == VM_MIGRATING_OUT) {
+        lm_info("VM %llu: its migration failed; it runs here as before", (unsigned long long)v->id);
+        vm_set_state(v, v->stay_state); /* the credit tick moves it on if it must */
+    } else {
+        lm_debug("VM %llu: notice %u in state %s ignored", (unsigned long long)v->id, what,
+                 vm_state_name(v->state));
+    }
+}
+
 void vm_destroy(struct vm *v, const char *why)
 {
     if (v->state == VM_ENDED)

@@ -21,6 +21,7 @@ void lm_console_write(const char *s, unsigned long n);
 __attribute__((noreturn)) void platform_exit(int status);
 uint32_t platform_poll(uint64_t timeout_ns);
 uint64_t platform_wall_ns(void);
+void platform_notice(uint32_t what); /* LM_NOTICE_*: tells the host what the guest does */
 
 /* arch: descriptor tables, exceptions, paging (arch/x86_64/). */
 void gdt_init(void);

@@ -109,6 +109,7 @@ int mig_start(const struct lm_gc_migrate *m)
     mig.end_sent = mig.go_sent = mig.ready = false;
     mig.refused = 0;
     mig.phase = MIG_CONNECTING;
+    platform_notice(LM_NOTICE_MIGRATING); /* its host lists it as migrating out */
     if (stream_open() < 0)
         return -LM_IO;
     printf("mig: migrating to %u.%u.%u.%u:%u, %llu pages of RAM, up to %u rounds, %zu shadow pages\n", m->ip[0], m->ip[1], m->ip[2], m->ip[3], m->port, (unsigned long long)mig.npages, mig.max_rounds, mig.r->shadow_cap);
@@ -128,6 +129,8 @@ void mig_fail(int status, const char *fmt, ...)
         firewall_down();
     }
     end_migration();
+    if (mig.phase != MIG_IDLE && mig.phase != MIG_FAILED)
+        platform_notice(LM_NOTICE_STAYED);
     mig.phase = MIG_FAILED;
 }
 

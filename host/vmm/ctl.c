@@ -38,6 +38,15 @@ void ctl_drain(struct vm *vm)
     }
 }
 
+void ctl_send_notice(struct vm *vm, uint32_t what)
+{
+    if (vm->ctl_fd < 0)
+        return;
+    struct lm_ctl_msg m = {.type = LM_CTL_NOTICE, .events = what};
+    if (send(vm->ctl_fd, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof m)
+        lm_warn("control socket: cannot pass the guest's notice on: %s", strerror(errno));
+}
+
 void ctl_send_booted(struct vm *vm, uint64_t entry)
 {
     if (vm->ctl_fd < 0)

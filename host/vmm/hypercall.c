@@ -199,6 +199,16 @@ void hc_dispatch(struct vm *vm, uint16_t port, uint32_t gpa)
     case LM_HC_EVENTS:
         hc_events(vm, gpa);
         break;
+    case LM_HC_NOTICE: {
+        struct lm_hc_notice a;
+        if (!args_in(vm, gpa, &a, sizeof a, "notice"))
+            break;
+        if ((a.what != LM_NOTICE_MIGRATING && a.what != LM_NOTICE_STAYED) || a.reserved)
+            vm_abi_violation(vm, "notice %u (reserved %u): not a notice", a.what, a.reserved);
+        else
+            ctl_send_notice(vm, a.what);
+        break;
+    }
     case LM_HC_EXIT: {
         struct lm_hc_exit a;
         if (!args_in(vm, gpa, &a, sizeof a, "exit"))

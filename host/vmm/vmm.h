@@ -72,6 +72,7 @@ void vm_write_bootinfo(struct vm *vm, const struct lm_elf_image *img, const char
 /* ctl.c: the agent's control socket. */
 void ctl_drain(struct vm *vm);                   /* read every waiting message */
 void ctl_send_booted(struct vm *vm, uint64_t entry);
+void ctl_send_notice(struct vm *vm, uint32_t what); /* the guest's LM_HC_NOTICE */
 
 /* hypercall.c: dispatches one guest OUT to the hypercall ports. */
 void hc_dispatch(struct vm *vm, uint16_t port, uint32_t arg_gpa);

@@ -121,6 +121,7 @@ enum lm_hypercall {
     LM_HC_EXIT = 6,      /* struct lm_hc_exit; does not return */
     LM_HC_EXEC = 7,      /* struct lm_hc_exec: a loader hands the VM to what it loaded */
     LM_HC_EVENTS = 8,    /* struct lm_hc_events: host events (credit) since the last call */
+    LM_HC_NOTICE = 9,    /* struct lm_hc_notice: the guest tells its host what it is doing */
     /* 16..31: control calls (payments, host events, migration) as later issues add them */
     LM_HC_MAX = 32,
 };
@@ -209,10 +210,19 @@ struct lm_hc_events {
 #define LM_EVENT_GRACE 2u      /* credit is gone: pay or migrate within grace_ms */
 #define LM_EVENT_CREDIT 4u     /* credit changed (a payment arrived) */
 
+/* LM_HC_NOTICE: what the guest is doing, for its host's accounting and listing. */
+struct lm_hc_notice {
+    uint32_t what;     /* LM_NOTICE_* */
+    uint32_t reserved; /* 0 */
+};
+#define LM_NOTICE_MIGRATING 1u /* it started copying itself to another host */
+#define LM_NOTICE_STAYED 2u    /* that migration failed: it runs here as before */
+
 _Static_assert(sizeof(struct lm_hc_console) == 16 && sizeof(struct lm_hc_clock) == 8 &&
                    sizeof(struct lm_hc_poll) == 16 && sizeof(struct lm_hc_net_setup) == 24 &&
                    sizeof(struct lm_hc_net_kick) == 8 && sizeof(struct lm_hc_exit) == 8 &&
-                   sizeof(struct lm_hc_exec) == 8 && sizeof(struct lm_hc_events) == 24,
+                   sizeof(struct lm_hc_exec) == 8 && sizeof(struct lm_hc_events) == 24 &&
+                   sizeof(struct lm_hc_notice) == 8,
                "hypercall argument blocks");
 
 /* Guest exit statuses with a meaning for the host: a migration's source after GO. */

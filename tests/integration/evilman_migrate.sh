@@ -142,6 +142,27 @@ filler=$(host_b ls | awk '$2 == "running" {print $1}')
 for _ in $(seq 100); do host_b ls | grep -q '^[0-9]' || break; sleep 0.05; done
 expect "after the refusals the guest serves on" 0 "requests:" -- in_a curl -sS -m 5 "http://$VM/"
 
+# The destination killed while the guest copies itself: the guest stays, and its host saw it
+# go out and come back (the guest's notices).
+in_a "$L" migrate --to beta --quiet "$VM" >killed.txt 2>&1 &
+MIG=$!
+victim=
+for _ in $(seq 400); do
+    victim=$(host_b ls | awk '$2 == "receiving" {print $1}')
+    [ -n "$victim" ] && break
+    sleep 0.025
+done
+[ -n "$victim" ] && host_b kill "$victim" >/dev/null
+wait $MIG
+rc=$?
+[ "$rc" = 4 ] && ok "the destination killed during the migration: lmctl exit 4, the guest stays" ||
+    { not_ok "destination killed: lmctl exit $rc (want 4)"; sed 's/^/# /' killed.txt | tail -3; }
+expect "alpha saw its guest migrate out" 0 "VM 2: its guest is migrating out" -- cat alpha.log
+expect "and come back when the migration failed" 0 "VM 2: its migration failed; it runs here as before" -- cat alpha.log
+expect "alpha lists it running again" 0 "^2 +running +$VM " -- host_a ls
+for _ in $(seq 100); do host_b ls | grep -q '^[0-9]' || break; sleep 0.05; done
+expect "and it serves" 0 "requests:" -- in_a curl -sS -m 5 "http://$VM/"
+
 # Ping-pong: every migration leaves one VM, one tap, one monitor, across both hosts; the agents
 # hold as many descriptors after as before, and the guest as much free memory.
 fds() { ls "/proc/$1/fd" | wc -l; }

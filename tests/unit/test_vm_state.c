@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "evilman.h"
+#include "laundromat/abi.h"
 #include "laundromat/log.h"
 #include "testlib.h"
 
@@ -101,12 +102,39 @@ static void test_out_of_range_refused(void **state)
     assert_string_equal(log, want);
 }
 
+/* The guest's notices: out and back, from running and from grace; out of place, ignored. */
+static void test_notices(void **state)
+{
+    (void)state;
+    lm_log_init("evilman", LM_LOG_ERROR);
+    struct vm v = {.id = 4, .state = VM_RUNNING};
+    vm_notice(&v, LM_NOTICE_MIGRATING);
+    assert_int_equal(v.state, VM_MIGRATING_OUT);
+    vm_notice(&v, LM_NOTICE_MIGRATING); /* again: nothing changes */
+    assert_int_equal(v.state, VM_MIGRATING_OUT);
+    vm_notice(&v, LM_NOTICE_STAYED);
+    assert_int_equal(v.state, VM_RUNNING);
+    vm_notice(&v, LM_NOTICE_STAYED); /* not migrating: ignored */
+    assert_int_equal(v.state, VM_RUNNING);
+    v.state = VM_GRACE;
+    vm_notice(&v, LM_NOTICE_MIGRATING);
+    assert_int_equal(v.state, VM_MIGRATING_OUT);
+    vm_notice(&v, LM_NOTICE_STAYED);
+    assert_int_equal(v.state, VM_GRACE);
+    v.state = VM_RECEIVING; /* a guest still arriving cannot leave */
+    vm_notice(&v, LM_NOTICE_MIGRATING);
+    assert_int_equal(v.state, VM_RECEIVING);
+    vm_notice(&v, 77);
+    assert_int_equal(v.state, VM_RECEIVING);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_every_transition),
         cmocka_unit_test(test_out_of_range_refused),
+        cmocka_unit_test(test_notices),
     };
     return cmocka_run_group_tests_name("vm_state", tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* Hypercall wrappers: console, exit, poll, wall clock. */
+/* Hypercall wrappers: console, exit, poll, wall clock, notices to the host. */
 #include "../../kernel/kernel.h"
 #include "hypercall.h"
 
@@ -25,6 +25,12 @@ uint32_t platform_poll(uint64_t timeout_ns)
     struct lm_hc_poll a = {.timeout_ns = timeout_ns};
     hypercall(LM_HC_POLL, &a);
     return a.ready;
+}
+
+void platform_notice(uint32_t what)
+{
+    struct lm_hc_notice a = {what, 0};
+    hypercall(LM_HC_NOTICE, &a);
 }
 
 uint64_t platform_wall_ns(void)
