@@ -372,6 +372,15 @@ static void resolve_reset(struct loader *l)
 void checkpoint_lost(struct loader *l, const char *why)
 {
     struct checkpoint *c = l->cp;
+    if (c && c->stage == CP_GO) { /* GO came, then the FIN: checkpoint_poll hands over */
+        if (l->pcb) {
+            tcp_arg(l->pcb, NULL);
+            tcp_recv(l->pcb, NULL);
+            tcp_err(l->pcb, NULL);
+        }
+        l->pcb = NULL;
+        return;
+    }
     if (c && (c->stage == CP_READY || c->resolving)) {
         if (l->pcb) { /* the peer closed its side: close ours */
             tcp_arg(l->pcb, NULL);

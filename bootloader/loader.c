@@ -135,8 +135,10 @@ static void on_err(void *arg, err_t err)
 {
     struct loader *l = arg;
     l->pcb = NULL;
-    if (l->checkpoint)
-        checkpoint_lost(l, "the connection broke");
+    if (l->checkpoint) {
+        checkpoint_lost(l, "the connection broke"); /* returns when it holds a complete image */
+        return;
+    }
     loader_fail(l, EXIT_TRUNCATED, "TRUNCATED", "connection lost (lwIP error %d) after %llu "
                 "payload bytes", err, (unsigned long long)l->got);
 }
