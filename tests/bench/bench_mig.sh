@@ -75,7 +75,7 @@ for i in $(seq "$N"); do
     in_ns "$VMM" -m 64 --loader --bridge br0 --ip "$ip/24" --gw 10.79.0.1 \
         --commitment "$("$LMCTL" migkey show mig.key)" --loader-key "$(cat "l$i.key")" \
         -c "sender=10.79.0.2 wait_s=60" "$LOADER" >"l$i.log" 2>&1 & PIDS+=($!)
-    for _ in $(seq 200); do grep -q "waiting on TCP" "l$i.log" && break; sleep 0.05; done
+    for _ in $(seq 200); do grep -qs "waiting on TCP" "l$i.log" && break; sleep 0.05; done
     t0=$(date +%s.%N)
     out=$(in_ns "$LMCTL" migrate --loader "$ip" --loader-pub "$(cat "l$i.pub")" --mig-key mig.key \
         --quiet --json 10.79.0.2 2>&1) || { echo "FAILED: migration $i: $out"; fail=1; break; }
@@ -131,9 +131,10 @@ PIDS+=($DPID)
 in_ns "$VMM" -m 64 --loader --bridge br0 --ip 10.79.0.90/24 --gw 10.79.0.1 \
     --commitment "$("$LMCTL" migkey show mig.key)" --loader-key "$(cat ld.key)" \
     -c "sender=10.79.0.3 wait_s=60" "$LOADER" >ld.log 2>&1 & PIDS+=($!)
-for _ in $(seq 200); do grep -q "control: owner" dirty.log && grep -q "waiting on TCP" ld.log && break; sleep 0.05; done
+for _ in $(seq 1200); do grep -qs "dirty: rewriting" dirty.log && grep -qs "waiting on TCP" ld.log && break; sleep 0.05; done # its 8 MiB first touched: slow in the box
 in_ns "$LMCTL" migrate --loader 10.79.0.90 --loader-pub "$(cat ld.pub)" --mig-key mig.key \
-    --max-rounds 4 --quiet 10.79.0.3 >/dev/null 2>&1 || echo "(the app=dirty migration did not complete)"
+    --max-rounds 4 --quiet 10.79.0.3 >dmig.txt 2>&1 ||
+    echo "(the app=dirty migration did not complete: $(tail -1 dmig.txt))"
 wait "$DPID" 2>/dev/null
 scan=$(sed -n 's/.*dirty scan of \([0-9]*\) pages (\([0-9]*\) dirty) took \([0-9]*\) us.*/\1 \2 \3/p' dirty.log | tail -1)
 cow=$(sed -n 's/.* \([0-9]*\) copy-on-write faults of \([0-9]*\) ns each.*/\1 \2/p' dirty.log | tail -1)
