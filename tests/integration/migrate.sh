@@ -177,11 +177,15 @@ wait_port 10.78.0.73 7700
 fault "the destination killed during pre-copy" "failed|MIG_LINK|TIMEOUT|refused" f3 10.78.0.73 "$SCRATCH/mig1.key"
 
 # Through a relay that tampers with the stream (the loader takes it from the relay's address).
+RELAYS=0
 relay_fault() { # description, pattern, relay mode and argument
     local desc=$1 pat=$2 mode=$3 arg=$4 name=r$RANDOM
-    start_loader "$name" 10.78.0.80 "$SCRATCH/mig1.key" 10.78.0.1
+    # Each loader its own address: a reused one would be cached with the last loader's MAC.
+    local ip=10.78.0.$((100 + RELAYS))
+    RELAYS=$((RELAYS + 1))
+    start_loader "$name" "$ip" "$SCRATCH/mig1.key" 10.78.0.1
     wait_loader "$name" # not wait_port: from 10.78.0.1 a probe would be the payload
-    in_ns python3 "$TOP/tests/tools/mig_relay.py" 10.78.0.1 7799 10.78.0.80 7700 "$mode" "$arg" \
+    in_ns python3 "$TOP/tests/tools/mig_relay.py" 10.78.0.1 7799 "$ip" 7700 "$mode" "$arg" \
         --record "$SCRATCH/$name.rec" >"$SCRATCH/$name.relay" 2>&1 &
     local relay=$!
     for _ in $(seq 200); do grep -q "relay: listening" "$SCRATCH/$name.relay" && break; sleep 0.05; done
