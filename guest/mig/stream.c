@@ -103,9 +103,10 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     (void)arg;
     (void)err;
     if (!p) {
-        if (!mig.go_sent)
-            mig_fail(LM_MIG_LINK, "the loader closed the connection");
-        return ERR_OK;
+        if (mig.go_sent || !mig.pcb)
+            return ERR_OK;
+        mig_fail(LM_MIG_LINK, "the loader closed the connection");
+        return ERR_ABRT; /* mig_fail aborted this pcb: lwIP must not touch it again */
     }
     for (struct pbuf *q = p; q; q = q->next) {
         size_t n = q->len;
