@@ -21,25 +21,41 @@ static void mac_for(const struct em_config *c, const uint8_t ip[4], uint8_t mac[
     memcpy(mac + 3, ip + 1, 3);
 }
 
+/* Index of ip in the pool, or -1 when it is outside the pool's range. */
+static long index_of(const struct em_config *c, const uint8_t ip[4])
+{
+    uint32_t lo = ntohl(ip4_u32(c->pool_lo)), a = ntohl(ip4_u32(ip));
+    return a < lo || a - lo >= pool_size(c) ? -1 : (long)(a - lo);
+}
+
+static bool is_used(unsigned i)
+{
+    return used[i / 8] >> (i % 8) & 1;
+}
+
+static void mark_used(unsigned i)
+{
+    used[i / 8] |= (uint8_t)(1u << (i % 8));
+    in_use++;
+}
+
 /* Takes `want` if given (the token carries an address), else the first free address. */
 int pool_take(const struct em_config *c, const uint8_t want[4], uint8_t ip[4], uint8_t mac[6])
 {
-    uint32_t lo = ntohl(ip4_u32(c->pool_lo));
     unsigned n = pool_size(c), i;
     if (want && ip4_u32(want)) {
-        uint32_t w = ntohl(ip4_u32(want));
-        if (w < lo || w - lo >= n || (used[(w - lo) / 8] >> ((w - lo) % 8) & 1))
+        long w = index_of(c, want);
+        if (w < 0 || is_used((unsigned)w))
             return -1;
-        i = w - lo;
+        i = (unsigned)w;
     } else {
-        for (i = 0; i < n && (used[i / 8] >> (i % 8) & 1); i++)
+        for (i = 0; i < n && is_used(i); i++)
             ;
         if (i == n)
             return -1;
     }
-    used[i / 8] |= (uint8_t)(1u << (i % 8));
-    in_use++;
-    uint32_t a = htonl(lo + i);
+    mark_used(i);
+    uint32_t a = htonl(ntohl(ip4_u32(c->pool_lo)) + i);
     memcpy(ip, &a, 4);
     mac_for(c, ip, mac);
     return 0;
@@ -47,14 +63,12 @@ int pool_take(const struct em_config *c, const uint8_t want[4], uint8_t ip[4], u
 
 int pool_claim(const struct em_config *c, const uint8_t ip[4])
 {
-    uint32_t lo = ntohl(ip4_u32(c->pool_lo)), a = ntohl(ip4_u32(ip));
-    if (a < lo || a - lo >= pool_size(c))
+    long i = index_of(c, ip);
+    if (i < 0)
         return 0; /* not the pool's to hand out: the VM table alone accounts it */
-    unsigned i = a - lo;
-    if (used[i / 8] >> (i % 8) & 1)
+    if (is_used((unsigned)i))
         return -1;
-    used[i / 8] |= (uint8_t)(1u << (i % 8));
-    in_use++;
+    mark_used((unsigned)i);
     return 0;
 }
 
@@ -68,11 +82,8 @@ bool pool_in_subnet(const struct em_config *c, const uint8_t ip[4])
 
 void pool_release(const struct em_config *c, const uint8_t ip[4])
 {
-    uint32_t lo = ntohl(ip4_u32(c->pool_lo)), a = ntohl(ip4_u32(ip));
-    if (a < lo || a - lo >= pool_size(c))
-        return;
-    unsigned i = a - lo;
-    if (used[i / 8] >> (i % 8) & 1) {
+    long i = index_of(c, ip);
+    if (i >= 0 && is_used((unsigned)i)) {
         used[i / 8] &= (uint8_t)~(1u << (i % 8));
         in_use--;
     }

@@ -33,6 +33,17 @@ void tiny_main(struct lm_boot_info *bi)
     } else if (has(c, "bad=unknown-call")) {
         static uint64_t buf[4];
         tiny_hc(17, buf);
+    } else if (has(c, "bad=notice-what")) { /* a notice no host knows */
+        struct lm_hc_notice a = {7, 0};
+        tiny_hc(LM_HC_NOTICE, &a);
+    } else if (has(c, "bad=notice-reserved")) {
+        struct lm_hc_notice a = {LM_NOTICE_MIGRATING, 1};
+        tiny_hc(LM_HC_NOTICE, &a);
+    } else if (has(c, "notice-ok")) { /* both notices, no agent to tell: the VM goes on */
+        struct lm_hc_notice a = {LM_NOTICE_MIGRATING, 0}, b = {LM_NOTICE_STAYED, 0};
+        tiny_hc(LM_HC_NOTICE, &a);
+        tiny_hc(LM_HC_NOTICE, &b);
+        tiny_puts("notices taken\n");
     } else if (has(c, "bad=port")) { /* an OUT to a port that is no hypercall */
         __asm__ volatile("outb %%al, $0x80" : : "a"(0));
     } else if (has(c, "bad=in")) {

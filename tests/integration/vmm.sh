@@ -56,10 +56,13 @@ for c in "console-pointer:console: buffer \[0x3fffffc, \+64\) is outside guest R
          "args-outside:argument block at 0xfffffff0 \(16 bytes\) is outside guest RAM" \
          "args-misaligned:not 8-byte aligned" "unknown-call:unknown hypercall 17" \
          "port:OUT of 1 bytes x1 at port 0x80: not a hypercall" "in:IN of 4 bytes" \
-         "net-no-nic:this VM has no NIC"; do
+         "net-no-nic:this VM has no NIC" "notice-what:notice 7 \(reserved 0\): not a notice" \
+         "notice-reserved:notice 1 \(reserved 1\): not a notice"; do
     expect "ABI violation ends the VM: ${c%%:*}" 125 "guest broke the ABI, VM ended: .*${c#*:}" -- \
         "$VMM" -c "bad=${c%%:*}" "$G/abi.elf"
 done
+expect "a guest's notices go on to its host (none here): the VM runs on" 0 "notices taken" -- \
+    "$VMM" -c "notice-ok" "$G/abi.elf"
 for c in "mmio:triple fault" "triple-fault:triple fault" "halt:HLT with interrupts off"; do
     expect "guest crash reported: ${c%%:*}" 124 "guest fault: ${c#*:}" -- \
         "$VMM" -c "bad=${c%%:*}" "$G/abi.elf"
