@@ -38,20 +38,21 @@ void ctl_drain(struct vm *vm)
     }
 }
 
+static void send_msg(struct vm *vm, const struct lm_ctl_msg *m, const char *what)
+{
+    if (vm->ctl_fd >= 0 &&
+        send(vm->ctl_fd, m, sizeof *m, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof *m)
+        lm_warn("control socket: cannot %s: %s", what, strerror(errno));
+}
+
 void ctl_send_notice(struct vm *vm, uint32_t what)
 {
-    if (vm->ctl_fd < 0)
-        return;
     struct lm_ctl_msg m = {.type = LM_CTL_NOTICE, .events = what};
-    if (send(vm->ctl_fd, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof m)
-        lm_warn("control socket: cannot pass the guest's notice on: %s", strerror(errno));
+    send_msg(vm, &m, "pass the guest's notice on");
 }
 
 void ctl_send_booted(struct vm *vm, uint64_t entry)
 {
-    if (vm->ctl_fd < 0)
-        return;
     struct lm_ctl_msg m = {.type = LM_CTL_BOOTED, .entry = entry};
-    if (send(vm->ctl_fd, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof m)
-        lm_warn("control socket: cannot report the hand-over: %s", strerror(errno));
+    send_msg(vm, &m, "report the hand-over");
 }

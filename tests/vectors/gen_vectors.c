@@ -414,6 +414,21 @@ static void gen_token(void)
 
 /* ---- wire.txt ---- */
 
+/* The fields of a ping reply as wire.txt names them (the vouch, when present, follows). */
+static void ping_reply_fields(FILE *f, const struct lm_ping_reply *pr)
+{
+    strf(f, "type", "ping_reply");
+    decf(f, "status", pr->status);
+    strf(f, "status_name", lm_status_name(pr->status));
+    decf(f, "nonce", pr->nonce);
+    hexf(f, "token_id", pr->token_id, 16);
+    decf(f, "vm_id", pr->vm_id);
+    decf(f, "server_time", pr->server_time);
+    hexf(f, "loader_ip", pr->loader_ip, 4);
+    decf(f, "loader_port", pr->loader_port);
+    decf(f, "credit_ms", pr->credit_ms);
+}
+
 static void gen_wire(void)
 {
     FILE *f = open_out("wire.txt");
@@ -483,16 +498,7 @@ static void gen_wire(void)
     n = lm_ping_reply_encode(&pr, buf, sizeof buf);
     fputs("\n# ping reply: admitted, loader at 10.0.0.5:7778, one link credited (64 bytes)\n", f);
     strf(f, "vector", "ping reply ok");
-    strf(f, "type", "ping_reply");
-    decf(f, "status", pr.status);
-    strf(f, "status_name", lm_status_name(pr.status));
-    decf(f, "nonce", pr.nonce);
-    hexf(f, "token_id", pr.token_id, 16);
-    decf(f, "vm_id", pr.vm_id);
-    decf(f, "server_time", pr.server_time);
-    hexf(f, "loader_ip", pr.loader_ip, 4);
-    decf(f, "loader_port", pr.loader_port);
-    decf(f, "credit_ms", pr.credit_ms);
+    ping_reply_fields(f, &pr);
     hexf(f, "message", buf, (size_t)n);
 
     /* The same reply for a checkpoint token: the loader's key, vouched for by the operator. */
@@ -508,16 +514,7 @@ static void gen_wire(void)
     fputs("\n# ping reply for a checkpoint token: the loader's X25519 key and the operator's\n"
           "# Ed25519 signature over lm_vouch_message() (160 bytes; key_seed: keys.txt key 1)\n", f);
     strf(f, "vector", "ping reply vouched");
-    strf(f, "type", "ping_reply");
-    decf(f, "status", pr.status);
-    strf(f, "status_name", lm_status_name(pr.status));
-    decf(f, "nonce", pr.nonce);
-    hexf(f, "token_id", pr.token_id, 16);
-    decf(f, "vm_id", pr.vm_id);
-    decf(f, "server_time", pr.server_time);
-    hexf(f, "loader_ip", pr.loader_ip, 4);
-    decf(f, "loader_port", pr.loader_port);
-    decf(f, "credit_ms", pr.credit_ms);
+    ping_reply_fields(f, &pr);
     hexf(f, "loader_pub", pr.loader_pub, 32);
     hexf(f, "key_seed", vseed, 32);
     hexf(f, "vouch_sig", pr.vouch_sig, 64);
@@ -531,16 +528,7 @@ static void gen_wire(void)
     n = lm_ping_reply_encode(&pr, buf, sizeof buf);
     fputs("\n# ping reply: refused, the token expired (server_time shows the host's clock)\n", f);
     strf(f, "vector", "ping reply expired");
-    strf(f, "type", "ping_reply");
-    decf(f, "status", pr.status);
-    strf(f, "status_name", lm_status_name(pr.status));
-    decf(f, "nonce", pr.nonce);
-    hexf(f, "token_id", pr.token_id, 16);
-    decf(f, "vm_id", pr.vm_id);
-    decf(f, "server_time", pr.server_time);
-    hexf(f, "loader_ip", pr.loader_ip, 4);
-    decf(f, "loader_port", pr.loader_port);
-    decf(f, "credit_ms", pr.credit_ms);
+    ping_reply_fields(f, &pr);
     hexf(f, "message", buf, (size_t)n);
 
     struct lm_pay py;

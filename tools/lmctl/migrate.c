@@ -182,6 +182,10 @@ static int prepare_destination(const char *to, const char *token_path, const uin
                   lm_status_name(r.status) ?: "?", lm_status_text(r.status));
         return -1;
     }
+    if (memcmp(r.token_id, tok + LM_TOK_OFF_ID, LM_TOKEN_ID_BYTES) != 0) {
+        lmctl_err("%s answered for another token; not sending the guest there", to);
+        return -1;
+    }
     if (lm_vouch_verify(&r, opkey, &d) != 0) {
         lmctl_err("%s: %s; not sending the guest there", to, d.msg);
         return -1;
