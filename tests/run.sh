@@ -60,7 +60,8 @@ if ! kvm_here && [ -z "${LM_NO_KVMBOX:-}" ]; then
     for t in "$TOP"/tests/integration/*.sh; do
         needs_kvm "$t" && box_tests+=("$(basename "$t" .sh)")
     done
-    rm -rf "$BOXLOG" && mkdir -p "$BOXLOG"
+    # (scratch directories in the work tree: a box stopped for hanging leaves its logs there)
+    rm -rf "$BOXLOG" "$BUILD/tests/scratch" && mkdir -p "$BOXLOG"
     echo "== no usable /dev/kvm here: ${box_tests[*]} run in a KVM box (tools/kvmbox.sh)"
     start=$(date +%s)
     # In the box everything runs some times slower: the reclaim-timing bound gets slack and the
@@ -75,16 +76,18 @@ if ! kvm_here && [ -z "${LM_NO_KVMBOX:-}" ]; then
     for t in "${box_tests[@]}"; do
         for attempt in 1 2 3; do
             s=$(date +%s)
-            LM_TIMING_SLACK_MS=${LM_TIMING_SLACK_MS:-1500} LM_CHURN=${LM_CHURN:-200} LM_PINGPONG=${LM_PINGPONG:-20} \
+            LM_SCRATCH_ROOT=$BUILD/tests/scratch LM_TIMING_SLACK_MS=${LM_TIMING_SLACK_MS:-1500} LM_CHURN=${LM_CHURN:-200} LM_PINGPONG=${LM_PINGPONG:-20} \
                 bash "$TOP/tools/kvmbox.sh" --timeout "$(box_limit "$t")" -- bash -c '
                 LM_TOP="$PWD" BUILD="$PWD/build" bash "tests/integration/$1.sh" >"build/tests/log/box/$1.log" 2>&1
                 echo $? >"build/tests/log/box/$1.rc"' box "$t" >/dev/null 2>&1
             cp "$BUILD/kvmbox/console.log" "$BOXLOG/$t.console-$attempt.log" 2>/dev/null
+            cp "$BOXLOG/$t.log" "$BOXLOG/$t.log-$attempt" 2>/dev/null
             if [ -f "$BOXLOG/$t.rc" ]; then
                 echo "   box: $t done in $(( $(date +%s) - s )) s"
                 break
             fi
             echo "   box: $t left no result after $(( $(date +%s) - s )) s (hung or its kernel died; console: build/tests/log/box/$t.console-$attempt.log)"
+            [ -s "$BOXLOG/$t.log" ] && echo "        its last line: $(tail -1 "$BOXLOG/$t.log")"
         done
     done
     echo "   (the box took $(( $(date +%s) - start )) s)"
@@ -95,6 +98,9 @@ box_result() { # name: the log and status the box left, or a failure saying ther
         return "$(cat "$BOXLOG/$1.rc")"
     fi
     echo "not ok 1 - $1: no result from the KVM box (see its output above; tools/kvmbox.sh needs make deps)"
+    # What the test printed before its box stopped: where it hung.
+    [ -f "$BOXLOG/$1.log" ] && echo "# the last box's log (build/tests/log/box/$1.log) ends:" &&
+        tail -30 "$BOXLOG/$1.log" | sed 's/^/#   /'
     return 1
 }
 

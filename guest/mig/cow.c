@@ -4,7 +4,8 @@
  * page-table pages are copied whole, then every page dirtied since the last round is copied
  * to a shadow page while shadows last, and write-protected beyond that; a write to a
  * protected page first copies it (arch_cow_fault). So what goes out is exactly the memory of
- * the snapshot, although the sender keeps running (its stack, lwIP, these buffers). Pages
+ * the snapshot, although the sender keeps running (its stack, lwIP, these buffers). Shadows
+ * are a ring: once a shadow's page is sent its slot can take a later fault's copy. Pages
  * ring 0 writes on every exception, and the stacks, are always copied, never protected: their
  * faults would nest. Copying is ~1 us a page here; a fault is an exit through emulated ring 0
  * on PVM hosts: so shadows first, faults only for what does not fit.
@@ -25,10 +26,18 @@ static bool cow_overflow;
 static bool ctx_sent;
 static uint64_t prot_cursor, prot_count;
 
+/* Shadows form a ring: a slot is free again once its page is sent (stream_send has copied it
+ * by then), so faults can take as many shadows as the sender frees, not only the reserve. */
+static bool shadow_room(const struct mig_region *r)
+{
+    return r->nshadow - r->shadow_sent < r->shadow_cap;
+}
+
 static void shadow(struct mig_region *r, uint64_t pfn)
 {
-    memcpy(r->shadow + r->nshadow * PAGE_SIZE, (const void *)(uintptr_t)(pfn * PAGE_SIZE), PAGE_SIZE);
-    r->shadow_pfn[r->nshadow++] = pfn;
+    size_t k = r->nshadow++ % r->shadow_cap;
+    memcpy(r->shadow + k * PAGE_SIZE, (const void *)(uintptr_t)(pfn * PAGE_SIZE), PAGE_SIZE);
+    r->shadow_pfn[k] = pfn;
 }
 
 static void shadow_range(struct mig_region *r, uint64_t lo, uint64_t hi)
@@ -47,7 +56,7 @@ static void snap(void *arg)
     (void)arg;
     struct mig_region *r = mig.r;
     size_t bm = (mig.npages + 63) / 64;
-    r->nshadow = 0;
+    r->nshadow = r->shadow_sent = 0;
     for (size_t i = 0; i < r->ntables; i++)
         shadow(r, r->tables[i] / PAGE_SIZE);
     /* The final set: dirty since the last round. prot still marks the tables, left out. */
@@ -99,10 +108,10 @@ void arch_cow_fault(uint64_t addr)
     uint64_t pfn = addr / PAGE_SIZE;
     uint64_t *pte = paging_pte(addr);
     if (r && pte && pfn < mig.npages && BIT_TEST(r->prot, pfn)) {
-        if (r->nshadow < r->shadow_cap)
+        if (shadow_room(r))
             shadow(r, pfn);
         else
-            cow_overflow = true; /* cannot keep the snapshot's copy: the migration must fail */
+            cow_overflow = true; /* every slot holds an unsent page: the migration must fail */
         BIT_CLEAR(r->prot, pfn);
         *pte |= PTE_W;
         paging_flush(addr);
@@ -134,7 +143,6 @@ void final_begin(void)
         commit_child(); /* the second return: on the new host */
         return;
     }
-    mig.final_shadow_i = 0;
     prot_cursor = 0;
     mig.cur.final_pages = r->nshadow + prot_count;
     mig.round_pages = mig.cur.final_pages;
@@ -201,9 +209,10 @@ bool final_step(void)
             ctx_sent = true;
             continue;
         }
-        if (mig.final_shadow_i < r->nshadow) {
-            uint64_t k = mig.final_shadow_i++;
+        if (r->shadow_sent < r->nshadow) {
+            size_t k = r->shadow_sent % r->shadow_cap;
             send_page(r->shadow_pfn[k], r->shadow + k * PAGE_SIZE);
+            r->shadow_sent++; /* only now: a fault while sending must not take this slot */
             continue;
         }
         prot_cursor = next_prot(prot_cursor);

@@ -35,9 +35,10 @@ struct mig_region {
     uint64_t *prot;                  /* bitmap over RAM: write-protected, not yet sent */
     uint64_t *tables;                /* page-table pages at the snapshot */
     size_t ntables;
-    uint8_t *shadow;                 /* shadow pages */
+    uint8_t *shadow;                 /* shadow pages: a ring of shadow_cap slots */
     uint64_t *shadow_pfn;            /* the page each holds */
-    size_t nshadow, shadow_cap, cow_reserve;
+    size_t nshadow, shadow_cap, cow_reserve; /* shadows taken (slot = k % cap), ring size */
+    size_t shadow_sent;              /* of the shadows taken, sent: their slots are free again */
     uint64_t cow_faults, cow_fault_ns; /* faults, and their time in TSC ticks */
     uint8_t *plain, *frame;          /* one record, and its frame on the wire */
     uint8_t *snap_stack_top;
@@ -80,7 +81,6 @@ struct mig {
     uint64_t retry_ns;  /* connecting: the loader refused (not listening yet); try again then */
     unsigned refused;   /* connections refused so far */
     uint64_t dirty_rate; /* pages/s dirtied during the last round */
-    uint64_t final_shadow_i; /* final phase: next shadow slot to send */
     uint64_t unprot_from;    /* final phase: protected pages sent but still read-only */
     bool end_sent, go_sent;
     uint64_t records; /* records sent before END */

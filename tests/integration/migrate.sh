@@ -63,7 +63,7 @@ wait_loader() { # name: its loader listens (up to 10 s)
 migrate() { # VM IP, loader name, loader IP, migration key; then lmctl's own options
     local vm=$1 name=$2 lip=$3 mkey=$4
     shift 4
-    in_ns "$LMCTL" migrate --loader "$lip" --loader-pub "$(cat "$SCRATCH/$name.lpub")" \
+    in_ns timeout 600 "$LMCTL" migrate --loader "$lip" --loader-pub "$(cat "$SCRATCH/$name.lpub")" \
         --mig-key "$mkey" "$@" "$vm"
 }
 exit_of() { # pid [seconds]: waits for it (up to 30 s); its exit status in RC, or "running"
@@ -177,6 +177,22 @@ wait_port 10.78.0.73 7700
 fault "the destination killed during pre-copy" "failed|MIG_LINK|TIMEOUT|refused" f3 10.78.0.73 "$SCRATCH/mig1.key"
 
 # Through a relay that tampers with the stream (the loader takes it from the relay's address).
+# Each relay its own port, and stopped for sure (its own pid: not a subshell's) before the next.
+start_relay() { # name, port, loader IP, mode, argument, relay options
+    local name=$1 port=$2 lip=$3 mode=$4 arg=$5
+    shift 5
+    ip netns exec "$NS" python3 "$TOP/tests/tools/mig_relay.py" 10.78.0.1 "$port" "$lip" 7700 \
+        "$mode" "$arg" "$@" >"$SCRATCH/$name.relay" 2>&1 &
+    RELAY=$!
+    PIDS+=("$RELAY")
+    for _ in $(seq 200); do grep -q "relay: listening" "$SCRATCH/$name.relay" && return 0; sleep 0.05; done
+    not_ok "relay $name did not listen on port $port"
+    sed 's/^/# /' "$SCRATCH/$name.relay"
+}
+stop_relay() {
+    kill "$RELAY" 2>/dev/null
+    wait "$RELAY" 2>/dev/null
+}
 RELAYS=0
 relay_fault() { # description, pattern, relay mode and argument
     local desc=$1 pat=$2 mode=$3 arg=$4 name=r$RANDOM
@@ -185,14 +201,10 @@ relay_fault() { # description, pattern, relay mode and argument
     RELAYS=$((RELAYS + 1))
     start_loader "$name" "$ip" "$SCRATCH/mig1.key" 10.78.0.1
     wait_loader "$name" # not wait_port: from 10.78.0.1 a probe would be the payload
-    in_ns python3 "$TOP/tests/tools/mig_relay.py" 10.78.0.1 7799 "$ip" 7700 "$mode" "$arg" \
-        --record "$SCRATCH/$name.rec" >"$SCRATCH/$name.relay" 2>&1 &
-    local relay=$!
-    for _ in $(seq 200); do grep -q "relay: listening" "$SCRATCH/$name.relay" && break; sleep 0.05; done
-    fault "$desc" "$pat" "$name" 10.78.0.1:7799 "$SCRATCH/mig1.key"
+    start_relay "$name" $((7790 + RELAYS)) "$ip" "$mode" "$arg" --record "$SCRATCH/$name.rec"
+    fault "$desc" "$pat" "$name" 10.78.0.1:$((7790 + RELAYS)) "$SCRATCH/mig1.key"
     eval "kill \$PID_$name" 2>/dev/null
-    kill "$relay" 2>/dev/null
-    wait "$relay" 2>/dev/null
+    stop_relay
     LAST_REC=$SCRATCH/$name.rec
 }
 relay_fault "a flipped bit in a page record" "STREAM_AUTH|authentication" flip 5000
@@ -218,13 +230,10 @@ serving && ok "after all that, the source still serves" || not_ok "the source st
 name=lg
 start_loader $name 10.78.0.82 "$SCRATCH/mig1.key" 10.78.0.1
 wait_loader $name
-in_ns python3 "$TOP/tests/tools/mig_relay.py" 10.78.0.1 7799 10.78.0.82 7700 losego \
-    >"$SCRATCH/$name.relay" 2>&1 &
-relay=$!
-for _ in $(seq 200); do grep -q "relay: listening" "$SCRATCH/$name.relay" && break; sleep 0.05; done
-out=$(migrate 10.78.0.4 "$name" 10.78.0.1:7799 "$SCRATCH/mig1.key" --quiet --timeout 4 2>&1)
+start_relay $name 7789 10.78.0.82 losego 0
+out=$(migrate 10.78.0.4 "$name" 10.78.0.1:7789 "$SCRATCH/mig1.key" --quiet --timeout 4 2>&1)
 rc=$?
-[ "$rc" = 5 ] && printf '%s' "$out" | grep -q "to settle it: lmctl migrate --resolve --loader 10.78.0.1:7799" &&
+[ "$rc" = 5 ] && printf '%s' "$out" | grep -q "to settle it: lmctl migrate --resolve --loader 10.78.0.1:7789" &&
     ok "GO lost: lmctl says the outcome is in doubt (5) and how to settle it" ||
     { not_ok "GO lost: lmctl exit $rc (want 5)"; printf '%s\n' "$out" | sed 's/^/# /' | tail -5; }
 grep -q "paused with a complete checkpoint" "$SCRATCH/$name.log" && ok "the loader holds the checkpoint, paused" ||
@@ -236,7 +245,7 @@ expect "migrate --resolve sends GO: the guest resumes in that loader" 0 "resolve
     in_ns "$LMCTL" migrate --resolve --loader 10.78.0.82 --loader-pub "$(cat "$SCRATCH/$name.lpub")" \
     --mig-key "$SCRATCH/mig1.key" --timeout 1 10.78.0.4
 serving && ok "the one copy serves again, from the loader that was paused" || not_ok "nothing serves after --resolve"
-kill "$relay" 2>/dev/null
+stop_relay
 
 # 4. Convergence: a workload dirtying memory below the link's rate converges; far above it
 # (as fast as it can) the rounds stay bounded and the downtime is what it is.

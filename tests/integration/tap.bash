@@ -5,7 +5,10 @@ BUILD=${BUILD:-$TOP/build}
 LMCTL=$BUILD/bin/lmctl
 T_N=0
 T_FAILED=0
-SCRATCH=$(mktemp -d /tmp/lm-test-XXXXXX)
+# LM_SCRATCH_ROOT: where scratch directories go (the KVM box puts them in the work tree, so
+# that a box stopped for hanging leaves its tests' logs behind).
+mkdir -p "${LM_SCRATCH_ROOT:-/tmp}"
+SCRATCH=$(mktemp -d "${LM_SCRATCH_ROOT:-/tmp}/lm-test-XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT
 
 ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }

@@ -40,7 +40,20 @@ def main():
     srv.listen(1)
     print("relay: listening on %s:%d, mode %s %d" % (lip, lport, mode, arg), flush=True)
     g, _ = srv.accept()
+    srv.close()  # one connection relayed; the port is free for the next relay at once
     d = socket.create_connection((dip, dport))
+    # A loader that refuses ends its VM without a FIN: a send to it would block until TCP
+    # gives up (minutes). A send that makes no progress for 10 s ends the relay; receives
+    # wait on (either side may be silent for long, waiting for the other).
+    for s in (g, d):
+        s.settimeout(10)
+
+    def recv(s):
+        while True:
+            try:
+                return s.recv(65536)
+            except socket.timeout:
+                continue
 
     ready_seen = threading.Event()
 
@@ -48,7 +61,7 @@ def main():
         got = 0
         try:
             while True:
-                b = d.recv(65536)
+                b = recv(d)
                 if not b:
                     break
                 got += len(b)
@@ -78,7 +91,7 @@ def main():
 
     try:
         while not done:
-            b = g.recv(65536)
+            b = recv(g)
             if not b:
                 break
             if mode == "pass":
