@@ -245,6 +245,8 @@ static void record(struct loader *l, const uint8_t *b, size_t len, unsigned char
         c->stage = CP_GO;
         break;
     default:
+        if (r.type == LM_MIG_CONTEXT) /* the sender's snapshot: its final phase has begun */
+            printf("loader: the sender's context: its final phase\n");
         break;
     }
 }

@@ -331,7 +331,7 @@ void vm_reap(const struct em_config *c, struct vm *v, int status)
             vm_set_state(v, VM_MIGRATING_OUT);
         vm_set_state(v, VM_MIGRATED);
         snprintf(why, sizeof why, "migrated%s", WEXITSTATUS(status) == LM_EXIT_MIGRATED ? ""
-                 : " (GO unacknowledged: the destination holds the only copy)");
+                 : " (GO unacknowledged; the new copy announced itself)");
     }
     if (v->state != VM_ENDED) /* it ended on its own */
         vm_set_state(v, VM_ENDED);

@@ -9,7 +9,7 @@
 const char *lm_gc_phase_name(uint32_t phase)
 {
     static const char *const names[] = {"idle", "connecting", "pre-copy", "final", "commit",
-                                        "failed"};
+                                        "failed", "doubt"};
     return phase < sizeof names / sizeof names[0] ? names[phase] : "unknown";
 }
 

@@ -76,6 +76,7 @@ void payagent_init(void);
 void payagent_poll(void);
 void payagent_urgent(void);
 uint64_t payagent_due_ms(void);
+uint16_t payagent_port(void); /* the UDP port it pays its host on; 0 when not paying */
 /* On a new host (a migration's child): pay the new token from its own chain, to the agent
  * at `host` (the new host's gateway); len 0 stops paying. */
 void payagent_rebind(const uint8_t token[16], const uint8_t seed[32], uint32_t len,

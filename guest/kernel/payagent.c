@@ -96,6 +96,11 @@ void payagent_init(void)
            ipaddr_ntoa(&pa.host), pa.port);
 }
 
+uint16_t payagent_port(void)
+{
+    return pa.on ? pa.port : 0;
+}
+
 void payagent_rebind(const uint8_t token[16], const uint8_t seed[32], uint32_t len,
                      const uint8_t host[4])
 {

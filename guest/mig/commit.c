@@ -1,9 +1,13 @@
 /*
  * The commit, and the child. Source: END with its totals; the loader checks everything and
  * answers READY (it holds a complete image and stays paused); on READY the source sends GO
- * and will never run again: once GO is acknowledged (or after a grace period) the VM exits
- * with LM_EXIT_MIGRATED. Without READY before the deadline the source lifts its firewall and
- * carries on. The child: the snapshot call returned a second time on the new host; it
+ * and will never run again: once GO is acknowledged the VM exits with LM_EXIT_MIGRATED. If
+ * the acknowledgement does not come in time the source is in doubt: the destination may run
+ * (the ACK was lost), be paused (GO was lost) or be gone. It stays paused, never guessing:
+ * it ends when the ACK comes late or when the child announces our address from the new host
+ * (LM_EXIT_MIGRATED_UNCONFIRMED), and resumes only when its owner says so (LM_GC_RESUME,
+ * after finding the destination gone). Without READY before the deadline the source lifts its
+ * firewall and carries on. The child: the snapshot call returned a second time on the new host; it
  * re-binds to that host (clock, NIC rings, our address announced), lifts the firewall, drops
  * the parent's migration connection without a word, and the workload resumes.
  */
@@ -50,13 +54,19 @@ bool commit_step(void)
         mig.deadline_ns = now + GO_ACK_TIMEOUT_NS;
         return true;
     }
-    bool acked = stream_drained();
-    if (!acked && now <= mig.deadline_ns)
+    bool acked = stream_drained(), seen = firewall_announced();
+    if (!acked && !seen) {
+        if (mig.phase == MIG_COMMIT && now > mig.deadline_ns) {
+            mig.phase = MIG_DOUBT;
+            firewall_doubt();
+            printf("mig: GO not acknowledged within %llu s: in doubt, paused; this copy ends when the new one announces itself, and resumes only if its owner says so\n", GO_ACK_TIMEOUT_NS / 1000000000ull);
+        }
         return false;
+    }
     uint64_t in, out, faults = mig.r->cow_faults;
     firewall_counts(&in, &out);
     uint64_t fault_ns = faults ? mig.r->cow_fault_ns * 1000000000ull / boot_info->clock.tsc_hz / faults : 0;
-    printf("mig: GO %s; this copy stops for good (%llu bytes sent, %llu pages in the final phase, %llu copy-on-write faults of %llu ns each, firewall dropped %llu in / %llu out, %llu us since the workload stopped)\n", acked ? "acknowledged" : "not acknowledged in time", (unsigned long long)mig.cur.bytes, (unsigned long long)mig.cur.final_pages, (unsigned long long)faults, (unsigned long long)fault_ns, (unsigned long long)in, (unsigned long long)out, (unsigned long long)((now - mig.stop_ns) / 1000));
+    printf("mig: GO %s; this copy stops for good (%llu bytes sent, %llu pages in the final phase, %llu copy-on-write faults of %llu ns each, firewall dropped %llu in / %llu out, %llu us since the workload stopped)\n", acked ? "acknowledged" : "confirmed by the new copy announcing itself", (unsigned long long)mig.cur.bytes, (unsigned long long)mig.cur.final_pages, (unsigned long long)faults, (unsigned long long)fault_ns, (unsigned long long)in, (unsigned long long)out, (unsigned long long)((now - mig.stop_ns) / 1000));
     platform_exit(acked ? LM_EXIT_MIGRATED : LM_EXIT_MIGRATED_UNCONFIRMED);
 }
 

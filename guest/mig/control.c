@@ -1,7 +1,7 @@
 /*
  * The owner's control channel (guestctl.h): UDP port LM_GC_PORT. Only commands signed by the
  * owner's key (owner= on the command line, covered by the image commitment), within the time
- * window and never seen before (by nonce) are obeyed: status, migrate, abort. Replies carry a
+ * window and never seen before (by nonce) are obeyed: status, migrate, abort, resume. Replies carry a
  * MAC under the control key (ctl_key=). Without both on the command line the port stays shut.
  */
 #include <sodium.h>
@@ -104,6 +104,9 @@ static void on_recv(void *arg, struct udp_pcb *upcb, struct pbuf *p, const ip_ad
             mig_fail(LM_MIG_ABORTED, "the owner aborted the migration");
         else
             status = LM_BUSY;
+        break;
+    case LM_GC_RESUME:
+        status = mig_resume_here() < 0 ? LM_BUSY : 0;
         break;
     default:
         status = LM_INVAL;

@@ -78,8 +78,18 @@ static void snap(void *arg)
     shadow_range(r, (uint64_t)(uintptr_t)boot_stack_bottom, (uint64_t)(uintptr_t)boot_stack_top);
     shadow_range(r, (uint64_t)(uintptr_t)resume_stack, (uint64_t)(uintptr_t)resume_stack_top);
     shadow_range(r, (uint64_t)(uintptr_t)&arch_cow_rip, (uint64_t)(uintptr_t)&arch_cow_active + 1);
-    /* The rest: copied while shadows last (a reserve kept for faults), then protected. */
+    /* The rest: copied while shadows last (a reserve kept for faults), then protected. The
+     * kernel's own data first (lwIP's heap and pools, the drivers', ours): the sender keeps
+     * writing it, so a page of it protected would fault soon; the workload's pages, stopped,
+     * would not. */
     prot_count = 0;
+    uint64_t data_lo = (uint64_t)(uintptr_t)_rodata_end / PAGE_SIZE;
+    uint64_t data_hi = (uint64_t)(uintptr_t)_kernel_end / PAGE_SIZE;
+    for (uint64_t pfn = data_lo; pfn < data_hi && pfn < mig.npages; pfn++)
+        if (BIT_TEST(r->dirty, pfn) && r->nshadow + r->cow_reserve < r->shadow_cap) {
+            BIT_CLEAR(r->dirty, pfn);
+            shadow(r, pfn);
+        }
     for (uint64_t pfn = 0; pfn < mig.npages; pfn++) {
         if (!BIT_TEST(r->dirty, pfn))
             continue;
@@ -191,7 +201,7 @@ bool final_step(void)
     struct mig_region *r = mig.r;
     bool work = false;
     if (cow_overflow) {
-        mig_fail(LM_NOMEM, "copy-on-write ran out of %zu shadow pages", r->shadow_cap);
+        mig_fail(LM_NOMEM, "copy-on-write: all %zu shadows unsent (%llu faults, %zu sent)", r->shadow_cap, (unsigned long long)r->cow_faults, r->shadow_sent);
         return true;
     }
     for (int i = 0; i < 64 && mig.phase == MIG_FINAL && stream_room(LM_MIG_REC_MAX); i++) {

@@ -2,15 +2,20 @@
  * The final phase's firewall: every frame but the migration connection's (and ARP about its
  * peer) is dropped, in and out, silently, and counted. What it holds back from the parent the
  * peers retransmit to the child; what the parent would have said after the snapshot, nobody
- * hears.
+ * hears. It also watches for the child: a gratuitous ARP from our own IP and MAC, which only
+ * the child on the new host sends, is how a source in doubt (GO unacknowledged) learns that
+ * it may end. In doubt ARP, the owner's control port and the payment agent's datagrams pass:
+ * the owner can ask and settle, and the paused copy keeps paying its host meanwhile.
  */
 #include <string.h>
 
+#include "lwip/netif.h"
 #include "mig.h"
 
-static uint8_t peer[4];
+static uint8_t peer[4], self_ip[4], self_mac[6];
 static uint16_t peer_port, local_port;
 static uint64_t dropped_in, dropped_out;
+static bool doubt, announced;
 
 static uint16_t be16(const uint8_t *p)
 {
@@ -20,8 +25,22 @@ static uint16_t be16(const uint8_t *p)
 static bool allow(const uint8_t *f, size_t len, bool out)
 {
     if (len >= 42 && be16(f + 12) == 0x0806) { /* ARP: sender or target is the peer */
-        if (memcmp(f + 28, peer, 4) == 0 || memcmp(f + 38, peer, 4) == 0)
+        if (!out && memcmp(f + 22, self_mac, 6) == 0 && memcmp(f + 28, self_ip, 4) == 0) {
+            announced = true; /* the child, on the new host */
+            return false;
+        }
+        if (doubt || memcmp(f + 28, peer, 4) == 0 || memcmp(f + 38, peer, 4) == 0)
             return true;
+    } else if (doubt && len >= 34 && be16(f + 12) == 0x0800 && f[14 + 9] == 17) {
+        const uint8_t *ip = f + 14;
+        size_t ihl = (size_t)(ip[0] & 15) * 4;
+        if (ihl >= 20 && len >= 14 + ihl + 4) {
+            uint16_t ours = be16(ip + ihl + (out ? 0 : 2)), theirs = be16(ip + ihl + (out ? 2 : 0));
+            if (ours == LM_GC_PORT) /* the owner's control port (its commands are signed) */
+                return true;
+            if (payagent_port() && theirs == payagent_port()) /* payments: kept alive, paused */
+                return true;
+        }
     } else if (len >= 34 && be16(f + 12) == 0x0800 && f[14 + 9] == 6) {
         const uint8_t *ip = f + 14;
         size_t ihl = (size_t)(ip[0] & 15) * 4;
@@ -45,12 +64,27 @@ void firewall_up(void)
     memcpy(peer, &ip_2_ip4(&mig.peer)->addr, 4); /* network order, as on the wire */
     peer_port = mig.peer_port;
     local_port = mig.pcb ? mig.pcb->local_port : 0;
+    const struct netif *n = net_netif();
+    memcpy(self_ip, &netif_ip4_addr(n)->addr, 4);
+    memcpy(self_mac, n->hwaddr, 6);
     dropped_in = dropped_out = 0;
+    doubt = announced = false;
     net_set_filter(allow);
+}
+
+void firewall_doubt(void)
+{
+    doubt = true;
+}
+
+bool firewall_announced(void)
+{
+    return announced;
 }
 
 void firewall_down(void)
 {
+    doubt = false;
     net_set_filter(NULL);
 }
 

@@ -25,16 +25,18 @@ static struct mig_region *region_alloc(uint64_t npages)
     size_t bufs = PAGE_ROUND_UP(LM_MIG_REC_MAX) + PAGE_ROUND_UP(LM_MIG_FRAME_MAX + 4);
     size_t stack = 16384;
     size_t fixed = PAGE_SIZE + 2 * bm + tables + bufs + stack;
-    /* Shadows: a quarter of what is free, 128 to 8192 pages; 64 of them kept for faults. */
+    /* Shadows: a quarter of what is free, 256 to 8192 pages; 64 of them kept for faults. (With
+     * 128 a guest dirtying memory flat out ran out: the sender's first writes after the
+     * snapshot fault faster than sent shadows free their slots.) */
     size_t free_pages = mm_free_pages(), fixed_pages = fixed / PAGE_SIZE;
-    if (free_pages < fixed_pages + 256)
+    if (free_pages < fixed_pages + 512)
         return NULL;
     size_t cap = (free_pages - fixed_pages) / 4;
-    cap = cap < 128 ? 128 : cap > 8192 ? 8192 : cap;
+    cap = cap < 256 ? 256 : cap > 8192 ? 8192 : cap;
     /* mig_shadow=N (a benchmark's knob): fewer shadows, so the final phase write-protects and
      * its copy-on-write faults can be measured. */
     size_t knob = cmdline_ulong("mig_shadow", 0);
-    if (knob >= 128 && knob < cap)
+    if (knob >= 256 && knob < cap)
         cap = knob;
     size_t pfn_bytes = PAGE_ROUND_UP(cap * 8);
     for (;; cap /= 2) {
@@ -60,7 +62,7 @@ static struct mig_region *region_alloc(uint64_t npages)
             r->cow_reserve = 64;
             return r;
         }
-        if (cap <= 128)
+        if (cap <= 256)
             return NULL;
     }
 }
@@ -124,7 +126,7 @@ void mig_fail(int status, const char *fmt, ...)
     va_end(ap);
     mig.status = status;
     printf("mig: failed (%s): %s; carrying on here\n", lm_status_name(status) ? lm_status_name(status) : "?", mig.error);
-    if (mig.phase == MIG_FINAL || mig.phase == MIG_COMMIT) {
+    if (mig.phase == MIG_FINAL || mig.phase == MIG_COMMIT || mig.phase == MIG_DOUBT) {
         final_undo();
         firewall_down();
     }
@@ -153,6 +155,7 @@ bool mig_poll(void)
     case MIG_FINAL:
         return final_step();
     case MIG_COMMIT:
+    case MIG_DOUBT:
         return commit_step();
     default:
         return false;
@@ -161,11 +164,22 @@ bool mig_poll(void)
 
 bool mig_workload_stopped(void)
 {
-    return mig.phase == MIG_FINAL || mig.phase == MIG_COMMIT;
+    return mig.phase == MIG_FINAL || mig.phase == MIG_COMMIT || mig.phase == MIG_DOUBT;
+}
+
+int mig_resume_here(void)
+{
+    if (mig.phase != MIG_DOUBT)
+        return -LM_BUSY;
+    /* The connection is reset: no retransmitted GO may reach the destination from now on. */
+    mig_fail(LM_MIG_ABORTED, "the owner resumed this copy after GO went unconfirmed (the destination given up)");
+    return 0;
 }
 
 uint64_t mig_timeout_ms(void)
 {
+    if (mig.phase == MIG_DOUBT)
+        return 50; /* paused, waiting on a late ACK, the child's announcement or the owner */
     return mig.phase == MIG_IDLE || mig.phase == MIG_FAILED ? 1000 : 1;
 }
 

@@ -21,6 +21,7 @@ enum mig_phase {
     MIG_FINAL = LM_GC_PHASE_FINAL,
     MIG_COMMIT = LM_GC_PHASE_COMMIT,
     MIG_FAILED = LM_GC_PHASE_FAILED,
+    MIG_DOUBT = LM_GC_PHASE_DOUBT,
 };
 
 /*
@@ -94,6 +95,7 @@ extern struct mig mig;
 
 /* mig.c: the phases and the owner's requests. */
 int mig_start(const struct lm_gc_migrate *m);
+int mig_resume_here(void); /* the owner's RESUME: in doubt only (else -LM_BUSY) */
 void mig_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mig_status(struct lm_gc_status *s);
 
@@ -124,6 +126,11 @@ void final_undo(void);   /* a failed final phase: pages writable again */
 void firewall_up(void);
 void firewall_down(void);
 void firewall_counts(uint64_t *in, uint64_t *out);
+/* In doubt: ARP and the owner's control port pass too, so that the owner can settle it. */
+void firewall_doubt(void);
+/* Has a copy of us (our IP and MAC) announced itself since the firewall went up? Only the
+ * child on the new host can: the loader it resumed from used other addresses. */
+bool firewall_announced(void);
 
 /* commit.c: END, READY, GO; the child's side. */
 void commit_end(void);   /* everything sent: END, then wait for READY */

@@ -226,8 +226,9 @@ _Static_assert(sizeof(struct lm_hc_console) == 16 && sizeof(struct lm_hc_clock) 
                "hypercall argument blocks");
 
 /* Guest exit statuses with a meaning for the host: a migration's source after GO. */
-#define LM_EXIT_MIGRATED 120             /* GO acknowledged: the VM lives on elsewhere */
-#define LM_EXIT_MIGRATED_UNCONFIRMED 121 /* GO sent, not acknowledged: ask the destination */
+#define LM_EXIT_MIGRATED 120 /* GO acknowledged: the VM lives on elsewhere */
+/* GO unacknowledged, but the new copy announced our address (gratuitous ARP): it runs. */
+#define LM_EXIT_MIGRATED_UNCONFIRMED 121
 
 /* Monitor exit codes above the guest's range. */
 #define LM_EXIT_GUEST_FAULT 124 /* guest crashed: triple fault, HLT with interrupts off, ... */

@@ -42,6 +42,8 @@ enum lm_gc_cmd_type {
     LM_GC_STATUS = 1,  /* no body; reply: struct lm_gc_status */
     LM_GC_MIGRATE = 2, /* body struct lm_gc_migrate; reply: status (the migration started) */
     LM_GC_ABORT = 3,   /* no body: stop a migration before its final phase */
+    LM_GC_RESUME = 4,  /* no body: in doubt (GO unconfirmed), resume this copy: the owner
+                        * gives up the destination (it is gone; else two copies would run) */
 };
 
 /* MIGRATE body, 136 bytes: ip[4] | port u16 | flags u16 = 0 | max_rounds u32 | reserved u32 |
@@ -64,6 +66,7 @@ enum lm_gc_phase {
     LM_GC_PHASE_FINAL = 3,
     LM_GC_PHASE_COMMIT = 4,
     LM_GC_PHASE_FAILED = 5,
+    LM_GC_PHASE_DOUBT = 6, /* GO sent, neither acknowledged nor the new copy seen: paused */
 };
 const char *lm_gc_phase_name(uint32_t phase);
 

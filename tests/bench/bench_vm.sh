@@ -20,6 +20,9 @@ HELLO=$BUILD/guests/hello.elf # the project's build of tests/guests/hello.c, els
 QEMU=${QEMU:-qemu-system-x86_64}
 
 RUNS=${BENCH_RUNS:-20}                     # start-up runs per figure
+# The QEMU peer's runs, all of them, at most this long: under the KVM box (QEMU on nested
+# KVM under TCG) it has been seen to hang at boot.
+QEMU_LIMIT=${BENCH_QEMU_LIMIT:-300}
 TCP_BYTES=${BENCH_TCP_BYTES:-268435456}    # 256 MiB per transfer
 TCP_REPS=${BENCH_TCP_REPS:-3}
 IDLE_WAIT=1
@@ -155,8 +158,9 @@ section_startup() {
         { echo "FAILED: lm-vmm app=http readiness (see stderr)"; return 1; }
     qerr=$(why_no_qemu)
     if [ -z "$qerr" ]; then
-        qemu=$("$PROBE" exit "$RUNS" "$PVH_STATUS" "$PVH_TEXT" -- "$QEMU" "${QEMU_ARGS[@]}" \
-            -kernel "$PVH") || qerr="QEMU did not boot the PVH kernel (see stderr)"
+        qemu=$(timeout "$QEMU_LIMIT" "$PROBE" exit "$RUNS" "$PVH_STATUS" "$PVH_TEXT" -- "$QEMU" \
+            "${QEMU_ARGS[@]}" -kernel "$PVH") ||
+            qerr="QEMU did not boot the PVH kernel $RUNS times within $QEMU_LIMIT s (see stderr)"
     fi
     local hf he kf ke hc hh qf qe
     hf=$(field first_ms "$hello") he=$(field exit_ms "$hello")
@@ -259,8 +263,9 @@ section_idle() {
         $(vmm_args 4 http)) || { echo "FAILED: idle lm-vmm app=http (see stderr)"; return 1; }
     qerr=$(why_no_qemu)
     if [ -z "$qerr" ]; then
-        qemu=$("$PROBE" idle "$IDLE_WAIT" "$IDLE_SAMPLE" --want "$PVH_TEXT" -- "$QEMU" \
-            "${QEMU_ARGS[@]}" -kernel "$PVH_IDLE") || qerr="QEMU idle run failed (see stderr)"
+        qemu=$(timeout "$QEMU_LIMIT" "$PROBE" idle "$IDLE_WAIT" "$IDLE_SAMPLE" --want "$PVH_TEXT" \
+            -- "$QEMU" "${QEMU_ARGS[@]}" -kernel "$PVH_IDLE") ||
+            qerr="QEMU idle run failed or took over $QEMU_LIMIT s (see stderr)"
     fi
     local vc vn vr qc qn qr vrm qrm tick
     vc=$(field cpu_pct "$vm") vn=$(field run_pct "$vm") vr=$(field rss_kib "$vm")

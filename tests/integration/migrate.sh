@@ -247,6 +247,94 @@ expect "migrate --resolve sends GO: the guest resumes in that loader" 0 "resolve
 serving && ok "the one copy serves again, from the loader that was paused" || not_ok "nothing serves after --resolve"
 stop_relay
 
+# The commit when GO's acknowledgement is lost (pure ACKs from the relay to the guest dropped
+# from READY on, by tc on br0): GO reached the loader, the new copy announces our address, and
+# the source, which saw no ACK, ends on seeing it (121).
+WEB=$name # the guest now runs in the loader that took GO from the resolver
+drop_acks() { # relay port: from READY on, pure ACKs (40-byte IP packets) from it to the guest
+    echo "tc qdisc add dev br0 clsact 2>/dev/null; tc filter add dev br0 egress protocol ip prio 1 u32 match ip src 10.78.0.1/32 match ip dst 10.78.0.4/32 match ip sport $1 0xffff match u16 40 0xffff at 2 action drop"
+}
+undrop() { in_ns tc qdisc del dev br0 clsact 2>/dev/null; }
+name=ga
+start_loader $name 10.78.0.83 "$SCRATCH/mig1.key" 10.78.0.1
+wait_loader $name
+start_relay $name 7788 10.78.0.83 pass 0 --on-ready "$(drop_acks 7788)"
+eval "src=\$PID_$WEB"
+expect "GO's acknowledgement lost: the new copy announcing itself settles it" 0 "migrated in" -- \
+    migrate 10.78.0.4 "$name" 10.78.0.1:7788 "$SCRATCH/mig1.key" --quiet
+exit_of "$src"; rc=$RC
+[ "$rc" = 121 ] && grep -q "confirmed by the new copy announcing itself" "$SCRATCH/$WEB.log" &&
+    ok "the source saw no ACK and ended on the new copy's announcement (status 121)" ||
+    { not_ok "source after a lost ACK of GO: exit $rc"; tail -3 "$SCRATCH/$WEB.log" | sed 's/^/# /'; }
+undrop
+stop_relay
+serving && ok "the new copy serves" || not_ok "nothing serves after the lost ACK"
+WEB=$name
+
+# GO swallowed and its ACK lost, then the destination killed: the source cannot know whether
+# the destination runs, so it waits paused, in doubt, answering only its owner; lmctl says so
+# (5); --resolve says how out; --resume-source resumes it once the destination is gone.
+name=gh
+start_loader $name 10.78.0.84 "$SCRATCH/mig1.key" 10.78.0.1
+wait_loader $name
+start_relay $name 7787 10.78.0.84 holdgo 0 --on-ready "$(drop_acks 7787)"
+out=$(migrate 10.78.0.4 "$name" 10.78.0.1:7787 "$SCRATCH/mig1.key" --quiet 2>&1)
+rc=$?
+[ "$rc" = 5 ] && printf '%s' "$out" | grep -q "waits paused, in doubt" &&
+    ok "GO unacknowledged: lmctl says the source waits paused, in doubt (5)" ||
+    { not_ok "GO unacknowledged: lmctl exit $rc (want 5)"; printf '%s\n' "$out" | sed 's/^/# /' | tail -5; }
+grep -q "in doubt, paused" "$SCRATCH/$WEB.log" && ! serving && ok "the source is paused: nothing serves" ||
+    { not_ok "the source is not paused in doubt"; tail -3 "$SCRATCH/$WEB.log" | sed 's/^/# /'; }
+eval "kill -9 \$PID_$name"
+expect "--resolve: the source answers in doubt, lmctl names the way out" 5 "resume-source" -- \
+    in_ns "$LMCTL" migrate --resolve --timeout 2 10.78.0.4
+expect "--resolve --resume-source: the source resumes" 0 "resolved: the source resumed" -- \
+    in_ns "$LMCTL" migrate --resolve --resume-source --timeout 2 10.78.0.4
+undrop
+stop_relay
+serving && ok "the source serves again" || not_ok "the source does not serve after --resume-source"
+
+# Links cut and destinations killed mid-way: the source stalls (nothing acknowledged for
+# 10 s), lifts its firewall and serves on. The cut: tc drops everything on the loader's tap.
+cut_link() { # loader name
+    local tap
+    tap=$(sed -n 's/.*NIC on tap \([^ ]*\) .*/\1/p' "$SCRATCH/$1.log")
+    in_ns tc qdisc add dev "$tap" clsact &&
+        in_ns tc filter add dev "$tap" ingress protocol all u32 match u32 0 0 action drop &&
+        in_ns tc filter add dev "$tap" egress protocol all u32 match u32 0 0 action drop ||
+        not_ok "tc could not cut the link of $1 (tap '$tap')"
+}
+midway() { # description, loader name, loader IP, guest IP, the loader's log line to act on,
+    # action (kill or cut); then migrate's own options
+    local desc=$1 name=$2 lip=$3 vm=$4 line=$5 act=$6 mp out rc
+    shift 6
+    start_loader "$name" "$lip" "$SCRATCH/mig1.key" "$vm"
+    wait_loader "$name"
+    migrate "$vm" "$name" "$lip" "$SCRATCH/mig1.key" --quiet "$@" >"$SCRATCH/$name.mig" 2>&1 &
+    mp=$!
+    for _ in $(seq 600); do grep -q "$line" "$SCRATCH/$name.log" && break; sleep 0.05; done
+    if [ "$act" = kill ]; then eval "kill -9 \$PID_$name"; else cut_link "$name"; fi
+    wait "$mp"
+    rc=$?
+    out=$(cat "$SCRATCH/$name.mig")
+    if [ "$rc" = 4 ] && printf '%s' "$out" | grep -qE "MIG_TIMEOUT|MIG_LINK" &&
+        in_ns "$LMCTL" status "$vm" 2>&1 | grep -q "phase failed"; then
+        ok "$desc: the source resumed and answers"
+    else
+        not_ok "$desc: lmctl exit $rc (want 4)"
+        printf '%s\n' "$out" | sed 's/^/# /' | tail -3
+    fi
+    eval "kill -9 \$PID_$name" 2>/dev/null
+}
+# A guest whose phases last long enough to act in: 32 MiB rewritten flat out (a pre-copy
+# round of 32 MiB, a final phase of as much with one round).
+start_guest big 10.78.0.7 02:00:00:78:00:07 "app=dirty mib=32 rate=0"
+for _ in $(seq 600); do grep -q "dirty: rewriting" "$SCRATCH/big.log" && break; sleep 0.05; done
+midway "the link cut during pre-copy" lc1 10.78.0.85 10.78.0.7 "receiving a checkpoint" cut
+midway "the destination killed in the final phase" lk2 10.78.0.86 10.78.0.7 "its final phase" kill --max-rounds 1
+midway "the link cut in the final phase" lc3 10.78.0.87 10.78.0.7 "its final phase" cut --max-rounds 1
+kill "$PID_big"
+
 # 4. Convergence: a workload dirtying memory below the link's rate converges; far above it
 # (as fast as it can) the rounds stay bounded and the downtime is what it is.
 start_guest dirty 10.78.0.5 02:00:00:78:00:05 "app=dirty mib=8 rate=2"

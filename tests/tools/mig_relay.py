@@ -2,6 +2,7 @@
 """A TCP relay between a migrating guest and a destination loader, for fault tests.
 
     mig_relay.py LISTEN_IP LISTEN_PORT LOADER_IP LOADER_PORT MODE [ARG] [--record FILE]
+                 [--on-ready CMD]
 
 It takes one connection, connects to the loader, and copies both ways. MODE says what it does
 to the guest -> loader direction, whose layout it knows (docs/PROTOCOL.md): a 24-byte payload
@@ -15,10 +16,15 @@ length, ciphertext):
   losego          passes everything until the loader's READY has gone back, then keeps the
                   guest's next frame (GO) and cuts both connections: the source has sent GO
                   (the relay acknowledged it) and the loader never gets it
---record FILE writes the guest -> loader bytes as sent to the loader. Prints what it did.
+  holdgo          passes everything until the loader's READY has gone back, then swallows
+                  what the guest sends (GO), keeping both connections open and silent
+--record FILE writes the guest -> loader bytes as sent to the loader. --on-ready CMD runs the
+shell command CMD when the loader's READY comes, before it goes on to the guest (a test's
+hook: a link that starts to lose acknowledgements, say). Prints what it did.
 """
 import socket
 import struct
+import subprocess
 import sys
 import threading
 
@@ -31,6 +37,11 @@ def main():
     if "--record" in args:
         i = args.index("--record")
         record = open(args[i + 1], "wb")
+        del args[i:i + 2]
+    on_ready = None
+    if "--on-ready" in args:
+        i = args.index("--on-ready")
+        on_ready = args[i + 1]
         del args[i:i + 2]
     lip, lport, dip, dport, mode = args[0], int(args[1]), args[2], int(args[3]), args[4]
     arg = int(args[5]) if len(args) > 5 else 0
@@ -65,7 +76,10 @@ def main():
                 if not b:
                     break
                 got += len(b)
-                if got > 4 + 24:  # past "LMML" and the secretstream header: READY
+                if got > 4 + 24 and not ready_seen.is_set():  # past "LMML" and the header: READY
+                    if on_ready:
+                        rc = subprocess.call(on_ready, shell=True)
+                        print("relay: READY: ran %r (status %d)" % (on_ready, rc), flush=True)
                     ready_seen.set()
                 g.sendall(b)
         except OSError:
@@ -123,6 +137,10 @@ def main():
                 if len(buf) < n:
                     break
                 f, buf = buf[:n], buf[n:]
+                if mode == "holdgo" and ready_seen.is_set():
+                    print("relay: swallowed frame %d (GO); both connections kept, silent" % frame, flush=True)
+                    frame += 1
+                    continue
                 if mode == "losego" and ready_seen.is_set():
                     print("relay: held back GO (frame %d) and cut both connections" % frame, flush=True)
                     done = True

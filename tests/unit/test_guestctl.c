@@ -581,7 +581,8 @@ static void test_phase_names(void **state)
     assert_string_equal(lm_gc_phase_name(LM_GC_PHASE_FINAL), "final");
     assert_string_equal(lm_gc_phase_name(LM_GC_PHASE_COMMIT), "commit");
     assert_string_equal(lm_gc_phase_name(LM_GC_PHASE_FAILED), "failed");
-    assert_string_equal(lm_gc_phase_name(6), "unknown");
+    assert_string_equal(lm_gc_phase_name(LM_GC_PHASE_DOUBT), "doubt");
+    assert_string_equal(lm_gc_phase_name(7), "unknown");
     assert_string_equal(lm_gc_phase_name(UINT32_MAX), "unknown");
 }
 

@@ -48,7 +48,8 @@ static const char help[] =
     "                     [--broker URL] [--key FILE] [options] VM[:PORT]\n"
     "       lmctl migrate --owner FILE --loader ADDR[:PORT] --loader-pub HEX --mig-key FILE\n"
     "                     [options] VM[:PORT]\n"
-    "       lmctl migrate --owner FILE --resolve [--timeout S] VM[:PORT]\n"
+    "       lmctl migrate --owner FILE --resolve [--loader ADDR[:PORT] --loader-pub HEX\n"
+    "                     --mig-key FILE | --resume-source] [--timeout S] VM[:PORT]\n"
     "Moves a guest you own (owner= at injection) to another host while it runs: same address,\n"
     "same connections, same memory. With --to, lmctl buys a checkpoint token for HOST (or takes\n"
     "--token), pings HOST, checks that HOST's operator vouched for the loader it started, then\n"
@@ -68,10 +69,14 @@ static const char help[] =
     "                    a loader started otherwise, and its X25519 key as its host vouched\n"
     "  --max-rounds N    pre-copy rounds at most (default 30)\n"
     "  --timeout S       silence from both copies after which the outcome is in doubt (20)\n"
-    "  --resolve         after exit 5: which copy runs (the one that answers its owner)\n"
+    "  --resolve         after exit 5: which copy runs (the one that answers its owner);\n"
+    "                    with --loader...: GO to that loader if it holds the paused checkpoint\n"
+    "  --resume-source   with --resolve: the source, paused in doubt, resumes (only once the\n"
+    "                    destination's host lists its loader as gone: else two copies run)\n"
     "  --quiet, --json   no progress line; the summary as JSON\n"
     "exit status: 0 migrated; 4 failed, the guest runs where it was; 5 in doubt (no copy\n"
-    "answers); 1 the destination could not be set up (nothing happened to the guest)\n";
+    "answers, or the source sent GO unacknowledged and waits paused); 1 the destination could\n"
+    "not be set up (nothing happened to the guest)\n";
 
 /* The destination's entry in the broker's directory: where to ping, whose key vouches. */
 static int find_host(struct lmctl_broker *b, const char *name, struct sockaddr_in *addr,
@@ -263,32 +268,80 @@ out:
     return rc;
 }
 
+/* Asks VM until a copy answers that is not the source paused in doubt (up to 15 s): after GO
+ * reached the paused loader, the child announces itself and the source ends. */
+static int await_child(const struct lmctl_owner *o, const struct sockaddr_in *vm, struct lm_gc_status *s)
+{
+    uint16_t st;
+    int rc = 1;
+    for (uint64_t t0 = lmctl_now_ns(); lmctl_now_ns() - t0 < 15000000000ull;) {
+        rc = lmctl_guest_command(o, vm, LM_GC_STATUS, NULL, 0, 1000, &st, s);
+        if (rc < 0 || (rc == 0 && s->phase != LM_GC_PHASE_DOUBT))
+            return rc;
+        usleep(200000);
+    }
+    return rc;
+}
+
 /*
- * --resolve: after exit status 5 (no copy answered), settle where the guest runs. The
- * protocol never lets two copies run: the source stops for good before it sends GO, and the
- * destination resumes only on GO. So a guest that answers its owner is the one copy. If none
- * answers and a loader is named (--loader, --loader-pub, --mig-key), that loader may hold the
- * complete checkpoint, paused after READY, its GO lost with the link: the source sent GO and
- * ended, and the paused image is the only copy. A fresh handshake with the migration key
- * carries GO to it, and the guest resumes there.
+ * --resolve: after exit status 5, settle where the guest runs. The protocol never lets two
+ * copies run: the source stops for good before it sends GO, and the destination resumes only
+ * on GO. A source whose GO went unacknowledged waits paused, in doubt (phase "doubt"), until
+ * the child announces itself; it answers its owner. So:
+ * - a copy answers and is not in doubt: it is the one running copy;
+ * - the source answers in doubt, or nobody answers (the source sent GO and ended, or is cut
+ *   off): if a loader is named (--loader, --loader-pub, --mig-key) and holds the complete
+ *   checkpoint, paused after READY, a fresh handshake with the migration key carries GO to
+ *   it; the guest resumes there and the source, seeing it, ends;
+ * - the source answers in doubt and the loader is gone: --resume-source resumes the source.
  */
 static int resolve_doubt(const struct lmctl_owner *o, const struct sockaddr_in *vm,
                          const char *vm_arg, const struct sockaddr_in *loader,
-                         const uint8_t m[32], const uint8_t lpub[32], uint64_t timeout_s, int json)
+                         const uint8_t m[32], const uint8_t lpub[32], uint64_t timeout_s,
+                         int resume_source, int json)
 {
     uint16_t st;
     struct lm_gc_status s;
     int rc = lmctl_guest_command(o, vm, LM_GC_STATUS, NULL, 0, (unsigned)(timeout_s * 1000), &st, &s);
-    if (rc == 1 && loader) {
-        fprintf(stderr, "%s: no copy answered in %llu s: sending GO to the paused loader at %s:%u\n",
-                vm_arg, (unsigned long long)timeout_s, inet_ntoa(loader->sin_addr), ntohs(loader->sin_port));
-        if (resolver_go(loader, m, lpub) == 0)
-            rc = lmctl_guest_command(o, vm, LM_GC_STATUS, NULL, 0, 15000, &st, &s);
-        if (rc == 0 && !json)
-            printf("resolved: the paused destination took GO and resumed\n");
-    }
     if (rc < 0)
         return LMCTL_FAIL;
+    int in_doubt = rc == 0 && s.phase == LM_GC_PHASE_DOUBT;
+    if (in_doubt && resume_source) {
+        rc = lmctl_guest_command(o, vm, LM_GC_RESUME, NULL, 0, 10000, &st, &s);
+        if (rc < 0)
+            return LMCTL_FAIL;
+        if (rc > 0 || st != 0) {
+            lmctl_err("%s: the source did not resume: %s", vm_arg, rc ? "no answer" : lm_status_text(st));
+            return LMCTL_MIG_DOUBT;
+        }
+        if (!json)
+            printf("resolved: the source resumed, the destination given up\n");
+        lmctl_print_status(&s, json);
+        return LMCTL_OK;
+    }
+    if ((rc == 1 || in_doubt) && loader) {
+        fprintf(stderr, "%s: %s: sending GO to the paused loader at %s:%u\n", vm_arg,
+                in_doubt ? "the source waits paused in doubt" : "no copy answered",
+                inet_ntoa(loader->sin_addr), ntohs(loader->sin_port));
+        if (resolver_go(loader, m, lpub) == 0 && (rc = await_child(o, vm, &s)) == 0) {
+            if (!json)
+                printf("resolved: the paused destination took GO and resumed\n");
+            lmctl_print_status(&s, json);
+            return LMCTL_OK;
+        }
+        if (rc < 0)
+            return LMCTL_FAIL;
+        rc = lmctl_guest_command(o, vm, LM_GC_STATUS, NULL, 0, 2000, &st, &s);
+        in_doubt = rc == 0 && s.phase == LM_GC_PHASE_DOUBT;
+    }
+    if (in_doubt) {
+        lmctl_err("%s: the source waits paused: it sent GO, which was not acknowledged, and no new "
+                  "copy has announced itself. If the destination's loader holds the checkpoint, "
+                  "name it with --loader, --loader-pub and --mig-key to send it GO; if its host "
+                  "lists it as gone (lmctl host ls), resume the source: lmctl migrate --resolve "
+                  "--resume-source %s", vm_arg, vm_arg);
+        return LMCTL_MIG_DOUBT;
+    }
     if (rc > 0) {
         lmctl_err("%s: no copy answered in %llu s. If the source sent GO, its host lists it as "
                   "migrated and the destination's loader holds the complete checkpoint, paused "
@@ -297,6 +350,8 @@ static int resolve_doubt(const struct lmctl_owner *o, const struct sockaddr_in *
                   "answers again once reachable.", vm_arg, (unsigned long long)timeout_s);
         return LMCTL_MIG_DOUBT;
     }
+    if (resume_source)
+        lmctl_err("%s: not in doubt (phase %s): --resume-source does nothing", vm_arg, lm_gc_phase_name(s.phase));
     if (json) {
         lmctl_print_status(&s, 1);
     } else {
@@ -336,10 +391,11 @@ static void doubt_advice(struct doubt *dt, const char *vm)
 
 int cmd_migrate(int argc, char **argv)
 {
-    enum { O_TO = 256, O_TOKEN, O_PREPAID, O_TTL, O_PREFIX, O_RESOLVE, O_PAYCHAIN };
+    enum { O_TO = 256, O_TOKEN, O_PREPAID, O_TTL, O_PREFIX, O_RESOLVE, O_PAYCHAIN, O_RESUME };
     static const struct option opts[] = {{"owner", required_argument, NULL, 'o'},
                                          {"to", required_argument, NULL, O_TO},
                                          {"resolve", no_argument, NULL, O_RESOLVE},
+                                         {"resume-source", no_argument, NULL, O_RESUME},
                                          {"token", required_argument, NULL, O_TOKEN},
                                          {"prepaid", required_argument, NULL, O_PREPAID},
                                          {"pay-chain", required_argument, NULL, O_PAYCHAIN},
@@ -357,7 +413,7 @@ int cmd_migrate(int argc, char **argv)
                                          {0}};
     const char *owner_path = getenv("LM_OWNER"), *loader = NULL, *mig_key = NULL, *to = NULL;
     const char *token_path = NULL, *url = NULL, *key = NULL;
-    int have_lpub = 0, quiet = 0, json = 0, resolve = 0, c;
+    int have_lpub = 0, quiet = 0, json = 0, resolve = 0, resume_source = 0, c;
     uint64_t max_rounds = 0, timeout_s = 20, prepaid = 60, ttl = 3600, prefix = 24, pay_len = 0;
     struct lm_gc_migrate m = {0};
     while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
@@ -365,6 +421,7 @@ int cmd_migrate(int argc, char **argv)
         case 'o': owner_path = optarg; break;
         case O_TO: to = optarg; break;
         case O_RESOLVE: resolve = 1; break;
+        case O_RESUME: resume_source = 1; break;
         case O_TOKEN: token_path = optarg; break;
         case O_PREPAID:
             if (lmctl_u64("--prepaid", optarg, 0, LM_MAX_PREPAID, &prepaid) < 0)
@@ -408,7 +465,9 @@ int cmd_migrate(int argc, char **argv)
     const char *bad = optind + 1 != argc ? "one VM address"
                       : resolve ? (to ? "--resolve without --to"
                                    : loader && (!have_lpub || !mig_key) ? "--loader-pub and --mig-key with --loader"
+                                   : loader && resume_source ? "either --loader or --resume-source"
                                    : NULL)
+                      : resume_source ? "--resume-source with --resolve"
                       : !to == !loader ? "either --to HOST or --loader ADDR"
                       : loader && (!have_lpub || !mig_key) ? "--loader-pub and --mig-key with --loader"
                       : to && token_path && !mig_key ? "--mig-key with --token"
@@ -435,7 +494,8 @@ int cmd_migrate(int argc, char **argv)
     struct lm_gc_status s;
     int rc;
     if (resolve) {
-        rc = resolve_doubt(&o, &vm, argv[optind], loader ? &dst : NULL, m.mig_secret, m.loader_pub, timeout_s, json);
+        rc = resolve_doubt(&o, &vm, argv[optind], loader ? &dst : NULL, m.mig_secret, m.loader_pub, timeout_s,
+                           resume_source, json);
         sodium_memzero(&m, sizeof m);
         return rc;
     }
@@ -483,6 +543,13 @@ int cmd_migrate(int argc, char **argv)
             last_answer = now;
             if (s.migrations > before)
                 break;
+            if (s.phase == LM_GC_PHASE_DOUBT) {
+                if (tty)
+                    fputc('\n', stderr);
+                lmctl_err("%s sent GO and got no acknowledgement: it waits paused, in doubt, until the new copy announces itself or you settle it", argv[optind]);
+                doubt_advice(&dt, argv[optind]);
+                return LMCTL_MIG_DOUBT;
+            }
             if (s.phase == LM_GC_PHASE_FAILED || s.phase == LM_GC_PHASE_IDLE) {
                 if (tty)
                     fputc('\n', stderr);
