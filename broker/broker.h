@@ -31,6 +31,8 @@ struct broker_config {
     uint32_t max_body;           /* bytes of a request body */
     uint32_t max_ttl_s;          /* longest token lifetime sold */
     uint32_t max_connections;
+    uint32_t max_per_address;   /* connections from one IP address at once */
+    uint32_t request_timeout_s; /* a whole request must arrive within this */
     enum lm_log_level log_level;
 };
 
@@ -118,6 +120,11 @@ int f_hex(struct call *c, const char *name, int required, uint8_t *out, size_t n
 int name_ok(const char *s);
 int lower_hex_ok(const char *s, size_t digits);
 
+/* ---- echo.c: client bytes in a reply's message. Copies src into dst (capacity cap > 0),
+ * valid UTF-8 as it is and any other byte as \xNN, cut between characters to fit; returns
+ * the length. JSON can carry the result, whatever src held. */
+size_t echo_clean(char *dst, size_t cap, const char *src);
+
 /* ---- handlers, one file per job; prepare steps run after authentication, outside the
  * ledger lock; run steps inside the request's transaction */
 int h_account_create(struct call *c); /* accounts.c */
@@ -143,8 +150,29 @@ int sweep_run(struct broker *b, int64_t now, int64_t *tokens, int64_t *credits, 
 int sweeper_start(struct broker *b);
 void sweeper_stop(void);
 
-/* ---- http.c: the HTTP server */
+/* ---- framing.c: on a request's head, before its body: one Content-Length, or
+ * "Transfer-Encoding: chunked" alone, and header names that are tokens. 0, or -1 with a 400
+ * (501 for a transfer coding other than chunked) in c. */
+struct MHD_Connection;
+struct sockaddr;
+int framing_check(struct MHD_Connection *conn, struct call *c);
+
+/* ---- deadline.c: connections that must deliver a whole request within request_timeout */
+struct watched;
+int deadline_start(uint32_t seconds);
+void deadline_stop(void);
+/* Watches fd (peer names it in the log) with a request due from now; NULL when out of memory
+ * (then the connection goes unwatched). */
+struct watched *deadline_watch(int fd, const char *peer);
+/* due 1: a request is due from now; 0: none is (the one received is being answered). */
+void deadline_set(struct watched *w, int due);
+/* Before fd is closed. */
+void deadline_forget(struct watched *w);
+
+/* ---- http.c: the HTTP server. listen_fd -1: none, connections come from
+ * http_add_connection() (tests and fuzzing) */
 int http_start(struct broker *b, int listen_fd);
+int http_add_connection(int fd, const struct sockaddr *addr, unsigned addrlen);
 void http_stop(void);
 
 #endif

@@ -17,6 +17,8 @@ void config_defaults(struct broker_config *cfg)
     cfg->max_body = 65536;
     cfg->max_ttl_s = 30 * 86400;
     cfg->max_connections = 256;
+    cfg->max_per_address = 32;
+    cfg->request_timeout_s = 10;
     cfg->log_level = LM_LOG_INFO;
 }
 
@@ -77,11 +79,14 @@ int config_load(const char *path, struct broker_config *cfg, struct lm_diag *d)
         v += strspn(v, " \t");
         for (e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t'); e--)
             e[-1] = '\0';
-        static const char *const names[] = {
-            "listen",         "database",  "signing_key", "accepted_key",
-            "admin_key",      "port_file", "max_skew",    "settlement_grace",
-            "sweep_interval", "max_body",  "max_ttl",     "max_connections",
-            "log_level",      NULL};
+        static const char *const names[] = {"listen",          "database",
+                                            "signing_key",     "accepted_key",
+                                            "admin_key",       "port_file",
+                                            "max_skew",        "settlement_grace",
+                                            "sweep_interval",  "max_body",
+                                            "max_ttl",         "max_connections",
+                                            "log_level",       "max_connections_per_address",
+                                            "request_timeout", NULL};
         int i;
         for (i = 0; names[i] && strcmp(names[i], name); i++)
             ;
@@ -90,7 +95,7 @@ int config_load(const char *path, struct broker_config *cfg, struct lm_diag *d)
                          "%s:%d: unknown setting \"%.40s\" (known: listen, "
                          "database, signing_key, accepted_key, admin_key, port_file, max_skew, "
                          "settlement_grace, sweep_interval, max_body, max_ttl, max_connections, "
-                         "log_level)",
+                         "max_connections_per_address, request_timeout, log_level)",
                          path, lineno, name);
             break;
         }
@@ -165,6 +170,14 @@ int config_load(const char *path, struct broker_config *cfg, struct lm_diag *d)
             want = "error, warn, info or debug";
             break;
         }
+        case 13:
+            bad = set_u32(&cfg->max_per_address, v, 1, 10000);
+            want = "a number, 1 to 10000";
+            break;
+        case 14:
+            bad = set_u32(&cfg->request_timeout_s, v, 1, 3600);
+            want = "seconds, 1 to 3600";
+            break;
         }
         if (bad)
             rc = lm_fail(d, LM_INVAL, "%s:%d: %s = \"%.60s\": expected %s", path, lineno, name, v,

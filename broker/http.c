@@ -1,5 +1,6 @@
 /* HTTP front of the broker: libmicrohttpd, routing, request authentication, one transaction
  * per request, JSON replies. */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -68,14 +69,16 @@ int role_parse(const char *s, enum role *r)
 
 int call_fail(struct call *c, unsigned status, const char *code, const char *fmt, ...)
 {
-    char msg[768];
+    char msg[768], shown[768];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* Messages quote what the client sent, cut to a length: JSON takes only UTF-8. */
+    echo_clean(shown, sizeof shown, msg);
     json_decref(c->reply);
     c->status = status;
-    c->reply = json_pack("{s:s s:s}", "error", code, "message", msg);
+    c->reply = json_pack("{s:s s:s}", "error", code, "message", shown);
     return -1;
 }
 
@@ -344,9 +347,36 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, jso
     return ret;
 }
 
+/* The connection's deadline watch (deadline.c), set up in notify_cb. */
+static struct watched *watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The request is in (or refused): its deadline no longer runs. */
+static void received(struct MHD_Connection *conn)
+{
+    deadline_set(watch_of(conn), 0);
+}
+
+/* A refusal of the request's framing: the reply closes the connection. */
+static enum MHD_Result refuse(struct MHD_Connection *conn, const char *method, struct req *q,
+                              struct call *c)
+{
+    received(conn);
+    lm_info("%s %.100s: %u %s", method, q->target, c->status,
+            json_string_value(json_object_get(c->reply, "error")));
+    enum MHD_Result r = c->reply ? respond(conn, c->status, c->reply, 1) : MHD_NO;
+    json_decref(c->reply);
+    return r;
+}
+
 static enum MHD_Result too_large(struct broker *b, struct MHD_Connection *conn, const char *method,
                                  struct req *q, const char *size)
 {
+    received(conn);
     char msg[200];
     snprintf(msg, sizeof msg,
              "request body of %s bytes is above the broker's limit of %" PRIu32 " bytes (max_body)",
@@ -369,7 +399,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     if (!q)
         return MHD_NO;
     if (!q->started) {
+        /* The head is in, none of the body read: a refusal here closes the connection
+         * (MHD reads nothing more from it, no pipelined request either). */
         q->started = 1;
+        struct call c = {.method = method};
+        if (framing_check(conn, &c) != 0)
+            return refuse(conn, method, q, &c);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > b->cfg.max_body) {
             q->too_large = 1;
@@ -410,6 +445,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         q->too_large = 1;
         return too_large(b, conn, method, q, sz);
     }
+    received(conn);
     int64_t t0 = now_ms();
     struct call c;
     memset(&c, 0, sizeof c);
@@ -446,8 +482,9 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
-    (void)toe;
+    /* Replied, and the connection stays open: the next request is due. */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        deadline_set(watch_of(conn), 1);
     struct req *q = *con_cls;
     if (q) {
         free(q->target);
@@ -455,6 +492,28 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
         free(q);
     }
     *con_cls = NULL;
+}
+
+/* Every connection is watched from its start (a request due) until it is closed. */
+static void notify_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+                      enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        deadline_forget(*socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *fd, *ad;
+    fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    ad = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char peer[INET6_ADDRSTRLEN] = "?";
+    const struct sockaddr *sa = ad ? ad->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof peer);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof peer);
+    *socket_context = fd ? deadline_watch(fd->connect_fd, peer) : NULL;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -468,14 +527,34 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 int http_start(struct broker *b, int listen_fd)
 {
-    httpd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
-            MHD_USE_ERROR_LOG,
-        0, NULL, NULL, handler, b, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_URI_LOG_CALLBACK,
-        uri_cb, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)b->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    if (deadline_start(b->cfg.request_timeout_s) != 0)
+        return -1;
+    /* One address holds at most max_connections_per_address of the max_connections slots,
+     * each for at most request_timeout per request; the idle timeout (30 s) covers replies
+     * that the client does not read. */
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_cb, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed_cb, NULL},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_cb, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, b->cfg.max_connections, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, b->cfg.max_per_address, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL},
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
+        {listen_fd < 0 ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    httpd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                 MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+                                 (listen_fd < 0 ? MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC : 0),
+                             0, NULL, NULL, handler, b, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!httpd)
+        deadline_stop();
     return httpd ? 0 : -1;
+}
+
+int http_add_connection(int fd, const struct sockaddr *addr, unsigned addrlen)
+{
+    return MHD_add_connection(httpd, fd, addr, (socklen_t)addrlen) == MHD_YES ? 0 : -1;
 }
 
 void http_stop(void)
@@ -483,4 +562,5 @@ void http_stop(void)
     if (httpd)
         MHD_stop_daemon(httpd);
     httpd = NULL;
+    deadline_stop();
 }

@@ -92,6 +92,29 @@ enum {
 #define FZ_GC_NOW 1790000000000000000ull /* FZ_NOW in ns */
 #define FZ_GC_REPLY_CMD 1                /* LM_GC_STATUS */
 
+/*
+ * fuzz_http's input: byte 0 says how the rest reaches the broker, on a connection of its own.
+ *   bits 0-1  FZ_HTTP_RAW: the rest, raw bytes as they are; else a request signed by the
+ *             admin (FZ_HTTP_ADMIN), the buyer or the operator: the rest is "METHOD TARGET\n"
+ *             and then the body, sent with a fresh nonce at the broker's clock (unsigned when
+ *             METHOD or TARGET cannot be signed)
+ *   bit 2     the body goes chunked (in one chunk) instead of with Content-Length
+ * Before the first input the ledger holds the buyer FZ_HTTP_BUYER with credit, the operator
+ * FZ_HTTP_OPERATOR with its host FZ_HOST, and their token FZ_HTTP_TOKEN, paid by the fixture
+ * chain (FZ_CHAIN_LEN links, anchor its link 0) and one prepaid unit.
+ */
+enum {
+    FZ_HTTP_RAW = 0,
+    FZ_HTTP_ADMIN = 1,
+    FZ_HTTP_BUYER_KEY = 2,
+    FZ_HTTP_OPERATOR_KEY = 3,
+    FZ_HTTP_WHO = 3,
+    FZ_HTTP_CHUNKED = 4,
+};
+#define FZ_HTTP_BUYER "fz-buyer"
+#define FZ_HTTP_OPERATOR "fz-op"
+#define FZ_HTTP_TOKEN "0123456789abcdef0123456789abcdef"
+
 /* Deterministic filler: distinct byte patterns per tag, never all zero. */
 static inline void fz_fill(uint8_t *p, size_t n, uint8_t tag)
 {
@@ -102,6 +125,12 @@ static inline void fz_fill(uint8_t *p, size_t n, uint8_t tag)
 static inline void fz_key_seed(uint8_t seed[32])
 {
     fz_fill(seed, 32, 0x4b); /* 'K' */
+}
+
+/* The Ed25519 seeds of fuzz_http's admin, buyer and operator (who: FZ_HTTP_ADMIN...). */
+static inline void fz_http_seed(uint8_t seed[32], unsigned who)
+{
+    fz_fill(seed, 32, (uint8_t)(0x60 + who));
 }
 
 static inline void fz_owner_seed(uint8_t seed[32])

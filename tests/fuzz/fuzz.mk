@@ -3,7 +3,7 @@
 # make fuzz          runs each target FUZZ_SECONDS; corpus in $(BUILD)/fuzz/corpus/<target>/
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_NAMES    := fuzz_token fuzz_ping fuzz_payment fuzz_keyfile fuzz_elf fuzz_reqsig fuzz_admit \
-                 fuzz_payload fuzz_migrec fuzz_guestctl
+                 fuzz_payload fuzz_migrec fuzz_guestctl fuzz_http
 FUZZ_BINS     := $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
 FUZZ_SAN      := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
 FUZZ_CFLAGS   := -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP $(FUZZ_SAN)
@@ -41,6 +41,13 @@ FUZZ_HOST_SRCS := host/ping.c host/replay.c host/ratelimit.c
 FUZZ_HOST_OBJS := $(FUZZ_HOST_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 $(FUZZ_HOST_OBJS) $(FUZZ_DIR)/obj/tests/fuzz/fuzz_admit.o: FUZZ_CFLAGS += -Ihost
 $(FUZZ_DIR)/fuzz_admit: $(FUZZ_HOST_OBJS)
+
+# fuzz_http drives the broker's HTTP front: the broker's sources but main.c, instrumented, and
+# its libraries (libmicrohttpd, jansson, SQLite as they are).
+FUZZ_BROKER_OBJS := $(filter-out %/broker/main.o,$(BROKER_SRCS:%.c=$(FUZZ_DIR)/obj/%.o))
+$(FUZZ_BROKER_OBJS) $(FUZZ_DIR)/obj/tests/fuzz/fuzz_http.o: FUZZ_CFLAGS += -Ibroker
+$(FUZZ_DIR)/fuzz_http: $(FUZZ_BROKER_OBJS)
+$(FUZZ_DIR)/fuzz_http: LDLIBS += $(BROKER_LIBS)
 
 # The seed generator is a plain program (not a fuzz_* name: tests/run.sh runs those).
 $(FUZZ_DIR)/tools/mkseeds.o: tests/fuzz/mkseeds.c

@@ -971,6 +971,112 @@ static void guestctl_seeds(void)
     gc_reply("reply-other-nonce", ctl, FZ_GC_REPLY_CMD, nonce, 0, sb, sizeof sb);
 }
 
+/* fuzz_http: byte 0 the mode (fixtures.h, FZ_HTTP_*), then raw bytes or "METHOD TARGET\n" and
+ * the body. */
+static void http_put(const char *name, uint8_t mode, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void http_put(const char *name, uint8_t mode, const char *fmt, ...)
+{
+    char b[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b + 1, sizeof b - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof b - 1)
+        die("http seed %s too long", name);
+    b[0] = (char)mode;
+    put("fuzz_http", name, b, (size_t)n + 1);
+}
+
+static void http_seeds(void)
+{
+    const uint8_t raw = FZ_HTTP_RAW, admin = FZ_HTTP_ADMIN, buyer = FZ_HTTP_BUYER_KEY,
+                  op = FZ_HTTP_OPERATOR_KEY;
+    const char *next = "GET /v1/nothing HTTP/1.1\r\nHost: b\r\n\r\n";
+    char c[65], l1[65], l2[65], fill[80];
+    uint8_t cb[32];
+    fz_fill(cb, sizeof cb, 0x63);
+    lm_hex_encode(cb, sizeof cb, c);
+    lm_hex_encode(links[1], LM_HASH_BYTES, l1);
+    lm_hex_encode(links[2], LM_HASH_BYTES, l2);
+    /* Raw: framing, good and refused, with a pipelined request after it. */
+    http_put("get", raw, "GET /v1/keys HTTP/1.1\r\nHost: b\r\n\r\n%s", next);
+    http_put("http10", raw, "GET /v1/keys HTTP/1.0\r\n\r\n");
+    http_put(
+        "chunked", raw,
+        "POST /v1/deposits HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n%s",
+        next);
+    http_put("length", raw,
+             "POST /v1/deposits HTTP/1.1\r\nHost: b\r\nContent-Length: 2\r\n\r\n{}%s", next);
+    http_put(
+        "two-lengths", raw,
+        "POST /v1/deposits HTTP/1.1\r\nHost: b\r\nContent-Length: 7\r\nContent-Length: 2\r\n\r\n{}%s",
+        next);
+    http_put(
+        "length-and-chunked", raw,
+        "POST /v1/deposits HTTP/1.1\r\nHost: b\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n%s",
+        next);
+    http_put("gzip", raw,
+             "POST /v1/deposits HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: gzip\r\n\r\n{}%s", next);
+    http_put(
+        "space-before-colon", raw,
+        "POST /v1/deposits HTTP/1.1\r\nHost: b\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n%s",
+        next);
+    http_put(
+        "expect-continue", raw,
+        "POST /v1/tokens HTTP/1.1\r\nHost: b\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}");
+    http_put("too-large", raw,
+             "POST /v1/tokens HTTP/1.1\r\nHost: b\r\nContent-Length: 99999999\r\n\r\n{}");
+    http_put("ff-path", raw, "GET /v1/\xff HTTP/1.1\r\nHost: b\r\n\r\n");
+    http_put("ff-method", raw, "G\xffT /v1/keys HTTP/1.1\r\nHost: b\r\n\r\n");
+    http_put(
+        "bad-auth", raw,
+        "GET /v1/account HTTP/1.1\r\nHost: b\r\nX-LM-Key: 00\r\nX-LM-Time: 1\r\nX-LM-Nonce: 00\r\nX-LM-Signature: 00\r\n\r\n");
+    /* Signed: every route, and fields cut inside a UTF-8 sequence. */
+    http_put("audit", admin, "GET /v1/admin/audit\n");
+    http_put("accounts", admin, "GET /v1/accounts\n");
+    http_put("account", buyer, "GET /v1/account\n");
+    http_put("hosts", op, "GET /v1/hosts?cluster=blue\n");
+    http_put("keys", buyer, "GET /v1/keys\n");
+    http_put("sweep", admin, "POST /v1/admin/sweep\n{}");
+    http_put("account-create", admin,
+             "POST /v1/accounts\n{\"name\":\"carol\",\"role\":\"buyer\",\"public_key\":\"%s\"}", c);
+    http_put("deposit", admin,
+             "POST /v1/deposits\n{\"account\":\"" FZ_HTTP_BUYER "\",\"amount\":5,\"note\":\"x\"}");
+    http_put(
+        "host", op,
+        "POST /v1/hosts\n{\"name\":\"h2\",\"cluster\":\"blue\",\"address\":\"10.0.0.1\",\"port\":1,\"price_per_unit\":3,\"unit_ms\":10}");
+    http_put(
+        "buy", buyer,
+        "POST /v1/tokens\n{\"host\":\"" FZ_HOST
+        "\",\"commitment\":\"%s\",\"prepaid_units\":2,\"ip\":\"10.0.0.2/24\",\"mac\":\"02:00:00:00:00:01\"}",
+        c);
+    http_put("buy-chunked", buyer | FZ_HTTP_CHUNKED,
+             "POST /v1/tokens\n{\"cluster\":\"blue\",\"commitment\":\"%s\",\"prepaid_units\":1}",
+             c);
+    http_put("token", buyer, "GET /v1/tokens/" FZ_HTTP_TOKEN "\n");
+    http_put("redeem", op,
+             "POST /v1/tokens/" FZ_HTTP_TOKEN "/redeem\n{\"index\":1,\"link\":\"%s\"}", l1);
+    http_put("redeem-host", op,
+             "POST /v1/tokens/" FZ_HTTP_TOKEN
+             "/redeem\n{\"index\":2,\"link\":\"%s\",\"host\":\"" FZ_HOST "\"}",
+             l2);
+    /* The messages quote a field name at most 40 bytes long, a name 60, a hex value 80. */
+    memset(fill, 'f', sizeof fill);
+    http_put("unknown-field-cut", buyer, "POST /v1/tokens\n{\"%.39s\xc3\xa9\":1}", fill);
+    http_put(
+        "bad-name-cut", buyer,
+        "POST /v1/tokens\n{\"host\":\"%.59s\xc3\xa9\",\"commitment\":\"%s\",\"prepaid_units\":1}",
+        fill, c);
+    http_put("bad-hex-cut", buyer,
+             "POST /v1/tokens\n{\"host\":\"" FZ_HOST
+             "\",\"commitment\":\"%.79s\xe2\x82\xac\",\"prepaid_units\":1}",
+             fill);
+    http_put("wrong-role", buyer,
+             "POST /v1/deposits\n{\"account\":\"" FZ_HTTP_BUYER "\",\"amount\":5}");
+    http_put("get-with-body", buyer, "GET /v1/account\n{}");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -981,7 +1087,7 @@ int main(int argc, char **argv)
     make_dir(NULL);
     const char *targets[] = {"fuzz_token",  "fuzz_ping",    "fuzz_payment", "fuzz_keyfile",
                              "fuzz_elf",    "fuzz_reqsig",  "fuzz_admit",   "fuzz_payload",
-                             "fuzz_migrec", "fuzz_guestctl"};
+                             "fuzz_migrec", "fuzz_guestctl", "fuzz_http"};
     for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
         make_dir(targets[i]);
 
@@ -1008,5 +1114,6 @@ int main(int argc, char **argv)
     payload_seeds();
     migrec_seeds();
     guestctl_seeds();
+    http_seeds();
     return 0;
 }

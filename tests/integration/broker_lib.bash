@@ -120,3 +120,16 @@ ledger_check() {
     fi
     ok "$1: ledger balanced (deposits $(jget deposits) = balances $(jget balances) + open $(jget open_reservations))"
 }
+
+# no_500 DESC: no request so far got a 500 (the broker logs each with its status): client
+# input, however malformed, gets a 4xx of its own.
+no_500() {
+    local n
+    n=$(grep -acE ': 500 [A-Z_]+: ' broker.log)
+    if [ "$n" = 0 ]; then
+        ok "$1: no request got a 500"
+    else
+        not_ok "$1: $n requests got a 500"
+        grep -aE ': 500 [A-Z_]+: ' broker.log | head -5 | sed 's/^/# /'
+    fi
+}

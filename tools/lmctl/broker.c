@@ -1,6 +1,5 @@
 /* lmctl's broker client: signed HTTP requests over libcurl; `lmctl broker call | headers`. */
 #include <curl/curl.h>
-#include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -54,20 +53,32 @@ void lmctl_broker_close(struct lmctl_broker *b)
     sodium_memzero(&b->kp, sizeof b->kp);
 }
 
+/* A reply being received: at most LMCTL_REPLY_MAX bytes are kept, more ends the transfer. */
 struct buf {
     char *p;
-    size_t len;
+    size_t len, cap;
+    int over;
 };
 
 static size_t collect(char *data, size_t size, size_t n, void *arg)
 {
     struct buf *bf = arg;
     size_t add = size * n;
-    char *np = realloc(bf->p, bf->len + add + 1);
-    if (!np)
-        return 0;
-    memcpy(np + bf->len, data, add);
-    bf->p = np;
+    if (add > LMCTL_REPLY_MAX - bf->len) {
+        bf->over = 1;
+        return 0; /* libcurl stops with CURLE_WRITE_ERROR */
+    }
+    if (bf->len + add + 1 > bf->cap) {
+        size_t cap = bf->cap ? bf->cap : 4096;
+        while (cap < bf->len + add + 1)
+            cap *= 2;
+        char *np = realloc(bf->p, cap);
+        if (!np)
+            return 0;
+        bf->p = np;
+        bf->cap = cap;
+    }
+    memcpy(bf->p + bf->len, data, add);
     bf->len += add;
     bf->p[bf->len] = '\0';
     return add;
@@ -99,7 +110,7 @@ int lmctl_broker_send(struct lmctl_broker *b, const char *method, const char *ta
     if (body)
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     CURL *cu = curl_easy_init();
-    struct buf bf = {NULL, 0};
+    struct buf bf = {0};
     char errbuf[CURL_ERROR_SIZE] = "";
     long timeout = 30;
     const char *t = getenv("LM_BROKER_TIMEOUT");
@@ -120,7 +131,8 @@ int lmctl_broker_send(struct lmctl_broker *b, const char *method, const char *ta
     curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(cu, CURLOPT_WRITEDATA, &bf);
     curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(cu, CURLOPT_TIMEOUT, timeout);
+    curl_easy_setopt(cu, CURLOPT_TIMEOUT, timeout); /* the whole exchange, connect to last byte */
+    curl_easy_setopt(cu, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)LMCTL_REPLY_MAX);
     curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(cu, CURLOPT_USERAGENT, "lmctl");
     CURLcode rc = curl_easy_perform(cu);
@@ -128,10 +140,18 @@ int lmctl_broker_send(struct lmctl_broker *b, const char *method, const char *ta
         curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, status);
     curl_easy_cleanup(cu);
     curl_slist_free_all(hdrs);
-    if (rc != CURLE_OK) {
-        lmctl_err("broker %s: %s %s: %s (is lm-broker running there? set --broker or "
-                  "LM_BROKER)",
+    char max[32];
+    if (bf.over || rc == CURLE_FILESIZE_EXCEEDED)
+        lmctl_err("broker %s: %s %s: reply over %s; refused", b->url, method, target,
+                  lmctl_fmt_size(LMCTL_REPLY_MAX, max));
+    else if (rc == CURLE_OPERATION_TIMEDOUT)
+        lmctl_err(
+            "broker %s: %s %s: no complete reply within %ld s (LM_BROKER_TIMEOUT sets the limit)",
+            b->url, method, target, timeout);
+    else if (rc != CURLE_OK)
+        lmctl_err("broker %s: %s %s: %s (is lm-broker running there? set --broker or LM_BROKER)",
                   b->url, method, target, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    if (rc != CURLE_OK) {
         free(bf.p);
         return LMCTL_UNREACHED;
     }
@@ -171,39 +191,15 @@ void lmctl_print_json(json_t *j)
     putchar('\n');
 }
 
-int lmctl_image_commitment(const char *path, uint8_t out[32])
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        lmctl_err("--image %s: %s", path, strerror(errno));
-        return -1;
-    }
-    crypto_generichash_blake2b_state st;
-    crypto_generichash_blake2b_init(&st, NULL, 0, 32);
-    crypto_generichash_blake2b_update(&st, (const uint8_t *)LM_DOMAIN_IMAGE,
-                                      strlen(LM_DOMAIN_IMAGE));
-    uint8_t buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        crypto_generichash_blake2b_update(&st, buf, n);
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        lmctl_err("--image %s: read failed", path);
-        return -1;
-    }
-    crypto_generichash_blake2b_final(&st, out, 32);
-    return 0;
-}
-
 static const char call_help[] =
     "usage: lmctl broker call [--data JSON | --data-file FILE] [--time UNIX] [--nonce HEX]\n"
     "                         [-i] METHOD TARGET\n"
     "Signs one request with your key, sends it and prints the broker's reply body. Exit 0 on\n"
-    "a 2xx reply, 1 on another reply, 3 when the broker did not answer. For tests and\n"
-    "debugging: any endpoint, any body, a chosen time or nonce.\n" LMCTL_BROKER_HELP
+    "a 2xx reply, 1 on another reply, 3 when no reply came within LM_BROKER_TIMEOUT seconds\n"
+    "(default 30) or it was over 4 MiB. For tests and debugging: any endpoint, any body, a\n"
+    "chosen time or nonce.\n" LMCTL_BROKER_HELP
     "  --data JSON         the request body\n"
-    "  --data-file FILE    the request body from FILE (- for stdin)\n"
+    "  --data-file FILE    the request body from FILE (- for stdin), at most 16 MiB\n"
     "  --time UNIX         sign with this X-LM-Time instead of now\n"
     "  --nonce HEX         sign with this nonce (32 hex digits) instead of a fresh one\n"
     "  -i, --include       print \"HTTP STATUS\" before the body\n";
@@ -218,25 +214,18 @@ static const char headers_help[] =
 
 static char *read_all(const char *path)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f) {
-        lmctl_err("--data-file %s: %s", path, strerror(errno));
+    static const struct lmctl_file_rule rule = {
+        .what = "--data-file", .kind = "a request body is a file", .max = LMCTL_BODY_MAX};
+    uint8_t *body;
+    size_t len;
+    if (lmctl_read_file(&rule, path, &body, &len) != 0)
         return NULL;
-    }
-    struct buf bf = {malloc(1), 0};
-    char chunk[65536];
-    size_t n;
-    bf.p[0] = '\0';
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && collect(chunk, 1, n, &bf) == n)
-        ;
-    if (f != stdin)
-        fclose(f);
-    if (strlen(bf.p) != bf.len) {
+    if (memchr(body, '\0', len)) {
         lmctl_err("--data-file %s: NUL bytes in the body", path);
-        free(bf.p);
+        free(body);
         return NULL;
     }
-    return bf.p;
+    return (char *)body;
 }
 
 static int call(int argc, char **argv, int headers_only)

@@ -20,7 +20,8 @@ static const char help[] =
     "  --mem MIB           VM memory (default 64)\n"
     "  --vcpus N           VM vCPUs (default 1)\n"
     "  --payload KIND      image (default) or checkpoint\n"
-    "  --image FILE        commitment = BLAKE2b-256(\"laundromat/image/v1\" || FILE)\n"
+    "  --image FILE        commitment = BLAKE2b-256(\"laundromat/image/v1\" || FILE), checked\n"
+    "                      as token mint checks it, before the broker is asked\n"
     "  --commitment HEX    the 32-byte commitment itself\n"
     "  --chain FILE        anchor and length of your chain file (lmctl chain new)\n"
     "  --anchor HEX        chain anchor, with --chain-len N\n"
@@ -143,7 +144,8 @@ int cmd_buy(int argc, char **argv)
     t.mem_mib = 64;
     t.vcpus = 1;
     t.payload_kind = LM_PAYLOAD_IMAGE;
-    const char *url = NULL, *key = NULL, *out = NULL, *scope = NULL, *ip = NULL, *mac = NULL;
+    const char *url = NULL, *key = NULL, *out = NULL, *scope = NULL, *ip = NULL, *mac = NULL,
+               *image = NULL;
     uint64_t v, ttl = 0;
     uint8_t id[LM_TOKEN_ID_BYTES];
     int have_commit = 0, have_anchor = 0, have_len = 0, have_chain = 0, have_id = 0, json = 0;
@@ -186,7 +188,7 @@ int cmd_buy(int argc, char **argv)
             }
             break;
         case O_IMAGE:
-            bad = lmctl_image_commitment(optarg, t.commitment);
+            image = optarg;
             have_commit++;
             break;
         case O_COMMIT:
@@ -249,6 +251,8 @@ int cmd_buy(int argc, char **argv)
         return LMCTL_USAGE;
     }
     strcpy(t.scope, scope);
+    if (image && lmctl_image_commitment(image, &t) != 0) /* before the broker sells it */
+        return LMCTL_FAIL;
 
     struct lmctl_broker b;
     int rc = lmctl_broker_open(&b, url, key);

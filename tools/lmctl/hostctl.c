@@ -2,19 +2,112 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "lmctl.h"
 
 static const char help[] =
-    "usage: lmctl host [--socket PATH] [--json] status | ls | kill VM\n"
+    "usage: lmctl host [--socket PATH] [--timeout MS] [--json] status | ls | kill VM\n"
     "Talks to the local host agent (Evil Man) through its control socket (root only).\n"
     "  --socket PATH  the control socket (default /run/laundromat/evilman.sock, or $LM_CONTROL)\n"
+    "  --timeout MS   give up when no whole answer came in MS milliseconds (default 10000)\n"
     "  --json         print the agent's JSON answer as it is\n";
+
+/*
+ * Sends cmd and reads the answer: one line, or all until the agent closes. At most
+ * LMCTL_REPLY_MAX bytes, all within timeout_ms. Returns the NUL-terminated answer (caller
+ * frees), or NULL with a message naming the socket and the limit that was hit.
+ */
+static char *ask(const char *path, const char *cmd, unsigned timeout_ms)
+{
+    uint64_t deadline = lmctl_now_ns() + timeout_ms * 1000000ull;
+    struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path) {
+        lmctl_err("host control socket %s: a path of %zu bytes; a socket's is at most %zu", path,
+                  strlen(path), sizeof a.sun_path - 1);
+        return NULL;
+    }
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) /* bounds connect (a full backlog) and send */
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        lmctl_err("host control socket %s: %s; is the host agent running (and are you root)?", path,
+                  strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    enum { DONE, NO_SEND, LATE, TOO_BIG, NO_MEM } why = DONE;
+    char *buf = malloc(4096 + 1);
+    size_t got = 0, cap = 4096;
+    if (!buf)
+        why = NO_MEM;
+    else if (send(fd, cmd, strlen(cmd), MSG_NOSIGNAL) != (ssize_t)strlen(cmd))
+        why = NO_SEND;
+    while (why == DONE && !memchr(buf, '\n', got)) {
+        uint64_t now = lmctl_now_ns();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (now >= deadline || poll(&p, 1, (int)((deadline - now + 999999) / 1000000)) == 0) {
+            why = LATE;
+            break;
+        }
+        if (got == cap && cap == LMCTL_REPLY_MAX) {
+            why = TOO_BIG;
+            break;
+        }
+        if (got == cap) {
+            cap = cap * 2 > LMCTL_REPLY_MAX ? LMCTL_REPLY_MAX : cap * 2;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                why = NO_MEM;
+                break;
+            }
+            buf = nb;
+        }
+        ssize_t n = recv(fd, buf + got, cap - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* the agent closed: what came is the answer */
+        got += (size_t)n;
+    }
+    close(fd);
+    char max[32];
+    switch (why) {
+    case DONE:
+        if (got) {
+            buf[got] = '\0';
+            return buf;
+        }
+        lmctl_err("host control socket %s: closed without an answer", path);
+        break;
+    case NO_SEND:
+        lmctl_err("host control socket %s: cannot send the command: %s", path, strerror(errno));
+        break;
+    case LATE:
+        lmctl_err("host control socket %s: no answer within %g s (--timeout MS)", path,
+                  timeout_ms / 1000.0);
+        break;
+    case TOO_BIG:
+        lmctl_err("host control socket %s: answer over %s; refused", path,
+                  lmctl_fmt_size(LMCTL_REPLY_MAX, max));
+        break;
+    case NO_MEM:
+        lmctl_err("host control socket %s: out of memory", path);
+        break;
+    }
+    free(buf);
+    return NULL;
+}
 
 static void print_vms(json_t *vms)
 {
@@ -37,17 +130,20 @@ static void print_vms(json_t *vms)
 
 int cmd_host(int argc, char **argv)
 {
-    enum { O_SOCKET = 256, O_JSON };
+    enum { O_SOCKET = 256, O_TIMEOUT, O_JSON };
     static const struct option opts[] = {{"socket", required_argument, NULL, O_SOCKET},
+                                         {"timeout", required_argument, NULL, O_TIMEOUT},
                                          {"json", no_argument, NULL, O_JSON},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     const char *path = getenv("LM_CONTROL") ? getenv("LM_CONTROL")
                                             : "/run/laundromat/evilman.sock";
+    uint64_t timeout = 10000;
     int json = 0, c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_SOCKET: path = optarg; break;
+        case O_TIMEOUT: if (lmctl_u64("--timeout", optarg, 1, 600000, &timeout)) return LMCTL_USAGE; break;
         case O_JSON: json = 1; break;
         case 'h': fputs(help, stdout); return LMCTL_OK;
         default: fputs(help, stderr); return LMCTL_USAGE;
@@ -63,28 +159,17 @@ int cmd_host(int argc, char **argv)
         fputs(help, stderr);
         return LMCTL_USAGE;
     }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        lmctl_err("%s: %s; is the host agent running (and are you root)?", path,
-                  strerror(errno));
+    char *buf = ask(path, cmd, (unsigned)timeout);
+    if (!buf)
         return LMCTL_FAIL;
-    }
-    char buf[1 << 16];
-    size_t got = 0;
-    ssize_t n;
-    send(fd, cmd, strlen(cmd), MSG_NOSIGNAL);
-    while (got < sizeof buf - 1 && (n = recv(fd, buf + got, sizeof buf - 1 - got, 0)) > 0)
-        got += (size_t)n;
-    close(fd);
-    buf[got] = '\0';
     json_error_t err;
     json_t *o = json_loads(buf, 0, &err);
     if (!o) {
-        lmctl_err("the host agent's answer is not JSON: %.80s", buf);
+        lmctl_err("host control socket %s: the answer is not JSON: %.80s", path, buf);
+        free(buf);
         return LMCTL_FAIL;
     }
+    free(buf);
     int rc = json_object_get(o, "error") ? LMCTL_FAIL : LMCTL_OK;
     if (json)
         lmctl_print_json(o);

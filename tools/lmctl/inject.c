@@ -1,14 +1,13 @@
 /* lmctl inject: send an image to a VM's loader; print the loader's answer. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "laundromat/payload.h"
@@ -18,16 +17,30 @@ static const char help[] =
     "usage: lmctl inject [--cmdline STR] [--timeout MS] ADDR[:PORT] IMAGE\n"
     "Sends IMAGE (an ELF kernel) to the loader of a freshly booted VM (default port 7700),\n"
     "retrying the connection while the loader comes up, and prints the loader's answer. The\n"
-    "loader checks the image against the token's commitment before it runs it. Exit status\n"
-    "0 when the loader took the image.\n"
+    "loader checks the image against the token's commitment before it runs it. lmctl first\n"
+    "checks what it can: a regular file, not empty, within the loader's size limit, an x86-64\n"
+    "ELF executable. Exit status 0 when the loader took the image.\n"
     "  --cmdline STR  the kernel's command line (e.g. \"app=http\")\n"
     "  --timeout MS   give up after MS milliseconds (default 10000)\n";
+
+/* The socket's sends (and connect) give up at the deadline: a peer that stops reading must
+ * not hold lmctl. */
+static void send_deadline(int fd, uint64_t deadline)
+{
+    uint64_t now = lmctl_now_ns(), left = deadline > now ? (deadline - now) / 1000 : 1;
+    struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
+    if (!tv.tv_sec && !tv.tv_usec)
+        tv.tv_usec = 1;
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
 
 /* Connects, retrying refusals and unreachable hosts until the deadline. */
 static int connect_retry(const struct sockaddr_in *to, uint64_t deadline)
 {
     for (;;) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0)
+            send_deadline(fd, deadline);
         if (fd >= 0 && connect(fd, (const struct sockaddr *)to, sizeof *to) == 0)
             return fd;
         int err = errno;
@@ -54,44 +67,31 @@ static int send_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-int lmctl_do_inject(const struct sockaddr_in *to, const char *image, const char *cmdline,
-                    unsigned timeout_ms, char *answer, size_t cap, double *connect_ms,
-                    double *total_ms)
+int lmctl_cmdline_check(const char *cmdline)
+{
+    size_t clen = strlen(cmdline);
+    if (clen <= LM_PAYLOAD_CMDLINE_MAX)
+        return 0;
+    lmctl_err("--cmdline: %zu bytes; the loader takes at most %d", clen, LM_PAYLOAD_CMDLINE_MAX);
+    return -1;
+}
+
+int lmctl_do_inject(const struct sockaddr_in *to, const struct lmctl_image *img,
+                    const char *cmdline, unsigned timeout_ms, char *answer, size_t cap,
+                    double *connect_ms, double *total_ms)
 {
     uint64_t t0 = lmctl_now_ns(), deadline = t0 + timeout_ms * 1000000ull;
-    int f = open(image, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (f < 0 || fstat(f, &st) < 0) {
-        lmctl_err("%s: %s", image, strerror(errno));
-        return -1;
-    }
-    size_t len = (size_t)st.st_size, clen = strlen(cmdline);
-    uint8_t *img = malloc(len ? len : 1);
-    if (!img || read(f, img, len) != (ssize_t)len) {
-        lmctl_err("%s: read failed", image);
-        close(f);
-        free(img);
-        return -1;
-    }
-    close(f);
-    if (len == 0 || len > LM_PAYLOAD_MAX || clen > LM_PAYLOAD_CMDLINE_MAX) {
-        lmctl_err("%s: %zu bytes (the loader takes 1 to %u) or command line of %zu bytes "
-                  "(at most %d)", image, len, LM_PAYLOAD_MAX, clen, LM_PAYLOAD_CMDLINE_MAX);
-        free(img);
-        return -1;
-    }
+    size_t clen = strlen(cmdline);
     int fd = connect_retry(to, deadline);
     *connect_ms = (double)(lmctl_now_ns() - t0) / 1e6;
-    if (fd < 0) {
-        free(img);
+    if (fd < 0)
         return -1;
-    }
-    struct lm_payload_header h = {.kind = LM_PAYLOAD_IMAGE, .length = len,
-                                  .cmdline_len = (uint32_t)clen};
+    struct lm_payload_header h = {
+        .kind = LM_PAYLOAD_IMAGE, .length = img->len, .cmdline_len = (uint32_t)clen};
     uint8_t hb[LM_PAYLOAD_HEADER_SIZE];
     lm_payload_header_encode(&h, hb);
-    int rc = send_all(fd, hb, sizeof hb) || send_all(fd, cmdline, clen) || send_all(fd, img, len);
-    free(img);
+    int rc = send_all(fd, hb, sizeof hb) || send_all(fd, cmdline, clen) ||
+             send_all(fd, img->buf, img->len);
     /* Read the answer line; only then close (the loader waits for that before it hands over). */
     size_t got = 0;
     while (got < cap - 1) {
@@ -111,7 +111,9 @@ int lmctl_do_inject(const struct sockaddr_in *to, const char *image, const char 
     close(fd);
     *total_ms = (double)(lmctl_now_ns() - t0) / 1e6;
     if (!got) {
-        lmctl_err("the loader sent no answer%s", rc ? " (the connection broke while sending)" : "");
+        lmctl_err("the loader at %s:%u sent no answer within %u ms%s", inet_ntoa(to->sin_addr),
+                  ntohs(to->sin_port), timeout_ms,
+                  rc ? " (sending the image failed or timed out)" : "");
         return -1;
     }
     return strncmp(answer, "OK", 2) == 0 ? 0 : 1;
@@ -141,12 +143,16 @@ int cmd_inject(int argc, char **argv)
         return LMCTL_USAGE;
     }
     struct sockaddr_in to;
-    if (lmctl_addr(argv[optind], LM_LOADER_PORT, &to) < 0)
+    if (lmctl_addr(argv[optind], LM_LOADER_PORT, &to) < 0 || lmctl_cmdline_check(cmdline))
         return LMCTL_USAGE;
+    struct lmctl_image img;
+    if (lmctl_image_load(argv[optind + 1], NULL, LMCTL_IMAGE_SEND, &img) != 0)
+        return LMCTL_FAIL;
     char answer[512];
     double cms, tms;
-    int rc = lmctl_do_inject(&to, argv[optind + 1], cmdline, (unsigned)timeout, answer,
-                             sizeof answer, &cms, &tms);
+    int rc =
+        lmctl_do_inject(&to, &img, cmdline, (unsigned)timeout, answer, sizeof answer, &cms, &tms);
+    lmctl_image_free(&img);
     if (rc < 0)
         return LMCTL_FAIL;
     printf("loader: %s\n", answer);

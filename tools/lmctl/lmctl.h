@@ -82,8 +82,47 @@ int lmctl_buy_token(struct lmctl_broker *b, const struct lm_token *t, uint64_t t
                     uint8_t tok[LM_TOKEN_SIZE], json_t **reply);
 /* Prints a JSON value indented, with a newline. */
 void lmctl_print_json(json_t *j);
-/* BLAKE2b-256("laundromat/image/v1" || file): an image's payload commitment. */
-int lmctl_image_commitment(const char *path, uint8_t out[32]);
+
+/* What lmctl takes from a server: at most LMCTL_REPLY_MAX bytes of one reply (the broker's,
+ * the host agent's), within a deadline (LM_BROKER_TIMEOUT seconds, default 30; host
+ * --timeout MS, default 10000). A request body from a file is at most LMCTL_BODY_MAX bytes:
+ * the most a broker takes (its max_body setting goes up to 16 MiB). */
+#define LMCTL_REPLY_MAX (4u << 20)
+#define LMCTL_BODY_MAX (16u << 20)
+/* n bytes as "32 MiB", "4 KiB" or "1000 bytes" into out. */
+const char *lmctl_fmt_size(uint64_t n, char out[32]);
+
+/* A local file lmctl reads whole before it sends anything (util.c). Every refusal reads
+ * "WHAT PATH: CAUSE; KIND of at most MAX". */
+struct lmctl_file_rule {
+    const char *what; /* "image", "--data-file" */
+    const char *kind; /* "an image is an ELF file" */
+    size_t min, max;  /* bytes */
+    int regular;      /* only a regular file (else also "-" for stdin, pipes) */
+};
+/* Reads path into a malloc'd buffer (NUL-terminated past *len); 0, or -1 with a message. */
+int lmctl_read_file(const struct lmctl_file_rule *r, const char *path, uint8_t **buf, size_t *len);
+
+/* An image file (image.c), checked as the loader will check it before anything is bought,
+ * minted or sent: readable, a regular file of 1 byte to LM_PAYLOAD_MAX, an x86-64 ELF
+ * executable that fits the VM's memory and, to send it for a token, the very image the
+ * token commits to. */
+struct lmctl_image {
+    uint8_t *buf;
+    size_t len;
+    uint8_t commitment[32]; /* BLAKE2b-256("laundromat/image/v1" || image) */
+};
+enum lmctl_image_use {
+    LMCTL_IMAGE_COMMIT, /* token mint, buy: a bad ELF is a warning, the token commits to it */
+    LMCTL_IMAGE_SEND,   /* run, inject: every check is fatal */
+};
+/* t: the token (SEND: payload kind and commitment must match; both: its mem_mib bounds the
+ * ELF), or NULL (any VM). 0, or -1 with the file, the cause and the limit printed. */
+int lmctl_image_load(const char *path, const struct lm_token *t, enum lmctl_image_use use,
+                     struct lmctl_image *img);
+void lmctl_image_free(struct lmctl_image *img);
+/* token mint, buy --image: loads path for t (its mem_mib set) and sets t->commitment. */
+int lmctl_image_commitment(const char *path, struct lm_token *t);
 
 /* What token mint and buy still need, given the options seen; NULL when complete. */
 const char *lmctl_token_options_missing(const char *scope, int have_commit, int have_chain,
@@ -111,10 +150,13 @@ struct lm_ping_reply;
 int lmctl_do_ping(const struct sockaddr_in *host, const uint8_t token[LM_TOKEN_SIZE],
                   const char *chain_path, uint32_t index, unsigned timeout_ms,
                   struct lm_ping_reply *r, double *ms, int *tries);
-/* 0: the loader answered OK; 1: it answered ERR (in answer); -1: no answer (printed). */
-int lmctl_do_inject(const struct sockaddr_in *to, const char *image, const char *cmdline,
-                    unsigned timeout_ms, char *answer, size_t cap, double *connect_ms,
-                    double *total_ms);
+/* A command line the loader takes (at most LM_PAYLOAD_CMDLINE_MAX bytes); else printed. */
+int lmctl_cmdline_check(const char *cmdline);
+/* Sends a loaded image. 0: the loader answered OK; 1: it answered ERR (in answer); -1: no
+ * answer (printed). */
+int lmctl_do_inject(const struct sockaddr_in *to, const struct lmctl_image *img,
+                    const char *cmdline, unsigned timeout_ms, char *answer, size_t cap,
+                    double *connect_ms, double *total_ms);
 
 /* Host agent commands (ping.c, inject.c, run.c, pay.c, hostctl.c). */
 int cmd_ping(int argc, char **argv);

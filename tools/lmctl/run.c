@@ -15,7 +15,16 @@ static const char help[] =
     "usage: lmctl run [--cmdline STR] [--pay CHAIN --index K] [--wait-tcp PORT]\n"
     "                 [--timeout MS] HOST[:PORT] TOKEN IMAGE\n"
     "Both steps of a boot: the magic ping, then the image to the loader it announces; with\n"
-    "--wait-tcp, also until the new kernel accepts TCP on PORT. Prints each step's time.\n";
+    "--wait-tcp, also until the new kernel accepts TCP on PORT. Prints each step's time.\n"
+    "The ping spends the token, so first lmctl checks all it can: the token decodes and is\n"
+    "for an image, IMAGE is a regular file, not empty, within the loader's size limit, an\n"
+    "x86-64 ELF executable that fits the token's memory, and the image the token commits to.\n"
+    "  --timeout MS   each step gives up after MS milliseconds (default 10000)\n";
+
+/* Ping, inject, wait: once everything local has been checked. */
+static int run(const struct sockaddr_in *host, const uint8_t tok[LM_TOKEN_SIZE],
+               const struct lmctl_image *img, const char *chain, uint32_t index,
+               const char *cmdline, unsigned timeout, uint16_t wait_port);
 
 int cmd_run(int argc, char **argv)
 {
@@ -47,18 +56,35 @@ int cmd_run(int argc, char **argv)
     struct sockaddr_in host;
     uint8_t tok[LM_TOKEN_SIZE + 1];
     size_t len;
-    if (lmctl_addr(argv[optind], LM_DEFAULT_PORT, &host) < 0)
+    if (lmctl_addr(argv[optind], LM_DEFAULT_PORT, &host) < 0 || lmctl_cmdline_check(cmdline))
         return LMCTL_USAGE;
-    if (lmctl_read_token(argv[optind + 1], tok, sizeof tok, &len) || len != LM_TOKEN_SIZE) {
-        lmctl_err("%s: not a token file", argv[optind + 1]);
+    /* The ping spends the token: everything that can be checked here is, before it. */
+    struct lm_token t;
+    struct lm_diag d;
+    if (lmctl_read_token(argv[optind + 1], tok, sizeof tok, &len))
+        return LMCTL_FAIL;
+    if (lm_token_decode(tok, len, &t, &d) != 0) {
+        lmctl_err("%s: not a token: %s", argv[optind + 1], d.msg);
         return LMCTL_FAIL;
     }
+    struct lmctl_image img;
+    if (lmctl_image_load(argv[optind + 2], &t, LMCTL_IMAGE_SEND, &img) != 0)
+        return LMCTL_FAIL;
+    int rc = run(&host, tok, &img, chain, (uint32_t)index, cmdline, (unsigned)timeout,
+                 (uint16_t)wait_port);
+    lmctl_image_free(&img);
+    return rc;
+}
+
+static int run(const struct sockaddr_in *host, const uint8_t tok[LM_TOKEN_SIZE],
+               const struct lmctl_image *img, const char *chain, uint32_t index,
+               const char *cmdline, unsigned timeout, uint16_t wait_port)
+{
     uint64_t t0 = lm_now_ns();
     struct lm_ping_reply r;
     double ping_ms, cms, tms;
     int tries;
-    if (lmctl_do_ping(&host, tok, chain, (uint32_t)index, (unsigned)timeout, &r, &ping_ms,
-                      &tries))
+    if (lmctl_do_ping(host, tok, chain, index, timeout, &r, &ping_ms, &tries))
         return LMCTL_FAIL;
     if (r.status) {
         printf("refused: %s (%s)\n", lm_status_name(r.status), lm_status_text(r.status));
@@ -71,8 +97,7 @@ int cmd_run(int argc, char **argv)
     struct sockaddr_in loader = {.sin_family = AF_INET, .sin_port = htons(r.loader_port)};
     memcpy(&loader.sin_addr, r.loader_ip, 4);
     char answer[512];
-    int rc = lmctl_do_inject(&loader, argv[optind + 2], cmdline, (unsigned)timeout, answer,
-                             sizeof answer, &cms, &tms);
+    int rc = lmctl_do_inject(&loader, img, cmdline, timeout, answer, sizeof answer, &cms, &tms);
     if (rc < 0)
         return LMCTL_FAIL;
     printf("inject:  loader accepted the connection %.1f ms after the answer, took the image "

@@ -27,7 +27,9 @@ static const char mint_help[] =
     "  --mem MIB           VM memory (default 16)\n"
     "  --vcpus N           VM vCPUs (default 1)\n"
     "  --payload KIND      image (default) or checkpoint\n"
-    "  --image FILE        commitment = BLAKE2b-256(\"laundromat/image/v1\" || FILE)\n"
+    "  --image FILE        commitment = BLAKE2b-256(\"laundromat/image/v1\" || FILE); FILE\n"
+    "                      must be a regular file, not empty, within the loader's size limit\n"
+    "                      (a warning when it is not an ELF executable the loader takes)\n"
     "  --commitment HEX    the 32-byte commitment itself (a checkpoint stream's key)\n"
     "  --chain FILE        take anchor and length from a chain file (lmctl chain new)\n"
     "  --anchor HEX        chain anchor, with --chain-len N\n"
@@ -110,7 +112,7 @@ static int mint(int argc, char **argv)
     t.link_value_ms = 1000;
     t.issued_at = lm_now();
     randombytes_buf(t.id, sizeof t.id);
-    const char *key_path = NULL, *out_path = NULL, *scope = NULL;
+    const char *key_path = NULL, *out_path = NULL, *scope = NULL, *image = NULL;
     uint64_t v, ttl = 3600;
     int have_commit = 0, have_anchor = 0, have_len = 0, have_chain = 0, c;
     while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
@@ -139,7 +141,7 @@ static int mint(int argc, char **argv)
                 bad = 1;
             }
             break;
-        case O_IMAGE: bad = lmctl_image_commitment(optarg, t.commitment); have_commit++; break;
+        case O_IMAGE: image = optarg; have_commit++; break;
         case O_COMMIT: bad = lmctl_hex("--commitment", optarg, t.commitment, 32); have_commit++; break;
         case O_CHAIN:
             if (lmctl_chain_option(optarg, &t) != 0)
@@ -179,6 +181,8 @@ static int mint(int argc, char **argv)
     }
     strcpy(t.scope, scope);
     t.expires_at = t.issued_at + ttl;
+    if (image && lmctl_image_commitment(image, &t) != 0)
+        return LMCTL_FAIL;
 
     struct lm_keypair kp;
     struct lm_diag d;

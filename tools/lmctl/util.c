@@ -1,10 +1,13 @@
-/* Helpers shared by lmctl's commands: errors, number and hex arguments, token files. */
+/* Helpers shared by lmctl's commands: errors, number and hex arguments, bounded file reads. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -42,6 +45,89 @@ int lmctl_hex(const char *opt, const char *s, uint8_t *out, size_t n)
         lmctl_err("%s: expected %zu hex digits, got \"%.80s\"", opt, 2 * n, s);
         return -1;
     }
+    return 0;
+}
+
+const char *lmctl_fmt_size(uint64_t n, char out[32])
+{
+    if (n && n % (1u << 20) == 0)
+        snprintf(out, 32, "%llu MiB", (unsigned long long)(n >> 20));
+    else if (n && n % 1024 == 0)
+        snprintf(out, 32, "%llu KiB", (unsigned long long)(n >> 10));
+    else
+        snprintf(out, 32, "%llu bytes", (unsigned long long)n);
+    return out;
+}
+
+static int file_refused(const struct lmctl_file_rule *r, const char *path, const char *cause)
+{
+    char max[32];
+    lmctl_err("%s %s: %s; %s of at most %s", r->what, path, cause, r->kind,
+              lmctl_fmt_size(r->max, max));
+    return -1;
+}
+
+int lmctl_read_file(const struct lmctl_file_rule *r, const char *path, uint8_t **buf, size_t *len)
+{
+    int in = !r->regular && !strcmp(path, "-");
+    int fd = in ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char cause[64] = "";
+    *buf = NULL;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        snprintf(cause, sizeof cause, "cannot read it: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return file_refused(r, path, cause);
+    }
+    /* A regular file's size is known before a byte is read; a stream is cut at max + 1. */
+    if (S_ISDIR(st.st_mode))
+        snprintf(cause, sizeof cause, "a directory");
+    else if (r->regular && !S_ISREG(st.st_mode))
+        snprintf(cause, sizeof cause, "not a regular file");
+    else if (S_ISREG(st.st_mode) &&
+             ((uint64_t)st.st_size < r->min || (uint64_t)st.st_size > r->max))
+        snprintf(cause, sizeof cause, "%lld bytes", (long long)st.st_size);
+    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, got = 0;
+    uint8_t *b = cause[0] ? NULL : malloc(cap + 1);
+    while (b && got < cap && got <= r->max) {
+        ssize_t n = read(fd, b + got, cap - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(cause, sizeof cause, "read failed: %s", strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+        if (got == cap && got <= r->max) {
+            size_t ncap = cap * 2 > r->max + 1 ? r->max + 1 : cap * 2;
+            uint8_t *nb = ncap > cap ? realloc(b, ncap + 1) : b;
+            if (!nb) {
+                snprintf(cause, sizeof cause, "out of memory");
+                break;
+            }
+            b = nb;
+            cap = ncap;
+        }
+    }
+    if (!in)
+        close(fd);
+    char max[32];
+    if (!cause[0] && !b)
+        snprintf(cause, sizeof cause, "out of memory");
+    else if (!cause[0] && got > r->max)
+        snprintf(cause, sizeof cause, "more than %s", lmctl_fmt_size(r->max, max));
+    else if (!cause[0] && got < r->min)
+        snprintf(cause, sizeof cause, "%zu bytes", got);
+    if (cause[0]) {
+        free(b);
+        return file_refused(r, path, cause);
+    }
+    b[got] = '\0';
+    *buf = b;
+    *len = got;
     return 0;
 }
 
