@@ -60,8 +60,7 @@ if ! kvm_here && [ -z "${LM_NO_KVMBOX:-}" ]; then
     for t in "$TOP"/tests/integration/*.sh; do
         needs_kvm "$t" && box_tests+=("$(basename "$t" .sh)")
     done
-    # (scratch directories in the work tree: a box stopped for hanging leaves its logs there)
-    rm -rf "$BOXLOG" "$BUILD/tests/scratch" && mkdir -p "$BOXLOG"
+    rm -rf "$BOXLOG" && mkdir -p "$BOXLOG"
     echo "== no usable /dev/kvm here: ${box_tests[*]} run in a KVM box (tools/kvmbox.sh)"
     start=$(date +%s)
     # In the box everything runs some times slower: the reclaim-timing bound gets slack and the
@@ -76,7 +75,7 @@ if ! kvm_here && [ -z "${LM_NO_KVMBOX:-}" ]; then
     for t in "${box_tests[@]}"; do
         for attempt in 1 2 3; do
             s=$(date +%s)
-            LM_SCRATCH_ROOT=$BUILD/tests/scratch LM_TIMING_SLACK_MS=${LM_TIMING_SLACK_MS:-1500} LM_CHURN=${LM_CHURN:-200} LM_PINGPONG=${LM_PINGPONG:-20} \
+            LM_TIMING_SLACK_MS=${LM_TIMING_SLACK_MS:-1500} LM_CHURN=${LM_CHURN:-200} LM_PINGPONG=${LM_PINGPONG:-20} \
                 bash "$TOP/tools/kvmbox.sh" --timeout "$(box_limit "$t")" -- bash -c '
                 LM_TOP="$PWD" BUILD="$PWD/build" bash "tests/integration/$1.sh" >"build/tests/log/box/$1.log" 2>&1
                 echo $? >"build/tests/log/box/$1.rc"' box "$t" >/dev/null 2>&1

@@ -5,8 +5,9 @@ BUILD=${BUILD:-$TOP/build}
 LMCTL=$BUILD/bin/lmctl
 T_N=0
 T_FAILED=0
-# LM_SCRATCH_ROOT: where scratch directories go (the KVM box puts them in the work tree, so
-# that a box stopped for hanging leaves its tests' logs behind).
+# LM_SCRATCH_ROOT: where scratch directories go (default /tmp). To keep a hanging test's logs
+# from a KVM box, point it into the work tree, which the box shares; not for tests that bind
+# UNIX sockets there (the box mounts the tree over 9p, where they cannot be made).
 mkdir -p "${LM_SCRATCH_ROOT:-/tmp}"
 SCRATCH=$(mktemp -d "${LM_SCRATCH_ROOT:-/tmp}/lm-test-XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT
