@@ -12,8 +12,10 @@
 #include "laundromat/log.h"
 #include "laundromat/status.h"
 
-#define BROKER_MAX_KEYS 16 /* signing key plus older keys still accepted */
-#define BROKER_NAME_MAX 32 /* account, host and cluster names: [A-Za-z0-9._-]{1,32} */
+#define BROKER_MAX_KEYS 16    /* signing key plus older keys still accepted */
+#define BROKER_NAME_MAX 32    /* account, host and cluster names: [A-Za-z0-9._-]{1,32} */
+#define BROKER_VM_NAME_MAX 63 /* a VM's name, given at purchase: [a-z0-9][a-z0-9-]{0,62} */
+#define BROKER_VM_NAME_RULE "1 to 63 of a-z, 0-9 and '-', starting with a letter or digit"
 #define BROKER_MAX_DEPOSIT 1000000000000000ll /* 10^15 credits in one deposit */
 
 /* ---- config.c: the configuration file (docs/broker.conf.example) */
@@ -89,7 +91,7 @@ struct call {
     const char *target; /* as sent: path and query */
     char path[256];     /* target up to '?' */
     const char *query;  /* after '?', or "" */
-    char arg[80];       /* the '*' segment of the route's pattern */
+    char arg[256];      /* the '*' segment of the route's pattern */
     const char *body;   /* raw bytes */
     size_t body_len;
     json_t *in;         /* body parsed as a JSON object (POST), else NULL */
@@ -117,7 +119,10 @@ int f_name(struct call *c, const char *name, int required, char out[BROKER_NAME_
 int f_u64(struct call *c, const char *name, int required, uint64_t min, uint64_t max,
           uint64_t *out);
 int f_hex(struct call *c, const char *name, int required, uint8_t *out, size_t n, int *present);
+/* A VM's name (BROKER_VM_NAME_RULE); the 400 names the rule. */
+int f_vm_name(struct call *c, const char *name, int required, char out[BROKER_VM_NAME_MAX + 1]);
 int name_ok(const char *s);
+int vm_name_ok(const char *s);
 int lower_hex_ok(const char *s, size_t digits);
 
 /* ---- echo.c: client bytes in a reply's message. Copies src into dst (capacity cap > 0),
@@ -139,6 +144,8 @@ int h_token_get(struct call *c);
 int h_redeem_prepare(struct call *c); /* redeem.c */
 int h_redeem(struct call *c);
 void h_redeem_free(struct call *c);
+int h_location_report(struct call *c); /* locations.c */
+int h_location_get(struct call *c);
 int h_sweep(struct call *c); /* sweep.c */
 int h_audit(struct call *c); /* audit.c */
 

@@ -19,6 +19,17 @@ int name_ok(const char *s)
     return 1;
 }
 
+int vm_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > BROKER_VM_NAME_MAX || s[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
 int lower_hex_ok(const char *s, size_t digits)
 {
     if (strlen(s) != digits)
@@ -99,6 +110,21 @@ int f_name(struct call *c, const char *name, int required, char out[BROKER_NAME_
                          "field \"%s\": \"%.60s\" is not a name of 1 to %d "
                          "letters, digits, '.', '_' or '-'",
                          name, s, BROKER_NAME_MAX);
+    strcpy(out, s);
+    return 0;
+}
+
+int f_vm_name(struct call *c, const char *name, int required, char out[BROKER_VM_NAME_MAX + 1])
+{
+    const char *s;
+    out[0] = '\0';
+    if (f_str(c, name, required, 1024, &s) != 0)
+        return -1;
+    if (!s)
+        return 0;
+    if (!vm_name_ok(s))
+        return call_fail(c, 400, "BAD_FIELD",
+                         "field \"%s\": \"%.80s\" is not a VM name: " BROKER_VM_NAME_RULE, name, s);
     strcpy(out, s);
     return 0;
 }

@@ -34,6 +34,8 @@ static const struct route routes[] = {
     {"POST", "/v1/tokens", ROLE_BUYER, NULL, h_buy, NULL},
     {"GET", "/v1/tokens/*", ANY, NULL, h_token_get, NULL},
     {"POST", "/v1/tokens/*/redeem", ROLE_OPERATOR, h_redeem_prepare, h_redeem, h_redeem_free},
+    {"POST", "/v1/locations", ROLE_OPERATOR, NULL, h_location_report, NULL},
+    {"GET", "/v1/locations/*", ROLE_BUYER | ROLE_ADMIN, NULL, h_location_get, NULL},
     {"POST", "/v1/admin/sweep", ROLE_ADMIN, NULL, h_sweep, NULL},
     {"GET", "/v1/admin/audit", ROLE_ADMIN, NULL, h_audit, NULL},
 };
@@ -276,9 +278,10 @@ static void dispatch(struct broker *b, struct MHD_Connection *conn, const char *
     if (!(rt->roles & c->who.role)) {
         call_fail(c, 403, "WRONG_ROLE", "%s %s is for %s accounts; account \"%s\" is %s %s", method,
                   c->path,
-                  rt->roles == ROLE_ADMIN   ? "the admin"
-                  : rt->roles == ROLE_BUYER ? "buyer"
-                                            : "operator",
+                  rt->roles == ROLE_ADMIN                  ? "the admin"
+                  : rt->roles == ROLE_BUYER                ? "buyer"
+                  : rt->roles == (ROLE_BUYER | ROLE_ADMIN) ? "buyer and the admin"
+                                                           : "operator",
                   c->who.name, c->who.role == ROLE_OPERATOR ? "an" : "a", role_name(c->who.role));
         return;
     }

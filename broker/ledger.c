@@ -14,7 +14,7 @@
  * deposits. Amounts are integer credits; CHECK constraints refuse a negative balance and a
  * token paid or refunded beyond its cost, whatever a handler gets wrong.
  */
-static const char schema[] =
+static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS accounts ("
     "  id INTEGER PRIMARY KEY,"
     "  name TEXT NOT NULL UNIQUE,"
@@ -93,7 +93,26 @@ static const char schema[] =
     "  token_id TEXT REFERENCES tokens (id));"
     "CREATE INDEX IF NOT EXISTS journal_account ON journal (account_id);";
 
-enum { SCHEMA_VERSION = 1 };
+/*
+ * Upgrades, in order: upgrades[i] takes a ledger from version i + 1 to i + 2. A new ledger
+ * gets schema_v1 and then every upgrade, so the path an existing ledger takes is the one every
+ * new ledger takes too. Append an upgrade; never edit one that has shipped.
+ */
+static const char *const upgrades[] = {
+    /* 2: a VM's name, given at purchase, and where each named VM runs now (locate). */
+    "ALTER TABLE tokens ADD COLUMN name TEXT CHECK (name IS NULL OR (length(name) BETWEEN 1 AND "
+    "63 AND name NOT GLOB '*[^a-z0-9-]*' AND name NOT GLOB '-*'));"
+    "CREATE TABLE locations ("
+    "  buyer_id INTEGER NOT NULL REFERENCES accounts (id),"
+    "  name TEXT NOT NULL,"
+    "  host TEXT NOT NULL REFERENCES hosts (name),"
+    "  address TEXT NOT NULL,"
+    "  token_id TEXT NOT NULL REFERENCES tokens (id),"
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (buyer_id, name)) WITHOUT ROWID;",
+};
+
+enum { SCHEMA_VERSION = 1 + (int)(sizeof upgrades / sizeof upgrades[0]) };
 
 void ledger_lock(struct broker *b)
 {
@@ -268,13 +287,27 @@ int ledger_open(struct broker *b, struct lm_diag *d)
         lm_fail(d, LM_IO, "%s: %s", b->cfg.database, sqlite3_errmsg(b->db));
         goto fail;
     }
-    char setver[64];
-    snprintf(setver, sizeof setver, "PRAGMA user_version = %d", SCHEMA_VERSION);
-    if (ledger_sql(b, schema) != 0 || ledger_sql(b, setver) != 0) {
+    if (ledger_sql(b, schema_v1) != 0 ||
+        (version < 1 && ledger_sql(b, "PRAGMA user_version = 1") != 0)) {
         lm_fail(d, LM_IO, "%s: cannot create the schema: %s", b->cfg.database,
                 sqlite3_errmsg(b->db));
         ledger_sql(b, "ROLLBACK");
         goto fail;
+    }
+    for (int64_t v = version < 1 ? 1 : version; v < SCHEMA_VERSION; v++) {
+        char setver[64];
+        snprintf(setver, sizeof setver, "PRAGMA user_version = %" PRId64, v + 1);
+        if (ledger_sql(b, upgrades[v - 1]) != 0 || ledger_sql(b, setver) != 0) {
+            lm_fail(d, LM_IO,
+                    "%s: cannot upgrade the ledger from schema version %" PRId64 " to %" PRId64
+                    ": %s; the ledger is unchanged",
+                    b->cfg.database, v, v + 1, sqlite3_errmsg(b->db));
+            ledger_sql(b, "ROLLBACK");
+            goto fail;
+        }
+        if (version > 0)
+            lm_info("%s: ledger upgraded from schema version %" PRId64 " to %" PRId64,
+                    b->cfg.database, v, v + 1);
     }
     if (ensure_admin(b, d) != 0) {
         ledger_sql(b, "ROLLBACK");

@@ -26,7 +26,8 @@ int h_keys(struct call *c)
 #define TOKEN_COLS                                                                                 \
     "t.id, t.token, t.key_id, t.scope_kind, t.scope, t.issued_at, t.expires_at, t.mem_mib, "       \
     "t.vcpus, t.payload, t.chain_len, t.prepaid_units, t.link_value_ms, t.unit_price, t.cost, "    \
-    "t.paid, t.refunded, t.redeemed_index, t.refunded_at, a.name, t.buyer_id, t.request_hash "
+    "t.paid, t.refunded, t.redeemed_index, t.refunded_at, a.name, t.buyer_id, t.request_hash, "    \
+    "t.name "
 
 /* A token row as JSON (columns TOKEN_COLS). */
 static json_t *token_json(struct call *c, sqlite3_stmt *st)
@@ -54,6 +55,8 @@ static json_t *token_json(struct call *c, sqlite3_stmt *st)
                         sqlite3_column_type(st, 17) == SQLITE_NULL
                             ? json_null()
                             : json_integer(sqlite3_column_int64(st, 17)));
+    if (sqlite3_column_type(st, 22) != SQLITE_NULL) /* a VM's name, when the buyer gave one */
+        json_object_set_new(j, "name", json_string((const char *)sqlite3_column_text(st, 22)));
     return j;
 }
 
@@ -184,12 +187,13 @@ static int scope_price(struct call *c, int cluster, const char *scope, int64_t *
 
 int h_buy(struct call *c)
 {
-    static const char *const known[] = {
-        "host",      "cluster",       "mem_mib", "vcpus", "payload", "commitment", "anchor",
-        "chain_len", "prepaid_units", "ttl",     "ip",    "mac",     "token_id",   NULL};
+    static const char *const known[] = {"host",          "cluster",    "mem_mib", "vcpus",
+                                        "payload",       "commitment", "anchor",  "chain_len",
+                                        "prepaid_units", "ttl",        "ip",      "mac",
+                                        "token_id",      "name",       NULL};
     struct lm_token t;
     memset(&t, 0, sizeof t);
-    char host[BROKER_NAME_MAX + 1], cluster[BROKER_NAME_MAX + 1];
+    char host[BROKER_NAME_MAX + 1], cluster[BROKER_NAME_MAX + 1], name[BROKER_VM_NAME_MAX + 1];
     const char *payload;
     uint64_t mem = 64, vcpus = 1, chain_len = 0, prepaid = 0;
     uint64_t ttl = c->b->cfg.max_ttl_s < 3600 ? c->b->cfg.max_ttl_s : 3600;
@@ -202,7 +206,8 @@ int h_buy(struct call *c)
         f_u64(c, "chain_len", 0, 0, LM_MAX_CHAIN_LEN, &chain_len) ||
         f_u64(c, "prepaid_units", 0, 0, LM_MAX_PREPAID, &prepaid) ||
         f_u64(c, "ttl", 0, 1, c->b->cfg.max_ttl_s, &ttl) ||
-        f_hex(c, "token_id", 0, t.id, sizeof t.id, &have_id) || parse_netid(c, &t))
+        f_hex(c, "token_id", 0, t.id, sizeof t.id, &have_id) || parse_netid(c, &t) ||
+        f_vm_name(c, "name", 0, name))
         return -1;
     if (!host[0] == !cluster[0])
         return call_fail(c, 400, "BAD_FIELD",
@@ -304,19 +309,19 @@ int h_buy(struct call *c)
     if (ledger_exec(c->b,
                     "INSERT INTO tokens (id, buyer_id, scope_kind, scope, key_id, issued_at, "
                     "expires_at, mem_mib, vcpus, payload, anchor, chain_len, prepaid_units, "
-                    "link_value_ms, unit_price, cost, last_link, request_hash, token) VALUES "
+                    "link_value_ms, unit_price, cost, last_link, request_hash, token, name) VALUES "
                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?11, "
-                    "?17, ?18)",
+                    "?17, ?18, ?19)",
                     "tittt"
                     "iiii"
                     "tt"
                     "iiiii"
-                    "tt",
+                    "ttt",
                     id, c->who.id, host[0] ? "host" : "cluster", scope, kid, (int64_t)t.issued_at,
                     (int64_t)t.expires_at, (int64_t)mem, (int64_t)vcpus,
                     t.payload_kind == LM_PAYLOAD_IMAGE ? "image" : "checkpoint", anchor,
                     (int64_t)chain_len, (int64_t)prepaid, unit_ms, unit_price, cost, request_hash,
-                    tokhex) != 0 ||
+                    tokhex, name[0] ? name : NULL) != 0 ||
         ledger_move(c->b, c->who.id, "reserve", -cost, id, c->now) != 0)
         return call_db_fail(c);
     return buy_reply(c, 201, id, 0);

@@ -189,7 +189,10 @@ void credit_record_earnings(const struct em_config *c, const struct vm *v, const
 /* settle.c: redemption of earnings at the broker (lmctl redeem as a child process). */
 void settle_vm(const struct em_config *c, struct vm *v);
 void settle_tick(const struct em_config *c);
-bool settle_reaped(int pid, int status); /* true if pid was a redemption */
+bool settle_reaped(int pid, int status); /* true if pid was one of these calls */
+/* Where a VM now runs (its token, this host, its address), for the broker's locate: a VM that
+ * booted, or a migrated guest that resumed here (lmctl report-location as a child process). */
+void settle_report_location(const struct em_config *c, const struct vm *v);
 unsigned settle_pending(void);
 
 /* control.c: the root-only UNIX socket for lmctl host. */

@@ -198,6 +198,7 @@ static void handle_ctl_msg(int fd)
                     v->checkpoint ? "checkpoint verified and resumed" : "image verified and booted",
                     (double)(v->booted_ns - v->started_ns) / 1e6,
                     v->state == VM_GRACE ? "; in grace until paid" : "");
+            settle_report_location(&cfg, v);
         } else if (n == sizeof m && m.type == LM_CTL_NOTICE) {
             vm_notice(v, m.events);
         }

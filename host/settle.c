@@ -4,6 +4,7 @@
  * settle_interval_s while it runs. Each redemption runs `lmctl redeem` as a child process, so
  * a slow or absent broker never stalls the agent; the broker pays each unit once however
  * often a link is presented, so a retry is always safe. Results go to state_dir/settle.log.
+ * The same children carry the agent's other calls to the broker (locate.c).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -23,30 +24,26 @@ extern char **environ;
 static struct {
     int pid;
     uint64_t vm;
-    uint32_t index;
+    uint32_t index; /* a redemption: up to this link; a location report: UINT32_MAX */
 } pending[MAX_PENDING];
 
-void settle_vm(const struct em_config *c, struct vm *v)
+#define REPORT UINT32_MAX
+
+/* Runs lmctl with argv (argv[0] is c->lmctl) for VM vm, its output to state_dir/settle.log.
+ * 0, or -1 when no slot is free or the spawn failed (said in the log). */
+static int spawn_lmctl(const struct em_config *c, char **argv, uint64_t vm, uint32_t index)
 {
-    if (!c->broker_url[0] || v->settled_index == v->chain.last_index + 1)
-        return; /* no broker configured, or this index was presented already */
     int slot = -1;
     for (int i = 0; i < MAX_PENDING && slot < 0; i++)
         if (!pending[i].pid)
             slot = i;
     if (slot < 0) {
-        lm_warn("settle: %d redemptions under way; VM %llu waits for the next round",
-                MAX_PENDING, (unsigned long long)v->id);
-        return;
+        lm_warn("broker: %d calls under way; VM %llu's %s waits", MAX_PENDING,
+                (unsigned long long)vm, index == REPORT ? "location" : "redemption");
+        return -1;
     }
-    char id[33], index[16], link[65], log[256];
-    lm_token_id_hex(v->token.id, id);
-    snprintf(index, sizeof index, "%u", v->chain.last_index);
-    lm_hex_encode(v->chain.last, LM_HASH_BYTES, link);
+    char log[256];
     snprintf(log, sizeof log, "%s/settle.log", c->state_dir);
-    char *argv[] = {(char *)c->lmctl, "redeem", "--broker", (char *)c->broker_url, "--key",
-                    (char *)c->operator_key, "--token", id, "--index", index, "--link", link,
-                    "--host", (char *)c->host_name, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0640);
@@ -63,15 +60,46 @@ void settle_vm(const struct em_config *c, struct vm *v)
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (rc != 0) {
-        lm_err("settle: cannot run %s: %s", c->lmctl, strerror(rc));
-        return;
+        lm_err("broker: cannot run %s: %s", c->lmctl, strerror(rc));
+        return -1;
     }
     pending[slot].pid = pid;
-    pending[slot].vm = v->id;
-    pending[slot].index = v->chain.last_index;
+    pending[slot].vm = vm;
+    pending[slot].index = index;
+    return 0;
+}
+
+void settle_vm(const struct em_config *c, struct vm *v)
+{
+    if (!c->broker_url[0] || v->settled_index == v->chain.last_index + 1)
+        return; /* no broker configured, or this index was presented already */
+    char id[33], index[16], link[65];
+    lm_token_id_hex(v->token.id, id);
+    snprintf(index, sizeof index, "%u", v->chain.last_index);
+    lm_hex_encode(v->chain.last, LM_HASH_BYTES, link);
+    char *argv[] = {(char *)c->lmctl, "redeem", "--broker", (char *)c->broker_url, "--key",
+                    (char *)c->operator_key, "--token", id, "--index", index, "--link", link,
+                    "--host", (char *)c->host_name, NULL};
+    if (spawn_lmctl(c, argv, v->id, v->chain.last_index) != 0)
+        return;
     v->settled_index = v->chain.last_index + 1;
     lm_info("settle: redeeming token %s up to link %u (VM %llu)", id, v->chain.last_index,
             (unsigned long long)v->id);
+}
+
+void settle_report_location(const struct em_config *c, const struct vm *v)
+{
+    if (!c->broker_url[0])
+        return;
+    char id[33], addr[16];
+    lm_token_id_hex(v->token.id, id);
+    snprintf(addr, sizeof addr, "%u.%u.%u.%u", v->ip[0], v->ip[1], v->ip[2], v->ip[3]);
+    char *argv[] = {(char *)c->lmctl, "report-location", "--broker", (char *)c->broker_url,
+                    "--key", (char *)c->operator_key, "--token", id, "--host",
+                    (char *)c->host_name, "--address", addr, NULL};
+    if (spawn_lmctl(c, argv, v->id, REPORT) == 0)
+        lm_info("broker: VM %llu runs at %s: telling the broker (token %s)",
+                (unsigned long long)v->id, addr, id);
 }
 
 bool settle_reaped(int pid, int status)
@@ -79,6 +107,12 @@ bool settle_reaped(int pid, int status)
     for (int i = 0; i < MAX_PENDING; i++)
         if (pending[i].pid == pid) {
             pending[i].pid = 0;
+            if (pending[i].index == REPORT) {
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                    lm_warn("broker: the location report for VM %llu failed (status %d); see "
+                            "settle.log", (unsigned long long)pending[i].vm, status);
+                return true;
+            }
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 lm_warn("settle: redemption for VM %llu up to link %u failed (status %d); "
                         "see settle.log, it is retried with the next link",

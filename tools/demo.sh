@@ -153,7 +153,7 @@ run lmctl keygen owner.key
 OWNER=$(lmctl owner-cmdline --owner owner.key)
 echo "the guest obeys owner.key: $OWNER"
 export LM_OWNER=$W/owner.key
-run in_ns lmctl buy --host alpha --mem 64 --image "$KERNEL" --prepaid 600 -o web.tok
+run in_ns lmctl buy --host alpha --mem 64 --image "$KERNEL" --prepaid 600 --name web -o web.tok
 run in_ns lmctl run 10.88.0.1 web.tok "$KERNEL" --cmdline "app=http $OWNER" --wait-tcp 80
 WEB=$(lmctl host ls | awk '$2 == "running" {print $3}' | tail -1)
 echo "the guest serves at $WEB"
@@ -161,15 +161,20 @@ in_ns wrk -t2 -c8 -d10s "http://$WEB/" >wrk-mig.txt 2>&1 &
 WRK=$!
 sleep 1
 run in_ns lmctl status "$WEB"
-run in_ns lmctl migrate --to beta "$WEB"
+located() { for _ in $(seq 50); do in_ns lmctl locate web 2>/dev/null | grep -q "host $1 " && return; sleep 0.1; done; }
+run in_ns lmctl migrate --to beta web
 run env LM_CONTROL=$W/beta.sock lmctl host ls
-run in_ns lmctl migrate --to alpha "$WEB"
+located beta || true # beta tells the broker where web runs now (Evil Man, as each VM starts)
+run in_ns lmctl locate web
+run in_ns lmctl migrate --to alpha web
 wait $WRK || true
 echo "wrk across both migrations:"
 cat wrk-mig.txt
 grep -E "migrated|resumed from its checkpoint" evilman.log beta.log || true
 run lmctl host ls
-run in_ns lmctl status "$WEB"
+located alpha || true
+run in_ns lmctl locate web
+run in_ns lmctl status web
 run in_ns curl -s "http://$WEB/"
 
 step "12. A computation migrates to beta while it runs; its result equals the host's"

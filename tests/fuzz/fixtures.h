@@ -101,7 +101,9 @@ enum {
  *   bit 2     the body goes chunked (in one chunk) instead of with Content-Length
  * Before the first input the ledger holds the buyer FZ_HTTP_BUYER with credit, the operator
  * FZ_HTTP_OPERATOR with its host FZ_HOST, and their token FZ_HTTP_TOKEN, paid by the fixture
- * chain (FZ_CHAIN_LEN links, anchor its link 0) and one prepaid unit.
+ * chain (FZ_CHAIN_LEN links, anchor its link 0) and one prepaid unit; both it and the newer
+ * FZ_HTTP_TOKEN2 (one prepaid unit) name the VM FZ_HTTP_VM, which FZ_HTTP_TOKEN2 has placed on
+ * FZ_HOST at FZ_HTTP_VM_ADDRESS (so a report with FZ_HTTP_TOKEN is a stale one).
  */
 enum {
     FZ_HTTP_RAW = 0,
@@ -114,6 +116,9 @@ enum {
 #define FZ_HTTP_BUYER "fz-buyer"
 #define FZ_HTTP_OPERATOR "fz-op"
 #define FZ_HTTP_TOKEN "0123456789abcdef0123456789abcdef"
+#define FZ_HTTP_TOKEN2 "fedcba9876543210fedcba9876543210"
+#define FZ_HTTP_VM "fz-vm"
+#define FZ_HTTP_VM_ADDRESS "10.0.0.7"
 
 /* Deterministic filler: distinct byte patterns per tag, never all zero. */
 static inline void fz_fill(uint8_t *p, size_t n, uint8_t tag)

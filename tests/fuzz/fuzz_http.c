@@ -223,9 +223,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         body, sizeof body,
         "{\"host\":\"" FZ_HOST
         "\",\"commitment\":\"%s\",\"anchor\":\"%s\",\"chain_len\":%u,\"prepaid_units\":1,\"token_id\":\"" FZ_HTTP_TOKEN
-        "\"}",
+        "\",\"name\":\"" FZ_HTTP_VM "\"}",
         anchor, anchor, FZ_CHAIN_LEN);
     setup(FZ_HTTP_BUYER_KEY, "POST", "/v1/tokens", body);
+    snprintf(body, sizeof body,
+             "{\"host\":\"" FZ_HOST
+             "\",\"commitment\":\"%s\",\"prepaid_units\":1,\"token_id\":\"" FZ_HTTP_TOKEN2
+             "\",\"name\":\"" FZ_HTTP_VM "\"}",
+             anchor);
+    setup(FZ_HTTP_BUYER_KEY, "POST", "/v1/tokens", body);
+    setup(FZ_HTTP_OPERATOR_KEY, "POST", "/v1/locations",
+          "{\"token_id\":\"" FZ_HTTP_TOKEN2 "\",\"host\":\"" FZ_HOST
+          "\",\"address\":\"" FZ_HTTP_VM_ADDRESS "\"}");
     return 0;
 }
 

@@ -1075,6 +1075,37 @@ static void http_seeds(void)
     http_put("wrong-role", buyer,
              "POST /v1/deposits\n{\"account\":\"" FZ_HTTP_BUYER "\",\"amount\":5}");
     http_put("get-with-body", buyer, "GET /v1/account\n{}");
+    /* Locate: names at purchase, location reports (recorded, stale, refused) and look-ups. */
+    http_put("buy-named", buyer,
+             "POST /v1/tokens\n{\"host\":\"" FZ_HOST
+             "\",\"commitment\":\"%s\",\"prepaid_units\":1,\"name\":\"web-1\"}",
+             c);
+    http_put("buy-bad-name", buyer,
+             "POST /v1/tokens\n{\"host\":\"" FZ_HOST
+             "\",\"commitment\":\"%s\",\"prepaid_units\":1,\"name\":\"-Web_1\"}",
+             c);
+    http_put("location", op,
+             "POST /v1/locations\n{\"token_id\":\"" FZ_HTTP_TOKEN2 "\",\"host\":\"" FZ_HOST
+             "\",\"address\":\"10.0.0.8\"}");
+    http_put("location-stale", op,
+             "POST /v1/locations\n{\"token_id\":\"" FZ_HTTP_TOKEN "\",\"host\":\"" FZ_HOST
+             "\",\"address\":\"10.0.0.9\"}");
+    http_put("location-bad-address", op,
+             "POST /v1/locations\n{\"token_id\":\"" FZ_HTTP_TOKEN2 "\",\"host\":\"" FZ_HOST
+             "\",\"address\":\"10.0.0.256\"}");
+    http_put("location-unknown-host", op,
+             "POST /v1/locations\n{\"token_id\":\"" FZ_HTTP_TOKEN2
+             "\",\"host\":\"h2\",\"address\":\"10.0.0.8\"}");
+    http_put("location-chunked", op | FZ_HTTP_CHUNKED,
+             "POST /v1/locations\n{\"token_id\":\"" FZ_HTTP_TOKEN2 "\",\"host\":\"" FZ_HOST
+             "\",\"address\":\"10.0.0.8\",\"port\":1}");
+    http_put("location-wrong-role", buyer,
+             "POST /v1/locations\n{\"token_id\":\"" FZ_HTTP_TOKEN2 "\",\"host\":\"" FZ_HOST
+             "\",\"address\":\"10.0.0.8\"}");
+    http_put("locate", buyer, "GET /v1/locations/" FZ_HTTP_VM "\n");
+    http_put("locate-admin", admin, "GET /v1/locations/" FZ_HTTP_VM "\n");
+    http_put("locate-bad-name", buyer, "GET /v1/locations/%.70s\n", fill); /* 70 > 63 */
+    http_put("locate-query", buyer, "GET /v1/locations/" FZ_HTTP_VM "?x=1\n");
 }
 
 int main(int argc, char **argv)

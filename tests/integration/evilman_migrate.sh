@@ -86,10 +86,20 @@ agent beta 10.79.0.2 10.79.0.50-10.79.0.89 "$B" 1 # one VM: a guest moving in fi
 # A guest serving HTTP on alpha, owned by owner.key.
 export LM_KEY=alice.key LM_OWNER=$SCRATCH/owner.key
 OWNER=$("$L" owner-cmdline --owner owner.key)
-in_a "$L" buy --host alpha --mem 64 --image "$KERNEL" --prepaid 900 -o boot.tok 2>/dev/null
+in_a "$L" buy --host alpha --mem 64 --image "$KERNEL" --prepaid 900 --name web -o boot.tok 2>/dev/null
 expect "a guest boots on alpha from an image token" 0 "total:" -- \
     in_a "$L" run 10.79.0.1 boot.tok "$KERNEL" --cmdline "app=http $OWNER" --wait-tcp 80
 VM=10.79.0.10
+# Where it runs, as the host it runs on told the broker (Evil Man reports each VM that starts).
+located() { # host: up to 10 s for the broker to locate web there
+    for _ in $(seq 100); do
+        in_a "$L" locate web 2>&1 | grep -q "^web: host $1 .* address $VM," && return 0
+        sleep 0.1
+    done
+    in_a "$L" locate web 2>&1 | sed 's/^/# /'
+    return 1
+}
+located alpha && ok "the broker locates web on alpha, at $VM" || not_ok "web is not located on alpha"
 counter() { in_a curl -sS -m 5 "http://$VM/" | sed -n 's/.*requests: \([0-9]*\).*/\1/p'; }
 n1=$(counter)
 
@@ -97,8 +107,8 @@ n1=$(counter)
 in_a wrk -t2 -c8 -d8s "http://$VM/" >wrk1.txt 2>&1 &
 WRK=$!
 sleep 1
-expect "lmctl migrate --to beta under wrk" 0 "migrated in .* downtime [0-9.]+ ms as the guest measured it" -- \
-    bash -c "ip netns exec $A $L migrate --to beta $VM 2>&1 | tee mig1.txt"
+expect "lmctl migrate --to beta web (by its name) under wrk" 0 "migrated in .* downtime [0-9.]+ ms as the guest measured it" -- \
+    bash -c "ip netns exec $A $L migrate --to beta web 2>&1 | tee mig1.txt"
 wait $WRK
 expect "it bought a checkpoint token, and beta's loader key was vouched for by op1" 0 \
     "beta admitted it as VM [0-9]+ .* vouched for by operator op1" -- cat mig1.txt
@@ -116,13 +126,17 @@ expect "alpha recorded the migrated VM's earnings" 0 "\"why\":\"migrated\"" -- c
 expect "beta: the checkpoint resumed and took the guest's address" 0 "VM 1: the guest resumed from its checkpoint and takes its address $VM" -- cat beta.log
 expect "beta lists the guest running at its own address" 0 "^1 +running +$VM " -- host_b ls
 host_a ls | grep -q running && not_ok "alpha still runs a VM" || ok "alpha runs nothing now"
+located beta && ok "beta told the broker: lmctl locate web finds it on beta" || not_ok "web is not located on beta"
 
 # beta -> alpha: back where it started, address and all.
-expect "lmctl migrate --to alpha" 0 "migrated in" -- in_a "$L" migrate --to alpha --quiet "$VM"
+expect "lmctl migrate --to alpha --name web (by its address)" 0 "migrated in" -- \
+    in_a "$L" migrate --to alpha --name web --quiet "$VM"
 expect "alpha lists the guest running at its own address" 0 "^2 +running +$VM " -- host_a ls
 for _ in $(seq 100); do grep -q "VM 1 ended (migrated" beta.log && break; sleep 0.05; done
 expect "beta ended its VM as migrated" 0 "VM 1 ended \(migrated\)" -- cat beta.log
 expect "the guest serves on alpha" 0 "requests:" -- in_a curl -sS -m 5 "http://$VM/"
+located alpha && ok "the second move kept its name: located on alpha again" || not_ok "web is not located on alpha after the move back"
+expect "lmctl status takes the name" 0 "phase idle" -- in_a "$L" status web
 
 # Refusals leave the guest where it is: a host where its address is taken, an unknown host.
 expect "to the host it runs on: the address is in use there" 1 "refused the checkpoint token: BAD_NETID" -- \

@@ -159,6 +159,16 @@ int lmctl_broker_send(struct lmctl_broker *b, const char *method, const char *ta
     return LMCTL_OK;
 }
 
+json_t *lmctl_broker_once(const char *url, const char *key, const char *method,
+                          const char *target, json_t *body, int *rc)
+{
+    struct lmctl_broker b;
+    *rc = lmctl_broker_open(&b, url, key);
+    json_t *reply = *rc == LMCTL_OK ? lmctl_broker_do(&b, method, target, body, rc) : NULL;
+    lmctl_broker_close(&b);
+    return reply;
+}
+
 json_t *lmctl_broker_do(struct lmctl_broker *b, const char *method, const char *target,
                         json_t *body, int *rc)
 {

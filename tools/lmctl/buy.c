@@ -29,6 +29,8 @@ static const char help[] =
     "  --ttl SECONDS       lifetime (default 3600)\n"
     "  --ip A.B.C.D/P      network identity to keep (default: the host assigns one)\n"
     "  --mac XX:..:XX      MAC to keep (default: the host assigns one)\n"
+    "  --name NAME         the VM's name (a-z, 0-9, -; up to 63): lmctl locate NAME finds it,\n"
+    "                      and status and migrate take it for its address\n"
     "  --id HEX            token id, 32 hex digits (default random). Repeating a purchase\n"
     "                      with the same id and options returns the same token: a safe retry\n"
     "  -o, --out FILE      write the binary token to FILE\n"
@@ -61,7 +63,7 @@ static int check_token(json_t *reply, const struct lm_token *want, uint8_t tok[L
 }
 
 int lmctl_buy_token(struct lmctl_broker *b, const struct lm_token *t, uint64_t ttl,
-                    const char *ip, const char *mac, const uint8_t *id,
+                    const char *ip, const char *mac, const uint8_t *id, const char *name,
                     uint8_t tok[LM_TOKEN_SIZE], json_t **reply_out)
 {
     char commit[65], anchor[65], idh[33];
@@ -82,6 +84,8 @@ int lmctl_buy_token(struct lmctl_broker *b, const struct lm_token *t, uint64_t t
         json_object_set_new(req, "ip", json_string(ip));
     if (mac)
         json_object_set_new(req, "mac", json_string(mac));
+    if (name)
+        json_object_set_new(req, "name", json_string(name));
     if (id) {
         lm_hex_encode(id, LM_TOKEN_ID_BYTES, idh);
         json_object_set_new(req, "token_id", json_string(idh));
@@ -117,6 +121,7 @@ int cmd_buy(int argc, char **argv)
         O_IP,
         O_MAC,
         O_ID,
+        O_NAME,
         O_JSON
     };
     static const struct option opts[] = {LMCTL_BROKER_OPTIONS,
@@ -135,6 +140,7 @@ int cmd_buy(int argc, char **argv)
                                          {"ip", required_argument, NULL, O_IP},
                                          {"mac", required_argument, NULL, O_MAC},
                                          {"id", required_argument, NULL, O_ID},
+                                         {"name", required_argument, NULL, O_NAME},
                                          {"out", required_argument, NULL, 'o'},
                                          {"json", no_argument, NULL, O_JSON},
                                          {"help", no_argument, NULL, 'h'},
@@ -145,7 +151,7 @@ int cmd_buy(int argc, char **argv)
     t.vcpus = 1;
     t.payload_kind = LM_PAYLOAD_IMAGE;
     const char *url = NULL, *key = NULL, *out = NULL, *scope = NULL, *ip = NULL, *mac = NULL,
-               *image = NULL;
+               *image = NULL, *name = NULL;
     uint64_t v, ttl = 0;
     uint8_t id[LM_TOKEN_ID_BYTES];
     int have_commit = 0, have_anchor = 0, have_len = 0, have_chain = 0, have_id = 0, json = 0;
@@ -226,6 +232,13 @@ int cmd_buy(int argc, char **argv)
             bad = lmctl_hex("--id", optarg, id, sizeof id);
             have_id = 1;
             break;
+        case O_NAME:
+            name = optarg;
+            if (!lmctl_name_ok(name)) {
+                lmctl_err("--name %s: a VM name is 1 to %d of a-z, 0-9 and -, not starting with -", name, LMCTL_NAME_MAX);
+                bad = -1;
+            }
+            break;
         case O_JSON:
             json = 1;
             break;
@@ -259,7 +272,7 @@ int cmd_buy(int argc, char **argv)
     uint8_t tok[LM_TOKEN_SIZE];
     json_t *reply = NULL;
     if (rc == LMCTL_OK)
-        rc = lmctl_buy_token(&b, &t, ttl, ip, mac, have_id ? id : NULL, tok, &reply);
+        rc = lmctl_buy_token(&b, &t, ttl, ip, mac, have_id ? id : NULL, name, tok, &reply);
     lmctl_broker_close(&b);
     if (rc != LMCTL_OK)
         return rc;

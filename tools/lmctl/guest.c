@@ -125,21 +125,24 @@ int cmd_status(int argc, char **argv)
     static const struct option opts[] = {{"owner", required_argument, NULL, 'o'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"timeout", required_argument, NULL, 't'},
+                                         LMCTL_BROKER_OPTIONS,
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
-    const char *owner_path = getenv("LM_OWNER");
+    const char *owner_path = getenv("LM_OWNER"), *url = NULL, *key = NULL;
     int json = 0, c;
     uint64_t timeout = 3000;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': owner_path = optarg; break;
         case 'j': json = 1; break;
+        case 'B': url = optarg; break;
+        case 'k': key = optarg; break;
         case 't':
             if (lmctl_u64("--timeout", optarg, 1, 600000, &timeout) < 0)
                 return LMCTL_USAGE;
             break;
         case 'h':
-            printf("usage: lmctl status --owner FILE [--json] [--timeout MS] VM[:PORT]\n  asks a guest you own (owner= at injection) how it is and how its last migration went\n  --owner FILE  your secret key (default $LM_OWNER)\n");
+            printf("usage: lmctl status --owner FILE [--json] [--timeout MS] VM[:PORT]|NAME\n  asks a guest you own (owner= at injection) how it is and how its last migration went;\n  a NAME is looked up at the broker (lmctl locate)\n  --owner FILE  your secret key (default $LM_OWNER)\n" LMCTL_BROKER_HELP);
             return LMCTL_OK;
         default: return LMCTL_USAGE;
         }
@@ -150,8 +153,12 @@ int cmd_status(int argc, char **argv)
     }
     struct lmctl_owner o;
     struct sockaddr_in vm;
-    if (lmctl_owner_load(owner_path, &o) < 0 || lmctl_addr(argv[optind], LM_GC_PORT, &vm) < 0)
+    const char *name;
+    if (lmctl_owner_load(owner_path, &o) < 0)
         return LMCTL_USAGE;
+    int trc = lmctl_vm_target(argv[optind], LM_GC_PORT, url, key, &vm, &name);
+    if (trc != LMCTL_OK)
+        return trc;
     uint16_t st;
     struct lm_gc_status s;
     int rc = lmctl_guest_command(&o, &vm, LM_GC_STATUS, NULL, 0, (unsigned)timeout, &st, &s);

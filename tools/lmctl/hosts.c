@@ -96,10 +96,8 @@ int cmd_hosts(int argc, char **argv)
         snprintf(target, sizeof target, "/v1/hosts?%s%.64s%s%s%.64s", cluster ? "cluster=" : "",
                  cluster ? cluster : "", cluster && op ? "&" : "", op ? "operator=" : "",
                  op ? op : "");
-    struct lmctl_broker b;
-    int rc = lmctl_broker_open(&b, url, key);
-    json_t *reply = rc == LMCTL_OK ? lmctl_broker_do(&b, "GET", target, NULL, &rc) : NULL;
-    lmctl_broker_close(&b);
+    int rc;
+    json_t *reply = lmctl_broker_once(url, key, "GET", target, NULL, &rc);
     if (!reply)
         return rc;
     if (json)
@@ -175,10 +173,8 @@ int cmd_host_register(int argc, char **argv)
                             (json_int_t)unit_ms);
     if (cluster)
         json_object_set_new(req, "cluster", json_string(cluster));
-    struct lmctl_broker b;
-    int rc = lmctl_broker_open(&b, url, key);
-    json_t *reply = rc == LMCTL_OK ? lmctl_broker_do(&b, "POST", "/v1/hosts", req, &rc) : NULL;
-    lmctl_broker_close(&b);
+    int rc;
+    json_t *reply = lmctl_broker_once(url, key, "POST", "/v1/hosts", req, &rc);
     json_decref(req);
     if (!reply)
         return rc;

@@ -74,12 +74,30 @@ int lmctl_broker_send(struct lmctl_broker *b, const char *method, const char *ta
  */
 json_t *lmctl_broker_do(struct lmctl_broker *b, const char *method, const char *target,
                         json_t *body, int *rc);
+/* One request with the broker options (url, key; NULL: the environment's), as
+ * lmctl_broker_do: the reply object or NULL with *rc set and the error printed. */
+json_t *lmctl_broker_once(const char *url, const char *key, const char *method,
+                          const char *target, json_t *body, int *rc);
 /* Buys the token t describes (scope, shape, payload, commitment, chain, prepaid); ip, mac
  * and id optional. On LMCTL_OK, tok holds it (checked against t) and *reply the broker's
  * answer (caller frees); else the error was printed. */
 int lmctl_buy_token(struct lmctl_broker *b, const struct lm_token *t, uint64_t ttl,
-                    const char *ip, const char *mac, const uint8_t *id,
+                    const char *ip, const char *mac, const uint8_t *id, const char *name,
                     uint8_t tok[LM_TOKEN_SIZE], json_t **reply);
+/* locate.c: VM names (given when a token is bought: 1 to 63 of a-z, 0-9 and -, not starting
+ * with -) and where the broker says they run. */
+#define LMCTL_NAME_MAX 63
+struct sockaddr_in;
+int lmctl_name_ok(const char *s);
+/* GET /v1/locations/NAME: the reply object (caller frees), or NULL with the error printed. */
+json_t *lmctl_locate(const char *url, const char *key, const char *name, int *rc);
+/* A VM argument: a dotted IPv4 address [:PORT] as it is, else a VM name looked up at the
+ * broker (url, key: the broker options; NULL: the environment's). *name is arg when it was
+ * a name. LMCTL_OK, or the exit status with the error printed. */
+int lmctl_vm_target(const char *arg, uint16_t port, const char *url, const char *key,
+                    struct sockaddr_in *out, const char **name);
+int cmd_locate(int argc, char **argv);
+int cmd_report_location(int argc, char **argv);
 /* Prints a JSON value indented, with a newline. */
 void lmctl_print_json(json_t *j);
 

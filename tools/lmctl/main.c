@@ -29,6 +29,8 @@ static void usage(FILE *f)
           "  host-register                an operator registers or updates a host\n"
           "  buy                          buy a boot token with your credit\n"
           "  redeem                       an operator is paid for a token's newest link\n"
+          "  locate NAME                  where your VM NAME runs now (host, address)\n"
+          "  report-location              a host tells the broker where a VM runs (Evil Man)\n"
           "  broker call METHOD PATH      sign and send any request (broker headers: for curl)\n"
           "\n"
           "A guest you own (owner= at injection):\n"
@@ -87,6 +89,10 @@ int main(int argc, char **argv)
         return cmd_buy(argc - 1, argv + 1);
     if (!strcmp(cmd, "redeem"))
         return cmd_redeem(argc - 1, argv + 1);
+    if (!strcmp(cmd, "locate"))
+        return cmd_locate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report-location"))
+        return cmd_report_location(argc - 1, argv + 1);
     if (!strcmp(cmd, "broker"))
         return cmd_broker(argc - 1, argv + 1);
     if (!strcmp(cmd, "status"))

@@ -54,7 +54,7 @@ static const char help[] =
     "same connections, same memory. With --to, lmctl buys a checkpoint token for HOST (or takes\n"
     "--token), pings HOST, checks that HOST's operator vouched for the loader it started, then\n"
     "tells the guest to go there; a live line shows the phase, round, pages, MB/s and dirty\n"
-    "pages/s, and a summary ends it.\n"
+    "pages/s, and a summary ends it. VM is the guest's address, or its name (lmctl locate).\n"
     "  --owner FILE      your secret key (default $LM_OWNER)\n"
     "  --to HOST         the destination, by its name in the broker's directory (lmctl hosts)\n"
     "  --token FILE      a checkpoint token for HOST bought before, committing to --mig-key\n"
@@ -64,6 +64,8 @@ static const char help[] =
     "                    takes with the command: a self-paying guest pays HOST from it\n"
     "  --ttl S           the new token's lifetime (default 3600)\n"
     "  --prefix P        the guest's network prefix length, for the token (default 24)\n"
+    "  --name NAME       the VM's name for the new token, so that lmctl locate follows it\n"
+    "                    (default: VM, when VM is a name rather than an address)\n"
     LMCTL_BROKER_HELP
     "  --loader ADDR[:PORT], --loader-pub HEX\n"
     "                    a loader started otherwise, and its X25519 key as its host vouched\n"
@@ -114,7 +116,8 @@ static int find_host(struct lmctl_broker *b, const char *name, struct sockaddr_i
 static int prepare_destination(const char *to, const char *token_path, const uint8_t mig_pub[32],
                                const struct sockaddr_in *vm, uint64_t mem_mib, uint64_t prepaid,
                                uint64_t pay_len, uint64_t ttl, uint64_t prefix, const char *url,
-                               const char *key, int quiet, struct lm_gc_migrate *m)
+                               const char *key, const char *name, int quiet,
+                               struct lm_gc_migrate *m)
 {
     struct lmctl_broker b;
     struct sockaddr_in host;
@@ -158,7 +161,7 @@ static int prepare_destination(const char *to, const char *token_path, const uin
         char ip[32];
         snprintf(ip, sizeof ip, "%s/%llu", inet_ntoa(vm->sin_addr), (unsigned long long)prefix);
         json_t *reply = NULL;
-        rc = lmctl_buy_token(&b, &t, ttl, ip, NULL, NULL, tok, &reply) == LMCTL_OK ? 0 : -1;
+        rc = lmctl_buy_token(&b, &t, ttl, ip, NULL, NULL, name, tok, &reply) == LMCTL_OK ? 0 : -1;
         if (rc == 0 && pay_len) {
             memcpy(m->pay_token, tok + LM_TOK_OFF_ID, 16);
             memcpy(m->pay_seed, cs.seed, 32);
@@ -391,11 +394,12 @@ static void doubt_advice(struct doubt *dt, const char *vm)
 
 int cmd_migrate(int argc, char **argv)
 {
-    enum { O_TO = 256, O_TOKEN, O_PREPAID, O_TTL, O_PREFIX, O_RESOLVE, O_PAYCHAIN, O_RESUME };
+    enum { O_TO = 256, O_TOKEN, O_PREPAID, O_TTL, O_PREFIX, O_RESOLVE, O_PAYCHAIN, O_RESUME, O_NAME };
     static const struct option opts[] = {{"owner", required_argument, NULL, 'o'},
                                          {"to", required_argument, NULL, O_TO},
                                          {"resolve", no_argument, NULL, O_RESOLVE},
                                          {"resume-source", no_argument, NULL, O_RESUME},
+                                         {"name", required_argument, NULL, O_NAME},
                                          {"token", required_argument, NULL, O_TOKEN},
                                          {"prepaid", required_argument, NULL, O_PREPAID},
                                          {"pay-chain", required_argument, NULL, O_PAYCHAIN},
@@ -412,7 +416,7 @@ int cmd_migrate(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     const char *owner_path = getenv("LM_OWNER"), *loader = NULL, *mig_key = NULL, *to = NULL;
-    const char *token_path = NULL, *url = NULL, *key = NULL;
+    const char *token_path = NULL, *url = NULL, *key = NULL, *name = NULL;
     int have_lpub = 0, quiet = 0, json = 0, resolve = 0, resume_source = 0, c;
     uint64_t max_rounds = 0, timeout_s = 20, prepaid = 60, ttl = 3600, prefix = 24, pay_len = 0;
     struct lm_gc_migrate m = {0};
@@ -422,6 +426,13 @@ int cmd_migrate(int argc, char **argv)
         case O_TO: to = optarg; break;
         case O_RESOLVE: resolve = 1; break;
         case O_RESUME: resume_source = 1; break;
+        case O_NAME:
+            name = optarg;
+            if (!lmctl_name_ok(name)) {
+                lmctl_err("--name %s: a VM name is 1 to %d of a-z, 0-9 and -, not starting with -", name, LMCTL_NAME_MAX);
+                return LMCTL_USAGE;
+            }
+            break;
         case O_TOKEN: token_path = optarg; break;
         case O_PREPAID:
             if (lmctl_u64("--prepaid", optarg, 0, LM_MAX_PREPAID, &prepaid) < 0)
@@ -478,9 +489,14 @@ int cmd_migrate(int argc, char **argv)
     }
     struct lmctl_owner o;
     struct sockaddr_in vm, dst;
-    if (lmctl_owner_load(owner_path, &o) < 0 || lmctl_addr(argv[optind], LM_GC_PORT, &vm) < 0 ||
-        (loader && lmctl_addr(loader, LM_LOADER_PORT, &dst) < 0))
+    const char *vm_name = NULL;
+    if (lmctl_owner_load(owner_path, &o) < 0 || (loader && lmctl_addr(loader, LM_LOADER_PORT, &dst) < 0))
         return LMCTL_USAGE;
+    int trc = lmctl_vm_target(argv[optind], LM_GC_PORT, url, key, &vm, &vm_name);
+    if (trc != LMCTL_OK)
+        return trc;
+    if (!name)
+        name = vm_name; /* the new token keeps the name the guest was found by */
     if (mig_key ? lmctl_read_hex_file(mig_key, m.mig_secret, 32) < 0
                 : (randombytes_buf(m.mig_secret, 32), 0))
         return LMCTL_USAGE;
@@ -509,7 +525,7 @@ int cmd_migrate(int argc, char **argv)
         uint8_t mig_pub[32];
         crypto_scalarmult_curve25519_base(mig_pub, m.mig_secret);
         if (prepare_destination(to, token_path, mig_pub, &vm, s.ram_pages >> 8, prepaid,
-                                pay_len, ttl, prefix, url, key, quiet, &m) != 0) {
+                                pay_len, ttl, prefix, url, key, name, quiet, &m) != 0) {
             sodium_memzero(&m, sizeof m);
             return LMCTL_FAIL;
         }

@@ -128,10 +128,8 @@ int cmd_redeem(int argc, char **argv)
         json_object_set_new(req, "host", json_string(host));
     char target[80];
     snprintf(target, sizeof target, "/v1/tokens/%s/redeem", id);
-    struct lmctl_broker b;
-    int rc = lmctl_broker_open(&b, url, key);
-    json_t *reply = rc == LMCTL_OK ? lmctl_broker_do(&b, "POST", target, req, &rc) : NULL;
-    lmctl_broker_close(&b);
+    int rc;
+    json_t *reply = lmctl_broker_once(url, key, "POST", target, req, &rc);
     json_decref(req);
     if (!reply)
         return rc;
