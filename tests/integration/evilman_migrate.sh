@@ -190,6 +190,11 @@ for i in $(seq "$PINGPONG"); do
             echo "# $h's agent: $(kill -0 "${PIDS[$([ $h = alpha ] && echo 1 || echo 2)]}" 2>/dev/null && echo alive || echo gone); its log ends:"
             tail -8 $h.log | sed 's/^/#   /'
         done
+        # and the consoles of the guest and of the loader it went to (the newest VM logs)
+        for f in $(ls -t "$SCRATCH"/alpha/vm-*.log "$SCRATCH"/beta/vm-*.log 2>/dev/null | head -2); do
+            echo "# $f ends:"
+            tail -12 "$f" | sed 's/^/#   /'
+        done
         break
     fi
     moved=$((moved + 1)) where=$next
