@@ -22,7 +22,7 @@ QEMU=${QEMU:-qemu-system-x86_64}
 RUNS=${BENCH_RUNS:-20}                     # start-up runs per figure
 # The QEMU peer's runs, all of them, at most this long: under the KVM box (QEMU on nested
 # KVM under TCG) it has been seen to hang at boot.
-QEMU_LIMIT=${BENCH_QEMU_LIMIT:-300}
+PROBE_LIMIT=${BENCH_PROBE_LIMIT:-300}
 TCP_BYTES=${BENCH_TCP_BYTES:-268435456}    # 256 MiB per transfer
 TCP_REPS=${BENCH_TCP_REPS:-3}
 IDLE_WAIT=1
@@ -148,19 +148,19 @@ mtu_of() { ip -n "$1" -o link show "$2" 2>/dev/null | sed -n 's/.* mtu \([0-9]*\
 section_startup() {
     echo "== KVM monitor start-up (median of $RUNS runs each; peer: QEMU microvm, same run)"
     local hello kern http qemu qerr
-    hello=$("$PROBE" exit "$RUNS" 7 "$HELLO_TEXT" -- "$VMM" -q -c "exit=7" "$HELLO") ||
+    hello=$(timeout "$PROBE_LIMIT" "$PROBE" exit "$RUNS" 7 "$HELLO_TEXT" -- "$VMM" -q -c "exit=7" "$HELLO") ||
         { echo "FAILED: lm-vmm with the tiny guest (see stderr)"; return 1; }
-    kern=$("$PROBE" exit "$RUNS" 0 "laundromat guest" -- "$VMM" -q -c "app=compute n=1 rounds=1" \
+    kern=$(timeout "$PROBE_LIMIT" "$PROBE" exit "$RUNS" 0 "laundromat guest" -- "$VMM" -q -c "app=compute n=1 rounds=1" \
         "$KERNEL") || { echo "FAILED: lm-vmm with app=compute n=1 (see stderr)"; return 1; }
     pin_neigh 5
     # shellcheck disable=SC2046 # vmm_args is a word list by design
-    http=$(in_ns "$NS" "$PROBE" http "$RUNS" 10.200.0.5 80 -- $(vmm_args 5 http)) ||
+    http=$(in_ns "$NS" timeout "$PROBE_LIMIT" "$PROBE" http "$RUNS" 10.200.0.5 80 -- $(vmm_args 5 http)) ||
         { echo "FAILED: lm-vmm app=http readiness (see stderr)"; return 1; }
     qerr=$(why_no_qemu)
     if [ -z "$qerr" ]; then
-        qemu=$(timeout "$QEMU_LIMIT" "$PROBE" exit "$RUNS" "$PVH_STATUS" "$PVH_TEXT" -- "$QEMU" \
+        qemu=$(timeout "$PROBE_LIMIT" "$PROBE" exit "$RUNS" "$PVH_STATUS" "$PVH_TEXT" -- "$QEMU" \
             "${QEMU_ARGS[@]}" -kernel "$PVH") ||
-            qerr="QEMU did not boot the PVH kernel $RUNS times within $QEMU_LIMIT s (see stderr)"
+            qerr="QEMU did not boot the PVH kernel $RUNS times within $PROBE_LIMIT s (see stderr)"
     fi
     local hf he kf ke hc hh qf qe
     hf=$(field first_ms "$hello") he=$(field exit_ms "$hello")
@@ -259,13 +259,13 @@ section_idle() {
     local vm qemu qerr
     pin_neigh 4
     # shellcheck disable=SC2046
-    vm=$(in_ns "$NS" "$PROBE" idle "$IDLE_WAIT" "$IDLE_SAMPLE" --http 10.200.0.4 80 -- \
+    vm=$(in_ns "$NS" timeout "$PROBE_LIMIT" "$PROBE" idle "$IDLE_WAIT" "$IDLE_SAMPLE" --http 10.200.0.4 80 -- \
         $(vmm_args 4 http)) || { echo "FAILED: idle lm-vmm app=http (see stderr)"; return 1; }
     qerr=$(why_no_qemu)
     if [ -z "$qerr" ]; then
-        qemu=$(timeout "$QEMU_LIMIT" "$PROBE" idle "$IDLE_WAIT" "$IDLE_SAMPLE" --want "$PVH_TEXT" \
+        qemu=$(timeout "$PROBE_LIMIT" "$PROBE" idle "$IDLE_WAIT" "$IDLE_SAMPLE" --want "$PVH_TEXT" \
             -- "$QEMU" "${QEMU_ARGS[@]}" -kernel "$PVH_IDLE") ||
-            qerr="QEMU idle run failed or took over $QEMU_LIMIT s (see stderr)"
+            qerr="QEMU idle run failed or took over $PROBE_LIMIT s (see stderr)"
     fi
     local vc vn vr qc qn qr vrm qrm tick
     vc=$(field cpu_pct "$vm") vn=$(field run_pct "$vm") vr=$(field rss_kib "$vm")
