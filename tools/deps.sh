@@ -71,6 +71,18 @@ if ! grep -rqsE '^(deb-src|Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sour
 fi
 
 # 3. Source packages for the freestanding guest build, under build/third_party/.
+# The newest version the index lists first; if the mirror lacks it (a security update listed
+# but not served: seen with libzstd), each other version the index lists, newest first.
+fetch_source() { # package
+  local sp=$1 v
+  (cd "$TP/$sp" && apt-get source -qq "$sp" >/tmp/lm-apt-source-$sp.log 2>&1) && return 0
+  for v in $(apt-cache showsrc "$sp" 2>/dev/null | sed -n 's/^Version: //p' | sort -ruV); do
+    log "apt-get source $sp failed; trying its version $v"
+    rm -rf "$TP/$sp" && mkdir -p "$TP/$sp"
+    (cd "$TP/$sp" && apt-get source -qq "$sp=$v" >>/tmp/lm-apt-source-$sp.log 2>&1) && return 0
+  done
+  return 1
+}
 mkdir -p "$TP"
 for sp in "${SRC_PKGS[@]}"; do
   if [ -f "$TP/.$sp.ok" ]; then continue; fi
@@ -82,7 +94,7 @@ for sp in "${SRC_PKGS[@]}"; do
   else
     [ $updated -eq 1 ] || { apt_update; updated=1; }
     log "fetching source package $sp into build/third_party/"
-    (cd "$TP/$sp" && apt-get source -qq "$sp" >/tmp/lm-apt-source-$sp.log 2>&1) ||
+    fetch_source "$sp" ||
       { tail -20 /tmp/lm-apt-source-$sp.log >&2; die "apt-get source $sp failed (log: /tmp/lm-apt-source-$sp.log)"; }
   fi
   # A stable name for the unpacked tree, whatever the version.
