@@ -202,6 +202,7 @@ static __attribute__((noreturn)) void resume(struct loader *l)
         .final_pages = c->rs.final_pages, .fw_in = c->go.fw_in, .fw_out = c->go.fw_out,
         .cow_faults = c->go.cow_faults, .cow_ticks = c->go.cow_ticks,
     };
+    bi->resume_flags = l->new_identity ? LM_RESUME_NEW_IDENTITY : 0;
     printf("loader: GO: resuming the guest at 0x%llx (%llu data pages, %llu zero pages, %llu records)\n", (unsigned long long)c->rs.ctx.resume_entry, (unsigned long long)c->rs.got.data_pages, (unsigned long long)c->rs.got.zero_pages, (unsigned long long)c->rs.got.records);
     c->stage = CP_DONE;
     struct lm_hc_exec a = {c->rs.ctx.resume_entry};

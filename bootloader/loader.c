@@ -154,11 +154,16 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     }
     /* Only the buyer who pinged may send: anyone else could otherwise spoil the VM with a
      * bad payload. Others are reset, and the loader keeps waiting. */
-    if (l->has_sender && !checkpoint_resolving(l) && !ip_addr_cmp(&pcb->remote_ip, &l->sender)) {
-        char from[IPADDR_STRLEN_MAX], want[IPADDR_STRLEN_MAX];
+    bool allowed = !l->senders || checkpoint_resolving(l);
+    for (unsigned i = 0; i < l->senders; i++)
+        allowed |= ip_addr_cmp(&pcb->remote_ip, &l->sender[i]);
+    if (!allowed) {
+        char from[IPADDR_STRLEN_MAX], want[IPADDR_STRLEN_MAX], want2[IPADDR_STRLEN_MAX];
         ipaddr_ntoa_r(&pcb->remote_ip, from, sizeof from); /* ipaddr_ntoa: one static buffer */
-        ipaddr_ntoa_r(&l->sender, want, sizeof want);
-        printf("loader: reset a connection from %s: payloads come from %s\n", from, want);
+        ipaddr_ntoa_r(&l->sender[0], want, sizeof want);
+        ipaddr_ntoa_r(&l->sender[l->senders - 1], want2, sizeof want2);
+        printf("loader: reset a connection from %s: payloads come from %s%s%s\n", from, want,
+               l->senders > 1 ? " or " : "", l->senders > 1 ? want2 : "");
         tcp_abort(pcb);
         return ERR_ABRT;
     }
@@ -181,10 +186,14 @@ static int loader_init(void)
     unsigned long port = cmdline_ulong("port", LM_LOADER_PORT);
     l->wait_ns = cmdline_ulong("wait_s", 60) * 1000000000ull;
     l->idle_ns = cmdline_ulong("idle_s", 10) * 1000000000ull;
-    const char *sender = cmdline_get("sender");
-    if (sender && !ipaddr_aton(sender, &l->sender))
-        lm_panic("sender=%s: expected A.B.C.D", sender);
-    l->has_sender = sender != NULL;
+    const char *keys[2] = {"sender", "sender2"};
+    for (int i = 0; i < 2; i++) {
+        const char *sender = cmdline_get(keys[i]);
+        if (sender && !ipaddr_aton(sender, &l->sender[l->senders++]))
+            lm_panic("%s=%s: expected A.B.C.D", keys[i], sender);
+    }
+    const char *identity = cmdline_get("identity");
+    l->new_identity = identity && !strcmp(identity, "new");
     l->port = (uint16_t)port;
     l->listener = tcp_listen_on((uint16_t)port, on_accept);
     tcp_arg(l->listener, l);

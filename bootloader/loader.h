@@ -30,8 +30,9 @@ struct loader {
     struct tcp_pcb *listener, *pcb;
     bool peer_fin; /* the sender closed its side (after reading our answer, if it waits) */
     bool answered;
-    bool has_sender;
-    ip_addr_t sender; /* sender=A.B.C.D: the only address allowed to send */
+    unsigned senders;
+    ip_addr_t sender[2]; /* sender=, sender2=: the only addresses allowed to send */
+    bool new_identity;   /* identity=new: the resumed guest takes this VM's address and MAC */
     uint64_t wait_ns, idle_ns, last_ns;
     uint16_t port;
     uint8_t hdr[LM_PAYLOAD_HEADER_SIZE];

@@ -64,10 +64,6 @@ void ping_admit(const uint8_t *dgram, size_t len, uint32_t source_ip, uint64_t n
         return refuse(a, lm_fail(&a->why, LM_BAD_PAYLOAD_KIND, "token %s: a checkpoint; this "
                                  "host has no operator key to vouch for a loader with, so it "
                                  "takes only images", idh));
-    if (a->token.payload_kind == LM_PAYLOAD_CHECKPOINT && !a->token.prefix)
-        return refuse(a, lm_fail(&a->why, LM_BAD_NETID, "token %s: a checkpoint token must name "
-                                 "the guest's address (buy it with --ip): the guest keeps it "
-                                 "and the host accounts it at commit", idh));
     if (a->token.payload_kind != LM_PAYLOAD_IMAGE &&
         a->token.payload_kind != LM_PAYLOAD_CHECKPOINT)
         return refuse(a, lm_fail(&a->why, LM_BAD_PAYLOAD_KIND, "token %s: payload kind %u; "

@@ -153,7 +153,13 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     v->tap_fd = v->ctl_fd = -1;
     int ctl[2] = {-1, -1};
     v->checkpoint = t->payload_kind == LM_PAYLOAD_CHECKPOINT;
-    if (v->checkpoint) {
+    if (v->checkpoint && !t->prefix) {
+        /* A checkpoint that names no address takes a new identity here: the loader's
+         * address and MAC from the pool, which the guest adopts when it resumes (a restored
+         * copy while its original runs elsewhere). */
+        randombytes_buf(loader_sk, sizeof loader_sk);
+        crypto_scalarmult_curve25519_base(v->loader_pub, loader_sk);
+    } else if (v->checkpoint) {
         /* The guest brings its address: it must fit this network and be free here. The
          * loader receives on a temporary address meanwhile, with a MAC of this host's. */
         struct vm *holder = vm_find_ip(t->ipv4);
@@ -206,11 +212,18 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     fcntl(v->ctl_fd, F_SETFL, O_NONBLOCK);
     snprintf(v->log_path, sizeof v->log_path, "%s/vm-%llu.log", c->state_dir,
              (unsigned long long)v->id);
-    char cmdline[160];
-    /* A checkpoint comes from the guest itself, at its own address. */
-    const uint8_t *s = v->checkpoint ? t->ipv4 : (const uint8_t *)&sender;
-    snprintf(cmdline, sizeof cmdline, "app=loader port=%u wait_s=%u idle_s=%u sender=%u.%u.%u.%u",
-             c->loader_port, c->loader_wait_s, c->loader_idle_s, s[0], s[1], s[2], s[3]);
+    char cmdline[200];
+    /* An image comes from the buyer who pinged. A checkpoint comes from the guest itself, at
+     * its own address, or is restored from a file by whoever pinged. */
+    const uint8_t *s = (const uint8_t *)&sender;
+    int n = snprintf(cmdline, sizeof cmdline, "app=loader port=%u wait_s=%u idle_s=%u "
+                     "sender=%u.%u.%u.%u", c->loader_port, c->loader_wait_s, c->loader_idle_s,
+                     s[0], s[1], s[2], s[3]);
+    if (v->checkpoint && t->prefix)
+        snprintf(cmdline + n, sizeof cmdline - (size_t)n, " sender2=%u.%u.%u.%u", t->ipv4[0],
+                 t->ipv4[1], t->ipv4[2], t->ipv4[3]);
+    else if (v->checkpoint)
+        snprintf(cmdline + n, sizeof cmdline - (size_t)n, " identity=new");
     struct vm_spec spec = {
         .kernel = c->loader, .loader = 1, .mem_mib = t->mem_mib, .vcpus = 1, .cmdline = cmdline,
         .tap_fd = v->tap_fd, .prefix = c->prefix, .ctl_fd = ctl[1], .log_path = v->log_path,
@@ -256,8 +269,13 @@ fail:
 
 void vm_commit(const struct em_config *c, struct vm *v)
 {
-    if (!v->has_claim)
+    if (v->state == VM_RECEIVING)
+        vm_set_state(v, VM_RUNNING); /* in grace it stays there, booted, until paid */
+    if (!v->has_claim) {
+        lm_info("VM %llu: the guest resumed from its checkpoint with a new identity: address "
+                "%u.%u.%u.%u", (unsigned long long)v->id, v->ip[0], v->ip[1], v->ip[2], v->ip[3]);
         return;
+    }
     lm_info("VM %llu: the guest resumed from its checkpoint and takes its address %u.%u.%u.%u "
             "(the loader's %u.%u.%u.%u goes back to the pool)", (unsigned long long)v->id,
             v->claim_ip[0], v->claim_ip[1], v->claim_ip[2], v->claim_ip[3], v->ip[0], v->ip[1],
@@ -265,8 +283,6 @@ void vm_commit(const struct em_config *c, struct vm *v)
     pool_release(c, v->ip);
     memcpy(v->ip, v->claim_ip, 4);
     v->has_claim = false;
-    if (v->state == VM_RECEIVING)
-        vm_set_state(v, VM_RUNNING); /* in grace it stays there, booted, until paid */
 }
 
 void vm_notice(struct vm *v, uint32_t what)

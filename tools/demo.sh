@@ -13,6 +13,19 @@ W=$(mktemp -d /tmp/lm-demo-XXXXXX)
 NS=lmdemo$$
 PIDS=()
 cleanup() {
+    local rc=$?
+    if [ "$rc" -ne 0 ]; then # what the hosts said last: the cause is usually there
+        for f in evilman.log beta.log state/settle.log beta/settle.log; do
+            [ -s "$W/$f" ] || continue
+            echo "demo: failed (exit $rc); the last lines of $f:" >&2
+            tail -25 "$W/$f" | sed 's/^/    /' >&2
+        done
+        for f in "$W"/state/vm-*.log "$W"/beta/vm-*.log; do
+            grep -q "error" "$f" 2>/dev/null || continue
+            echo "demo: ${f#"$W"/} says:" >&2
+            grep -v "^mig: \|^pay" "$f" | tail -25 | sed 's/^/    /' >&2
+        done
+    fi
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     ip netns del "$NS" 2>/dev/null || true

@@ -95,7 +95,7 @@ bool net_tx_pending(void);
  * callbacks, unlike net_poll). */
 void net_flush_tx(void);
 /* After a migration: rings reset and handed to the new host, our address announced. */
-void net_resume(void);
+void net_resume(bool new_identity);
 /* A frame filter (the migration firewall): false drops the frame, in or out. */
 struct netif;
 typedef bool (*net_filter_fn)(const uint8_t *frame, size_t len, bool out);

@@ -84,9 +84,12 @@ void commit_child(void)
     uint64_t moved = wall > mig.stop_wall_ns ? wall - mig.stop_wall_ns : 0;
     clock_resume(mig.stop_ns + moved, bi->clock.tsc_hz, wall);
     boot_info->clock = bi->clock;
+    bool new_identity = bi->resume_flags & LM_RESUME_NEW_IDENTITY;
+    if (new_identity)
+        boot_info->net = bi->net;
     firewall_down();
     stream_close(true); /* the parent's connection: gone with the parent, no RST */
-    net_resume();
+    net_resume(new_identity);
     /* A self-paying guest pays its new host from the chain the owner bought with the token
      * (the new host's agent is its gateway); without one it leaves paying to others. */
     payagent_rebind(mig.pay_token, mig.pay_seed, mig.pay_len, bi->net.gateway);

@@ -136,6 +136,20 @@ void mig_fail(int status, const char *fmt, ...)
     mig.phase = MIG_FAILED;
 }
 
+void mig_saved(void)
+{
+    final_undo();
+    firewall_down();
+    end_migration();
+    platform_notice(LM_NOTICE_STAYED);
+    mig.cur.total_ns = clock_ns() - mig.start_ns;
+    mig.cur.downtime_ns = clock_ns() - mig.stop_ns;
+    mig.last = mig.cur;
+    mig.checkpoints++;
+    mig.phase = MIG_IDLE;
+    printf("mig: checkpoint saved by the recorder: %llu bytes sent for %llu pages of RAM (%llu zero pages named), %llu rounds, %llu pages in the final phase, %llu us paused; carrying on here\n", (unsigned long long)mig.last.bytes, (unsigned long long)mig.last.ram_pages, (unsigned long long)mig.last.zero_pages, (unsigned long long)mig.last.rounds, (unsigned long long)mig.last.final_pages, (unsigned long long)(mig.last.downtime_ns / 1000));
+}
+
 bool mig_poll(void)
 {
     if ((mig.phase == MIG_PRECOPY || mig.phase == MIG_FINAL ||

@@ -86,7 +86,7 @@ struct mig {
     bool end_sent, go_sent;
     uint64_t records; /* records sent before END */
     struct mig_figures cur, last;
-    uint64_t migrations;
+    uint64_t migrations, checkpoints; /* moves completed; streams a recorder saved */
     struct arch_jmp jb;
     struct lm_boot_info resume_bi;
 };
@@ -96,6 +96,9 @@ extern struct mig mig;
 /* mig.c: the phases and the owner's requests. */
 int mig_start(const struct lm_gc_migrate *m);
 int mig_resume_here(void); /* the owner's RESUME: in doubt only (else -LM_BUSY) */
+/* SAVED from a recorder (lmctl checkpoint): the final phase ends as after a failure, but the
+ * checkpoint is taken; the guest carries on here. */
+void mig_saved(void);
 void mig_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mig_status(struct lm_gc_status *s);
 

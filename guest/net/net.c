@@ -6,6 +6,7 @@
 #include "lwip/init.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_active_pcbs: a new identity drops the old connections */
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 
@@ -107,7 +108,7 @@ bool net_init(void)
     return true;
 }
 
-void net_resume(void)
+void net_resume(bool new_identity)
 {
     /* What sat in the rings belonged to the old host: let TCP retransmit it. */
     rx->head = rx->tail = 0;
@@ -115,6 +116,22 @@ void net_resume(void)
     struct lm_hc_net_setup a = {.rx = rx, .tx = tx};
     hypercall(LM_HC_NET_SETUP, &a);
     tx_pending = false;
+    if (new_identity) {
+        /* This copy takes the new host's address and MAC (boot info, the monitor's NIC). The
+         * old identity's connections are dropped without a word: their peers talk to the
+         * original, which may still run, and a reset from here would cut them. */
+        for (int i = 0; tcp_active_pcbs && i < 100000; i++)
+            tcp_abandon(tcp_active_pcbs, 0);
+        const struct lm_boot_net *bn = &boot_info->net;
+        ip4_addr_t ip, mask, gw;
+        IP4_ADDR(&ip, bn->ip[0], bn->ip[1], bn->ip[2], bn->ip[3]);
+        IP4_ADDR(&gw, bn->gateway[0], bn->gateway[1], bn->gateway[2], bn->gateway[3]);
+        ip4_addr_set_u32(&mask, bn->prefix == 0 ? 0 : lwip_htonl(0xffffffffu << (32 - bn->prefix)));
+        etharp_cleanup_netif(&nic);
+        memcpy(nic.hwaddr, a.mac, 6);
+        netif_set_addr(&nic, &ip, &mask, &gw);
+        printf("net: a new identity: %u.%u.%u.%u/%u gw %u.%u.%u.%u MAC %02x:%02x:%02x:%02x:%02x:%02x\n", bn->ip[0], bn->ip[1], bn->ip[2], bn->ip[3], bn->prefix, bn->gateway[0], bn->gateway[1], bn->gateway[2], bn->gateway[3], a.mac[0], a.mac[1], a.mac[2], a.mac[3], a.mac[4], a.mac[5]);
+    }
     etharp_gratuitous(&nic); /* the switches learn where our MAC is now */
     net_poll();
 }

@@ -89,7 +89,11 @@ struct lm_boot_info {
     uint64_t loader_size;
     uint8_t loader_key[32]; /* a loader's X25519 secret for checkpoint streams (or zero) */
     struct lm_boot_resume resume; /* after a migration: what the loader received (or zero) */
+    uint64_t resume_flags;        /* after a migration: LM_RESUME_* (or zero) */
 };
+/* The resumed guest takes this boot info's address and MAC as its own (a checkpoint restored
+ * with a new identity); without it, it keeps the ones it had. */
+#define LM_RESUME_NEW_IDENTITY 1ull
 _Static_assert(sizeof(struct lm_boot_info) <= 4096, "boot info fits its page");
 /* The layout is ABI (docs/ABI.md has the same table): pin every offset. */
 _Static_assert(offsetof(struct lm_boot_info, mem_size) == 8, "boot info layout");
@@ -102,6 +106,7 @@ _Static_assert(offsetof(struct lm_boot_info, loader_base) == 1128, "boot info la
 _Static_assert(offsetof(struct lm_boot_info, loader_key) == 1144, "boot info layout");
 _Static_assert(offsetof(struct lm_boot_info, resume) == 1176 && sizeof(struct lm_boot_resume) == 64,
                "boot info layout");
+_Static_assert(offsetof(struct lm_boot_info, resume_flags) == 1240, "boot info layout");
 _Static_assert(sizeof(struct lm_boot_net) == 20 && offsetof(struct lm_boot_net, ip) == 8,
                "boot net layout");
 

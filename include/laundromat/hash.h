@@ -18,6 +18,7 @@
 #define LM_DOMAIN_MIGRATE "laundromat/migrate/v1" /* migration session keys (migrate.h) */
 #define LM_DOMAIN_VOUCH "laundromat/loader-vouch/v1" /* a host vouches for a loader (wire.h) */
 #define LM_DOMAIN_GUESTCTL "laundromat/guestctl/v1" /* owner command keys (guestctl.h) */
+#define LM_DOMAIN_CHECKPOINT "laundromat/checkpoint/v1" /* checkpoint file keys (ckptfile.h) */
 
 /* Initialises libsodium once; every library entry point that uses it calls this first. */
 int lm_crypto_init(void);

@@ -60,6 +60,8 @@ enum lm_mig_rec_type {
     /* loader -> guest */
     LM_MIG_READY = 0x81, /* count 0, arg 0, body struct lm_mig_totals: all checked, paused */
     LM_MIG_ERROR = 0x82, /* count = status code, arg 0, body: message (1..200 bytes) */
+    LM_MIG_SAVED = 0x83, /* as READY, from a recorder (lmctl checkpoint): the stream is
+                          * saved; the sender ends its final phase and carries on, no GO */
 };
 
 /*

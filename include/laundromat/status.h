@@ -63,6 +63,7 @@
     X(MIG_ABORTED, 76, "migration aborted by the sender")                                  \
     X(MIG_TIMEOUT, 77, "migration peer silent past its deadline")                          \
     X(MIG_LINK, 78, "migration connection lost")                                           \
+    X(CKPT_KEY, 79, "checkpoint file sealed for another owner key")                        \
     /* local errors (never on the wire) */                                                 \
     X(INVAL, 60, "invalid argument")                                                       \
     X(IO, 61, "input/output error")                                                        \

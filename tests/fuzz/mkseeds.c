@@ -12,8 +12,10 @@
 
 #include "fixtures.h"
 #include "laundromat/chain.h"
+#include "laundromat/ckptfile.h"
 #include "laundromat/elf.h"
 #include "laundromat/guestctl.h"
+#include "laundromat/hash.h"
 #include "laundromat/keys.h"
 #include "laundromat/migrate.h"
 #include "laundromat/payload.h"
@@ -880,6 +882,93 @@ static void migrec_seeds(void)
     put(T, "loader-records-hello-context", m.b, m.len);
 }
 
+/* fuzz_ckpt: checkpoint files sealed for the fixtures' owner (fz_owner_seed), so that the
+ * fuzzer starts past the key check and authentication. The valid one holds 16 pages: round 0,
+ * page 1 with contents, page 0 and pages 2..15 as zero, the context, END. */
+enum {
+    CK_VALID = 0,
+    CK_TRAILING = 1,     /* a sealed record after END: TRAILING */
+    CK_NO_END = 2,       /* the file ends before END */
+    CK_FINAL_PAGES = 4,  /* the final tag on PAGES */
+    CK_END_UNTAGGED = 8, /* END without the final tag */
+    CK_MISSING = 16,     /* page 15 never sent: INCOMPLETE at END */
+    CK_MEM = 32,         /* a context for other RAM than the header's: MEM_MISMATCH */
+    CK_STRANGER = 64,    /* sealed for another owner: CKPT_KEY */
+};
+
+struct ckseed {
+    uint8_t b[LM_CKPT_HEADER_SIZE + 8 * (4 + LM_MIG_REC_HDR + LM_MIG_PAGE + LM_MIG_SS_ABYTES)];
+    size_t len;
+    struct lm_ckpt_writer w;
+};
+
+static void ck_rec(struct ckseed *c, bool final, uint8_t type, uint32_t count, uint64_t arg,
+                   const void *body, size_t body_len)
+{
+    static uint8_t rec[LM_MIG_REC_HDR + LM_MIG_PAGE];
+    if (body_len > LM_MIG_PAGE ||
+        c->len + 4 + LM_MIG_REC_HDR + body_len + LM_MIG_SS_ABYTES > sizeof c->b)
+        die("ckpt seed too long");
+    lm_mig_rec_header(rec, type, count, arg);
+    if (body_len)
+        memcpy(rec + LM_MIG_REC_HDR, body, body_len);
+    c->len += lm_ckpt_seal(&c->w, rec, LM_MIG_REC_HDR + body_len, final, c->b + c->len);
+}
+
+static void ck_file(const char *name, unsigned how)
+{
+    static struct ckseed c;
+    static uint8_t page[LM_MIG_PAGE];
+    const uint64_t npages = 16, mem = npages * LM_MIG_PAGE;
+    static const uint8_t ip[4] = {10, 0, 0, 7};
+    uint8_t seed[32];
+    if (how & CK_STRANGER)
+        fz_fill(seed, sizeof seed, 0x53);
+    else
+        fz_owner_seed(seed);
+    if (lm_ckpt_writer_init(&c.w, seed, mem, FZ_NOW, ip, 24, c.b) != 0)
+        die("cannot start the %s seed", name);
+    c.len = LM_CKPT_HEADER_SIZE;
+    fz_fill(page, sizeof page, 0x50);
+    ck_rec(&c, false, LM_MIG_ROUND, (uint32_t)npages, 0, NULL, 0);
+    ck_rec(&c, how & CK_FINAL_PAGES, LM_MIG_PAGES, 1, 1, page, sizeof page);
+    ck_rec(&c, false, LM_MIG_ZERO, 1, 0, NULL, 0);
+    uint32_t rest = (uint32_t)npages - 2 - !!(how & CK_MISSING);
+    ck_rec(&c, false, LM_MIG_ZERO, rest, 2, NULL, 0);
+    struct lm_mig_context ctx = {.mem_size = how & CK_MEM ? 2 * mem : mem,
+                                 .kernel_start = 0x1000,
+                                 .kernel_end = 0x4000,
+                                 .resume_entry = 0x1234,
+                                 .clock_ns = 123456789,
+                                 .wall_ns = FZ_GC_NOW};
+    uint8_t cb[LM_MIG_CONTEXT_SIZE];
+    lm_mig_context_encode(&ctx, cb);
+    ck_rec(&c, false, LM_MIG_CONTEXT, 0, 0, cb, sizeof cb);
+    if (!(how & CK_NO_END)) {
+        struct lm_mig_totals t = {1, 1 + rest, 5};
+        uint8_t tb[LM_MIG_TOTALS_SIZE];
+        lm_mig_totals_encode(&t, tb);
+        ck_rec(&c, !(how & CK_END_UNTAGGED), LM_MIG_END, 0, 0, tb, sizeof tb);
+        if (how & CK_TRAILING)
+            ck_rec(&c, false, LM_MIG_ROUND, 0, 1, NULL, 0);
+    }
+    put("fuzz_ckpt", name, c.b, c.len);
+}
+
+static void ckpt_seeds(void)
+{
+    if (lm_crypto_init() != 0)
+        die("cannot initialise libsodium");
+    ck_file("valid", CK_VALID);
+    ck_file("trailing", CK_TRAILING);
+    ck_file("no-end", CK_NO_END);
+    ck_file("final-on-pages", CK_FINAL_PAGES);
+    ck_file("end-untagged", CK_END_UNTAGGED);
+    ck_file("page-missing", CK_MISSING);
+    ck_file("context-mem", CK_MEM);
+    ck_file("stranger", CK_STRANGER);
+}
+
 /* fuzz_guestctl: commands signed by the fixtures' owner, replies sealed with its ctl key. */
 static void gc_cmd(const char *name, const struct lm_keypair *kp, const uint8_t ctl[32],
                    uint16_t cmd, uint64_t time_ns, const uint8_t *body, size_t body_len, int flip)
@@ -1116,9 +1205,9 @@ int main(int argc, char **argv)
     }
     root = argv[1];
     make_dir(NULL);
-    const char *targets[] = {"fuzz_token",  "fuzz_ping",    "fuzz_payment", "fuzz_keyfile",
-                             "fuzz_elf",    "fuzz_reqsig",  "fuzz_admit",   "fuzz_payload",
-                             "fuzz_migrec", "fuzz_guestctl", "fuzz_http"};
+    const char *targets[] = {"fuzz_token",  "fuzz_ping",     "fuzz_payment", "fuzz_keyfile",
+                             "fuzz_elf",    "fuzz_reqsig",   "fuzz_admit",   "fuzz_payload",
+                             "fuzz_migrec", "fuzz_guestctl", "fuzz_http",    "fuzz_ckpt"};
     for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
         make_dir(targets[i]);
 
@@ -1146,5 +1235,6 @@ int main(int argc, char **argv)
     migrec_seeds();
     guestctl_seeds();
     http_seeds();
+    ckpt_seeds();
     return 0;
 }

@@ -219,7 +219,10 @@ static const struct bad_rec bad_recs[] = {
     {"type 0", 0, 0, 0, 0, 0, 0, 0, LM_BAD_RECORD, "migration record: unknown type 0"},
     {"type 7", 7, 0, 0, 0, 0, 0, 0, LM_BAD_RECORD, "unknown type 7"},
     {"type 0x80", 0x80, 0, 0, 0, 0, 24, 0, LM_BAD_RECORD, "unknown type 128"},
-    {"type 0x83", 0x83, 0, 0, 0, 0, 0, 0, LM_BAD_RECORD, "unknown type 131"},
+    {"SAVED body 23", LM_MIG_SAVED, 0, 0, 0, 0, 23, 0, LM_TRUNCATED,
+     "record type 131: body of 23 bytes, expected 24"},
+    {"SAVED arg 1", LM_MIG_SAVED, 0, 0, 0, 1, 24, 0, LM_BAD_RECORD, "record type 131: count 0 and arg 1"},
+    {"type 0x84", 0x84, 0, 0, 0, 0, 0, 0, LM_BAD_RECORD, "unknown type 132"},
     {"type 0xff", 0xff, 0, 0, 1, 1, PG, 0, LM_BAD_RECORD, "unknown type 255"},
 };
 #undef PG

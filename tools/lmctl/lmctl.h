@@ -201,6 +201,19 @@ int lmctl_guest_command(const struct lmctl_owner *o, const struct sockaddr_in *v
 void lmctl_print_status(const struct lm_gc_status *s, int json);
 int cmd_status(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
+/* migrate --to, restore: a checkpoint token for host `to` (bought now, committing to
+ * mig_pub, for a guest at ip "A.B.C.D/P" or, NULL, one that takes a new identity there; or
+ * read from token_path), the magic ping, and the host's word for its loader (checked against
+ * the operator key the broker lists). Fills the loader's address, port and key into m (and
+ * the payment chain's seed with pay_len). 0, or -1 with the error printed. */
+struct lm_gc_migrate;
+int lmctl_prepare_destination(const char *to, const char *token_path, const uint8_t mig_pub[32],
+                              const char *ip, uint64_t mem_mib, uint64_t prepaid,
+                              uint64_t pay_len, uint64_t ttl, const char *url, const char *key,
+                              const char *name, int quiet, struct lm_gc_migrate *m);
+/* checkpoint.c, restore.c */
+int cmd_checkpoint(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 int cmd_migkey(int argc, char **argv);
 int cmd_owner_cmdline(int argc, char **argv);
 

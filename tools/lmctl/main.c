@@ -38,6 +38,8 @@ static void usage(FILE *f)
           "  status VM                    its phase and its last migration's figures\n"
           "  migkey new|show FILE         a migration key pair (a checkpoint token commits to it)\n"
           "  migrate VM                   move it, running, into another host's loader VM\n"
+          "  checkpoint VM -o FILE        record it, running, into a file only you can open\n"
+          "  restore --to HOST FILE       start a checkpoint file on a host\n"
           "\n"
           "`lmctl COMMAND --help` describes each command's options.\n"
           "Exit status: 0 success, 1 failure (an invalid token, an I/O error), 2 usage.\n",
@@ -99,6 +101,10 @@ int main(int argc, char **argv)
         return cmd_status(argc - 1, argv + 1);
     if (!strcmp(cmd, "migrate"))
         return cmd_migrate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "checkpoint"))
+        return cmd_checkpoint(argc - 1, argv + 1);
+    if (!strcmp(cmd, "restore"))
+        return cmd_restore(argc - 1, argv + 1);
     if (!strcmp(cmd, "migkey"))
         return cmd_migkey(argc - 1, argv + 1);
     if (!strcmp(cmd, "owner-cmdline"))

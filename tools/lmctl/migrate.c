@@ -25,9 +25,10 @@
 #include "laundromat/migrate.h"
 #include "laundromat/util.h"
 #include "laundromat/wire.h"
+#include "ckpt.h"
 #include "lmctl.h"
 
-enum { LMCTL_MIG_FAILED = 4, LMCTL_MIG_DOUBT = 5 };
+
 
 static void progress(const struct lm_gc_status *s, uint64_t *last_bytes, uint64_t *last_ns,
                      int tty)
@@ -111,13 +112,10 @@ static int find_host(struct lmctl_broker *b, const char *name, struct sockaddr_i
     return rc;
 }
 
-/* --to: a checkpoint token for the host (bought now, or --token), the magic ping, and the
- * host's word for its loader. Fills the loader's place and key into m. */
-static int prepare_destination(const char *to, const char *token_path, const uint8_t mig_pub[32],
-                               const struct sockaddr_in *vm, uint64_t mem_mib, uint64_t prepaid,
-                               uint64_t pay_len, uint64_t ttl, uint64_t prefix, const char *url,
-                               const char *key, const char *name, int quiet,
-                               struct lm_gc_migrate *m)
+int lmctl_prepare_destination(const char *to, const char *token_path, const uint8_t mig_pub[32],
+                              const char *ip, uint64_t mem_mib, uint64_t prepaid,
+                              uint64_t pay_len, uint64_t ttl, const char *url, const char *key,
+                              const char *name, int quiet, struct lm_gc_migrate *m)
 {
     struct lmctl_broker b;
     struct sockaddr_in host;
@@ -158,8 +156,6 @@ static int prepare_destination(const char *to, const char *token_path, const uin
             memcpy(t.anchor, cs.anchor, 32);
             t.chain_len = cs.length;
         }
-        char ip[32];
-        snprintf(ip, sizeof ip, "%s/%llu", inet_ntoa(vm->sin_addr), (unsigned long long)prefix);
         json_t *reply = NULL;
         rc = lmctl_buy_token(&b, &t, ttl, ip, NULL, NULL, name, tok, &reply) == LMCTL_OK ? 0 : -1;
         if (rc == 0 && pay_len) {
@@ -524,8 +520,10 @@ int cmd_migrate(int argc, char **argv)
     if (to) {
         uint8_t mig_pub[32];
         crypto_scalarmult_curve25519_base(mig_pub, m.mig_secret);
-        if (prepare_destination(to, token_path, mig_pub, &vm, s.ram_pages >> 8, prepaid,
-                                pay_len, ttl, prefix, url, key, name, quiet, &m) != 0) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "%s/%llu", inet_ntoa(vm.sin_addr), (unsigned long long)prefix);
+        if (lmctl_prepare_destination(to, token_path, mig_pub, ip, s.ram_pages >> 8, prepaid,
+                                      pay_len, ttl, url, key, name, quiet, &m) != 0) {
             sodium_memzero(&m, sizeof m);
             return LMCTL_FAIL;
         }
