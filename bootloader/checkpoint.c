@@ -235,7 +235,7 @@ static void record(struct loader *l, const uint8_t *b, size_t len, unsigned char
         lm_mig_totals_encode(&c->rs.got, body);
         c->stage = CP_READY;
         printf("loader: checkpoint complete and checked (%llu data pages, %llu zero pages, %llu records): READY, paused until GO\n", (unsigned long long)c->rs.got.data_pages, (unsigned long long)c->rs.got.zero_pages, (unsigned long long)c->rs.got.records);
-        if (!seal_send(l, LM_MIG_READY, 0, body, sizeof body))
+        if (!seal_send(l, LM_MIG_READY, l->new_identity ? LM_MIG_READY_NEW_IDENTITY : 0, body, sizeof body))
             checkpoint_lost(l, "could not send READY");
         break;
     }

@@ -88,6 +88,23 @@ static int apply(struct em_config *c, const char *k, char *v, const char *path, 
     } else if (!strcmp(k, "host_name")) {
         if (set_str(c->host_name, sizeof c->host_name, v) < 0)
             want = "a name of 1 to 32 bytes";
+    } else if (!strcmp(k, "overlay")) {
+        unsigned vni, r[4], s[4], p;
+        char extra;
+        if (c->noverlays == EM_MAX_OVERLAYS)
+            return lm_fail(d, LM_INVAL, "%s:%d: more than %d overlays", path, line, EM_MAX_OVERLAYS);
+        if (sscanf(v, "%u %u.%u.%u.%u %u.%u.%u.%u/%u%c", &vni, &r[0], &r[1], &r[2], &r[3], &s[0], &s[1], &s[2], &s[3], &p, &extra) != 10 ||
+            vni == 0 || vni > 0xffffff || p == 0 || p > 30 || (r[0] | r[1] | r[2] | r[3] | s[0] | s[1] | s[2] | s[3]) > 255) {
+            want = "VNI (1 to 16777215), the other host's underlay address and its guests' subnet, e.g. 42 192.0.2.7 10.62.0.0/24";
+        } else {
+            struct em_overlay *o = &c->overlays[c->noverlays++];
+            o->vni = vni;
+            for (int i = 0; i < 4; i++) {
+                o->remote[i] = (uint8_t)r[i];
+                o->subnet[i] = (uint8_t)s[i];
+            }
+            o->prefix = (uint8_t)p;
+        }
     } else if (!strcmp(k, "cluster")) {
         if (set_str(c->cluster, sizeof c->cluster, v) < 0)
             want = "a name of 1 to 32 bytes";
@@ -149,6 +166,7 @@ static int apply(struct em_config *c, const char *k, char *v, const char *path, 
     NUM("loader_wait_s", loader_wait_s, 1, 3600)
     NUM("loader_idle_s", loader_idle_s, 1, 3600)
     NUM("settle_interval_s", settle_interval_s, 0, 86400)
+    NUM("readdress", readdress, 0, 1)
 #undef NUM
     else if (!strcmp(k, "vmm")) {
         if (set_str(c->vmm, sizeof c->vmm, v) < 0)

@@ -13,6 +13,7 @@
 #include "laundromat/wire.h"
 
 #define EM_MAX_KEYS 16
+#define EM_MAX_OVERLAYS 8
 
 /* An IPv4 address held as 4 bytes in network order, as a u32 (network order too). */
 static inline uint32_t ip4_u32(const uint8_t ip[4])
@@ -47,9 +48,23 @@ struct em_config {
     char operator_key[200];        /* the operator's secret key file */
     char lmctl[256];               /* the lmctl binary that redeems */
     uint64_t settle_interval_s;    /* redeem running VMs this often; 0: only when they end */
+    uint64_t readdress;            /* a guest from another network takes an address here (1) */
+    struct em_overlay {            /* overlay = VNI REMOTE SUBNET/PREFIX: a VXLAN to a cluster */
+        uint32_t vni;
+        uint8_t remote[4];         /* its host's underlay address */
+        uint8_t subnet[4], prefix; /* its guests' subnet: they keep their addresses here */
+    } overlays[EM_MAX_OVERLAYS];
+    unsigned noverlays;
     char state_dir[200];           /* VM logs, earnings */
 };
 int config_load(const char *path, struct em_config *c, struct lm_diag *d);
+
+/* overlay.c: the VXLAN devices (lmvxVNI) joining this host's bridge to other clusters' over
+ * the underlay, made with iproute2's `ip` at start and removed at exit. */
+int overlay_up(const struct em_config *c);
+void overlay_down(const struct em_config *c);
+/* Is ip a guest address of a cluster this host is joined to (it keeps it here)? */
+bool overlay_has(const struct em_config *c, const uint8_t ip[4]);
 
 /* replay.c: token ids seen here, until they expire; bounded. */
 struct replay;

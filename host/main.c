@@ -285,6 +285,10 @@ int main(int argc, char **argv)
     }
     backend_kvm_set_vmm(cfg.vmm);
     mkdir(cfg.state_dir, 0700);
+    if (overlay_up(&cfg) != 0) {
+        overlay_down(&cfg);
+        return 1;
+    }
     replay = replay_new(cfg.replay_capacity);
     rl = ratelimit_new(cfg.verify_rate, cfg.verify_rate_per_source);
     sigset_t sigs;
@@ -357,6 +361,7 @@ int main(int argc, char **argv)
         }
     }
     unlink(cfg.control);
+    overlay_down(&cfg);
     lm_info("stopped");
     return 0;
 }

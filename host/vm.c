@@ -153,7 +153,8 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     v->tap_fd = v->ctl_fd = -1;
     int ctl[2] = {-1, -1};
     v->checkpoint = t->payload_kind == LM_PAYLOAD_CHECKPOINT;
-    if (v->checkpoint && !t->prefix) {
+    bool foreign = v->checkpoint && t->prefix && !pool_in_subnet(c, t->ipv4) && !overlay_has(c, t->ipv4);
+    if (v->checkpoint && (!t->prefix || (foreign && c->readdress))) {
         /* A checkpoint that names no address takes a new identity here: the loader's
          * address and MAC from the pool, which the guest adopts when it resumes (a restored
          * copy while its original runs elsewhere). */
@@ -163,9 +164,10 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
         /* The guest brings its address: it must fit this network and be free here. The
          * loader receives on a temporary address meanwhile, with a MAC of this host's. */
         struct vm *holder = vm_find_ip(t->ipv4);
-        if (!pool_in_subnet(c, t->ipv4))
+        if (!pool_in_subnet(c, t->ipv4) && !overlay_has(c, t->ipv4))
             *status = -lm_fail(d, LM_BAD_NETID, "address %u.%u.%u.%u/%u is not in this host's "
-                               "network %u.%u.%u.%u/%u", t->ipv4[0], t->ipv4[1], t->ipv4[2],
+                               "network %u.%u.%u.%u/%u (readdress = 1 in this host's config "
+                               "takes such guests with an address of its own)", t->ipv4[0], t->ipv4[1], t->ipv4[2],
                                t->ipv4[3], t->prefix, c->bridge_ip[0], c->bridge_ip[1],
                                c->bridge_ip[2], c->bridge_ip[3], c->prefix);
         else if (holder || pool_claim(c, t->ipv4) < 0)
@@ -219,10 +221,10 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     int n = snprintf(cmdline, sizeof cmdline, "app=loader port=%u wait_s=%u idle_s=%u "
                      "sender=%u.%u.%u.%u", c->loader_port, c->loader_wait_s, c->loader_idle_s,
                      s[0], s[1], s[2], s[3]);
-    if (v->checkpoint && t->prefix)
-        snprintf(cmdline + n, sizeof cmdline - (size_t)n, " sender2=%u.%u.%u.%u", t->ipv4[0],
-                 t->ipv4[1], t->ipv4[2], t->ipv4[3]);
-    else if (v->checkpoint)
+    if (v->checkpoint && t->prefix) /* the guest, re-addressed or not, sends from its own */
+        n += snprintf(cmdline + n, sizeof cmdline - (size_t)n, " sender2=%u.%u.%u.%u",
+                      t->ipv4[0], t->ipv4[1], t->ipv4[2], t->ipv4[3]);
+    if (v->checkpoint && !v->has_claim)
         snprintf(cmdline + n, sizeof cmdline - (size_t)n, " identity=new");
     struct vm_spec spec = {
         .kernel = c->loader, .loader = 1, .mem_mib = t->mem_mib, .vcpus = 1, .cmdline = cmdline,

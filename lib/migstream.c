@@ -71,7 +71,7 @@ int lm_mig_rec_parse(const uint8_t *b, size_t len, struct lm_mig_rec *r, struct 
     case LM_MIG_GO:
     case LM_MIG_READY:
     case LM_MIG_SAVED:
-        if (r->count != 0 || r->arg != 0)
+        if ((r->count & ~(r->type == LM_MIG_READY ? LM_MIG_READY_FLAGS : 0u)) != 0 || r->arg != 0)
             return lm_fail(d, LM_BAD_RECORD, "record type %u: count %u and arg %llu, expected 0", r->type, r->count, (unsigned long long)r->arg);
         want = r->type == LM_MIG_CONTEXT ? LM_MIG_CONTEXT_SIZE
                : r->type == LM_MIG_GO    ? LM_MIG_GO_SIZE

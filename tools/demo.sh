@@ -69,7 +69,7 @@ printf 'listen = 10.88.0.1:8480\ndatabase = ledger.db\nsigning_key = broker.key\
 ip netns exec "$NS" lm-broker --config broker.conf 2>broker.log &
 PIDS+=($!)
 export LM_BROKER=http://10.88.0.1:8480
-for _ in $(seq 200); do in_ns lmctl hosts >/dev/null 2>&1 && break; sleep 0.02; done
+for _ in $(seq 200); do in_ns curl -s -o /dev/null -m 2 "$LM_BROKER/v1/hosts" && break; sleep 0.02; done
 run in_ns lmctl account create --key admin.key --name alice --role buyer --pub alice.key.pub
 run in_ns lmctl account create --key admin.key --name op1 --role operator --pub op1.key.pub
 run in_ns lmctl deposit --key admin.key --account alice --amount 10000
@@ -200,6 +200,16 @@ BVM=$(LM_CONTROL=$W/beta.sock lmctl host ls | awk -v a="${CVM#* }" '$3 == a {pri
 for _ in $(seq 600); do grep -q "compute: result" "beta/vm-$BVM.log" 2>/dev/null && break; sleep 0.1; done
 grep "compute: result" "beta/vm-$BVM.log" || true
 echo "host reference: $("$B/tests/compute_ref" 300000 2000)"
+
+step "13. A checkpoint on disk: web recorded while it serves, restored on beta as a copy with an address of its own"
+run in_ns lmctl checkpoint -o web.ckpt web
+run lmctl restore --check web.ckpt
+run in_ns lmctl restore --to beta web.ckpt | tee restore.txt
+COPY=$(sed -n 's/.* at \([0-9.]*\) (a new identity).*/\1/p' restore.txt)
+echo "the copy answers at $COPY with the memory of the checkpoint; the original serves on at $WEB:"
+run in_ns curl -s "http://$COPY/"
+run in_ns curl -s "http://$WEB/"
+run env LM_CONTROL=$W/beta.sock lmctl host ls
 run in_ns lmctl broker call --key admin.key GET /v1/admin/audit
 echo
 echo "demo: done"

@@ -63,6 +63,8 @@ bool commit_step(void)
         }
         return false;
     }
+    if (mig.readdress && acked)
+        firewall_reset_peers(); /* the child has another address: our peers hear it from us */
     uint64_t in, out, faults = mig.r->cow_faults;
     firewall_counts(&in, &out);
     uint64_t fault_ns = faults ? mig.r->cow_fault_ns * 1000000000ull / boot_info->clock.tsc_hz / faults : 0;

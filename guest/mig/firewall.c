@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lwip/netif.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_active_pcbs */
 #include "mig.h"
 
 static uint8_t peer[4], self_ip[4], self_mac[6];
@@ -92,4 +93,18 @@ void firewall_counts(uint64_t *in, uint64_t *out)
 {
     *in = dropped_in;
     *out = dropped_out;
+}
+
+void firewall_reset_peers(void)
+{
+    net_set_filter(NULL); /* the resets, and nothing else: the workload stays stopped */
+    for (int i = 0; i < 100000; i++) {
+        struct tcp_pcb *p = tcp_active_pcbs;
+        while (p && p == mig.pcb)
+            p = p->next;
+        if (!p)
+            break;
+        tcp_abort(p); /* a RST to the peer; the application hears ERR_ABRT */
+    }
+    net_flush_tx();
 }

@@ -69,7 +69,8 @@ struct mig {
     uint8_t rxbuf[512];
     size_t rx_len;
     bool rx_keyed;
-    bool ready; /* READY arrived */
+    bool ready;     /* READY arrived */
+    bool readdress; /* READY said the child takes a new identity: our connections end here */
     /* progress */
     struct mig_region *r;
     uint64_t npages;  /* RAM pages */
@@ -134,6 +135,9 @@ void firewall_doubt(void);
 /* Has a copy of us (our IP and MAC) announced itself since the firewall went up? Only the
  * child on the new host can: the loader it resumed from used other addresses. */
 bool firewall_announced(void);
+/* A re-addressing move committed: every TCP connection but the migration's ends with a reset
+ * from here (the child answers at another address), the filter lifted for them. */
+void firewall_reset_peers(void);
 
 /* commit.c: END, READY, GO; the child's side. */
 void commit_end(void);   /* everything sent: END, then wait for READY */

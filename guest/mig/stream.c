@@ -40,6 +40,7 @@ static void take_record(const uint8_t *plain, size_t len)
         mig_fail((int)rec.count, "the loader refused: %s", msg);
     } else if (rec.type == LM_MIG_READY && mig.end_sent && !mig.ready) {
         mig.ready = true;
+        mig.readdress = rec.count & LM_MIG_READY_NEW_IDENTITY;
     } else if (rec.type == LM_MIG_SAVED && mig.end_sent && !mig.ready) {
         mig_saved(); /* a recorder kept the stream: no GO, this copy carries on */
     } else {

@@ -58,11 +58,17 @@ enum lm_mig_rec_type {
     LM_MIG_END = 5,     /* count 0, arg 0, body struct lm_mig_totals (24 bytes) */
     LM_MIG_GO = 6,      /* count 0, arg 0, body struct lm_mig_go; secretstream tag FINAL */
     /* loader -> guest */
-    LM_MIG_READY = 0x81, /* count 0, arg 0, body struct lm_mig_totals: all checked, paused */
+    LM_MIG_READY = 0x81, /* count flags (LM_MIG_READY_*), arg 0, body struct lm_mig_totals:
+                          * all checked, paused */
     LM_MIG_ERROR = 0x82, /* count = status code, arg 0, body: message (1..200 bytes) */
     LM_MIG_SAVED = 0x83, /* as READY, from a recorder (lmctl checkpoint): the stream is
                           * saved; the sender ends its final phase and carries on, no GO */
 };
+
+/* READY's flags (its count): the guest resumes with a new identity, the destination's address
+ * and MAC (a re-addressing move: its source ends its own TCP connections with a reset). */
+#define LM_MIG_READY_NEW_IDENTITY 1u
+#define LM_MIG_READY_FLAGS LM_MIG_READY_NEW_IDENTITY
 
 /*
  * The snapshot's context: what the loader needs to hand the VM back to the guest. The CPU

@@ -46,7 +46,7 @@ printf 'listen = 10.79.0.1:8480\ndatabase = ledger.db\nsigning_key = broker.key\
 in_a "$BUILD/bin/lm-broker" --config broker.conf 2>broker.log &
 PIDS+=($!)
 export LM_BROKER=http://10.79.0.1:8480
-for _ in $(seq 200); do in_a "$L" hosts >/dev/null 2>&1 && break; sleep 0.05; done
+for _ in $(seq 200); do in_a curl -s -o /dev/null -m 2 "$LM_BROKER/v1/hosts" && break; sleep 0.05; done
 in_a "$L" account create --key admin.key --name alice --role buyer --pub alice.key.pub >/dev/null &&
     in_a "$L" account create --key admin.key --name op1 --role operator --pub op1.key.pub >/dev/null &&
     in_a "$L" deposit --key admin.key --account alice --amount 1000000 >/dev/null &&

@@ -346,7 +346,7 @@ int cmd_checkpoint(int argc, char **argv)
             break;
         }
     }
-    printf("checkpoint of %s written to %s in %.2f s: %.1f MiB for %llu MiB of RAM (%llu data pages, %llu zero pages named, %u rounds, %llu pages in the final phase)", argv[optind], out_path, secs, r.file_bytes / 1048576.0, (unsigned long long)(mem_size >> 20), (unsigned long long)r.rs.got.data_pages, (unsigned long long)r.rs.got.zero_pages, r.rs.round, (unsigned long long)r.rs.final_pages);
+    printf("checkpoint of %s written to %s in %.2f s: %.1f MiB for %llu MiB of RAM (%llu data pages, %llu zero pages named, %u rounds, %llu pages in the final phase)", argv[optind], out_path, secs, r.file_bytes / 1048576.0, (unsigned long long)(mem_size >> 20), (unsigned long long)r.rs.got.data_pages, (unsigned long long)r.rs.got.zero_pages, r.rs.round + 1, (unsigned long long)r.rs.final_pages);
     if (pause_ms >= 0)
         printf("; the guest paused %.1f ms and runs on", pause_ms);
     printf("\n");

@@ -52,7 +52,8 @@ static const char help[] =
     "       lmctl migrate --owner FILE --resolve [--loader ADDR[:PORT] --loader-pub HEX\n"
     "                     --mig-key FILE | --resume-source] [--timeout S] VM[:PORT]\n"
     "Moves a guest you own (owner= at injection) to another host while it runs: same address,\n"
-    "same connections, same memory. With --to, lmctl buys a checkpoint token for HOST (or takes\n"
+    "same connections, same memory (to a host in another network that re-addresses guests:\n"
+    "an address of that host's, the old connections reset). With --to, lmctl buys a checkpoint token for HOST (or takes\n"
     "--token), pings HOST, checks that HOST's operator vouched for the loader it started, then\n"
     "tells the guest to go there; a live line shows the phase, round, pages, MB/s and dirty\n"
     "pages/s, and a summary ends it. VM is the guest's address, or its name (lmctl locate).\n"
@@ -182,8 +183,10 @@ int lmctl_prepare_destination(const char *to, const char *token_path, const uint
     if (lmctl_do_ping(&host, tok, NULL, 0, 10000, &r, &ms, &tries) != 0)
         return -1;
     if (r.status) {
-        lmctl_err("%s refused the checkpoint token: %s (%s); its log says more", to,
-                  lm_status_name(r.status) ?: "?", lm_status_text(r.status));
+        lmctl_err("%s refused the checkpoint token: %s (%s); its log says more%s", to,
+                  lm_status_name(r.status) ?: "?", lm_status_text(r.status),
+                  r.status == LM_BAD_NETID && ip ? " (a host in another network takes a guest "
+                  "only with readdress = 1 in its config, giving it an address of its own)" : "");
         return -1;
     }
     if (memcmp(r.token_id, tok + LM_TOK_OFF_ID, LM_TOKEN_ID_BYTES) != 0) {
@@ -413,7 +416,7 @@ int cmd_migrate(int argc, char **argv)
                                          {0}};
     const char *owner_path = getenv("LM_OWNER"), *loader = NULL, *mig_key = NULL, *to = NULL;
     const char *token_path = NULL, *url = NULL, *key = NULL, *name = NULL;
-    int have_lpub = 0, quiet = 0, json = 0, resolve = 0, resume_source = 0, c;
+    int have_lpub = 0, quiet = 0, json = 0, resolve = 0, resume_source = 0, readdressed = 0, c;
     uint64_t max_rounds = 0, timeout_s = 20, prepaid = 60, ttl = 3600, prefix = 24, pay_len = 0;
     struct lm_gc_migrate m = {0};
     while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
@@ -547,11 +550,21 @@ int cmd_migrate(int argc, char **argv)
         sodium_memzero(&dt, sizeof dt);
         return LMCTL_MIG_FAILED;
     }
+    /* A host in another network may re-address the guest (its readdress setting): then the
+     * child answers at the loader's address, once the source is gone. */
+    struct sockaddr_in child = vm;
+    memcpy(&child.sin_addr.s_addr, dt.ip, 4);
     int tty = isatty(2) && !quiet;
     uint64_t last_bytes = 0, last_ns = 0, last_answer = lmctl_now_ns(), last_print = 0;
     for (;;) {
         usleep(100000);
         rc = lmctl_guest_command(&o, &vm, LM_GC_STATUS, NULL, 0, 400, &st, &s);
+        if (rc == 1 && child.sin_addr.s_addr != vm.sin_addr.s_addr) {
+            rc = lmctl_guest_command(&o, &child, LM_GC_STATUS, NULL, 0, 400, &st, &s);
+            if (rc == 0 && s.migrations <= before)
+                rc = 1; /* not the child (yet) */
+            readdressed = rc == 0;
+        }
         uint64_t now = lmctl_now_ns();
         if (rc == 0) {
             last_answer = now;
@@ -592,6 +605,8 @@ int cmd_migrate(int argc, char **argv)
     if (json) {
         lmctl_print_status(&s, 1);
     } else {
+        if (readdressed)
+            printf("re-addressed: the guest now answers at %s; its old connections were reset\n", inet_ntoa(child.sin_addr));
         printf("migrated in %.1f ms (%.1f ms as lmctl saw it): downtime %.3f ms as the guest measured it; %.1f MiB sent for %.1f MiB of RAM (%.2f of RAM), %llu zero pages named and not sent, %llu rounds, %llu pages in the final phase, %llu copy-on-write faults\n", f->total_ns / 1e6, (lmctl_now_ns() - t0) / 1e6, f->downtime_ns / 1e6, f->bytes / 1048576.0, f->ram_pages / 256.0, f->ram_pages ? (double)f->bytes / (f->ram_pages * 4096.0) : 0, (unsigned long long)f->zero_pages, (unsigned long long)f->rounds, (unsigned long long)f->final_pages, (unsigned long long)f->cow_faults);
     }
     sodium_memzero(&dt, sizeof dt);

@@ -334,7 +334,7 @@ int cmd_restore(int argc, char **argv)
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
     snprintf(ip, sizeof ip, "%u.%u.%u.%u/%u", h->ipv4[0], h->ipv4[1], h->ipv4[2], h->ipv4[3], h->prefix);
     if (!quiet || check)
-        fprintf(check ? stdout : stderr, "%s: checkpoint of a %llu MiB guest at %s taken %s: %llu records checked (%llu data pages, %llu zero pages named, %u rounds)\n", path, (unsigned long long)(h->mem_size >> 20), ip, when, (unsigned long long)in.records, (unsigned long long)in.r.rs.got.data_pages, (unsigned long long)in.r.rs.got.zero_pages, in.r.rs.round);
+        fprintf(check ? stdout : stderr, "%s: checkpoint of a %llu MiB guest at %s taken %s: %llu records checked (%llu data pages, %llu zero pages named, %u rounds)\n", path, (unsigned long long)(h->mem_size >> 20), ip, when, (unsigned long long)in.records, (unsigned long long)in.r.rs.got.data_pages, (unsigned long long)in.r.rs.got.zero_pages, in.r.rs.round + 1);
     if (check) {
         rc = LMCTL_OK;
         goto out;
