@@ -126,6 +126,8 @@ static void test_rec_parse_accepts(void **state)
         {LM_MIG_END, 0, 0, LM_MIG_TOTALS_SIZE},
         {LM_MIG_GO, 0, 0, LM_MIG_GO_SIZE},
         {LM_MIG_READY, 0, 0, LM_MIG_TOTALS_SIZE},
+        {LM_MIG_READY, LM_MIG_READY_NEW_IDENTITY, 0, LM_MIG_TOTALS_SIZE},
+        {LM_MIG_SAVED, 0, 0, LM_MIG_TOTALS_SIZE},
         {LM_MIG_ERROR, LM_PAGE_RANGE, 0, 1},
         {LM_MIG_ERROR, 0xffffffffu, 0, LM_MIG_ERRMSG_MAX},
     };
@@ -207,7 +209,7 @@ static const struct bad_rec bad_recs[] = {
      "record type 6: body of 31 bytes, expected 32"},
     {"GO body 33", LM_MIG_GO, 0, 0, 0, 0, 33, 0, LM_TRAILING, "body of 33 bytes, expected 32"},
     {"GO with END's body", LM_MIG_GO, 0, 0, 0, 0, 24, 0, LM_TRUNCATED, "expected 32"},
-    {"READY count 1", LM_MIG_READY, 0, 0, 1, 0, 24, 0, LM_BAD_RECORD, "record type 129: count 1"},
+    {"READY count 2 (an unknown flag)", LM_MIG_READY, 0, 0, 2, 0, 24, 0, LM_BAD_RECORD, "record type 129: count 2"},
     {"READY body 23", LM_MIG_READY, 0, 0, 0, 0, 23, 0, LM_TRUNCATED,
      "record type 129: body of 23 bytes, expected 24"},
     {"READY body 32", LM_MIG_READY, 0, 0, 0, 0, 32, 0, LM_TRAILING, "expected 24"},
