@@ -1,6 +1,6 @@
 /*
  * The control socket: a UNIX stream socket only root may use (mode 0600 and SO_PEERCRED).
- * One command per connection, one JSON answer: "status", "ls", "kill ID".
+ * One command per connection, one JSON answer: "status", "ls", "kill ID", "evict ID MS".
  */
 #include <errno.h>
 #include <jansson.h>
@@ -76,7 +76,21 @@ static json_t *command(const struct em_config *c, char *line)
         vm_destroy(v, "killed by the operator");
         return json_pack("{s:I s:s}", "killed", (json_int_t)id, "state", vm_state_name(v->state));
     }
-    return json_pack("{s:s}", "error", "unknown command (status, ls, kill ID)");
+    if (!strncmp(line, "evict ", 6)) {
+        char *end;
+        unsigned long long id = strtoull(line + 6, &end, 10), ms = 0;
+        if (*end == ' ')
+            ms = strtoull(end + 1, &end, 10);
+        struct vm *v = *end ? NULL : vm_find_id(id);
+        struct lm_diag d;
+        if (!v)
+            return json_pack("{s:s}", "error", "no such VM (evict ID MS)");
+        if (evict_vm(v, ms, &d) != 0)
+            return json_pack("{s:s}", "error", d.msg);
+        return json_pack("{s:I s:I s:s}", "evicted", (json_int_t)id, "within_ms", (json_int_t)ms,
+                         "state", vm_state_name(v->state));
+    }
+    return json_pack("{s:s}", "error", "unknown command (status, ls, kill ID, evict ID MS)");
 }
 
 void control_handle(const struct em_config *c, int listen_fd)

@@ -59,6 +59,12 @@ struct em_config {
 };
 int config_load(const char *path, struct em_config *c, struct lm_diag *d);
 
+
+/* spawn.c: fork and exec path with argv and envp, the agent going on at once; the child's
+ * stdout and stderr append to log, fd3/fd4 (or -1) become its fds 3 and 4. The pid, or -1. */
+int em_spawn(const char *path, char *const argv[], char *const envp[], const char *log,
+             int fd3, int fd4);
+
 /* overlay.c: the VXLAN devices (lmvxVNI) joining this host's bridge to other clusters' over
  * the underlay, made with iproute2's `ip` at start and removed at exit. */
 int overlay_up(const struct em_config *c);
@@ -147,6 +153,7 @@ struct vm {
     uint8_t loader_pub[32];        /* a checkpoint loader's X25519 key, vouched for at the ping */
     char log_path[256];
     uint32_t settled_index;        /* 1 + the last index sent to the broker; 0: none yet */
+    uint64_t evict_deadline_ns;    /* evicted: reclaimed at this time unless gone; 0: not */
 };
 struct vm *vm_find_token(const uint8_t id[LM_TOKEN_ID_BYTES]);
 struct vm *vm_find_id(uint64_t id);
@@ -213,5 +220,11 @@ unsigned settle_pending(void);
 /* control.c: the root-only UNIX socket for lmctl host. */
 int control_open(const struct em_config *c);
 void control_handle(const struct em_config *c, int listen_fd);
+
+/* evict.c: the operator asks a VM to leave (lmctl host evict): its guest is told the deadline
+ * through host events; at the deadline a VM still here (and not migrating out) is reclaimed
+ * like an unpaid one. 0, or -1 with why in d. */
+int evict_vm(struct vm *v, uint64_t within_ms, struct lm_diag *d);
+void evict_tick(uint64_t now_ns);
 
 #endif

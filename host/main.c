@@ -332,8 +332,10 @@ int main(int argc, char **argv)
                 control_handle(&cfg, ctl_fd);
             } else if (fd == tick_fd) {
                 uint64_t ticks;
-                if (read(tick_fd, &ticks, sizeof ticks) > 0)
+                if (read(tick_fd, &ticks, sizeof ticks) > 0) {
                     credit_tick(&cfg, lm_now_ns());
+                    evict_tick(lm_now_ns());
+                }
                 if (cfg.settle_interval_s &&
                     lm_now_ns() - last_settle >= cfg.settle_interval_s * 1000000000ull) {
                     last_settle = lm_now_ns();

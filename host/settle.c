@@ -6,9 +6,8 @@
  * often a link is presented, so a retry is always safe. Results go to state_dir/settle.log.
  * The same children carry the agent's other calls to the broker (locate.c).
  */
-#include <fcntl.h>
+#include <errno.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -44,23 +43,9 @@ static int spawn_lmctl(const struct em_config *c, char **argv, uint64_t vm, uint
     }
     char log[256];
     snprintf(log, sizeof log, "%s/settle.log", c->state_dir);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0640);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawnattr_t at;
-    posix_spawnattr_init(&at);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    int pid, rc = posix_spawn(&pid, c->lmctl, &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    if (rc != 0) {
-        lm_err("broker: cannot run %s: %s", c->lmctl, strerror(rc));
+    int pid = em_spawn(c->lmctl, argv, environ, log, -1, -1);
+    if (pid < 0) {
+        lm_err("broker: cannot run %s: %s", c->lmctl, strerror(errno));
         return -1;
     }
     pending[slot].pid = pid;

@@ -159,6 +159,7 @@ void lm_gc_status_encode(const struct lm_gc_status *s, uint8_t out[LM_GC_STATUS_
     for (size_t i = 0; i < 11; i++)
         lm_put64(out + fig_off + 8 * i, w[i]);
     lm_put32(out + fig_off + 88, s->status);
+    lm_put32(out + fig_off + 92, s->evict_ms);
     size_t n = strnlen(s->error, LM_GC_ERROR_MAX - 1);
     memcpy(out + fig_off + 96, s->error, n);
 }
@@ -167,8 +168,6 @@ int lm_gc_status_decode(const uint8_t *b, size_t len, struct lm_gc_status *s, st
 {
     if (len != LM_GC_STATUS_SIZE)
         return lm_fail(d, len < LM_GC_STATUS_SIZE ? LM_TRUNCATED : LM_TRAILING, "status: %zu bytes, expected %d", len, LM_GC_STATUS_SIZE);
-    if (lm_get32(b + fig_off + 92) != 0)
-        return lm_fail(d, LM_RESERVED_NONZERO, "status: reserved bytes are not zero");
     s->phase = lm_get32(b);
     s->round = lm_get32(b + 4);
     uint64_t *v[] = {&s->pages_sent, &s->pages_round, &s->bytes, &s->elapsed_ns,
@@ -182,6 +181,7 @@ int lm_gc_status_decode(const uint8_t *b, size_t len, struct lm_gc_status *s, st
     for (size_t i = 0; i < 11; i++)
         *w[i] = lm_get64(b + fig_off + 8 * i);
     s->status = lm_get32(b + fig_off + 88);
+    s->evict_ms = lm_get32(b + fig_off + 92);
     memcpy(s->error, b + fig_off + 96, LM_GC_ERROR_MAX);
     s->error[LM_GC_ERROR_MAX - 1] = '\0';
     for (char *p = s->error; *p; p++)

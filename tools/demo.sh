@@ -15,12 +15,12 @@ PIDS=()
 cleanup() {
     local rc=$?
     if [ "$rc" -ne 0 ]; then # what the hosts said last: the cause is usually there
-        for f in evilman.log beta.log state/settle.log beta/settle.log; do
+        for f in evilman.log beta.log gamma.log state/settle.log beta/settle.log; do
             [ -s "$W/$f" ] || continue
             echo "demo: failed (exit $rc); the last lines of $f:" >&2
             tail -25 "$W/$f" | sed 's/^/    /' >&2
         done
-        for f in "$W"/state/vm-*.log "$W"/beta/vm-*.log; do
+        for f in "$W"/state/vm-*.log "$W"/beta/vm-*.log "$W"/gamma/vm-*.log; do
             grep -q "error" "$f" 2>/dev/null || continue
             echo "demo: ${f#"$W"/} says:" >&2
             grep -v "^mig: \|^pay" "$f" | tail -25 | sed 's/^/    /' >&2
@@ -30,6 +30,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     ip netns del "$NS" 2>/dev/null || true
     ip netns del "lmdemob$$" 2>/dev/null || true
+    ip netns del "lmdemoc$$" 2>/dev/null || true
     rm -rf "$W"
 }
 trap cleanup EXIT
@@ -94,6 +95,8 @@ grace_ms = 2000
 low_credit_ms = 2500
 control = $W/evilman.sock
 state_dir = $W/state
+# chapter 14: a VXLAN to gamma, the host of cluster two (10.89.0.0/24), over a routed link
+overlay = 42 10.87.0.2 10.89.0.0/24
 CONF
 cat evilman.conf
 ip netns exec "$NS" evilman --config evilman.conf 2>evilman.log &
@@ -153,7 +156,8 @@ run in_ns lmctl host-register --key op1.key --name beta --address 10.88.0.2 --po
 sed -e 's/^listen = .*/listen = 10.88.0.2:7777/' -e 's/^host_name = .*/host_name = beta/' \
     -e 's|^bridge_ip = .*|bridge_ip = 10.88.0.2/24|' -e 's/^pool = .*/pool = 10.88.0.100-10.88.0.149/' \
     -e "s|^control = .*|control = $W/beta.sock|" -e "s|^state_dir = .*|state_dir = $W/beta|" \
-    evilman.conf >beta.conf
+    -e '/^overlay = /d' -e '/^# chapter 14/d' evilman.conf >beta.conf
+echo "readdress = 1 # a guest from another cluster takes an address of beta's" >>beta.conf
 ip netns exec "$NSB" evilman --config beta.conf 2>beta.log &
 PIDS+=($!)
 for _ in $(seq 200); do [ -S beta.sock ] && break; sleep 0.02; done
@@ -210,6 +214,60 @@ echo "the copy answers at $COPY with the memory of the checkpoint; the original 
 run in_ns curl -s "http://$COPY/"
 run in_ns curl -s "http://$WEB/"
 run env LM_CONTROL=$W/beta.sock lmctl host ls
+
+step "14. Two clusters: gamma's network 10.89.0.0/24 is routed to alpha's; their agents join the bridges with a VXLAN"
+NSC=lmdemoc$$
+in_c() { ip netns exec "$NSC" "$@"; }
+ip netns add "$NSC"
+in_c ip link set lo up
+in_c ip link add br0 type bridge
+in_c ip addr add 10.89.0.1/24 dev br0
+in_c ip link set br0 up
+in_ns ip link add wan type veth peer name wanc
+in_ns ip link set wanc netns "$NSC"
+in_c ip link set wanc name wan
+in_ns ip addr add 10.87.0.1/30 dev wan
+in_c ip addr add 10.87.0.2/30 dev wan
+in_ns ip link set wan mtu 1600 up # VXLAN adds 50 bytes to the guests' 1500
+in_c ip link set wan mtu 1600 up
+in_ns ip route add 10.89.0.0/24 via 10.87.0.2
+in_c ip route add 10.88.0.0/24 via 10.87.0.1
+ip netns exec "$NSB" ip route add 10.89.0.0/24 via 10.88.0.1
+in_ns sysctl -qw net.ipv4.ip_forward=1
+in_c sysctl -qw net.ipv4.ip_forward=1
+run in_ns lmctl host-register --key op1.key --name gamma --cluster two --address 10.89.0.1 \
+    --port 7777 --price 2 --unit-ms 1000
+sed -e 's/^listen = .*/listen = 10.89.0.1:7777/' -e 's/^host_name = .*/host_name = gamma/' \
+    -e 's|^bridge_ip = .*|bridge_ip = 10.89.0.1/24|' -e 's/^pool = .*/pool = 10.89.0.10-10.89.0.49/' \
+    -e "s|^control = .*|control = $W/gamma.sock|" -e "s|^state_dir = .*|state_dir = $W/gamma|" \
+    -e 's|^overlay = .*|overlay = 42 10.87.0.1 10.88.0.0/24|' -e '/^# chapter 14/d' evilman.conf >gamma.conf
+echo "cluster = two" >>gamma.conf
+grep overlay gamma.conf
+in_c evilman --config gamma.conf 2>gamma.log &
+PIDS+=($!)
+for _ in $(seq 200); do [ -S gamma.sock ] && break; sleep 0.02; done
+in_c ip -d -o link show lmvx42 | grep -o "vxlan id 42 remote [0-9.]*"
+echo "(1) over the overlay web keeps its address and connections: wrk runs through the move"
+in_ns wrk -t2 -c8 -d6s "http://$WEB/" >wrk-cl.txt 2>&1 &
+WRK=$!
+sleep 1
+run in_ns lmctl migrate --to gamma --quiet web
+wait $WRK || true
+grep -E "requests in|errors" wrk-cl.txt || true
+located() { for _ in $(seq 50); do in_ns lmctl locate "$1" 2>/dev/null | grep -q "host $2 " && return; sleep 0.1; done; }
+located web gamma || true
+run in_ns lmctl locate web
+echo "(2) without an overlay: a guest born on gamma moves to beta, which re-addresses it"
+run in_ns lmctl buy --host gamma --mem 64 --image "$KERNEL" --prepaid 600 --name svc -o svc.tok
+run in_ns lmctl run 10.89.0.1 svc.tok "$KERNEL" --cmdline "app=http $OWNER" --wait-tcp 80
+run in_ns lmctl migrate --to beta --quiet svc
+located svc beta || true
+run in_ns lmctl locate svc
+SVC=$(in_ns lmctl locate svc | sed -n 's/.* address \([0-9.]*\),.*/\1/p')
+run in_ns curl -s "http://$SVC/"
+echo "(3) the checkpoint of chapter 13 restored on a third host, gamma, in the other cluster"
+run in_ns lmctl restore --to gamma web.ckpt
+run env LM_CONTROL=$W/gamma.sock lmctl host ls
 run in_ns lmctl broker call --key admin.key GET /v1/admin/audit
 echo
 echo "demo: done"

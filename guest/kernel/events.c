@@ -22,10 +22,21 @@ void events_fetch(void)
         printf("host: credit gone, %llu ms of grace before the VM is reclaimed\n",
                (unsigned long long)a.grace_ms);
     }
+    if (a.pending & LM_EVENT_EVICT) {
+        state.evict_deadline_ns = clock_ns() + (uint64_t)a.evict_ms * 1000000ull;
+        printf("host: evicted: the host reclaims this VM in %u ms unless it leaves (its owner "
+               "sees it in status)\n", a.evict_ms);
+    }
     if ((a.pending & LM_EVENT_CREDIT) && a.credit_ms > 0)
         state.in_grace = false;
     if (a.pending & (LM_EVENT_CREDIT_LOW | LM_EVENT_GRACE))
         payagent_urgent();
+}
+
+void events_moved(void)
+{
+    struct host_state fresh = {0}; /* the old host's word about credit and eviction */
+    state = fresh;
 }
 
 const struct host_state *events_state(void)

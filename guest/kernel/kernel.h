@@ -67,9 +67,11 @@ struct host_state {
     bool known, in_grace;
     uint64_t credit_ms, grace_ms;
     unsigned warnings;
+    uint64_t evict_deadline_ns; /* evicted: leave before this (clock_ns); 0 when not */
 };
 void events_fetch(void); /* after the poll hypercall reports LM_POLL_EVENT */
 const struct host_state *events_state(void);
+void events_moved(void); /* on a new host: what the old one said no longer holds */
 
 /* payagent.c: the guest pays its own host (pay_seed= ... on the command line). */
 void payagent_init(void);

@@ -90,6 +90,7 @@ void commit_child(void)
     if (new_identity)
         boot_info->net = bi->net;
     firewall_down();
+    events_moved();
     stream_close(true); /* the parent's connection: gone with the parent, no RST */
     net_resume(new_identity);
     /* A self-paying guest pays its new host from the chain the owner bought with the token

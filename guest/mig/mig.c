@@ -215,6 +215,8 @@ void mig_status(struct lm_gc_status *s)
                                      f->zero_pages, f->ram_pages, f->rounds, f->final_pages,
                                      f->cow_faults, f->fw_in, f->fw_out};
     s->status = (uint32_t)mig.status;
+    uint64_t evict = events_state()->evict_deadline_ns, now = clock_ns();
+    s->evict_ms = !evict ? 0 : evict > now ? (uint32_t)((evict - now) / 1000000) + 1 : 1;
     memcpy(s->error, mig.error, sizeof s->error);
 }
 

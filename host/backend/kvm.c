@@ -3,13 +3,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../evilman.h"
 #include "backend.h"
 #include "laundromat/util.h"
 
@@ -36,31 +36,15 @@ static int kvm_create(const struct vm_spec *s, struct vm_handle *h, struct lm_di
                     "--mac", mac, "--commitment", commit, "--ctl-fd", "4", "-c",
                     (char *)s->cmdline, s->loader ? "--loader" : (char *)s->kernel,
                     s->loader ? (char *)s->kernel : NULL, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, s->log_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_adddup2(&fa, s->tap_fd, 3);
-    posix_spawn_file_actions_adddup2(&fa, s->ctl_fd, 4);
-    posix_spawnattr_t at;
-    posix_spawnattr_init(&at);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&at, &none); /* the agent blocks signals for its signalfd */
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    sigset_t all;
-    sigfillset(&all);
-    posix_spawnattr_setsigdefault(&at, &all);
+    if (access(vmm_path, X_OK) != 0)
+        return lm_fail(d, LM_INTERNAL, "cannot start %s: %s (the vmm setting names the monitor)", vmm_path, strerror(errno));
     /* A loader's secret key goes in the environment (private to the process), not argv. */
     size_t nenv = 0;
     while (environ[nenv])
         nenv++;
     char **envp = calloc(nenv + 2, sizeof *envp), keyvar[16 + 65];
-    if (!envp) {
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&at);
+    if (!envp)
         return lm_fail(d, LM_INTERNAL, "out of memory");
-    }
     size_t k = 0;
     for (size_t i = 0; i < nenv; i++)
         if (strncmp(environ[i], "LM_LOADER_KEY=", 14) != 0)
@@ -70,13 +54,12 @@ static int kvm_create(const struct vm_spec *s, struct vm_handle *h, struct lm_di
         lm_hex_encode(s->loader_key, 32, keyvar + 14);
         envp[k++] = keyvar;
     }
-    int rc = posix_spawn(&h->pid, vmm_path, &fa, &at, argv, envp);
+    h->pid = em_spawn(vmm_path, argv, envp, s->log_path, s->tap_fd, s->ctl_fd);
+    int err = errno;
     sodium_memzero(keyvar, sizeof keyvar);
     free(envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    if (rc != 0)
-        return lm_fail(d, LM_INTERNAL, "cannot start %s: %s", vmm_path, strerror(rc));
+    if (h->pid < 0)
+        return lm_fail(d, LM_INTERNAL, "cannot start %s: %s", vmm_path, strerror(err));
     return 0;
 }
 

@@ -26,6 +26,11 @@ void ctl_drain(struct vm *vm)
             vm->ctl_fd = -1;
             return;
         }
+        if (n == sizeof m && m.type == LM_CTL_EVICT) {
+            vm->events |= LM_EVENT_EVICT;
+            vm->evict_ms = m.grace_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)m.grace_ms;
+            continue;
+        }
         if (n != sizeof m || m.type != LM_CTL_CREDIT ||
             (m.events & ~(LM_EVENT_CREDIT_LOW | LM_EVENT_GRACE | LM_EVENT_CREDIT))) {
             lm_warn("control socket: ignoring a malformed %zd-byte message (type %u)", n,

@@ -147,7 +147,7 @@ static void hc_events(struct vm *vm, uint32_t gpa)
         return;
     ctl_drain(vm);
     g->pending = vm->events;
-    g->reserved = 0;
+    g->evict_ms = vm->evict_ms;
     g->credit_ms = vm->credit_ms;
     g->grace_ms = vm->grace_ms;
     vm->events = 0;

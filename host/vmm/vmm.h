@@ -31,6 +31,7 @@ struct vm {
     int ctl_fd;              /* the agent's control socket, or -1 */
     uint32_t events;         /* LM_EVENT_* bits not yet read by the guest */
     uint64_t credit_ms, grace_ms;
+    uint32_t evict_ms; /* evicted: time left when the agent said so (0: not evicted) */
     struct kvm_run *run;
     size_t run_size;
     uint64_t tsc_hz;

@@ -207,13 +207,14 @@ struct lm_hc_exec {
 /* LM_HC_EVENTS: what the host wants the guest to know; pending bits clear when read. */
 struct lm_hc_events {
     uint32_t pending;   /* LM_EVENT_* bits */
-    uint32_t reserved;
+    uint32_t evict_ms;  /* evicted: time left, as of the host's word, before it reclaims the VM */
     uint64_t credit_ms; /* VM time left, as of the last update from the host */
     uint64_t grace_ms;  /* once credit is gone: time left before the VM is reclaimed */
 };
 #define LM_EVENT_CREDIT_LOW 1u /* pay soon */
 #define LM_EVENT_GRACE 2u      /* credit is gone: pay or migrate within grace_ms */
 #define LM_EVENT_CREDIT 4u     /* credit changed (a payment arrived) */
+#define LM_EVENT_EVICT 8u      /* the host wants the VM gone: leave (migrate) within evict_ms */
 
 /* LM_HC_NOTICE: what the guest is doing, for its host's accounting and listing. */
 struct lm_hc_notice {

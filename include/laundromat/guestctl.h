@@ -83,6 +83,7 @@ struct lm_gc_status {
     uint64_t migrations, uptime_ns;
     struct lm_gc_figures last; /* the last completed migration (the child's view) */
     uint32_t status;           /* LM_* of the last failure, 0 if none */
+    uint32_t evict_ms;         /* its host evicted it: time left to leave; 0 if not */
     char error[LM_GC_ERROR_MAX];
 };
 #define LM_GC_STATUS_SIZE (8 + 8 * 8 + 11 * 8 + 8 + LM_GC_ERROR_MAX)

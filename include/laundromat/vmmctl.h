@@ -12,6 +12,7 @@ enum lm_ctl_type {
     LM_CTL_CREDIT = 1, /* agent -> monitor: credit state; events = LM_EVENT_* bits to raise */
     LM_CTL_BOOTED = 2, /* monitor -> agent: the loader handed over to the loaded kernel */
     LM_CTL_NOTICE = 3, /* monitor -> agent: the guest's LM_HC_NOTICE; events = LM_NOTICE_* */
+    LM_CTL_EVICT = 4,  /* agent -> monitor: evicted, grace_ms = time left (LM_EVENT_EVICT) */
 };
 
 struct lm_ctl_msg {

@@ -8,74 +8,11 @@
 . "$(dirname "$0")/tap.bash"
 require_net
 command -v curl >/dev/null || skip_or_fail "no curl (make deps installs it)"
-L=$LMCTL
-EM=$BUILD/bin/evilman
-KERNEL=$BUILD/guest/kernel.elf
-A=lmcka$$ B=lmckb$$
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    ip netns del "$A" 2>/dev/null
-    ip netns del "$B" 2>/dev/null
-    rm -rf "$SCRATCH"
-}
-trap cleanup EXIT
-cd "$SCRATCH"
-in_a() { ip netns exec "$A" "$@"; }
-host_a() { LM_CONTROL=$SCRATCH/alpha.sock "$L" host "$@"; }
-host_b() { LM_CONTROL=$SCRATCH/beta.sock "$L" host "$@"; }
-
-ip netns add "$A" && ip netns add "$B" &&
-    in_a ip link set lo up && ip netns exec "$B" ip link set lo up &&
-    in_a ip link add br0 type bridge && ip netns exec "$B" ip link add br0 type bridge &&
-    in_a ip link add vx type veth peer name vy && in_a ip link set vy netns "$B" &&
-    in_a ip link set vx master br0 && ip netns exec "$B" ip link set vy master br0 &&
-    in_a ip addr add 10.78.0.1/24 dev br0 && ip netns exec "$B" ip addr add 10.78.0.2/24 dev br0 &&
-    in_a ip link set br0 up && ip netns exec "$B" ip link set br0 up && in_a ip link set vx up &&
-    ip netns exec "$B" ip link set vy up ||
-    { not_ok "two namespaces joined on one segment"; done_testing; exit 1; }
-
-for k in broker admin alice op1 owner other; do "$L" keygen $k.key >/dev/null; done
-printf 'listen = 10.78.0.1:8480\ndatabase = ledger.db\nsigning_key = broker.key\nadmin_key = admin.key.pub\n' >broker.conf
-in_a "$BUILD/bin/lm-broker" --config broker.conf 2>broker.log &
-PIDS+=($!)
-export LM_BROKER=http://10.78.0.1:8480 LM_KEY=alice.key LM_OWNER=$SCRATCH/owner.key
-for _ in $(seq 200); do in_a curl -s -o /dev/null -m 2 "$LM_BROKER/v1/hosts" && break; sleep 0.05; done
-in_a "$L" account create --key admin.key --name alice --role buyer --pub alice.key.pub >/dev/null &&
-    in_a "$L" account create --key admin.key --name op1 --role operator --pub op1.key.pub >/dev/null &&
-    in_a "$L" deposit --key admin.key --account alice --amount 1000000 >/dev/null &&
-    in_a "$L" host-register --key op1.key --name alpha --address 10.78.0.1 --port 7777 --price 1 --unit-ms 1000 >/dev/null &&
-    in_a "$L" host-register --key op1.key --name beta --address 10.78.0.2 --port 7777 --price 1 --unit-ms 1000 >/dev/null ||
-    { not_ok "broker accounts and hosts"; sed 's/^/# /' broker.log | tail; done_testing; exit 1; }
-
-agent() { # name, own address, pool, namespace
-    cat >"$1.conf" <<CONF
-listen = $2:7777
-host_name = $1
-broker_key = $SCRATCH/broker.key.pub
-bridge = br0
-bridge_ip = $2/24
-pool = $3
-max_vms = 4
-max_mem_mib = 128
-total_mem_mib = 512
-loader = $BUILD/bootloader/loader.elf
-vmm = $BUILD/bin/lm-vmm
-lmctl = $L
-broker_url = $LM_BROKER
-operator_key = $SCRATCH/op1.key
-loader_wait_s = 20
-control = $SCRATCH/$1.sock
-state_dir = $SCRATCH/$1
-CONF
-    ip netns exec "$4" "$EM" --config "$1.conf" 2>"$1.log" &
-    PIDS+=($!)
-    for _ in $(seq 200); do [ -S "$1.sock" ] && break; sleep 0.05; done
-}
-agent alpha 10.78.0.1 10.78.0.10-10.78.0.49 "$A"
-agent beta 10.78.0.2 10.78.0.50-10.78.0.89 "$B"
-OWNER=$("$L" owner-cmdline --owner owner.key)
+. "$(dirname "$0")/hosts.bash"
+hosts_segment 10.78.0
+hosts_broker 10.78.0.1 alpha=10.78.0.1 beta=10.78.0.2
+hosts_agent alpha 10.78.0.1 10.78.0.10-10.78.0.49 "$A"
+hosts_agent beta 10.78.0.2 10.78.0.50-10.78.0.89 "$B"
 vm_log() { # host, address: the console of the VM at that address
     local id
     id=$(host_"$1" ls | awk -v a="$2" '$3 == a {print $1}' | tail -1)
@@ -176,4 +113,29 @@ n3=$(counter "$WRVM")
     ok "the restored copy serves at $WRVM with the checkpoint's memory (its counter: $n3)" ||
     not_ok "restored copy at '$WRVM': counter '$n3' (checkpoint after $n1, original $n2)"
 expect "the original serves on at its own address" 0 "requests:" -- in_a curl -sS -m 5 "http://$WVM/"
+
+# Eviction: the operator asks a VM to leave; its guest and its owner hear the deadline. Nobody
+# acts on the first: it is reclaimed at the deadline. The owner of the second moves it.
+boot_web() { # token file: boots an HTTP guest on alpha, prints "ID ADDRESS"
+    in_a "$L" buy --host alpha --mem 64 --image "$KERNEL" --prepaid 900 -o "$1" >/dev/null 2>&1
+    in_a "$L" run 10.78.0.1 "$1" "$KERNEL" --cmdline "app=http $OWNER" --wait-tcp 80 >/dev/null 2>&1
+    host_a ls | awk '$2 == "running" {print $1" "$3}' | tail -1
+}
+e1=$(boot_web e1.tok)
+expect "lmctl host evict VM --within 3s" 0 "\"evicted\": ${e1% *}" -- host_a --json evict "${e1% *}" --within 3s
+expect "its owner sees it in status" 0 "evicted: its host reclaims it in [0-9.]+ s" -- in_a "$L" status "${e1#* }"
+expect "its guest heard it" 0 "host: evicted: the host reclaims this VM in" -- cat "alpha/vm-${e1% *}.log"
+for _ in $(seq 100); do grep -q "VM ${e1% *} ended" alpha.log && break; sleep 0.1; done
+expect "nobody moved it: reclaimed at the deadline" 0 "VM ${e1% *}: destroying: evicted: it had not left by its deadline" -- cat alpha.log
+expect "an unknown VM cannot be evicted" 1 "no such VM" -- host_a evict 999 --within 1s
+expect "a bad duration is refused" 2 "a duration such as 30s" -- host_a evict 1 --within soon
+e2=$(boot_web e2.tok)
+host_a evict "${e2% *}" --within 60s >/dev/null
+for _ in $(seq 50); do in_a "$L" status "${e2#* }" 2>/dev/null | grep -q "^evicted:" && break; sleep 0.1; done
+expect "its owner, seeing the eviction, moves it to beta" 0 "migrated in" -- in_a "$L" migrate --to beta --quiet "${e2#* }"
+for _ in $(seq 100); do grep -q "VM ${e2% *} ended" alpha.log && break; sleep 0.1; done
+expect "alpha ended it as migrated, not evicted" 0 "VM ${e2% *} ended \(migrated\)" -- cat alpha.log
+grep -q "VM ${e2% *}: destroying: evicted" alpha.log && not_ok "alpha reclaimed the VM that left" || ok "alpha did not reclaim the VM that left"
+in_a "$L" status "${e2#* }" 2>&1 | grep -q "^evicted" && not_ok "on beta it still thinks it is evicted" ||
+    ok "on beta the old host's eviction no longer holds"
 done_testing

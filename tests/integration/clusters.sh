@@ -9,81 +9,13 @@
 . "$(dirname "$0")/tap.bash"
 require_net
 command -v curl >/dev/null || skip_or_fail "no curl (make deps installs it)"
-L=$LMCTL
-EM=$BUILD/bin/evilman
-KERNEL=$BUILD/guest/kernel.elf
-A=lmcla$$ B=lmclb$$
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    ip netns del "$A" 2>/dev/null
-    ip netns del "$B" 2>/dev/null
-    rm -rf "$SCRATCH"
-}
-trap cleanup EXIT
-cd "$SCRATCH"
-in_a() { ip netns exec "$A" "$@"; }
-in_b() { ip netns exec "$B" "$@"; }
-host_a() { LM_CONTROL=$SCRATCH/alpha.sock "$L" host "$@"; }
-host_b() { LM_CONTROL=$SCRATCH/beta.sock "$L" host "$@"; }
-
+. "$(dirname "$0")/hosts.bash"
 # Two clusters: 10.61.0.0/24 behind alpha, 10.62.0.0/24 behind beta, routed over 10.60.0.0/30.
-ip netns add "$A" && ip netns add "$B" &&
-    in_a ip link set lo up && in_b ip link set lo up &&
-    in_a ip link add br0 type bridge && in_b ip link add br0 type bridge &&
-    in_a ip addr add 10.61.0.1/24 dev br0 && in_b ip addr add 10.62.0.1/24 dev br0 &&
-    in_a ip link set br0 up && in_b ip link set br0 up &&
-    in_a ip link add wan type veth peer name wan2 && in_a ip link set wan2 netns "$B" &&
-    in_b ip link set wan2 name wan && in_a ip addr add 10.60.0.1/30 dev wan &&
-    in_b ip addr add 10.60.0.2/30 dev wan && in_a ip link set wan up && in_b ip link set wan up &&
-    in_a ip route add 10.62.0.0/24 via 10.60.0.2 && in_b ip route add 10.61.0.0/24 via 10.60.0.1 &&
-    in_a sysctl -qw net.ipv4.ip_forward=1 && in_b sysctl -qw net.ipv4.ip_forward=1 ||
-    { not_ok "two clusters with a routed link"; done_testing; exit 1; }
+hosts_routed 10.61.0 10.62.0
 expect "the clusters route to each other" 0 "1 received" -- in_a ping -c 1 -W 2 10.62.0.1
-
-for k in broker admin alice op1 owner; do "$L" keygen $k.key >/dev/null; done
-printf 'listen = 10.61.0.1:8480\ndatabase = ledger.db\nsigning_key = broker.key\nadmin_key = admin.key.pub\n' >broker.conf
-in_a "$BUILD/bin/lm-broker" --config broker.conf 2>broker.log &
-PIDS+=($!)
-export LM_BROKER=http://10.61.0.1:8480 LM_KEY=alice.key LM_OWNER=$SCRATCH/owner.key
-for _ in $(seq 200); do in_a curl -s -o /dev/null -m 2 "$LM_BROKER/v1/hosts" && break; sleep 0.05; done
-in_a "$L" account create --key admin.key --name alice --role buyer --pub alice.key.pub >/dev/null &&
-    in_a "$L" account create --key admin.key --name op1 --role operator --pub op1.key.pub >/dev/null &&
-    in_a "$L" deposit --key admin.key --account alice --amount 1000000 >/dev/null &&
-    in_a "$L" host-register --key op1.key --name alpha --cluster one --address 10.61.0.1 --port 7777 --price 1 --unit-ms 1000 >/dev/null &&
-    in_a "$L" host-register --key op1.key --name beta --cluster two --address 10.62.0.1 --port 7777 --price 1 --unit-ms 1000 >/dev/null ||
-    { not_ok "broker accounts and hosts"; sed 's/^/# /' broker.log | tail; done_testing; exit 1; }
-
-agent() { # name, own address, pool, namespace, cluster, readdress
-    cat >"$1.conf" <<CONF
-listen = $2:7777
-host_name = $1
-cluster = $5
-readdress = $6
-broker_key = $SCRATCH/broker.key.pub
-bridge = br0
-bridge_ip = $2/24
-pool = $3
-max_vms = 4
-max_mem_mib = 128
-total_mem_mib = 512
-loader = $BUILD/bootloader/loader.elf
-vmm = $BUILD/bin/lm-vmm
-lmctl = $L
-broker_url = $LM_BROKER
-operator_key = $SCRATCH/op1.key
-loader_wait_s = 20
-control = $SCRATCH/$1.sock
-state_dir = $SCRATCH/$1
-CONF
-    ip netns exec "$4" "$EM" --config "$1.conf" 2>"$1.log" &
-    PIDS+=($!)
-    for _ in $(seq 200); do [ -S "$1.sock" ] && break; sleep 0.05; done
-}
-agent alpha 10.61.0.1 10.61.0.10-10.61.0.49 "$A" one 0
-agent beta 10.62.0.1 10.62.0.10-10.62.0.49 "$B" two 1
-OWNER=$("$L" owner-cmdline --owner owner.key)
+hosts_broker 10.61.0.1 alpha=10.61.0.1/one beta=10.62.0.1/two
+hosts_agent alpha 10.61.0.1 10.61.0.10-10.61.0.49 "$A" "cluster = one" "readdress = 0"
+hosts_agent beta 10.62.0.1 10.62.0.10-10.62.0.49 "$B" "cluster = two" "readdress = 1"
 
 in_a "$L" buy --host alpha --mem 64 --image "$KERNEL" --prepaid 900 --name web -o web.tok 2>/dev/null
 expect "a guest serving HTTP boots in cluster one" 0 "total:" -- \

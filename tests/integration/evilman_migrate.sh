@@ -187,7 +187,9 @@ for i in $(seq "$PINGPONG"); do
     if ! in_a "$L" migrate --to $next --quiet "$VM" >pp.txt 2>&1; then
         sed 's/^/# /' pp.txt | tail -5
         for h in alpha beta; do
-            echo "# $h's agent: $(kill -0 "${PIDS[$([ $h = alpha ] && echo 1 || echo 2)]}" 2>/dev/null && echo alive || echo gone); its log ends:"
+            pid=${PIDS[$([ $h = alpha ] && echo 1 || echo 2)]}
+            echo "# $h's agent: $(kill -0 "$pid" 2>/dev/null && echo "alive, in $(cat /proc/"$pid"/wchan 2>/dev/null), $(ls /proc/"$pid"/task 2>/dev/null | wc -l) threads, children: $(pgrep -P "$pid" -l 2>/dev/null | tr '\n' ' ')" || echo gone); its UDP socket: $(ip netns exec "$([ $h = alpha ] && echo "$A" || echo "$B")" ss -uan 2>/dev/null | grep ':7777' | tr -s ' ')"
+            echo "# $h's log ends:"
             tail -8 $h.log | sed 's/^/#   /'
         done
         # and the consoles of the guest and of the loader it went to (the newest VM logs)

@@ -516,6 +516,7 @@ static struct lm_gc_status sample_status(void)
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         *v[i] = 0x0101010101010101ull * (i + 1) + i;
     s.status = LM_MIG_TIMEOUT;
+    s.evict_ms = 29500;
     strcpy(s.error, "loader 10.0.0.7:7700 silent for 5 s");
     return s;
 }
@@ -535,7 +536,7 @@ static void test_status_roundtrip(void **state)
     assert_int_equal(lm_get64(b + 72), s.last.total_ns);
     assert_int_equal(lm_get64(b + 152), s.last.fw_out);
     assert_int_equal(lm_get32(b + 160), LM_MIG_TIMEOUT);
-    assert_int_equal(lm_get32(b + 164), 0);
+    assert_int_equal(lm_get32(b + 164), 29500); /* evict_ms */
     assert_string_equal((const char *)b + 168, s.error);
     assert_true(lm_all_zero(b + 168 + strlen(s.error), 96 - strlen(s.error)));
     memset(&g, 0x55, sizeof g);
@@ -567,9 +568,9 @@ static void test_status_roundtrip(void **state)
     expect("one byte long", lm_gc_status_decode(longer, sizeof longer, &g, &d), LM_TRAILING, &d,
            "status: 265 bytes, expected 264");
     expect("empty", lm_gc_status_decode(b, 0, &g, &d), LM_TRUNCATED, &d, "0 bytes");
-    b[167] = 1;
-    expect("reserved", lm_gc_status_decode(b, sizeof b, &g, &d), LM_RESERVED_NONZERO, &d,
-           "status: reserved bytes are not zero");
+    lm_put32(b + 164, 0xffffffffu); /* evict_ms: any value is a time left */
+    assert_int_equal(lm_gc_status_decode(b, sizeof b, &g, &d), 0);
+    assert_int_equal(g.evict_ms, 0xffffffffu);
 }
 
 static void test_phase_names(void **state)

@@ -462,7 +462,7 @@ GC_STATUS_U64 = ["pages_sent", "pages_round", "bytes", "elapsed_ns", "dirty_rate
                  "cow_faults", "fw_in", "fw_out"]
 GC_STATUS = ([(0, 4, "phase", "u32"), (4, 4, "round", "u32")] +
              [(8 + 8 * i, 8, f, "u64") for i, f in enumerate(GC_STATUS_U64)] +
-             [(160, 4, "status", "u32"), (164, 4, "reserved", "u32"), (168, 96, "error", "bytes")])
+             [(160, 4, "status", "u32"), (164, 4, "evict_ms", "u32"), (168, 96, "error", "bytes")])
 LAYOUTS = {"token": TOKEN, "ping": PING + PING_PAYMENT, "ping_reply": PING_REPLY + PING_REPLY_VOUCH,
            "pay": PAY, "pay_reply": PAY_REPLY, "mig_hello": MIG_HELLO, "mig_record": MIG_RECORD,
            "mig_context": MIG_CONTEXT, "mig_totals": MIG_TOTALS, "mig_go": MIG_GO,
@@ -935,7 +935,7 @@ def check_guestctl(vdir, status_names):
             st = unpack(GC_STATUS, r.hex("body", 264))
             for k in ["phase", "round", "status"] + GC_STATUS_U64:
                 c.eq(f"bytes of field {k}", st[k], r.dec(k))
-            c.eq("reserved", st["reserved"], 0)
+            c.eq("evict_ms (not evicted in this vector)", st["evict_ms"], 0)
             c.eq("error, NUL-padded", st["error"], r.str("error").encode().ljust(96, b"\0"))
         elif typ == "reply":
             ctl, body, msg = r.hex("ctl_key", 32), r.hex("body"), r.hex("message")

@@ -51,7 +51,10 @@ int lmctl_read_full(int fd, uint8_t *b, size_t n, const char *what)
 int lmctl_write_all(int fd, const uint8_t *b, size_t n)
 {
     while (n > 0) {
-        ssize_t k = write(fd, b, n);
+        /* A socket whose peer is gone must give EPIPE, not SIGPIPE: lmctl says what broke. */
+        ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
+        if (k < 0 && errno == ENOTSOCK)
+            k = write(fd, b, n);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)

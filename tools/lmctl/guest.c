@@ -108,12 +108,14 @@ void lmctl_print_status(const struct lm_gc_status *s, int json)
 {
     const struct lm_gc_figures *f = &s->last;
     if (json) {
-        printf("{\"phase\": \"%s\", \"round\": %u, \"pages_sent\": %llu, \"pages_round\": %llu, \"bytes\": %llu, \"dirty_pages_per_s\": %llu, \"ram_pages\": %llu, \"migrations\": %llu, \"uptime_ns\": %llu, \"status\": %u, \"error\": \"%s\", \"last\": {\"total_ns\": %llu, \"downtime_ns\": %llu, \"bytes\": %llu, \"data_pages\": %llu, \"zero_pages\": %llu, \"ram_pages\": %llu, \"rounds\": %llu, \"final_pages\": %llu, \"cow_faults\": %llu}}\n",
-               lm_gc_phase_name(s->phase), s->round, (unsigned long long)s->pages_sent, (unsigned long long)s->pages_round, (unsigned long long)s->bytes, (unsigned long long)s->dirty_rate, (unsigned long long)s->ram_pages, (unsigned long long)s->migrations, (unsigned long long)s->uptime_ns, s->status, s->error,
+        printf("{\"phase\": \"%s\", \"round\": %u, \"pages_sent\": %llu, \"pages_round\": %llu, \"bytes\": %llu, \"dirty_pages_per_s\": %llu, \"ram_pages\": %llu, \"migrations\": %llu, \"uptime_ns\": %llu, \"status\": %u, \"evict_ms\": %u, \"error\": \"%s\", \"last\": {\"total_ns\": %llu, \"downtime_ns\": %llu, \"bytes\": %llu, \"data_pages\": %llu, \"zero_pages\": %llu, \"ram_pages\": %llu, \"rounds\": %llu, \"final_pages\": %llu, \"cow_faults\": %llu}}\n",
+               lm_gc_phase_name(s->phase), s->round, (unsigned long long)s->pages_sent, (unsigned long long)s->pages_round, (unsigned long long)s->bytes, (unsigned long long)s->dirty_rate, (unsigned long long)s->ram_pages, (unsigned long long)s->migrations, (unsigned long long)s->uptime_ns, s->status, s->evict_ms, s->error,
                (unsigned long long)f->total_ns, (unsigned long long)f->downtime_ns, (unsigned long long)f->bytes, (unsigned long long)f->data_pages, (unsigned long long)f->zero_pages, (unsigned long long)f->ram_pages, (unsigned long long)f->rounds, (unsigned long long)f->final_pages, (unsigned long long)f->cow_faults);
         return;
     }
     printf("phase %s, up %.3f s, %llu MiB RAM, %llu migrations\n", lm_gc_phase_name(s->phase), s->uptime_ns / 1e9, (unsigned long long)(s->ram_pages >> 8), (unsigned long long)s->migrations);
+    if (s->evict_ms)
+        printf("evicted: its host reclaims it in %.1f s unless it leaves (lmctl migrate, lmctl checkpoint)\n", s->evict_ms / 1e3);
     if (s->status)
         printf("last failure: %s: %s\n", lm_status_name((int)s->status) ? lm_status_name((int)s->status) : "?", s->error);
     if (s->migrations)

@@ -1,4 +1,4 @@
-/* lmctl host: the host agent's control socket (root only): status, ls, kill. */
+/* lmctl host: the host agent's control socket (root only): status, ls, kill, evict. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -15,7 +15,11 @@
 
 static const char help[] =
     "usage: lmctl host [--socket PATH] [--timeout MS] [--json] status | ls | kill VM\n"
+    "       lmctl host [--socket PATH] evict VM --within DURATION\n"
     "Talks to the local host agent (Evil Man) through its control socket (root only).\n"
+    "evict asks VM (its number in ls) to leave: its guest and its owner are told the deadline,\n"
+    "and a VM still here then is reclaimed like an unpaid one.\n"
+    "  --within D     the deadline: 30s, 2m, 1500ms (default 30s)\n"
     "  --socket PATH  the control socket (default /run/laundromat/evilman.sock, or $LM_CONTROL)\n"
     "  --timeout MS   give up when no whole answer came in MS milliseconds (default 10000)\n"
     "  --json         print the agent's JSON answer as it is\n";
@@ -130,21 +134,33 @@ static void print_vms(json_t *vms)
 
 int cmd_host(int argc, char **argv)
 {
-    enum { O_SOCKET = 256, O_TIMEOUT, O_JSON };
+    enum { O_SOCKET = 256, O_TIMEOUT, O_JSON, O_WITHIN };
     static const struct option opts[] = {{"socket", required_argument, NULL, O_SOCKET},
+                                         {"within", required_argument, NULL, O_WITHIN},
                                          {"timeout", required_argument, NULL, O_TIMEOUT},
                                          {"json", no_argument, NULL, O_JSON},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     const char *path = getenv("LM_CONTROL") ? getenv("LM_CONTROL")
                                             : "/run/laundromat/evilman.sock";
-    uint64_t timeout = 10000;
+    uint64_t timeout = 10000, within_ms = 30000;
     int json = 0, c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_SOCKET: path = optarg; break;
         case O_TIMEOUT: if (lmctl_u64("--timeout", optarg, 1, 600000, &timeout)) return LMCTL_USAGE; break;
         case O_JSON: json = 1; break;
+        case O_WITHIN: {
+            char *end;
+            unsigned long long n = strtoull(optarg, &end, 10);
+            uint64_t scale = !strcmp(end, "ms") ? 1 : !strcmp(end, "s") || !*end ? 1000 : !strcmp(end, "m") ? 60000 : 0;
+            if (end == optarg || !scale || n > 86400000ull / scale) {
+                lmctl_err("--within %s: a duration such as 30s, 2m or 1500ms, at most a day", optarg);
+                return LMCTL_USAGE;
+            }
+            within_ms = n * scale;
+            break;
+        }
         case 'h': fputs(help, stdout); return LMCTL_OK;
         default: fputs(help, stderr); return LMCTL_USAGE;
         }
@@ -154,8 +170,10 @@ int cmd_host(int argc, char **argv)
         snprintf(cmd, sizeof cmd, "%s\n", argv[optind]);
     else if (optind == argc - 2 && !strcmp(argv[optind], "kill"))
         snprintf(cmd, sizeof cmd, "kill %s\n", argv[optind + 1]);
+    else if (optind == argc - 2 && !strcmp(argv[optind], "evict"))
+        snprintf(cmd, sizeof cmd, "evict %s %llu\n", argv[optind + 1], (unsigned long long)within_ms);
     else {
-        lmctl_err("host: expected status, ls or kill VM");
+        lmctl_err("host: expected status, ls, kill VM or evict VM --within D");
         fputs(help, stderr);
         return LMCTL_USAGE;
     }

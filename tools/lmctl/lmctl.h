@@ -214,6 +214,7 @@ int lmctl_prepare_destination(const char *to, const char *token_path, const uint
 /* checkpoint.c, restore.c */
 int cmd_checkpoint(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_autopilot(int argc, char **argv);
 int cmd_migkey(int argc, char **argv);
 int cmd_owner_cmdline(int argc, char **argv);
 

@@ -40,6 +40,7 @@ static void usage(FILE *f)
           "  migrate VM                   move it, running, into another host's loader VM\n"
           "  checkpoint VM -o FILE        record it, running, into a file only you can open\n"
           "  restore --to HOST FILE       start a checkpoint file on a host\n"
+          "  autopilot NAME               keep a VM alive: pay, and move it when evicted or cheaper\n"
           "\n"
           "`lmctl COMMAND --help` describes each command's options.\n"
           "Exit status: 0 success, 1 failure (an invalid token, an I/O error), 2 usage.\n",
@@ -105,6 +106,8 @@ int main(int argc, char **argv)
         return cmd_checkpoint(argc - 1, argv + 1);
     if (!strcmp(cmd, "restore"))
         return cmd_restore(argc - 1, argv + 1);
+    if (!strcmp(cmd, "autopilot"))
+        return cmd_autopilot(argc - 1, argv + 1);
     if (!strcmp(cmd, "migkey"))
         return cmd_migkey(argc - 1, argv + 1);
     if (!strcmp(cmd, "owner-cmdline"))
