@@ -114,9 +114,16 @@ static int pay_once(struct pilot *p, const struct sockaddr_in *host, uint64_t ta
         return -1;
     }
     if (r.status == LM_UNKNOWN_TOKEN) {
-        say("pay: the host no longer runs this token's VM: paying stops");
+        say("pay: the host no longer runs this token's VM (after a move its guest pays its host); autopilot stops paying");
         p->paying = 0;
         return -1;
+    }
+    if ((r.status == LM_CHAIN_STALE || r.status == LM_CHAIN_DUPLICATE) && r.accepted_index >= p->next_link) {
+        /* Links were paid before this run (another autopilot, lmctl pay): go on after them. */
+        say("pay: the host has links up to %u already: going on from there", r.accepted_index);
+        p->next_link = r.accepted_index + 1;
+        p->credit_ms = r.credit_ms;
+        return pay_once(p, host, target);
     }
     say("pay: link %llu %s: %llu ms of credit", (unsigned long long)index, r.status ? lm_status_name(r.status) : "accepted", (unsigned long long)r.credit_ms);
     p->credit_ms = r.credit_ms;
@@ -252,7 +259,7 @@ static int step(struct pilot *p)
     } else if (answered && other && here_price > 0 &&
                price <= here_price * (100.0 - (double)p->margin) / 100.0) {
         to = other;
-        snprintf(reason, sizeof reason, "%s costs %.2f credits/s, %s %.2f: cheaper by %.0f %% (margin %llu %%)", host, here_price, other, price, 100.0 * (here_price - price) / here_price, (unsigned long long)p->margin);
+        snprintf(reason, sizeof reason, "%s costs %.2f credits/s, %s %.2f credits/s: cheaper by %.0f %% (margin %llu %%)", host, here_price, other, price, 100.0 * (here_price - price) / here_price, (unsigned long long)p->margin);
     } else if (answered && s.evict_ms) {
         say("%s evicts %s within %.1f s, and no other host is listed: nowhere to go", host, p->name, s.evict_ms / 1e3);
     }
@@ -264,8 +271,19 @@ static int step(struct pilot *p)
     } else if (to) {
         say("decision: move %s from %s to %s: %s", p->name, host, to, reason);
         int m = move(p, to);
-        if (m == 0)
-            say("moved %s to %s", p->name, to);
+        if (m == 0) {
+            /* The new host tells the broker as the VM starts there: wait for that, so that
+             * the next look does not act on where the VM was. */
+            int seen = 0;
+            for (int i = 0; i < 100 && !seen; i++) {
+                json_t *l = lmctl_locate(p->url, p->key, p->name, &rc);
+                seen = l && !strcmp(json_string_value(json_object_get(l, "host")) ?: "", to);
+                json_decref(l);
+                if (!seen)
+                    usleep(100000);
+            }
+            say("moved %s to %s%s", p->name, to, seen ? "" : " (the broker does not list it there yet)");
+        }
         else if (m == 5) {
             say("the move of %s left it in doubt: settle it with lmctl migrate --resolve %s; stopping", p->name, p->name);
             result = -1;
