@@ -4,6 +4,8 @@
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
 #include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -37,6 +39,21 @@ int tap_open(const char *name, const char *bridge, char *actual, size_t actual_l
         return -1;
     }
     int rc = 0;
+    /* The host side's MAC starts with 0xfe, as libvirt's taps do: a bridge takes the lowest
+     * MAC among its ports as its own, and a tap's random one would make the bridge's address
+     * change as VMs come and go, leaving its neighbours' ARP caches pointing nowhere (the
+     * host's own address unreachable from another host until they expire). The guest's MAC
+     * is its own business, in its frames. */
+    struct ifreq hw;
+    memset(&hw, 0, sizeof hw);
+    snprintf(hw.ifr_name, IFNAMSIZ, "%s", actual);
+    hw.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+    unsigned char mac[6] = {0xfe};
+    if (getrandom(mac + 1, 5, 0) != 5)
+        memcpy(mac + 1, "\x4c\x4d\x00\x00\x01", 5);
+    memcpy(hw.ifr_hwaddr.sa_data, mac, 6);
+    if (ioctl(s, SIOCSIFHWADDR, &hw) < 0)
+        lm_warn("tap %s: cannot set its MAC to fe:...: %s (its bridge's MAC may change with it)", actual, strerror(errno));
     if (bridge) {
         struct ifreq br;
         memset(&br, 0, sizeof br);

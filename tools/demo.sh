@@ -232,7 +232,8 @@ in_ns ip link set wan mtu 1600 up # VXLAN adds 50 bytes to the guests' 1500
 in_c ip link set wan mtu 1600 up
 in_ns ip route add 10.89.0.0/24 via 10.87.0.2
 in_c ip route add 10.88.0.0/24 via 10.87.0.1
-ip netns exec "$NSB" ip route add 10.89.0.0/24 via 10.88.0.1
+ip netns exec "$NSB" ip route add 10.89.0.0/24 via 10.88.0.1 # beta's guests reach gamma's
+ip netns exec "$NSB" sysctl -qw net.ipv4.ip_forward=1
 in_ns sysctl -qw net.ipv4.ip_forward=1
 in_c sysctl -qw net.ipv4.ip_forward=1
 run in_ns lmctl host-register --key op1.key --name gamma --cluster two --address 10.89.0.1 \
