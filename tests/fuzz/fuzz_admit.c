@@ -140,8 +140,7 @@ static int host_refusal(const struct lm_token *t, const struct admit_limits *lim
         return LM_HOST_FULL;
     if (t->payload_kind == LM_PAYLOAD_CHECKPOINT && !lim->checkpoints)
         return LM_BAD_PAYLOAD_KIND; /* no key to vouch for a loader with */
-    if (t->payload_kind == LM_PAYLOAD_CHECKPOINT && !t->prefix)
-        return LM_BAD_NETID; /* a checkpoint brings its address */
+    /* A checkpoint without an address is admitted: it takes a new identity (a restore). */
     if (t->payload_kind != LM_PAYLOAD_IMAGE && t->payload_kind != LM_PAYLOAD_CHECKPOINT)
         return LM_BAD_PAYLOAD_KIND;
     return 0;

@@ -107,6 +107,7 @@ static int parse_alone(const uint8_t *b, size_t len, struct lm_diag *d)
         break;
     case LM_MIG_END:
     case LM_MIG_READY:
+    case LM_MIG_SAVED:
         want = LM_MIG_TOTALS_SIZE;
         break;
     case LM_MIG_ERROR:
@@ -116,7 +117,9 @@ static int parse_alone(const uint8_t *b, size_t len, struct lm_diag *d)
     default:
         abort();
     }
-    if (r.body_len != want || (r.type >= LM_MIG_CONTEXT && (r.count != 0 || r.arg != 0)))
+    /* READY's count carries its flags (LM_MIG_READY_FLAGS); the others' is 0. */
+    uint32_t count_ok = r.type == LM_MIG_READY ? LM_MIG_READY_FLAGS : 0;
+    if (r.body_len != want || (r.type >= LM_MIG_CONTEXT && ((r.count & ~count_ok) != 0 || r.arg != 0)))
         abort();
     return 0;
 }
