@@ -79,9 +79,10 @@ static json_t *command(const struct em_config *c, char *line)
     if (!strncmp(line, "evict ", 6)) {
         char *end;
         unsigned long long id = strtoull(line + 6, &end, 10), ms = 0;
-        if (*end == ' ')
-            ms = strtoull(end + 1, &end, 10);
-        struct vm *v = *end ? NULL : vm_find_id(id);
+        char *ms_at = end;
+        if (*end != ' ' || (ms = strtoull(ms_at = end + 1, &end, 10), end == ms_at || *end))
+            return json_pack("{s:s}", "error", "expected evict ID MS (the deadline in ms)");
+        struct vm *v = vm_find_id(id);
         struct lm_diag d;
         if (!v)
             return json_pack("{s:s}", "error", "no such VM (evict ID MS)");

@@ -129,6 +129,9 @@ for _ in $(seq 100); do grep -q "VM ${e1% *} ended" alpha.log && break; sleep 0.
 expect "nobody moved it: reclaimed at the deadline" 0 "VM ${e1% *}: destroying: evicted: it had not left by its deadline" -- cat alpha.log
 expect "an unknown VM cannot be evicted" 1 "no such VM" -- host_a evict 999 --within 1s
 expect "a bad duration is refused" 2 "a duration such as 30s" -- host_a evict 1 --within soon
+expect "the agent refuses an evict without its deadline" 0 "expected evict ID MS" -- python3 -c "
+import socket; s = socket.socket(socket.AF_UNIX); s.connect('$SCRATCH/alpha.sock')
+s.send(b'evict 1\n'); print(s.recv(4096).decode())"
 e2=$(boot_web e2.tok)
 host_a evict "${e2% *}" --within 60s >/dev/null
 for _ in $(seq 50); do in_a "$L" status "${e2#* }" 2>/dev/null | grep -q "^evicted:" && break; sleep 0.1; done

@@ -75,18 +75,6 @@ static void say(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-struct pay_match {
-    uint8_t id[LM_TOKEN_ID_BYTES];
-    struct lm_pay_reply *r;
-};
-
-static int pay_match(const uint8_t *b, size_t n, void *arg)
-{
-    struct pay_match *m = arg;
-    return lm_pay_reply_decode(b, n, m->r, NULL) == 0 &&
-           memcmp(m->r->token_id, m->id, LM_TOKEN_ID_BYTES) == 0;
-}
-
 /* Links enough for `target` ms of credit, in one payment (the newest link pays for all before
  * it); updates credit_ms. 0, or -1 (said). */
 static int pay_once(struct pilot *p, const struct sockaddr_in *host, uint64_t target)
@@ -106,9 +94,9 @@ static int pay_once(struct pilot *p, const struct sockaddr_in *host, uint64_t ta
     uint8_t req[LM_PAY_SIZE], ans[128];
     lm_pay_encode(&pay, req, sizeof req);
     struct lm_pay_reply r;
-    struct pay_match m = {.r = &r};
+    struct lmctl_pay_match m = {.r = &r};
     memcpy(m.id, p->t.id, LM_TOKEN_ID_BYTES);
-    int tries, n = lmctl_udp_exchange(host, req, sizeof req, ans, sizeof ans, pay_match, &m, 2000, 250, &tries);
+    int tries, n = lmctl_udp_exchange(host, req, sizeof req, ans, sizeof ans, lmctl_pay_match, &m, 2000, 250, &tries);
     if (n <= 0) {
         say("pay: link %llu: no answer from %s", (unsigned long long)index, inet_ntoa(host->sin_addr));
         return -1;

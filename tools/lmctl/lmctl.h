@@ -181,6 +181,13 @@ int cmd_ping(int argc, char **argv);
 int cmd_inject(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_pay(int argc, char **argv);
+/* lmctl_udp_exchange's match for a payment: a reply that decodes, for token id, into *r. */
+struct lm_pay_reply;
+struct lmctl_pay_match {
+    uint8_t id[LM_TOKEN_ID_BYTES];
+    struct lm_pay_reply *r;
+};
+int lmctl_pay_match(const uint8_t *b, size_t n, void *arg);
 int cmd_host(int argc, char **argv);
 
 /* The owner's commands to a guest (guest.c; migrate.c). */

@@ -22,14 +22,9 @@ static const char help[] =
     "  --count N    payments to send (default: until the chain's end)\n"
     "  --quiet      print only problems and the last answer\n";
 
-struct pay_match {
-    uint8_t id[LM_TOKEN_ID_BYTES];
-    struct lm_pay_reply *r;
-};
-
-static int match(const uint8_t *b, size_t n, void *arg)
+int lmctl_pay_match(const uint8_t *b, size_t n, void *arg)
 {
-    struct pay_match *m = arg;
+    struct lmctl_pay_match *m = arg;
     return lm_pay_reply_decode(b, n, m->r, NULL) == 0 &&
            memcmp(m->r->token_id, m->id, LM_TOKEN_ID_BYTES) == 0;
 }
@@ -89,7 +84,7 @@ int cmd_pay(int argc, char **argv)
     }
     sodium_memzero(&cs, sizeof cs);
     struct lm_pay_reply r;
-    struct pay_match m = {.r = &r};
+    struct lmctl_pay_match m = {.r = &r};
     memcpy(m.id, t.id, LM_TOKEN_ID_BYTES);
     int rc = LMCTL_OK;
     uint64_t sent = 0;
@@ -100,7 +95,7 @@ int cmd_pay(int argc, char **argv)
         uint8_t req[LM_PAY_SIZE], ans[128];
         lm_pay_encode(&p, req, sizeof req);
         int tries;
-        int n = lmctl_udp_exchange(&host, req, sizeof req, ans, sizeof ans, match, &m, 2000, 250,
+        int n = lmctl_udp_exchange(&host, req, sizeof req, ans, sizeof ans, lmctl_pay_match, &m, 2000, 250,
                                    &tries);
         if (n <= 0) {
             lmctl_err("link %llu: no answer from the host", (unsigned long long)k);
