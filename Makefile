@@ -5,7 +5,7 @@ FUZZCC   ?= clang
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP
-LDLIBS   := -lsodium
+LDLIBS   := -lsodium -lzstd
 
 ifeq ($(V),1)
 Q :=
@@ -21,6 +21,7 @@ include lib/lib.mk
 include tools/tools.mk
 include guest/guest.mk
 include guest/sodium.mk
+include guest/zstd.mk
 include guest/kernel.mk
 include bootloader/bootloader.mk
 include host/host.mk

@@ -4,15 +4,15 @@ LOADER_SRCS := $(wildcard bootloader/*.c) guest/apps/tcpout.c lib/elf.c
 LOADER_OBJS := $(GK_CORE_OBJS) $(LOADER_SRCS:%.c=$(BUILD)/guest/obj/%.o)
 LOADER      := $(BUILD)/bootloader/loader.elf
 
-$(LOADER_SRCS:%.c=$(BUILD)/guest/obj/%.o): GK_CFLAGS += $(GUEST_SODIUM_CFLAGS)
+$(LOADER_SRCS:%.c=$(BUILD)/guest/obj/%.o): GK_CFLAGS += $(GUEST_SODIUM_CFLAGS) $(GUEST_ZSTD_CFLAGS)
 $(LOADER_SRCS:%.c=$(BUILD)/guest/obj/%.o): | $(SODIUM_HEADERS)
 
-$(LOADER): $(LOADER_OBJS) $(GUEST_LIBS) $(SODIUM_LIB) guest/guest.ld
+$(LOADER): $(LOADER_OBJS) $(GUEST_LIBS) $(SODIUM_LIB) $(ZSTD_LIB) guest/guest.ld
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(GUEST_CC) -nostdlib -static -no-pie -Wl,-T,guest/guest.ld -Wl,--build-id=none \
 	    -Wl,--defsym=LM_LINK_BASE=0x70000000 -Wl,-z,max-page-size=4096 \
-	    -Wl,--no-warn-rwx-segments -o $@ $(LOADER_OBJS) $(SODIUM_LIB) $(LWIP_LIB) $(KC_LIB) \
+	    -Wl,--no-warn-rwx-segments -o $@ $(LOADER_OBJS) $(SODIUM_LIB) $(ZSTD_LIB) $(LWIP_LIB) $(KC_LIB) \
 	    $(shell $(GUEST_CC) -print-libgcc-file-name)
 
 all: $(LOADER)

@@ -13,6 +13,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#define ZSTD_STATIC_LINKING_ONLY /* static contexts: ZSTD_initStaticDCtx */
+#include <zstd.h>
 
 #include "laundromat/migrate.h"
 #include "lwip/priv/tcp_priv.h" /* tcp_ack_now */
@@ -32,6 +34,7 @@ struct checkpoint {
     uint64_t npages;
     uint64_t *covered, *touched; /* bitmaps over RAM: sent at all; written by us */
     struct lm_mig_recv rs; /* the checks (lib/migstream.c) */
+    ZSTD_DCtx *dctx;       /* ZPAGES: a static context in the loader block */
     struct lm_mig_go go;
     uint64_t bytes;
     bool resolving; /* paused after READY, the sender gone: waiting for a resolver's GO */
@@ -130,8 +133,11 @@ void checkpoint_begin(struct loader *l)
     c->touched = page_alloc(bm);
     c->frame = page_alloc(PAGE_ROUND_UP(LM_MIG_FRAME_MAX) / PAGE_SIZE);
     c->plain = page_alloc(PAGE_ROUND_UP(LM_MIG_FRAME_MAX) / PAGE_SIZE);
-    if (!c->covered || !c->touched || !c->frame || !c->plain)
-        cp_fail(l, LM_NOMEM, "no room in the loader block for the bitmaps of %llu pages", (unsigned long long)c->npages);
+    size_t dsize = ZSTD_estimateDCtxSize();
+    void *dmem = page_alloc(PAGE_ROUND_UP(dsize) / PAGE_SIZE);
+    c->dctx = dmem ? ZSTD_initStaticDCtx(dmem, PAGE_ROUND_UP(dsize)) : NULL;
+    if (!c->covered || !c->touched || !c->frame || !c->plain || !c->dctx)
+        cp_fail(l, LM_NOMEM, "no room in the loader block for the bitmaps of %llu pages and a zstd context", (unsigned long long)c->npages);
     for (uint64_t p = 0; p < LOW_PAGES && p < c->npages; p++)
         BIT_SET(c->touched, p);
     lm_mig_recv_init(&c->rs, boot_info->mem_size, c->covered);
@@ -225,6 +231,19 @@ static void record(struct loader *l, const uint8_t *b, size_t len, unsigned char
             BIT_SET(c->touched, r.arg + i);
         }
         break;
+    case LM_MIG_ACT_INFLATE: {
+        /* Straight into place: the pages are consecutive in RAM. Anything but exactly count
+         * pages out ends this VM (whatever was written is its own memory, never ours). */
+        size_t want = (size_t)r.count * PAGE_SIZE;
+        size_t got = ZSTD_decompressDCtx(c->dctx, (void *)(uintptr_t)(r.arg * PAGE_SIZE), want, r.body, r.body_len);
+        if (ZSTD_isError(got))
+            cp_fail(l, LM_BAD_RECORD, "record %llu: ZPAGES for pages [%llu, +%u) do not inflate: %s", (unsigned long long)c->rs.got.records - 1, (unsigned long long)r.arg, r.count, ZSTD_getErrorName(got));
+        if (got != want)
+            cp_fail(l, LM_BAD_RECORD, "record %llu: ZPAGES for pages [%llu, +%u) inflate to %zu bytes, expected %zu", (unsigned long long)c->rs.got.records - 1, (unsigned long long)r.arg, r.count, got, want);
+        for (uint64_t i = 0; i < r.count; i++)
+            BIT_SET(c->touched, r.arg + i);
+        break;
+    }
     case LM_MIG_ACT_ZERO:
         for (uint64_t i = 0; i < r.count; i++) /* RAM is zero until written: only rewrites */
             if (r.arg + i != 0 && BIT_TEST(c->touched, r.arg + i))

@@ -181,5 +181,15 @@ void deadline_forget(struct watched *w);
 int http_start(struct broker *b, int listen_fd);
 int http_add_connection(int fd, const struct sockaddr *addr, unsigned addrlen);
 void http_stop(void);
+/* A request's X-LM-* header values (NULL: absent). */
+struct auth_headers {
+    const char *key, *time, *nonce, *sig;
+};
+/* Serves one request whose framing passed, as the daemon does (fuzz_location calls it
+ * directly): routing, authentication, the body parsed, the route's steps in one transaction.
+ * c starts zeroed and ends with c->status, c->reply (NULL when none was made) and c->in; the
+ * caller json_decref()s both. */
+void http_serve(struct broker *b, const char *method, const char *target, const char *body,
+                size_t body_len, const struct auth_headers *h, struct call *c);
 
 #endif

@@ -146,13 +146,10 @@ static int account_by_key(struct broker *b, uint64_t key_id, struct account *a, 
 }
 
 /* Authenticates c: headers, key, clock, signature, nonce not seen. 0 or -1 (reply set). */
-static int authenticate(struct call *c, struct MHD_Connection *conn, struct lm_reqsig *r)
+static int authenticate(struct call *c, const struct auth_headers *h, struct lm_reqsig *r)
 {
     struct lm_diag d;
-    const char *hk = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, LM_REQSIG_HDR_KEY),
-               *ht = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, LM_REQSIG_HDR_TIME),
-               *hn = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, LM_REQSIG_HDR_NONCE),
-               *hs = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, LM_REQSIG_HDR_SIG);
+    const char *hk = h->key, *ht = h->time, *hn = h->nonce, *hs = h->sig;
     if (lm_reqsig_parse(hk, ht, hn, hs, r, &d) != 0)
         return call_fail(c, 401, !hk || !ht || !hn || !hs ? "MISSING_AUTH" : "BAD_AUTH_HEADER",
                          "%s", d.msg);
@@ -229,23 +226,23 @@ static void transact(struct call *c, const struct route *rt, const struct lm_req
     ledger_unlock(b);
 }
 
-static void dispatch(struct broker *b, struct MHD_Connection *conn, const char *method,
-                     struct req *q, struct call *c)
+void http_serve(struct broker *b, const char *method, const char *target, const char *body,
+                size_t body_len, const struct auth_headers *h, struct call *c)
 {
-    const char *qm = strchr(q->target, '?');
-    size_t plen = qm ? (size_t)(qm - q->target) : strlen(q->target);
+    const char *qm = strchr(target, '?');
+    size_t plen = qm ? (size_t)(qm - target) : strlen(target);
     c->b = b;
     c->method = method;
-    c->target = q->target;
+    c->target = target;
     c->query = qm ? qm + 1 : "";
-    c->body = q->body ? q->body : "";
-    c->body_len = q->len;
+    c->body = body ? body : "";
+    c->body_len = body_len;
     c->now = (int64_t)lm_now();
     if (plen >= sizeof c->path) {
         call_fail(c, 404, "NOT_FOUND", "no such path (%zu bytes long)", plen);
         return;
     }
-    memcpy(c->path, q->target, plen);
+    memcpy(c->path, target, plen);
     c->path[plen] = '\0';
     const struct route *rt = NULL;
     int path_known = 0;
@@ -273,7 +270,7 @@ static void dispatch(struct broker *b, struct MHD_Connection *conn, const char *
         return;
     }
     struct lm_reqsig r;
-    if (authenticate(c, conn, &r) != 0)
+    if (authenticate(c, h, &r) != 0)
         return;
     if (!(rt->roles & c->who.role)) {
         call_fail(c, 403, "WRONG_ROLE", "%s %s is for %s accounts; account \"%s\" is %s %s", method,
@@ -452,7 +449,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     int64_t t0 = now_ms();
     struct call c;
     memset(&c, 0, sizeof c);
-    dispatch(b, conn, method, q, &c);
+    const struct auth_headers h = {
+        .key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, LM_REQSIG_HDR_KEY),
+        .time = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, LM_REQSIG_HDR_TIME),
+        .nonce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, LM_REQSIG_HDR_NONCE),
+        .sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, LM_REQSIG_HDR_SIG),
+    };
+    http_serve(b, method, q->target, q->body, q->len, &h, &c);
     if (!c.reply)
         call_fail(&c, 500, "INTERNAL", "the handler gave no reply");
     const char *code = json_string_value(json_object_get(c.reply, "error"));

@@ -23,14 +23,14 @@ $(BUILD)/guest/obj/%.o: %.S
 	@$(if $(Q),echo "  GUESTAS $<")
 	$(Q)$(GUEST_CC) $(GK_CFLAGS) -MMD -MP -c $< -o $@
 
-$(GUEST_KERNEL): $(GK_OBJS) $(GUEST_LIBS) $(SODIUM_LIB) guest/guest.ld
+$(GUEST_KERNEL): $(GK_OBJS) $(GUEST_LIBS) $(SODIUM_LIB) $(ZSTD_LIB) guest/guest.ld
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(GUEST_CC) -nostdlib -static -no-pie -Wl,-T,guest/guest.ld -Wl,--build-id=none \
 	    -Wl,--defsym=LM_LINK_BASE=0x100000 -Wl,-z,max-page-size=4096 -Wl,--no-warn-rwx-segments -o $@ $(GK_OBJS) $(LWIP_LIB) \
-	    $(SODIUM_LIB) $(KC_LIB) $(shell $(GUEST_CC) -print-libgcc-file-name)
+	    $(SODIUM_LIB) $(ZSTD_LIB) $(KC_LIB) $(shell $(GUEST_CC) -print-libgcc-file-name)
 
 all: $(GUEST_KERNEL)
 
 # libsodium's headers are generated at build time; guest objects may include them.
-$(GK_OBJS): GK_CFLAGS += $(GUEST_SODIUM_CFLAGS)
+$(GK_OBJS): GK_CFLAGS += $(GUEST_SODIUM_CFLAGS) $(GUEST_ZSTD_CFLAGS)
 $(GK_OBJS): | $(SODIUM_HEADERS)

@@ -7,6 +7,7 @@
 
 #include "evilman.h"
 #include "laundromat/keys.h"
+#include "laundromat/util.h"
 
 static char *trim(char *s)
 {
@@ -24,6 +25,29 @@ static int parse_u64(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
     if (errno || end == v || *end || v[0] == '-' || x < lo || x > hi)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+/* A decimal with at most two places ("1.5", "2", "0.75") in hundredths, at most hi_centi. */
+static int parse_centi(const char *v, uint64_t hi_centi, uint64_t *out)
+{
+    uint64_t x = 0;
+    const char *p = v;
+    for (; *p >= '0' && *p <= '9' && x <= hi_centi; p++)
+        x = x * 10 + (uint64_t)(*p - '0');
+    if (p == v)
+        return -1;
+    x *= 100;
+    if (*p == '.') {
+        const char *f = ++p;
+        for (uint64_t scale = 10; *p >= '0' && *p <= '9' && p - f < 2; p++, scale /= 10)
+            x += scale * (uint64_t)(*p - '0');
+        if (p == f)
+            return -1;
+    }
+    if (*p || x > hi_centi)
         return -1;
     *out = x;
     return 0;
@@ -67,6 +91,7 @@ static void defaults(struct em_config *c)
     strcpy(c->vmm, "lm-vmm");
     strcpy(c->lmctl, "lmctl");
     c->settle_interval_s = 60;
+    c->evict_grace_ms = 30000;
 }
 
 /* One "key = value" line. Returns 0, or -1 with d naming what was wrong. */
@@ -186,6 +211,21 @@ static int apply(struct em_config *c, const char *k, char *v, const char *path, 
     } else if (!strcmp(k, "lmctl")) {
         if (set_str(c->lmctl, sizeof c->lmctl, v) < 0)
             want = "a path";
+    } else if (!strcmp(k, "evict_mem_below")) {
+        if (parse_u64(v, 0, 1 << 30, &x) < 0)
+            want = "the MiB of MemAvailable under which a VM is evicted, such as 1024 (0: never)";
+        else
+            c->evict_mem_below_mib = x;
+    } else if (!strcmp(k, "evict_load_above")) {
+        if (parse_centi(v, 100000, &x) < 0)
+            want = "the 1-minute load average per CPU above which a VM is evicted, such as 1.5 (at most two decimals, at most 1000; 0: never)";
+        else
+            c->evict_load_above_centi = x;
+    } else if (!strcmp(k, "evict_grace")) {
+        if (lm_parse_duration_ms(v, 86400000ull, &x) < 0)
+            want = "the time an evicted VM has to leave, such as 30s, 2m or 1500ms (at most a day)";
+        else
+            c->evict_grace_ms = x;
     } else if (!strcmp(k, "state_dir")) {
         if (set_str(c->state_dir, sizeof c->state_dir, v) < 0)
             want = "a path";

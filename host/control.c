@@ -86,7 +86,7 @@ static json_t *command(const struct em_config *c, char *line)
         struct lm_diag d;
         if (!v)
             return json_pack("{s:s}", "error", "no such VM (evict ID MS)");
-        if (evict_vm(v, ms, &d) != 0)
+        if (evict_vm(v, ms, NULL, &d) != 0)
             return json_pack("{s:s}", "error", d.msg);
         return json_pack("{s:I s:I s:s}", "evicted", (json_int_t)id, "within_ms", (json_int_t)ms,
                          "state", vm_state_name(v->state));

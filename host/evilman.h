@@ -56,6 +56,10 @@ struct em_config {
     } overlays[EM_MAX_OVERLAYS];
     unsigned noverlays;
     char state_dir[200];           /* VM logs, earnings */
+    /* Eviction when the host needs the room (0: not by that figure): MemAvailable under
+     * evict_mem_below MiB, or the 1-minute load average per online CPU above
+     * evict_load_above (in hundredths); the VM evicted gets evict_grace to leave. */
+    uint64_t evict_mem_below_mib, evict_load_above_centi, evict_grace_ms;
 };
 int config_load(const char *path, struct em_config *c, struct lm_diag *d);
 
@@ -221,10 +225,38 @@ unsigned settle_pending(void);
 int control_open(const struct em_config *c);
 void control_handle(const struct em_config *c, int listen_fd);
 
-/* evict.c: the operator asks a VM to leave (lmctl host evict): its guest is told the deadline
+/* evict.c: a VM asked to leave, by the operator (lmctl host evict; why NULL) or because the
+ * host needs the room (why names the figure and the limit): its guest is told the deadline
  * through host events; at the deadline a VM still here (and not migrating out) is reclaimed
  * like an unpaid one. 0, or -1 with why in d. */
-int evict_vm(struct vm *v, uint64_t within_ms, struct lm_diag *d);
+int evict_vm(struct vm *v, uint64_t within_ms, const char *why, struct lm_diag *d);
 void evict_tick(uint64_t now_ns);
+/* About once a second, with evict_mem_below or evict_load_above set: when the host needs the
+ * room and no VM evicted by it is still here, evicts the VM evict_prefer() picks. */
+void evict_auto_tick(const struct em_config *c, uint64_t now_ns);
+/* Should v rather than best (NULL: none yet) leave when the host needs the room? Only a VM
+ * running or in grace and not evicted already (never one migrating out, arriving or loading);
+ * the largest memory first, the newest on ties. */
+bool evict_prefer(const struct vm *v, const struct vm *best);
+
+/* pressure.c: the host's own load, read from /proc. The parsers are pure functions of len
+ * bytes of text (no NUL needed): 0, or -LM_INVAL with d naming what was wrong. */
+struct host_load {
+    bool has_mem, has_load;     /* the figure was read (and is wanted by the config) */
+    uint64_t mem_available_kib; /* MemAvailable */
+    uint64_t load1_centi;       /* the 1-minute load average, in hundredths */
+    unsigned cpus;              /* online CPUs */
+};
+/* /proc/meminfo: its one MemAvailable line, "MemAvailable:   812345 kB", in KiB. */
+int pressure_parse_meminfo(const char *text, size_t len, uint64_t *avail_kib, struct lm_diag *d);
+/* /proc/loadavg: its first field, the 1-minute load average ("0.52 0.58 ..."), in hundredths. */
+int pressure_parse_loadavg(const char *text, size_t len, uint64_t *centi, struct lm_diag *d);
+/* Reads the figures c's eviction settings need; one that cannot be read leaves has_* false
+ * with the reason in mem_why or load_why. */
+void pressure_read(const struct em_config *c, struct host_load *l, struct lm_diag *mem_why,
+                   struct lm_diag *load_why);
+/* Does the host need the room (pure)? true with why naming the figure and the config's limit:
+ * "host MemAvailable 812 MiB is below evict_mem_below = 1024 MiB". */
+bool pressure_check(const struct em_config *c, const struct host_load *l, char *why, size_t cap);
 
 #endif

@@ -318,6 +318,10 @@ int main(int argc, char **argv)
             cfg.host_name, cfg.cluster[0] ? " in cluster " : "", cfg.cluster, a,
             ntohs(cfg.listen.sin_port), cfg.bridge, cfg.max_vms,
             (unsigned long long)cfg.max_mem_mib);
+    if (cfg.evict_mem_below_mib || cfg.evict_load_above_centi)
+        lm_info("a VM is evicted, one at a time, within %llu ms when the host needs the room: evict_mem_below = %llu MiB, evict_load_above = %llu.%02llu per CPU (0: not by that figure)",
+                (unsigned long long)cfg.evict_grace_ms, (unsigned long long)cfg.evict_mem_below_mib,
+                (unsigned long long)(cfg.evict_load_above_centi / 100), (unsigned long long)(cfg.evict_load_above_centi % 100));
 
     int stopping = 0;
     uint64_t last_expire = 0, last_settle = lm_now_ns();
@@ -335,6 +339,7 @@ int main(int argc, char **argv)
                 if (read(tick_fd, &ticks, sizeof ticks) > 0) {
                     credit_tick(&cfg, lm_now_ns());
                     evict_tick(lm_now_ns());
+                    evict_auto_tick(&cfg, lm_now_ns());
                 }
                 if (cfg.settle_interval_s &&
                     lm_now_ns() - last_settle >= cfg.settle_interval_s * 1000000000ull) {

@@ -157,6 +157,8 @@ int lm_ckpt_next(struct lm_ckpt_reader *r, const uint8_t *cipher, size_t clen, u
     int act = lm_mig_recv_record(&r->rs, plain, (size_t)pl, false, rec, d);
     if (act < 0)
         return act;
+    if (act == LM_MIG_ACT_INFLATE && lm_zpages_check(rec, d) != 0)
+        return -LM_BAD_RECORD;
     if (act == LM_MIG_ACT_READY && !final)
         return lm_fail(d, LM_BAD_RECORD, "checkpoint file: END (record %llu) without the final tag", n);
     if (act == LM_MIG_ACT_GO)

@@ -111,6 +111,7 @@ void lm_gc_migrate_encode(const struct lm_gc_migrate *m, uint8_t out[LM_GC_MIGRA
     memset(out, 0, LM_GC_MIGRATE_SIZE);
     memcpy(out, m->ip, 4);
     lm_put16(out + 4, m->port);
+    lm_put16(out + 6, m->flags);
     lm_put32(out + 8, m->max_rounds);
     memcpy(out + 16, m->loader_pub, 32);
     memcpy(out + 48, m->mig_secret, 32);
@@ -124,10 +125,13 @@ int lm_gc_migrate_decode(const uint8_t *b, size_t len, struct lm_gc_migrate *m,
 {
     if (len != LM_GC_MIGRATE_SIZE)
         return lm_fail(d, len < LM_GC_MIGRATE_SIZE ? LM_TRUNCATED : LM_TRAILING, "migrate: body of %zu bytes, expected %d", len, LM_GC_MIGRATE_SIZE);
-    if (lm_get16(b + 6) != 0 || lm_get32(b + 12) != 0 || lm_get32(b + 132) != 0)
-        return lm_fail(d, LM_RESERVED_NONZERO, "migrate: flags or reserved bytes are not zero");
+    if ((lm_get16(b + 6) & ~LM_GC_MIGRATE_FLAGS) != 0)
+        return lm_fail(d, LM_RESERVED_NONZERO, "migrate: unknown flags (0x%04x); this guest knows 0x%04x", lm_get16(b + 6), LM_GC_MIGRATE_FLAGS);
+    if (lm_get32(b + 12) != 0 || lm_get32(b + 132) != 0)
+        return lm_fail(d, LM_RESERVED_NONZERO, "migrate: reserved bytes are not zero");
     memcpy(m->ip, b, 4);
     m->port = lm_get16(b + 4);
+    m->flags = lm_get16(b + 6);
     m->max_rounds = lm_get32(b + 8);
     memcpy(m->loader_pub, b + 16, 32);
     memcpy(m->mig_secret, b + 48, 32);

@@ -58,6 +58,12 @@ int lm_mig_rec_parse(const uint8_t *b, size_t len, struct lm_mig_rec *r, struct 
             return lm_fail(d, LM_BAD_RECORD, "PAGES record: count %u, expected 1 to %u", r->count, LM_MIG_PAGES_MAX);
         want = (size_t)r->count * LM_MIG_PAGE;
         break;
+    case LM_MIG_ZPAGES:
+        if (r->count == 0 || r->count > LM_MIG_PAGES_MAX)
+            return lm_fail(d, LM_BAD_RECORD, "ZPAGES record: count %u, expected 1 to %u", r->count, LM_MIG_PAGES_MAX);
+        if (r->body_len == 0 || r->body_len > (size_t)r->count * LM_MIG_PAGE)
+            return lm_fail(d, r->body_len ? LM_TRAILING : LM_TRUNCATED, "ZPAGES record: %zu compressed bytes for %u pages, expected 1 to %u", r->body_len, r->count, r->count * LM_MIG_PAGE);
+        return 0;
     case LM_MIG_ZERO:
         if (r->count == 0)
             return lm_fail(d, LM_BAD_RECORD, "ZERO record: count 0");
@@ -184,21 +190,24 @@ int lm_mig_recv_record(struct lm_mig_recv *s, const uint8_t *b, size_t len, bool
     }
     switch (r->type) {
     case LM_MIG_PAGES:
+    case LM_MIG_ZPAGES:
     case LM_MIG_ZERO:
         if (r->arg >= s->npages || r->count > s->npages - r->arg)
             return lm_fail(d, LM_PAGE_RANGE, "record %llu: pages [%llu, +%u) outside %llu pages of RAM", n, (unsigned long long)r->arg, r->count, (unsigned long long)s->npages);
-        if (r->type == LM_MIG_PAGES && r->arg == 0)
+        if (r->type != LM_MIG_ZERO && r->arg == 0)
             return lm_fail(d, LM_PAGE_RANGE, "record %llu: page 0 is the monitor's and always zero", n);
         for (uint64_t i = 0; i < r->count; i++)
             s->covered[(r->arg + i) / 64] |= 1ull << ((r->arg + i) % 64);
-        if (r->type == LM_MIG_PAGES)
+        if (r->type != LM_MIG_ZERO)
             s->got.data_pages += r->count;
         else
             s->got.zero_pages += r->count;
         if (s->have_ctx)
             s->final_pages += r->count;
         s->got.records++;
-        return r->type == LM_MIG_PAGES ? LM_MIG_ACT_PLACE : LM_MIG_ACT_ZERO;
+        return r->type == LM_MIG_PAGES    ? LM_MIG_ACT_PLACE
+               : r->type == LM_MIG_ZPAGES ? LM_MIG_ACT_INFLATE
+                                          : LM_MIG_ACT_ZERO;
     case LM_MIG_ROUND:
         if (r->arg < s->round || r->arg > UINT32_MAX) /* s->round is a u32: no wrap-around */
             return lm_fail(d, LM_BAD_RECORD, "record %llu: round %llu after round %u", n, (unsigned long long)r->arg, s->round);

@@ -11,7 +11,8 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJ) $(LIB)
 
 # Tests of Evil Man's own code link its objects, all but main.c (the loop).
 UNIT_HOST_TESTS := $(BUILD)/tests/unit/test_credit $(BUILD)/tests/unit/test_vm_state \
-                   $(BUILD)/tests/unit/test_pool $(BUILD)/tests/unit/test_config
+                   $(BUILD)/tests/unit/test_pool $(BUILD)/tests/unit/test_config \
+                   $(BUILD)/tests/unit/test_evict
 $(UNIT_HOST_TESTS:%=%.o): CFLAGS += -Ihost
 $(UNIT_HOST_TESTS): $(filter-out $(BUILD)/host/main.o,$(EVILMAN_OBJS))
 $(UNIT_HOST_TESTS): LDLIBS += -ljansson

@@ -190,7 +190,7 @@ static void send_page(uint64_t pfn, const void *data)
         stream_send(LM_MIG_ZERO, 1, pfn, NULL, 0, false);
         mig.cur.zero_pages++;
     } else {
-        stream_send(LM_MIG_PAGES, 1, pfn, data, PAGE_SIZE, false);
+        stream_send_pages(1, pfn, data);
         mig.cur.data_pages++;
     }
     mig.round_sent++;

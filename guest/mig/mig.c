@@ -24,7 +24,8 @@ static struct mig_region *region_alloc(uint64_t npages)
     size_t tables = PAGE_ROUND_UP((npages / 512 + 16) * 8);
     size_t bufs = PAGE_ROUND_UP(LM_MIG_REC_MAX) + PAGE_ROUND_UP(LM_MIG_FRAME_MAX + 4);
     size_t stack = 16384;
-    size_t fixed = PAGE_SIZE + 2 * bm + tables + bufs + stack;
+    size_t zstd = mig.zstd ? stream_zstd_size() : 0;
+    size_t fixed = PAGE_SIZE + 2 * bm + tables + bufs + stack + zstd;
     /* Shadows: a quarter of what is free, 256 to 8192 pages; 64 of them kept for faults. (With
      * 128 a guest dirtying memory flat out ran out: the sender's first writes after the
      * snapshot fault faster than sent shadows free their slots.) */
@@ -54,6 +55,8 @@ static struct mig_region *region_alloc(uint64_t npages)
             r->tables = (uint64_t *)p, p += tables;
             r->plain = p, p += PAGE_ROUND_UP(LM_MIG_REC_MAX);
             r->frame = p, p += PAGE_ROUND_UP(LM_MIG_FRAME_MAX + 4);
+            r->cctx = zstd ? stream_zstd_init(r, p, zstd) : NULL;
+            p += zstd;
             p += stack;
             r->snap_stack_top = p;
             r->shadow_pfn = (uint64_t *)p, p += pfn_bytes;
@@ -99,6 +102,7 @@ int mig_start(const struct lm_gc_migrate *m)
     mig.pay_len = m->pay_len;
     crypto_scalarmult_curve25519_base(mig.mig_pub, mig.mig_secret);
     mig.max_rounds = m->max_rounds ? m->max_rounds : DEFAULT_MAX_ROUNDS;
+    mig.zstd = m->flags & LM_GC_MIGRATE_ZSTD;
     mig.npages = boot_info->mem_size / PAGE_SIZE;
     mig.r = region_alloc(mig.npages);
     if (!mig.r) {
@@ -114,7 +118,7 @@ int mig_start(const struct lm_gc_migrate *m)
     platform_notice(LM_NOTICE_MIGRATING); /* its host lists it as migrating out */
     if (stream_open() < 0)
         return -LM_IO;
-    printf("mig: migrating to %u.%u.%u.%u:%u, %llu pages of RAM, up to %u rounds, %zu shadow pages\n", m->ip[0], m->ip[1], m->ip[2], m->ip[3], m->port, (unsigned long long)mig.npages, mig.max_rounds, mig.r->shadow_cap);
+    printf("mig: migrating to %u.%u.%u.%u:%u, %llu pages of RAM, up to %u rounds, %zu shadow pages%s\n", m->ip[0], m->ip[1], m->ip[2], m->ip[3], m->port, (unsigned long long)mig.npages, mig.max_rounds, mig.r->shadow_cap, mig.r->cctx ? ", zstd" : "");
     return 0;
 }
 

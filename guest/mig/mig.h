@@ -42,12 +42,15 @@ struct mig_region {
     size_t shadow_sent;              /* of the shadows taken, sent: their slots are free again */
     uint64_t cow_faults, cow_fault_ns; /* faults, and their time in TSC ticks */
     uint8_t *plain, *frame;          /* one record, and its frame on the wire */
+    uint8_t *stage;                  /* zstd: a still copy of the pages being compressed */
+    struct ZSTD_CCtx_s *cctx;        /* zstd: a static context in the region; NULL: off */
     uint8_t *snap_stack_top;
 };
 
 struct mig_figures {
     uint64_t total_ns, downtime_ns, bytes, data_pages, zero_pages, ram_pages, rounds;
     uint64_t final_pages, cow_faults, fw_in, fw_out;
+    uint64_t zpages, zbytes; /* pages sent compressed, and their compressed bytes */
 };
 
 struct mig {
@@ -61,6 +64,7 @@ struct mig {
     uint8_t pay_token[16], pay_seed[32]; /* the new host's chain, for the child (pay_len 0: none) */
     uint32_t pay_len;
     uint32_t max_rounds;
+    bool zstd; /* pages go zstd-compressed where that is smaller (LM_GC_MIGRATE_ZSTD) */
     /* the connection */
     struct tcp_pcb *pcb;
     bool connected;
@@ -108,6 +112,10 @@ int stream_open(void);
 bool stream_room(size_t plain_len);              /* can a record this big go now? */
 int stream_send(uint8_t type, uint32_t count, uint64_t arg, const void *body, size_t len,
                 bool final);
+/* n pages of data for pages pfn..: ZPAGES when zstd is on and that is smaller, else PAGES. */
+void stream_send_pages(uint32_t n, uint64_t pfn, const void *data);
+size_t stream_zstd_size(void); /* the region's zstd workspace, context and stage, in bytes */
+struct ZSTD_CCtx_s *stream_zstd_init(struct mig_region *r, void *mem, size_t size);
 void stream_flush(void);
 void stream_close(bool quietly);
 bool stream_drained(void);                       /* everything sent was acknowledged */

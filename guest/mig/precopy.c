@@ -125,7 +125,7 @@ static uint64_t send_run(uint64_t pfn)
         stream_send(LM_MIG_ZERO, (uint32_t)n, pfn, NULL, 0, false);
         mig.cur.zero_pages += n;
     } else {
-        stream_send(LM_MIG_PAGES, (uint32_t)n, pfn, (const void *)(uintptr_t)(pfn * PAGE_SIZE), n * PAGE_SIZE, false);
+        stream_send_pages((uint32_t)n, pfn, (const void *)(uintptr_t)(pfn * PAGE_SIZE));
         mig.cur.data_pages += n;
     }
     for (uint64_t i = 0; i < n; i++)

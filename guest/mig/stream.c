@@ -7,6 +7,9 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#define ZSTD_STATIC_LINKING_ONLY /* static contexts: ZSTD_initStaticCCtx */
+#include <zstd.h>
+#include <zstd_errors.h>
 
 #include "laundromat/payload.h"
 #include "laundromat/util.h"
@@ -241,13 +244,11 @@ bool stream_room(size_t plain_len)
            tcp_sndqueuelen(mig.pcb) + need / TCP_MSS + 4 < TCP_SND_QUEUELEN;
 }
 
-int stream_send(uint8_t type, uint32_t count, uint64_t arg, const void *body, size_t len,
-                bool final)
+/* Seals the record in r->plain (its body already there) into r->frame and starts it out. */
+static void seal(uint8_t type, uint32_t count, uint64_t arg, size_t len, bool final)
 {
     struct mig_region *r = mig.r;
     lm_mig_rec_header(r->plain, type, count, arg);
-    if (len)
-        memcpy(r->plain + LM_MIG_REC_HDR, body, len);
     unsigned long long clen;
     crypto_secretstream_xchacha20poly1305_push(&mig.tx, r->frame + 4, &clen, r->plain, LM_MIG_REC_HDR + len, NULL, 0, final ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
     le32_put(r->frame, (uint32_t)clen);
@@ -255,7 +256,68 @@ int stream_send(uint8_t type, uint32_t count, uint64_t arg, const void *body, si
     mig.cur.bytes += pending;
     mig.records++;
     push_pending();
+}
+
+int stream_send(uint8_t type, uint32_t count, uint64_t arg, const void *body, size_t len,
+                bool final)
+{
+    if (len)
+        memcpy(mig.r->plain + LM_MIG_REC_HDR, body, len);
+    seal(type, count, arg, len, final);
     return 0;
+}
+
+/*
+ * zstd at level 1 (its fast strategy: memory moves at a few hundred MB/s per core, about the
+ * guest's TCP rate) over one record's pages, LM_MIG_PAGES_MAX at most: the context's tables
+ * are sized for that (about 300 KiB) and live in the region, like everything else written
+ * while the guest's memory is being tracked.
+ */
+#define ZSTD_LEVEL 1
+
+static size_t cctx_size(void)
+{
+    return ZSTD_estimateCCtxSize_usingCParams(ZSTD_getCParams(ZSTD_LEVEL, LM_MIG_PAGES_MAX * LM_MIG_PAGE, 0));
+}
+
+size_t stream_zstd_size(void)
+{
+    return PAGE_ROUND_UP(cctx_size()) + LM_MIG_PAGES_MAX * LM_MIG_PAGE;
+}
+
+struct ZSTD_CCtx_s *stream_zstd_init(struct mig_region *r, void *mem, size_t size)
+{
+    size_t c = PAGE_ROUND_UP(cctx_size());
+    if (size < c + LM_MIG_PAGES_MAX * LM_MIG_PAGE)
+        return NULL;
+    r->stage = (uint8_t *)mem + c;
+    return ZSTD_initStaticCCtx(mem, c);
+}
+
+void stream_send_pages(uint32_t n, uint64_t pfn, const void *data)
+{
+    struct mig_region *r = mig.r;
+    size_t raw = (size_t)n * PAGE_SIZE;
+    if (!r->cctx) {
+        stream_send(LM_MIG_PAGES, n, pfn, data, raw, false);
+        return;
+    }
+    /* From a still copy: the host writes received frames into guest memory whenever it likes,
+     * and zstd reads its input more than once (a byte that changed between its histogram and
+     * its encoding would make a corrupt frame). */
+    memcpy(r->stage, data, raw);
+    size_t z = ZSTD_compressCCtx(r->cctx, r->plain + LM_MIG_REC_HDR, raw - 1, r->stage, raw, ZSTD_LEVEL);
+    if (!ZSTD_isError(z)) {
+        mig.cur.zpages += n;
+        mig.cur.zbytes += z;
+        seal(LM_MIG_ZPAGES, n, pfn, z, false);
+        return;
+    }
+    if (ZSTD_getErrorCode(z) != ZSTD_error_dstSize_tooSmall) { /* never expected: say so once */
+        printf("mig: zstd failed (%s): pages go uncompressed from here\n", ZSTD_getErrorName(z));
+        r->cctx = NULL;
+    }
+    stream_send(LM_MIG_PAGES, n, pfn, r->stage, raw, false); /* incompressible: as it is */
 }
 
 void stream_flush(void)

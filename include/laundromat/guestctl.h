@@ -46,13 +46,16 @@ enum lm_gc_cmd_type {
                         * gives up the destination (it is gone; else two copies would run) */
 };
 
-/* MIGRATE body, 136 bytes: ip[4] | port u16 | flags u16 = 0 | max_rounds u32 | reserved u32 |
+/* MIGRATE body, 136 bytes: ip[4] | port u16 | flags u16 | max_rounds u32 | reserved u32 |
  * loader_pub[32] | mig_secret[32] | pay_token[16] | pay_seed[32] | pay_len u32 | reserved u32.
- * pay_len 0: the guest does not pay its new host. */
+ * pay_len 0: the guest does not pay its new host. Flags: LM_GC_MIGRATE_*, others zero. */
 #define LM_GC_MIGRATE_SIZE 136
+#define LM_GC_MIGRATE_ZSTD 1u /* send pages zstd-compressed (ZPAGES) where that is smaller */
+#define LM_GC_MIGRATE_FLAGS LM_GC_MIGRATE_ZSTD
 struct lm_gc_migrate {
     uint8_t ip[4];
     uint16_t port;
+    uint16_t flags;
     uint32_t max_rounds; /* 0: the guest's default */
     uint8_t loader_pub[32], mig_secret[32];
     uint8_t pay_token[16], pay_seed[32];

@@ -57,6 +57,8 @@ enum lm_mig_rec_type {
     LM_MIG_CONTEXT = 4, /* count 0, arg 0, body struct lm_mig_context (LM_MIG_CONTEXT_SIZE) */
     LM_MIG_END = 5,     /* count 0, arg 0, body struct lm_mig_totals (24 bytes) */
     LM_MIG_GO = 6,      /* count 0, arg 0, body struct lm_mig_go; secretstream tag FINAL */
+    LM_MIG_ZPAGES = 7,  /* as PAGES, the body zstd-compressed: 1..count * 4096 bytes holding
+                         * zstd frames that inflate to exactly count * 4096 bytes */
     /* loader -> guest */
     LM_MIG_READY = 0x81, /* count flags (LM_MIG_READY_*), arg 0, body struct lm_mig_totals:
                           * all checked, paused */
@@ -88,7 +90,7 @@ struct lm_mig_context {
 /* END and READY: what was sent (and, in READY, what the loader counted). */
 #define LM_MIG_TOTALS_SIZE 24
 struct lm_mig_totals {
-    uint64_t data_pages; /* pages sent with contents, counting resends */
+    uint64_t data_pages; /* pages sent with contents (PAGES and ZPAGES), counting resends */
     uint64_t zero_pages; /* pages named as zero */
     uint64_t records;    /* records before END */
 };
@@ -139,6 +141,8 @@ void lm_mig_totals_decode(const uint8_t b[LM_MIG_TOTALS_SIZE], struct lm_mig_tot
 enum lm_mig_action {
     LM_MIG_ACT_NONE = 0,  /* ROUND, CONTEXT: nothing to do */
     LM_MIG_ACT_PLACE = 1, /* PAGES: copy count pages of body to page arg.. */
+    LM_MIG_ACT_INFLATE = 5, /* ZPAGES: inflate body into count pages at page arg..; anything
+                             * but exactly count * 4096 bytes out refuses the stream */
     LM_MIG_ACT_ZERO = 2,  /* ZERO: pages arg.. must read as zero */
     LM_MIG_ACT_READY = 3, /* END checked: answer READY (body: totals), wait for GO */
     LM_MIG_ACT_GO = 4,    /* GO: hand the VM over to ctx.resume_entry */
@@ -156,6 +160,10 @@ struct lm_mig_recv {
 void lm_mig_recv_init(struct lm_mig_recv *s, uint64_t mem_size, uint64_t *covered);
 int lm_mig_recv_record(struct lm_mig_recv *s, const uint8_t *b, size_t len, bool final,
                        struct lm_mig_rec *r, struct lm_diag *d);
+
+/* Host side only (lib/zpages.c, the system's libzstd): does a ZPAGES record inflate to exactly
+ * its count pages? 0, or -LM_BAD_RECORD with d->msg naming the pages and zstd's reason. */
+int lm_zpages_check(const struct lm_mig_rec *rec, struct lm_diag *d);
 
 /*
  * Session keys from a shared secret already computed (X25519(m, L) = X25519(l, M)), for

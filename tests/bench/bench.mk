@@ -52,7 +52,7 @@ bench: deps
 # Evil Man's benchmarks (tests/bench/bench_host.sh): its probe links the library (the generic
 # rule above); what it measures: the agent, the loader, the monitor, the kernel, lmctl.
 BENCH_SCRIPTS += tests/bench/bench_host.sh tests/bench/bench_mig.sh tests/bench/bench_ckpt.sh \
-                 tests/bench/bench_clusters.sh
+                 tests/bench/bench_clusters.sh tests/bench/bench_zstd.sh
 BENCH_HOST    := $(BUILD)/bench/emprobe $(EVILMAN) $(LOADER) $(LMCTL)
 
 bench-build: $(BENCH_HOST)

@@ -120,6 +120,69 @@ enum {
 #define FZ_HTTP_VM "fz-vm"
 #define FZ_HTTP_VM_ADDRESS "10.0.0.7"
 
+/*
+ * fuzz_location's input: records separated by FZ_LOC_SEP, each one request served as the
+ * daemon serves it (http_serve), signed by one of the fixture's accounts:
+ *   byte 0   bits 0-2: who signs, by FZ_LOC_* (5 to 7: FZ_LOC_OP again)
+ *            bit 3 (FZ_LOC_GET): GET /v1/locations/ followed by the other bytes (left out when
+ *            that target cannot be signed); else POST /v1/locations, the other bytes its body
+ * At most FZ_LOC_MAX_RECORDS records count. Every input starts from the same ledger: the
+ * accounts, hosts and tokens below, and the VMs placed as fz_loc_start says.
+ */
+#define FZ_LOC_SEP "\n;;\n"
+enum {
+    FZ_LOC_OP = 0,     /* fz-op: operates host-a, host-b and host-d */
+    FZ_LOC_OP2 = 1,    /* fz-op2: operates host-c */
+    FZ_LOC_BUYER = 2,  /* fz-buyer: bought every token but one */
+    FZ_LOC_BUYER2 = 3, /* fz-buyer2: bought one token, for a VM of the same name */
+    FZ_LOC_ADMIN = 4,
+    FZ_LOC_ACCOUNTS = 5,
+    FZ_LOC_WHO = 7,
+    FZ_LOC_GET = 8,
+    FZ_LOC_MAX_RECORDS = 8,
+};
+static const char *const fz_loc_account[FZ_LOC_ACCOUNTS] = {"fz-op", "fz-op2", "fz-buyer",
+                                                            "fz-buyer2", "admin"};
+
+struct fz_loc_host {
+    const char *name, *cluster, *address; /* cluster NULL: in none */
+    unsigned port, op;
+};
+static const struct fz_loc_host fz_loc_hosts[] = {
+    {"host-a", "cluster-1", "192.0.2.1", 7001, FZ_LOC_OP},
+    {"host-b", NULL, "192.0.2.2", 7002, FZ_LOC_OP},
+    {"host-c", "cluster-1", "192.0.2.3", 7003, FZ_LOC_OP2},
+    {"host-d", "cluster-2", "192.0.2.4", 7004, FZ_LOC_OP},
+};
+
+/* Bought in this order; token k's id is FZ_LOC_TOKEN_PREFIX and the hex digit k (the ids of
+ * the other digits are nobody's). Its issued_at is then set to a fixed time plus `issued`:
+ * tokens 0 and 1 share a second (the order of purchase tells which is newer), and token 7 is
+ * older than token 2, bought before it (as when the broker's clock steps back). */
+#define FZ_LOC_TOKEN_PREFIX "10ca7e0010ca7e0010ca7e0010ca7e0"
+struct fz_loc_token {
+    unsigned buyer;
+    int cluster;              /* scope is a cluster, else a host */
+    const char *scope, *name; /* name NULL: bought without one */
+    int issued;
+};
+static const struct fz_loc_token fz_loc_tokens[] = {
+    {FZ_LOC_BUYER, 0, "host-a", "vm-1", 0},    {FZ_LOC_BUYER, 0, "host-a", "vm-1", 0},
+    {FZ_LOC_BUYER, 1, "cluster-1", "vm-2", 2}, {FZ_LOC_BUYER, 0, "host-b", NULL, 3},
+    {FZ_LOC_BUYER, 0, "host-c", "vm-3", 4},    {FZ_LOC_BUYER2, 0, "host-a", "vm-1", 5},
+    {FZ_LOC_BUYER, 0, "host-b", "vm-1", 6},    {FZ_LOC_BUYER, 1, "cluster-2", "vm-2", 1},
+};
+
+/* Reported before the first input, by fz-op: so a report with token 0 is a stale one. */
+struct fz_loc_placed {
+    unsigned token;
+    const char *host, *address;
+};
+static const struct fz_loc_placed fz_loc_start[] = {
+    {1, "host-a", "10.0.0.7"}, /* fz-buyer's vm-1 */
+    {5, "host-a", "10.0.0.9"}, /* fz-buyer2's vm-1 */
+};
+
 /* Deterministic filler: distinct byte patterns per tag, never all zero. */
 static inline void fz_fill(uint8_t *p, size_t n, uint8_t tag)
 {
@@ -136,6 +199,13 @@ static inline void fz_key_seed(uint8_t seed[32])
 static inline void fz_http_seed(uint8_t seed[32], unsigned who)
 {
     fz_fill(seed, 32, (uint8_t)(0x60 + who));
+}
+
+/* The Ed25519 seeds of fuzz_location's accounts (who: FZ_LOC_*), and of a key nobody holds
+ * (FZ_LOC_ACCOUNTS). */
+static inline void fz_loc_seed(uint8_t seed[32], unsigned who)
+{
+    fz_fill(seed, 32, (uint8_t)(0x70 + who));
 }
 
 static inline void fz_owner_seed(uint8_t seed[32])

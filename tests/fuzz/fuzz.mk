@@ -3,7 +3,8 @@
 # make fuzz          runs each target FUZZ_SECONDS; corpus in $(BUILD)/fuzz/corpus/<target>/
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_NAMES    := fuzz_token fuzz_ping fuzz_payment fuzz_keyfile fuzz_elf fuzz_reqsig fuzz_admit \
-                 fuzz_payload fuzz_migrec fuzz_guestctl fuzz_http fuzz_ckpt
+                 fuzz_payload fuzz_migrec fuzz_guestctl fuzz_http fuzz_ckpt fuzz_location \
+                 fuzz_pressure
 FUZZ_BINS     := $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
 FUZZ_SAN      := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
 FUZZ_CFLAGS   := -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP $(FUZZ_SAN)
@@ -42,12 +43,19 @@ FUZZ_HOST_OBJS := $(FUZZ_HOST_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 $(FUZZ_HOST_OBJS) $(FUZZ_DIR)/obj/tests/fuzz/fuzz_admit.o: FUZZ_CFLAGS += -Ihost
 $(FUZZ_DIR)/fuzz_admit: $(FUZZ_HOST_OBJS)
 
-# fuzz_http drives the broker's HTTP front: the broker's sources but main.c, instrumented, and
-# its libraries (libmicrohttpd, jansson, SQLite as they are).
+# fuzz_pressure drives the parsers of the host's /proc figures (host/pressure.c), instrumented.
+$(FUZZ_DIR)/obj/host/pressure.o $(FUZZ_DIR)/obj/tests/fuzz/fuzz_pressure.o: FUZZ_CFLAGS += -Ihost
+$(FUZZ_DIR)/fuzz_pressure: $(FUZZ_DIR)/obj/host/pressure.o
+
+# fuzz_http drives the broker's HTTP front, fuzz_location its location reports past the
+# signature check (http_serve): the broker's sources but main.c, instrumented, and its
+# libraries (libmicrohttpd, jansson, SQLite as they are).
 FUZZ_BROKER_OBJS := $(filter-out %/broker/main.o,$(BROKER_SRCS:%.c=$(FUZZ_DIR)/obj/%.o))
-$(FUZZ_BROKER_OBJS) $(FUZZ_DIR)/obj/tests/fuzz/fuzz_http.o: FUZZ_CFLAGS += -Ibroker
-$(FUZZ_DIR)/fuzz_http: $(FUZZ_BROKER_OBJS)
-$(FUZZ_DIR)/fuzz_http: LDLIBS += $(BROKER_LIBS)
+FUZZ_BROKER_BINS := $(FUZZ_DIR)/fuzz_http $(FUZZ_DIR)/fuzz_location
+$(FUZZ_BROKER_OBJS) $(FUZZ_BROKER_BINS:$(FUZZ_DIR)/%=$(FUZZ_DIR)/obj/tests/fuzz/%.o): \
+    FUZZ_CFLAGS += -Ibroker
+$(FUZZ_BROKER_BINS): $(FUZZ_BROKER_OBJS)
+$(FUZZ_BROKER_BINS): LDLIBS += $(BROKER_LIBS)
 
 # The seed generator is a plain program (not a fuzz_* name: tests/run.sh runs those).
 $(FUZZ_DIR)/tools/mkseeds.o: tests/fuzz/mkseeds.c

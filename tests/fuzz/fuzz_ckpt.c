@@ -146,9 +146,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         switch (rec.type) {
         case LM_MIG_PAGES:
+        case LM_MIG_ZPAGES:
         case LM_MIG_ZERO:
             if (rec.arg >= r.rs.npages || rec.count > r.rs.npages - rec.arg ||
-                (rec.type == LM_MIG_PAGES && rec.arg == 0))
+                (rec.type != LM_MIG_ZERO && rec.arg == 0))
+                abort();
+            /* a ZPAGES record taken inflated to exactly its pages */
+            if (rec.type == LM_MIG_ZPAGES && lm_zpages_check(&rec, NULL) != 0)
                 abort();
             /* fall through */
         case LM_MIG_ROUND:

@@ -91,6 +91,12 @@ static int parse_alone(const uint8_t *b, size_t len, struct lm_diag *d)
             abort();
         want = (size_t)r.count * LM_MIG_PAGE;
         break;
+    case LM_MIG_ZPAGES:
+        if (r.count < 1 || r.count > LM_MIG_PAGES_MAX || r.body_len < 1 ||
+            r.body_len > (size_t)r.count * LM_MIG_PAGE)
+            abort();
+        want = r.body_len;
+        break;
     case LM_MIG_ZERO:
         if (r.count < 1)
             abort();
@@ -119,7 +125,8 @@ static int parse_alone(const uint8_t *b, size_t len, struct lm_diag *d)
     }
     /* READY's count carries its flags (LM_MIG_READY_FLAGS); the others' is 0. */
     uint32_t count_ok = r.type == LM_MIG_READY ? LM_MIG_READY_FLAGS : 0;
-    if (r.body_len != want || (r.type >= LM_MIG_CONTEXT && ((r.count & ~count_ok) != 0 || r.arg != 0)))
+    if (r.body_len != want || (r.type >= LM_MIG_CONTEXT && r.type != LM_MIG_ZPAGES &&
+                               ((r.count & ~count_ok) != 0 || r.arg != 0)))
         abort();
     return 0;
 }
@@ -204,17 +211,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t range;
         switch (rc) {
         case LM_MIG_ACT_PLACE:
+        case LM_MIG_ACT_INFLATE:
         case LM_MIG_ACT_ZERO:
-            if (m.stage != 0 || r.type != (rc == LM_MIG_ACT_PLACE ? LM_MIG_PAGES : LM_MIG_ZERO) ||
+            if (m.stage != 0 ||
+                r.type != (rc == LM_MIG_ACT_PLACE     ? LM_MIG_PAGES
+                           : rc == LM_MIG_ACT_INFLATE ? LM_MIG_ZPAGES
+                                                      : LM_MIG_ZERO) ||
                 final || r.count < 1 || r.arg >= m.npages || r.count > m.npages - r.arg)
                 abort();
             if (rc == LM_MIG_ACT_PLACE &&
                 (r.arg == 0 || r.count > LM_MIG_PAGES_MAX ||
                  r.body_len != (size_t)r.count * LM_MIG_PAGE || r.body != rec + LM_MIG_REC_HDR))
                 abort();
+            if (rc == LM_MIG_ACT_INFLATE &&
+                (r.arg == 0 || r.count > LM_MIG_PAGES_MAX || r.body_len < 1 ||
+                 r.body_len > (size_t)r.count * LM_MIG_PAGE || r.body != rec + LM_MIG_REC_HDR))
+                abort();
+            if (rc == LM_MIG_ACT_INFLATE) { /* the host-side inflation: taken or BAD_RECORD */
+                int zrc = lm_zpages_check(&r, NULL);
+                if (zrc != 0 && zrc != -LM_BAD_RECORD)
+                    abort();
+            }
             range = ((1ull << r.count) - 1) << r.arg;
             m.covered |= range;
-            if (rc == LM_MIG_ACT_PLACE)
+            if (rc != LM_MIG_ACT_ZERO)
                 m.got.data_pages += r.count;
             else
                 m.got.zero_pages += r.count;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "fixtures.h"
 #include "laundromat/chain.h"
@@ -852,6 +853,24 @@ static void migrec_seeds(void)
     mig_go(&m, FZ_MIG_FINAL);
     put(T, "sixteen-pages", m.b, m.len);
 
+    /* The same with the 15 pages as ZPAGES: real zstd frames of them (the loader inflates). */
+    static uint8_t pages[15 * LM_MIG_PAGE], z[15 * LM_MIG_PAGE];
+    fz_fill(pages, sizeof pages, 0x5a);
+    for (size_t i = 0; i < sizeof pages; i += 512)
+        pages[i] = 0;
+    size_t zn = ZSTD_compress(z, sizeof z, pages, sizeof pages, 1);
+    if (ZSTD_isError(zn) || zn >= sizeof pages) {
+        fprintf(stderr, "mkseeds: zstd did not shrink the seed's pages\n");
+        exit(1);
+    }
+    mig_start(&m, 16);
+    mig_rec(&m, 0, LM_MIG_ZERO, 1, 0, NULL, 0);
+    mig_rec(&m, 0, LM_MIG_ZPAGES, 15, 1, z, zn);
+    mig_context(&m, 16 * LM_MIG_PAGE, 0x1000);
+    mig_end(&m, 15, 1, 3);
+    mig_go(&m, FZ_MIG_FINAL);
+    put(T, "sixteen-zpages", m.b, m.len);
+
     /* Refusals early on: page 0, out of range, round backwards, a context for other RAM. */
     mig_start(&m, 4);
     mig_rec(&m, G, LM_MIG_PAGES, 1, 0, NULL, 0);
@@ -1197,6 +1216,135 @@ static void http_seeds(void)
     http_put("locate-query", buyer, "GET /v1/locations/" FZ_HTTP_VM "?x=1\n");
 }
 
+/* fuzz_location: records, each its op byte (fixtures.h, FZ_LOC_*) and a report's body or a
+ * GET's name, joined by FZ_LOC_SEP. */
+struct loc_rec {
+    uint8_t op;
+    const char *text;
+};
+
+static void loc_put_n(const char *name, const struct loc_rec *r, size_t n)
+{
+    char b[4096];
+    size_t len = 0, sep = strlen(FZ_LOC_SEP);
+    for (size_t i = 0; i < n; i++) {
+        size_t t = strlen(r[i].text);
+        if (len + sep + 1 + t > sizeof b)
+            die("location seed %s too long", name);
+        if (i) {
+            memcpy(b + len, FZ_LOC_SEP, sep);
+            len += sep;
+        }
+        b[len++] = (char)r[i].op;
+        memcpy(b + len, r[i].text, t);
+        len += t;
+    }
+    put("fuzz_location", name, b, len);
+}
+#define loc_put(name, ...)                                                                         \
+    loc_put_n(name, (const struct loc_rec[]){__VA_ARGS__},                                         \
+              sizeof((const struct loc_rec[]){__VA_ARGS__}) / sizeof(struct loc_rec))
+
+/* A report's body: token k (one hex digit), host and address. */
+#define LOC_REPORT(k, host, address)                                                               \
+    "{\"token_id\":\"" FZ_LOC_TOKEN_PREFIX k "\",\"host\":\"" host "\",\"address\":\"" address "\"}"
+
+static void location_seeds(void)
+{
+    const uint8_t op = FZ_LOC_OP, op2 = FZ_LOC_OP2, buyer = FZ_LOC_BUYER, buyer2 = FZ_LOC_BUYER2,
+                  admin = FZ_LOC_ADMIN, get = FZ_LOC_GET;
+    /* Recorded: a new address, the current token again, a migration, a cluster token on
+     * either operator's host, the other buyer's VM of the same name, a token without a name. */
+    loc_put("moved-address", {op, LOC_REPORT("1", "host-a", "10.0.0.8")});
+    loc_put("same", {op, LOC_REPORT("1", "host-a", "10.0.0.7")});
+    loc_put("migrated", {op, LOC_REPORT("6", "host-b", "10.0.1.1")}, {buyer | get, "vm-1"});
+    loc_put("cluster", {op, LOC_REPORT("2", "host-a", "10.0.2.1")});
+    loc_put("cluster-op2", {op2, LOC_REPORT("2", "host-c", "10.0.2.2")}, {buyer | get, "vm-2"});
+    loc_put("other-buyer", {op, LOC_REPORT("5", "host-a", "0.0.0.0")}, {buyer2 | get, "vm-1"});
+    loc_put("unnamed", {op, LOC_REPORT("3", "host-b", "255.255.255.255")});
+    loc_put("op2", {op2, LOC_REPORT("4", "host-c", "172.16.0.1")});
+    /* Order: an old token after a newer one (token 7 is older than token 2), and a late
+     * source after the destination. */
+    loc_put("stale", {op, LOC_REPORT("0", "host-a", "10.0.0.9")});
+    loc_put("older-issued", {op2, LOC_REPORT("2", "host-c", "10.0.2.2")},
+            {op, LOC_REPORT("7", "host-d", "10.0.3.1")}, {buyer | get, "vm-2"});
+    loc_put("newer-issued", {op, LOC_REPORT("7", "host-d", "10.0.3.1")},
+            {op2, LOC_REPORT("2", "host-c", "10.0.2.2")}, {buyer | get, "vm-2"});
+    loc_put("back-and-forth", {op, LOC_REPORT("6", "host-b", "10.0.1.1")},
+            {op, LOC_REPORT("1", "host-a", "10.0.0.7")},
+            {op, LOC_REPORT("6", "host-b", "10.0.1.2")}, {buyer | get, "vm-1"},
+            {buyer2 | get, "vm-1"});
+    /* Refused past the fields: unknown token and host, another's host, out of scope. */
+    loc_put("unknown-token", {op, LOC_REPORT("9", "host-a", "10.0.0.8")});
+    loc_put("unknown-host", {op, LOC_REPORT("1", "host-z", "10.0.0.8")});
+    loc_put("not-your-host", {op, LOC_REPORT("4", "host-c", "10.0.0.8")});
+    loc_put("op2-not-your-host", {op2, LOC_REPORT("1", "host-a", "10.0.0.8")});
+    loc_put("host-scope", {op, LOC_REPORT("1", "host-b", "10.0.0.8")});
+    loc_put("cluster-scope-none", {op, LOC_REPORT("2", "host-b", "10.0.0.8")});
+    loc_put("cluster-scope-other", {op, LOC_REPORT("2", "host-d", "10.0.0.8")});
+    loc_put("wrong-role", {buyer, LOC_REPORT("1", "host-a", "10.0.0.8")});
+    loc_put("admin-report", {admin, LOC_REPORT("1", "host-a", "10.0.0.8")});
+    /* Addresses that are not A.B.C.D, each 0 to 255 without leading zeros. */
+    static const char *const bad_address[] = {
+        "10.0.0.256", "010.0.0.1",  "10.0.0",    "10.0.0.1 ",      " 10.0.0.1",
+        "1.2.3.4.5",  "0x0a.0.0.1", "",          "10.0.0.1/24",    "::1",
+        "10.0.0.-1",  "10..0.1",    "1e1.0.0.1", "10.0.0.1\\u0000"};
+    for (size_t i = 0; i < sizeof bad_address / sizeof *bad_address; i++) {
+        char name[32], body[256];
+        snprintf(name, sizeof name, "bad-address-%zu", i);
+        snprintf(body, sizeof body,
+                 "{\"token_id\":\"" FZ_LOC_TOKEN_PREFIX
+                 "1\",\"host\":\"host-a\",\"address\":\"%s\"}",
+                 bad_address[i]);
+        loc_put(name, {op, body}, {buyer | get, "vm-1"});
+    }
+    /* Fields: missing, null, of the wrong type, unknown, twice, uppercase hex, not an object. */
+    loc_put("missing-address",
+            {op, "{\"token_id\":\"" FZ_LOC_TOKEN_PREFIX "1\",\"host\":\"host-a\"}"});
+    loc_put("null-host", {op, "{\"token_id\":\"" FZ_LOC_TOKEN_PREFIX
+                              "1\",\"host\":null,\"address\":\"10.0.0.8\"}"});
+    loc_put("number-token", {op, "{\"token_id\":1,\"host\":\"host-a\",\"address\":\"10.0.0.8\"}"});
+    loc_put("upper-token", {op, LOC_REPORT("1", "host-a", "10.0.0.8")},
+            {op, "{\"token_id\":\"10CA7E0010CA7E0010CA7E0010CA7E01\",\"host\":\"host-a\","
+                 "\"address\":\"10.0.0.9\"}"});
+    loc_put("extra-field", {op, "{\"token_id\":\"" FZ_LOC_TOKEN_PREFIX
+                                "1\",\"host\":\"host-a\",\"address\":\"10.0.0.8\",\"port\":1}"});
+    loc_put("twice",
+            {op, "{\"token_id\":\"" FZ_LOC_TOKEN_PREFIX
+                 "1\",\"host\":\"host-a\",\"address\":\"10.0.0.8\",\"address\":\"10.0.0.9\"}"});
+    loc_put("nul-host", {op, "{\"token_id\":\"" FZ_LOC_TOKEN_PREFIX
+                             "1\",\"host\":\"host-a\\u0000x\",\"address\":\"10.0.0.8\"}"});
+    loc_put("long-host", {op, "{\"token_id\":\"" FZ_LOC_TOKEN_PREFIX
+                              "1\",\"host\":\"h23456789012345678901234567890123\",\"address\":"
+                              "\"10.0.0.8\"}"});
+    loc_put("array", {op, "[\"" FZ_LOC_TOKEN_PREFIX "1\",\"host-a\",\"10.0.0.8\"]"});
+    loc_put("empty", {op, ""});
+    /* Look-ups: own, another's, the admin's, an operator's, names and queries refused. */
+    loc_put("get", {buyer | get, "vm-1"});
+    loc_put("get-buyer2", {buyer2 | get, "vm-1"});
+    loc_put("get-unplaced", {buyer | get, "vm-3"});
+    loc_put("get-admin", {admin | get, "vm-1"});
+    loc_put("get-operator", {op | get, "vm-1"});
+    loc_put("get-bad-name", {buyer | get, "Vm_1"});
+    loc_put("get-query", {buyer | get, "vm-1?x=1"});
+    loc_put("get-empty-query", {buyer | get, "vm-1?"});
+    loc_put("get-segments", {buyer | get, "vm-1/x"});
+    loc_put("get-none", {buyer | get, ""});
+}
+
+/* fuzz_pressure: /proc/meminfo and /proc/loadavg as a kernel writes them, and near misses. */
+static void pressure_seeds(void)
+{
+    make_dir("fuzz_pressure");
+    put_text("fuzz_pressure", "meminfo", "MemTotal:        8052960 kB\nMemFree:          612340 kB\nMemAvailable:     831872 kB\nBuffers:          123456 kB\nCached:          2345678 kB\nHugePages_Total:       0\nHugepagesize:       2048 kB\n");
+    put_text("fuzz_pressure", "meminfo-last-line", "MemTotal: 1 kB\nMemAvailable: 5 kB");
+    put_text("fuzz_pressure", "meminfo-twice", "MemAvailable: 5 kB\nMemAvailable: 6 kB\n");
+    put_text("fuzz_pressure", "meminfo-no-unit", "MemAvailable: 1125899906842624\n");
+    put_text("fuzz_pressure", "loadavg", "0.52 0.58 0.59 1/1234 5678\n");
+    put_text("fuzz_pressure", "loadavg-busy", "9999999.99 812.00 4.00 300/4000 99999\n");
+    put_text("fuzz_pressure", "loadavg-one-decimal", "0.5");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -1205,9 +1353,10 @@ int main(int argc, char **argv)
     }
     root = argv[1];
     make_dir(NULL);
-    const char *targets[] = {"fuzz_token",  "fuzz_ping",     "fuzz_payment", "fuzz_keyfile",
-                             "fuzz_elf",    "fuzz_reqsig",   "fuzz_admit",   "fuzz_payload",
-                             "fuzz_migrec", "fuzz_guestctl", "fuzz_http",    "fuzz_ckpt"};
+    const char *targets[] = {"fuzz_token",   "fuzz_ping",     "fuzz_payment", "fuzz_keyfile",
+                             "fuzz_elf",     "fuzz_reqsig",   "fuzz_admit",   "fuzz_payload",
+                             "fuzz_migrec",  "fuzz_guestctl", "fuzz_http",    "fuzz_ckpt",
+                             "fuzz_location"};
     for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
         make_dir(targets[i]);
 
@@ -1232,9 +1381,11 @@ int main(int argc, char **argv)
     reqsig_seeds();
     admit_seeds();
     payload_seeds();
+    pressure_seeds();
     migrec_seeds();
     guestctl_seeds();
     http_seeds();
     ckpt_seeds();
+    location_seeds();
     return 0;
 }

@@ -120,7 +120,8 @@ up2=$(up)
 expect "status after: one migration, its figures" 0 "last migration: .* downtime [0-9.]+ ms, .* [1-9][0-9]* rounds, [1-9][0-9]* pages in the final phase" -- \
     in_ns "$LMCTL" status 10.78.0.2
 
-# 2. The computation moves back and forth while it runs; its result equals the host's.
+# 2. The computation moves back and forth while it runs; its result equals the host's. Moves
+# 1, 3 and 5 send zstd-compressed pages (--zstd), 2 and 4 plain ones.
 N=${LM_MIG_COMPUTE_N:-300000} ROUNDS=${LM_MIG_COMPUTE_ROUNDS:-6000}
 start_guest compute 10.78.0.3 02:00:00:78:00:03 "app=compute n=$N rounds=$ROUNDS"
 for _ in $(seq 100); do grep -q "control: owner" "$SCRATCH/compute.log" && break; sleep 0.05; done
@@ -128,14 +129,23 @@ moves=0 where=compute
 for i in 1 2 3 4 5; do
     start_loader "c$i" "10.78.0.$((60 + i))" "$SCRATCH/mig2.key" 10.78.0.3
     wait_port "10.78.0.$((60 + i))" 7700 || break
-    if migrate 10.78.0.3 "c$i" "10.78.0.$((60 + i))" "$SCRATCH/mig2.key" --quiet >"$SCRATCH/cmig$i.txt" 2>&1; then
+    z=(); [ $((i % 2)) = 1 ] && z=(--zstd)
+    if migrate 10.78.0.3 "c$i" "10.78.0.$((60 + i))" "$SCRATCH/mig2.key" --quiet "${z[@]}" >"$SCRATCH/cmig$i.txt" 2>&1; then
         moves=$((moves + 1)) where=c$i
     else
         sed 's/^/# /' "$SCRATCH/cmig$i.txt"; break
     fi
 done
-[ "$moves" = 5 ] && ok "the computation migrated 5 times while running" ||
+[ "$moves" = 5 ] && ok "the computation migrated 5 times while running (3 of them with --zstd)" ||
     { not_ok "the computation migrated $moves times of 5"; tail -5 "$SCRATCH/$where.log" | sed 's/^/# /'; }
+sent() { sed -n 's/.*; \([0-9.]*\) MiB sent for.*/\1/p' "$SCRATCH/cmig$1.txt"; }
+grep -q "shadow pages, zstd" "$SCRATCH/compute.log" && ! grep -q "shadow pages, zstd" "$SCRATCH/c1.log" &&
+    ok "the guest compressed when asked (--zstd) and only then" ||
+    not_ok "the guest's migration lines do not say zstd where asked: $(grep -h 'mig: migrating to' "$SCRATCH"/compute.log "$SCRATCH"/c1.log | tr '\n' '|')"
+z1=$(sent 1) p2=$(sent 2) z3=$(sent 3) p4=$(sent 4)
+awk -v a="$z1" -v b="$p2" -v c="$z3" -v d="$p4" 'BEGIN { exit !(a > 0 && c > 0 && a < b && c < d) }' &&
+    ok "zstd moves sent fewer bytes ($z1, $z3 MiB) than plain ones ($p2, $p4 MiB)" ||
+    not_ok "bytes sent: zstd $z1, $z3 MiB; plain $p2, $p4 MiB"
 eval "pid=\$PID_$where"
 exit_of "$pid" 180; rc=$RC # the rest of the computation (a minute or more under TCG)
 ref=$("$BUILD/tests/compute_ref" "$N" "$ROUNDS")

@@ -1,5 +1,5 @@
-/* Unit tests of Evil Man's config: the cluster settings (overlay, readdress) and their errors,
- * and which addresses an overlay lets a guest keep. */
+/* Unit tests of Evil Man's config: the cluster settings (overlay, readdress), eviction when the
+ * host needs the room (evict_*), their errors, and which addresses an overlay lets a guest keep. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +66,34 @@ static void test_defaults(void **state)
     assert_int_equal(c.readdress, 0);
     assert_int_equal(c.noverlays, 0);
     assert_false(overlay_has(&c, ip("10.62.0.10")));
+    assert_int_equal(c.evict_mem_below_mib, 0); /* no eviction by load unless asked */
+    assert_int_equal(c.evict_load_above_centi, 0);
+    assert_int_equal(c.evict_grace_ms, 30000);
+}
+
+static void test_evict_keys(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *lines;
+        uint64_t mem_mib, load_centi, grace_ms;
+    } good[] = {
+        {"evict_mem_below = 1024\nevict_load_above = 1.5\nevict_grace = 20s\n", 1024, 150, 20000},
+        {"evict_mem_below = 0\nevict_load_above = 0\n", 0, 0, 30000},
+        {"evict_load_above = 0.75\nevict_grace = 1500ms\n", 0, 75, 1500},
+        {"evict_load_above = 2\nevict_grace = 2m\n", 0, 200, 120000},
+        {"evict_load_above = 1000.00\nevict_grace = 45\n", 0, 100000, 45000},
+        {"evict_mem_below = 1073741824\nevict_grace = 0s\n", 1073741824, 0, 0},
+        {"evict_load_above = 0.05\nevict_grace = 1440m\n", 0, 5, 86400000},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        struct em_config c;
+        struct lm_diag d = {""};
+        if (load(good[i].lines, &c, &d) != 0)
+            fail_msg("%s: refused: %s", good[i].lines, d.msg);
+        if (c.evict_mem_below_mib != good[i].mem_mib || c.evict_load_above_centi != good[i].load_centi || c.evict_grace_ms != good[i].grace_ms)
+            fail_msg("%s: %llu MiB, %llu/100, %llu ms", good[i].lines, (unsigned long long)c.evict_mem_below_mib, (unsigned long long)c.evict_load_above_centi, (unsigned long long)c.evict_grace_ms);
+    }
 }
 
 static void test_overlays(void **state)
@@ -105,6 +133,22 @@ static void test_refusals(void **state)
         {"overlay = 42 10.60.0.256 10.62.0.0/24\n", "underlay address"},
         {"overlay = 42 10.60.0.2 10.62.0.0/31\n", "e.g. 42 192.0.2.7 10.62.0.0/24"},
         {"overlay = 42 10.60.0.2 10.62.0.0/24 extra\n", "expected VNI"},
+        {"evict_mem_below = lots\n", "evict_mem_below = \"lots\": expected the MiB of MemAvailable under which a VM is evicted, such as 1024 (0: never)"},
+        {"evict_mem_below = -1\n", "evict_mem_below = \"-1\": expected the MiB"},
+        {"evict_mem_below = 1024M\n", "evict_mem_below = \"1024M\": expected the MiB"},
+        {"evict_mem_below = 1073741825\n", "evict_mem_below = \"1073741825\": expected"},
+        {"evict_load_above = 1.555\n", "evict_load_above = \"1.555\": expected the 1-minute load average per CPU above which a VM is evicted, such as 1.5 (at most two decimals, at most 1000; 0: never)"},
+        {"evict_load_above = 1000.01\n", "evict_load_above = \"1000.01\": expected"},
+        {"evict_load_above = 99999999999999999999999\n", "evict_load_above = \"99999999999999999999999\": expected"},
+        {"evict_load_above = .5\n", "evict_load_above = \".5\": expected"},
+        {"evict_load_above = 1,5\n", "evict_load_above = \"1,5\": expected"},
+        {"evict_load_above = 1.\n", "evict_load_above = \"1.\": expected"},
+        {"evict_load_above = -1\n", "evict_load_above = \"-1\": expected"},
+        {"evict_grace = soon\n", "evict_grace = \"soon\": expected the time an evicted VM has to leave, such as 30s, 2m or 1500ms (at most a day)"},
+        {"evict_grace = 1441m\n", "evict_grace = \"1441m\": expected"},
+        {"evict_grace = 2h\n", "evict_grace = \"2h\": expected"},
+        {"evict_grace = -1s\n", "evict_grace = \"-1s\": expected"},
+        {"evict_grace = 99999999999999999999s\n", "evict_grace = \"99999999999999999999s\": expected"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct em_config c;
@@ -128,6 +172,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_overlays),
+        cmocka_unit_test(test_evict_keys),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

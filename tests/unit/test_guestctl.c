@@ -453,6 +453,14 @@ static void test_migrate_roundtrip(void **state)
     assert_memory_equal(g.pay_token, m.pay_token, 16);
     assert_memory_equal(g.pay_seed, m.pay_seed, 32);
     assert_int_equal(g.pay_len, m.pay_len);
+    assert_int_equal(g.flags, 0);
+    /* zstd asked: bit 0 of the u16 at 6 */
+    m.flags = LM_GC_MIGRATE_ZSTD;
+    lm_gc_migrate_encode(&m, b);
+    assert_memory_equal(b + 6, "\x01\x00", 2);
+    assert_int_equal(lm_gc_migrate_decode(b, sizeof b, &g, NULL), 0);
+    assert_int_equal(g.flags, LM_GC_MIGRATE_ZSTD);
+    m.flags = 0;
     /* The edges: no round limit (the guest's default), 1000 rounds, not paying. */
     m.max_rounds = 0;
     m.pay_len = 0;
@@ -480,8 +488,8 @@ static void test_migrate_refusals(void **state)
         {"empty", 0, 0, 0, 0, LM_TRUNCATED, "migrate: body of 0 bytes, expected 136"},
         {"one byte short", 135, 0, 0, 0, LM_TRUNCATED, "body of 135 bytes, expected 136"},
         {"one byte long", 137, 0, 0, 0, LM_TRAILING, "body of 137 bytes, expected 136"},
-        {"flags", 136, 6, 2, 1, LM_RESERVED_NONZERO, "migrate: flags or reserved bytes"},
-        {"high flag", 136, 7, 1, 0x80, LM_RESERVED_NONZERO, "flags or reserved"},
+        {"unknown flag", 136, 6, 2, 2, LM_RESERVED_NONZERO, "migrate: unknown flags (0x0002)"},
+        {"high flag", 136, 7, 1, 0x80, LM_RESERVED_NONZERO, "unknown flags (0x8000)"},
         {"first reserved u32", 136, 12, 4, 1, LM_RESERVED_NONZERO, "reserved bytes are not zero"},
         {"first reserved, top byte", 136, 15, 1, 1, LM_RESERVED_NONZERO, "reserved"},
         {"last reserved u32", 136, 132, 4, 0x80000000u, LM_RESERVED_NONZERO, "reserved"},

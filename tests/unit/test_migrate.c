@@ -2,6 +2,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "laundromat/hash.h"
 #include "laundromat/migrate.h"
@@ -118,6 +119,9 @@ static void test_rec_parse_accepts(void **state)
     } ok[] = {
         {LM_MIG_PAGES, 1, 1, 4096},
         {LM_MIG_PAGES, 16, 0xfffffffffffull, 16 * 4096},
+        {LM_MIG_ZPAGES, 1, 1, 1},
+        {LM_MIG_ZPAGES, 1, 1, 4096},
+        {LM_MIG_ZPAGES, 16, 7, 16 * 4096},
         {LM_MIG_ZERO, 1, 0, 0},
         {LM_MIG_ZERO, UINT32_MAX, UINT64_MAX, 0}, /* the receiver checks the range */
         {LM_MIG_ROUND, 0, 0, 0},
@@ -184,6 +188,16 @@ static const struct bad_rec bad_recs[] = {
      "body of 65537 bytes, expected 65536"},
     {"PAGES without a body", LM_MIG_PAGES, 0, 0, 1, 1, 0, 0, LM_TRUNCATED,
      "body of 0 bytes, expected 4096"},
+    {"ZPAGES count 0", LM_MIG_ZPAGES, 0, 0, 0, 1, 10, 0, LM_BAD_RECORD,
+     "ZPAGES record: count 0, expected 1 to 16"},
+    {"ZPAGES count 17", LM_MIG_ZPAGES, 0, 0, 17, 1, 10, 0, LM_BAD_RECORD,
+     "ZPAGES record: count 17, expected 1 to 16"},
+    {"ZPAGES without a body", LM_MIG_ZPAGES, 0, 0, 1, 1, 0, 0, LM_TRUNCATED,
+     "ZPAGES record: 0 compressed bytes for 1 pages, expected 1 to 4096"},
+    {"ZPAGES larger than its pages", LM_MIG_ZPAGES, 0, 0, 1, 1, PG + 1, 0, LM_TRAILING,
+     "ZPAGES record: 4097 compressed bytes for 1 pages"},
+    {"ZPAGES flags set", LM_MIG_ZPAGES, 2, 0, 1, 1, 10, 0, LM_RESERVED_NONZERO,
+     "record type 7: flags or reserved bytes not zero"},
     {"ZERO count 0", LM_MIG_ZERO, 0, 0, 0, 1, 0, 0, LM_BAD_RECORD, "ZERO record: count 0"},
     {"ZERO with a body", LM_MIG_ZERO, 0, 0, 1, 1, 1, 0, LM_TRAILING,
      "record type 2: body of 1 bytes, expected 0"},
@@ -219,7 +233,7 @@ static const struct bad_rec bad_recs[] = {
     {"ERROR arg 1", LM_MIG_ERROR, 0, 0, 70, 1, 10, 0, LM_BAD_RECORD,
      "ERROR record: arg 1, expected 0"},
     {"type 0", 0, 0, 0, 0, 0, 0, 0, LM_BAD_RECORD, "migration record: unknown type 0"},
-    {"type 7", 7, 0, 0, 0, 0, 0, 0, LM_BAD_RECORD, "unknown type 7"},
+    {"type 8", 8, 0, 0, 0, 0, 0, 0, LM_BAD_RECORD, "unknown type 8"},
     {"type 0x80", 0x80, 0, 0, 0, 0, 24, 0, LM_BAD_RECORD, "unknown type 128"},
     {"SAVED body 23", LM_MIG_SAVED, 0, 0, 0, 0, 23, 0, LM_TRUNCATED,
      "record type 131: body of 23 bytes, expected 24"},
@@ -410,7 +424,8 @@ static const struct step valid[S_COUNT] = {
     [S_PAGES1] = {LM_MIG_PAGES, 3, 1, B_PAGES, false, LM_MIG_ACT_PLACE},
     [S_ZERO4] = {LM_MIG_ZERO, 2, 4, B_NONE, false, LM_MIG_ACT_ZERO},
     [S_ROUND1] = {LM_MIG_ROUND, 1, 1, B_NONE, false, LM_MIG_ACT_NONE},
-    [S_PAGES6] = {LM_MIG_PAGES, 2, 6, B_PAGES, false, LM_MIG_ACT_PLACE},
+    [S_PAGES6] = {LM_MIG_ZPAGES, 2, 6, B_TEXT, false, LM_MIG_ACT_INFLATE}, /* inflated by the
+                                                                          * caller */
     [S_CTX] = {LM_MIG_CONTEXT, 0, 0, B_CTX, false, LM_MIG_ACT_NONE},
     [S_FINAL2] = {LM_MIG_PAGES, 1, 2, B_PAGES, false, LM_MIG_ACT_PLACE},
     [S_END] = {LM_MIG_END, 0, 0, B_END, false, LM_MIG_ACT_READY},
@@ -594,6 +609,10 @@ static const struct bad_stream bad_streams[] = {
      "record 1: page 0 is the monitor's and always zero"},
     {"PAGES for pages 0 and 1", S_PAGES1, 0, BAD(LM_MIG_PAGES, 2, 0, B_PAGES, false, LM_PAGE_RANGE),
      "page 0 is the monitor's"},
+    {"ZPAGES for page 0", S_ZERO0, 0, BAD(LM_MIG_ZPAGES, 1, 0, B_TEXT, false, LM_PAGE_RANGE),
+     "record 1: page 0 is the monitor's and always zero"},
+    {"ZPAGES past the end of RAM", S_ZERO0, 0,
+     BAD(LM_MIG_ZPAGES, 2, 7, B_TEXT, false, LM_PAGE_RANGE), "pages [7, +2) outside 8 pages"},
     {"PAGES count 17 mid-stream", S_PAGES1, 0,
      BAD(LM_MIG_PAGES, 17, 1, B_NONE, false, LM_BAD_RECORD), "PAGES record: count 17"},
     {"END before CONTEXT", S_CTX, 0, BAD(LM_MIG_END, 0, 0, B_END, false, LM_INCOMPLETE),
@@ -963,9 +982,46 @@ static void test_secretstream_tampering(void **state)
     memcpy(wire, copy, len);
 }
 
+/* lm_zpages_check inflates as the loader does: exactly count pages, else refused. */
+static void test_zpages_check(void **state)
+{
+    (void)state;
+    static uint8_t pages[3 * LM_MIG_PAGE], z[3 * LM_MIG_PAGE + 1024];
+    for (size_t i = 0; i < sizeof pages; i++)
+        pages[i] = (uint8_t)(i % 251 < 200 ? 'a' + i % 7 : i);
+    size_t zn = ZSTD_compress(z, sizeof z, pages, sizeof pages, 1);
+    assert_false(ZSTD_isError(zn));
+    assert_true(zn < sizeof pages);
+    struct lm_mig_rec r = {.type = LM_MIG_ZPAGES, .count = 3, .arg = 5, .body = z, .body_len = zn};
+    struct lm_diag d = {""};
+    assert_int_equal(lm_zpages_check(&r, &d), 0);
+    /* one page fewer than the frame holds */
+    r.count = 2;
+    expect("ZPAGES naming 2 of 3 pages", lm_zpages_check(&r, &d), LM_BAD_RECORD, &d,
+           "ZPAGES for pages [5, +2) do not inflate");
+    /* one page more than the frame holds */
+    r.count = 4;
+    expect("ZPAGES naming 4 of 3 pages", lm_zpages_check(&r, &d), LM_BAD_RECORD, &d,
+           "inflate to 12288 bytes, expected 16384");
+    r.count = 3;
+    r.body_len = zn - 1;
+    expect("a cut frame", lm_zpages_check(&r, &d), LM_BAD_RECORD, &d, "do not inflate");
+    r.body_len = zn;
+    z[zn / 2] ^= 0x40; /* zstd's frames carry a checksum only if asked: any result will do
+                        * but a crash or the wrong size */
+    int rc = lm_zpages_check(&r, &d);
+    assert_true(rc == 0 || rc == -LM_BAD_RECORD);
+    z[zn / 2] ^= 0x40;
+    memcpy(z, "LMZZ", 4); /* not a zstd frame */
+    expect("not zstd", lm_zpages_check(&r, &d), LM_BAD_RECORD, &d, "do not inflate");
+    r.type = LM_MIG_PAGES;
+    expect("not ZPAGES", lm_zpages_check(&r, &d), LM_BAD_RECORD, &d, "not a ZPAGES record");
+}
+
 int main(void)
 {
     static const struct CMUnitTest fixed[] = {
+        cmocka_unit_test(test_zpages_check),
         cmocka_unit_test(test_hello_roundtrip),
         cmocka_unit_test(test_hello_refusals),
         cmocka_unit_test(test_rec_header_layout),

@@ -29,7 +29,8 @@
 
 static const char help[] =
     "usage: lmctl checkpoint --owner FILE -o FILE [--listen ADDR[:PORT]] [--max-rounds N]\n"
-    "                        [--prefix P] [--quiet] VM[:PORT]\n"
+    "                        [--prefix P] [--zstd] [--quiet] [--on-evict [--wait-max D]]\n"
+    "                        VM[:PORT]\n"
     "Records a guest you own (owner= at injection) into FILE while it keeps running: lmctl\n"
     "takes the guest's migration stream itself, checks every record as a loader would, and\n"
     "seals it for your owner key (only that key restores it); the guest pauses for its final\n"
@@ -40,8 +41,14 @@ static const char help[] =
     "                      toward the guest, a free port)\n"
     "  --max-rounds N      pre-copy rounds at most (default: the guest's, 30)\n"
     "  --prefix P          the guest's network prefix length, kept for --replace (default 24)\n"
+    "  --zstd              the guest sends its pages zstd-compressed where that is smaller:\n"
+    "                      a smaller file (restore inflates them in the loader)\n"
     "  --quiet             no progress lines\n"
-    "exit status: 0 saved; 4 not saved, the guest runs on as before; 1, 2 nothing was asked\n";
+    "  --on-evict          wait until the guest's host evicts it (its status asked every\n"
+    "                      second), then checkpoint it at once, before the deadline\n"
+    "  --wait-max D        with --on-evict, give up after D: 90s, 10m, 1500ms (default: never)\n"
+    "exit status: 0 saved; 4 not saved, the guest runs on as before; 1, 2 nothing was asked\n"
+    "(with --on-evict, 1 also when the guest went silent for 30 s or --wait-max passed)\n";
 
 /* The address of this machine that the guest would reach: the source of a route to it. */
 static int local_toward(const struct sockaddr_in *vm, struct sockaddr_in *out)
@@ -113,6 +120,8 @@ static int record(struct recorder *r, uint64_t mem_size, int quiet)
         struct lm_mig_rec rec;
         int act = lm_mig_recv_record(&r->rs, r->plain, (size_t)plen,
                                      tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL, &rec, &d);
+        if (act == LM_MIG_ACT_INFLATE && lm_zpages_check(&rec, &d) != 0)
+            act = -LM_BAD_RECORD;
         if (act < 0 || act == LM_MIG_ACT_GO) {
             if (act >= 0)
                 snprintf(d.msg, sizeof d.msg, "GO before SAVED");
@@ -197,6 +206,41 @@ static int accept_guest(int lfd, const struct sockaddr_in *vm)
     return -1;
 }
 
+/* --on-evict: asks the guest's status every second until its host evicts it (LMCTL_OK); gives
+ * up (LMCTL_FAIL) when it has not answered for EVICT_GONE_S, or after wait_max_ms (0: never). */
+#define EVICT_GONE_S 30
+static int wait_for_eviction(const struct lmctl_owner *o, const struct sockaddr_in *vm,
+                             const char *name, uint64_t wait_max_ms)
+{
+    printf("checkpoint: waiting for %s's host to evict it (its status asked every second)\n", name);
+    fflush(stdout);
+    uint64_t t0 = lmctl_now_ns(), answered = t0;
+    for (;;) {
+        uint64_t asked = lmctl_now_ns();
+        uint16_t st;
+        struct lm_gc_status s;
+        if (lmctl_guest_command(o, vm, LM_GC_STATUS, NULL, 0, 1000, &st, &s) == 0) {
+            answered = lmctl_now_ns();
+            if (s.evict_ms) {
+                printf("checkpoint: %s is evicted, its host reclaims it in %.1f s: checkpointing it now because of the eviction\n", name, s.evict_ms / 1e3);
+                fflush(stdout);
+                return LMCTL_OK;
+            }
+        }
+        uint64_t now = lmctl_now_ns();
+        if (now - answered >= EVICT_GONE_S * 1000000000ull) {
+            lmctl_err("%s: no answer for %d s while waiting for its eviction: it has gone (ended, or moved away); nothing was checkpointed", name, EVICT_GONE_S);
+            return LMCTL_FAIL;
+        }
+        if (wait_max_ms && now - t0 >= wait_max_ms * 1000000ull) {
+            lmctl_err("%s: not evicted within --wait-max (%.1f s); nothing was checkpointed", name, wait_max_ms / 1e3);
+            return LMCTL_FAIL;
+        }
+        if (now - asked < 1000000000ull)
+            usleep((useconds_t)((1000000000ull - (now - asked)) / 1000));
+    }
+}
+
 int cmd_checkpoint(int argc, char **argv)
 {
     static const struct option opts[] = {{"owner", required_argument, NULL, 'w'},
@@ -205,11 +249,14 @@ int cmd_checkpoint(int argc, char **argv)
                                          {"max-rounds", required_argument, NULL, 'r'},
                                          {"prefix", required_argument, NULL, 'p'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"on-evict", no_argument, NULL, 'E'},
+                                         {"zstd", no_argument, NULL, 'Z'},
+                                         {"wait-max", required_argument, NULL, 'W'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     const char *owner_path = getenv("LM_OWNER"), *out_path = NULL, *listen_at = NULL;
-    uint64_t max_rounds = 0, prefix = 24;
-    int quiet = 0, c;
+    uint64_t max_rounds = 0, prefix = 24, wait_max_ms = 0;
+    int quiet = 0, on_evict = 0, zstd = 0, c;
     while ((c = getopt_long(argc, argv, "ho:q", opts, NULL)) != -1) {
         switch (c) {
         case 'w': owner_path = optarg; break;
@@ -224,12 +271,24 @@ int cmd_checkpoint(int argc, char **argv)
                 return LMCTL_USAGE;
             break;
         case 'q': quiet = 1; break;
+        case 'E': on_evict = 1; break;
+        case 'Z': zstd = 1; break;
+        case 'W':
+            if (lm_parse_duration_ms(optarg, 31536000000ull, &wait_max_ms) != 0 || !wait_max_ms) {
+                lmctl_err("--wait-max %s: a duration such as 90s, 10m or 1500ms, at most a year", optarg);
+                return LMCTL_USAGE;
+            }
+            break;
         case 'h': fputs(help, stdout); return LMCTL_OK;
         default: fputs(help, stderr); return LMCTL_USAGE;
         }
     }
     if (optind + 1 != argc || !out_path) {
         lmctl_err("checkpoint: needs %s (see --help)", out_path ? "one VM" : "-o FILE");
+        return LMCTL_USAGE;
+    }
+    if (wait_max_ms && !on_evict) {
+        lmctl_err("checkpoint: --wait-max goes with --on-evict");
         return LMCTL_USAGE;
     }
     struct lmctl_owner o;
@@ -246,6 +305,12 @@ int cmd_checkpoint(int argc, char **argv)
     }
     if (listen_at ? lmctl_addr(listen_at, 0, &at) < 0 : local_toward(&vm, &at) < 0)
         return LMCTL_USAGE;
+    if (on_evict && (rc = wait_for_eviction(&o, &vm, argv[optind], wait_max_ms)) != LMCTL_OK)
+        return rc;
+    if (on_evict && access(out_path, F_OK) == 0) {
+        lmctl_err("%s appeared while waiting: a checkpoint is never written over another file", out_path);
+        return LMCTL_FAIL;
+    }
     uint16_t st;
     struct lm_gc_status s;
     rc = lmctl_guest_command(&o, &vm, LM_GC_STATUS, NULL, 0, 10000, &st, &s);
@@ -301,6 +366,7 @@ int cmd_checkpoint(int argc, char **argv)
     m.port = ntohs(at.sin_port);
     memcpy(m.loader_pub, lpub, 32);
     m.max_rounds = (uint32_t)max_rounds;
+    m.flags = zstd ? LM_GC_MIGRATE_ZSTD : 0;
     uint8_t body[LM_GC_MIGRATE_SIZE];
     lm_gc_migrate_encode(&m, body);
     sodium_memzero(&m, sizeof m);

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "laundromat/util.h"
 #include "lmctl.h"
 
 static const char help[] =
@@ -150,17 +151,12 @@ int cmd_host(int argc, char **argv)
         case O_SOCKET: path = optarg; break;
         case O_TIMEOUT: if (lmctl_u64("--timeout", optarg, 1, 600000, &timeout)) return LMCTL_USAGE; break;
         case O_JSON: json = 1; break;
-        case O_WITHIN: {
-            char *end;
-            unsigned long long n = strtoull(optarg, &end, 10);
-            uint64_t scale = !strcmp(end, "ms") ? 1 : !strcmp(end, "s") || !*end ? 1000 : !strcmp(end, "m") ? 60000 : 0;
-            if (end == optarg || !scale || n > 86400000ull / scale) {
+        case O_WITHIN:
+            if (lm_parse_duration_ms(optarg, 86400000ull, &within_ms) != 0) {
                 lmctl_err("--within %s: a duration such as 30s, 2m or 1500ms, at most a day", optarg);
                 return LMCTL_USAGE;
             }
-            within_ms = n * scale;
             break;
-        }
         case 'h': fputs(help, stdout); return LMCTL_OK;
         default: fputs(help, stderr); return LMCTL_USAGE;
         }

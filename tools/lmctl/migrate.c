@@ -72,6 +72,7 @@ static const char help[] =
     "  --loader ADDR[:PORT], --loader-pub HEX\n"
     "                    a loader started otherwise, and its X25519 key as its host vouched\n"
     "  --max-rounds N    pre-copy rounds at most (default 30)\n"
+    "  --zstd            the guest sends its pages zstd-compressed where that is smaller\n"
     "  --timeout S       silence from both copies after which the outcome is in doubt (20)\n"
     "  --resolve         after exit 5: which copy runs (the one that answers its owner);\n"
     "                    with --loader...: GO to that loader if it holds the paused checkpoint\n"
@@ -393,12 +394,14 @@ static void doubt_advice(struct doubt *dt, const char *vm)
 
 int cmd_migrate(int argc, char **argv)
 {
-    enum { O_TO = 256, O_TOKEN, O_PREPAID, O_TTL, O_PREFIX, O_RESOLVE, O_PAYCHAIN, O_RESUME, O_NAME };
+    enum { O_TO = 256, O_TOKEN, O_PREPAID, O_TTL, O_PREFIX, O_RESOLVE, O_PAYCHAIN, O_RESUME, O_NAME,
+           O_ZSTD };
     static const struct option opts[] = {{"owner", required_argument, NULL, 'o'},
                                          {"to", required_argument, NULL, O_TO},
                                          {"resolve", no_argument, NULL, O_RESOLVE},
                                          {"resume-source", no_argument, NULL, O_RESUME},
                                          {"name", required_argument, NULL, O_NAME},
+                                         {"zstd", no_argument, NULL, O_ZSTD},
                                          {"token", required_argument, NULL, O_TOKEN},
                                          {"prepaid", required_argument, NULL, O_PREPAID},
                                          {"pay-chain", required_argument, NULL, O_PAYCHAIN},
@@ -425,6 +428,7 @@ int cmd_migrate(int argc, char **argv)
         case O_TO: to = optarg; break;
         case O_RESOLVE: resolve = 1; break;
         case O_RESUME: resume_source = 1; break;
+        case O_ZSTD: m.flags |= LM_GC_MIGRATE_ZSTD; break;
         case O_NAME:
             name = optarg;
             if (!lmctl_name_ok(name)) {

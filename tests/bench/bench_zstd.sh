@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Benchmark: zstd on the migration stream, on against off, in one run: bytes on the wire and
+# total time of the same move for an idle guest (app=http, no load), a computing guest
+# (app=compute) and a guest rewriting memory (app=dirty), each moved between loader VMs on one
+# bridge, alternating off and on. Ratios, never thresholds: it fails only when something does
+# not work.
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+B=${BUILD:-$TOP/build}
+VMM=$B/bin/lm-vmm KERNEL=$B/guest/kernel.elf LOADER=$B/bootloader/loader.elf LMCTL=$B/bin/lmctl
+N=${LM_BENCH_ZSTD_MOVES:-3} # moves per workload and setting
+W=$(mktemp -d /tmp/lm-benchz-XXXXXX)
+NS=lmbz$$
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    ip netns del "$NS" 2>/dev/null
+    rm -rf "$W"
+}
+trap cleanup EXIT
+in_ns() { ip netns exec "$NS" "$@"; }
+echo
+echo "== zstd on the migration stream: bytes and total time, on / off, $N moves each (bench_zstd.sh)"
+if [ ! -w /dev/kvm ] || [ "$(id -u)" -ne 0 ]; then
+    echo "FAILED: needs root and /dev/kvm (make bench runs it in the KVM box where there is none)"
+    exit 1
+fi
+[ -n "${LM_IN_KVMBOX:-}" ] && echo "(in the KVM box: QEMU TCG, nested KVM; compression runs at TCG speed there)"
+ip netns add "$NS" && in_ns ip link set lo up && in_ns ip link add br0 type bridge &&
+    in_ns ip addr add 10.79.0.1/24 dev br0 && in_ns ip link set br0 up || { echo "FAILED: bridge"; exit 1; }
+cd "$W"
+"$LMCTL" keygen owner.key >/dev/null && "$LMCTL" migkey new mig.key >/dev/null || exit 1
+OWNER=$("$LMCTL" owner-cmdline --owner owner.key)
+export LM_OWNER=$W/owner.key
+
+# One guest per workload, then 2N moves between fresh loader VMs: off, on, off, on...
+loader=0
+: >moves.txt
+run() { # name, guest IP, command line
+    local name=$1 ip=$2 cmd=$3 at=$2
+    in_ns "$VMM" -m 64 --bridge br0 --ip "$ip/24" --gw 10.79.0.1 --mac "02:00:00:79:00:${ip##*.}" \
+        -c "$cmd $OWNER" "$KERNEL" >"$name.log" 2>&1 & PIDS+=($!)
+    for _ in $(seq 600); do grep -qs "control: owner" "$name.log" && break; sleep 0.05; done
+    sleep 2 # the workload under way (app=dirty touches its memory first)
+    for i in $(seq $((2 * N))); do
+        loader=$((loader + 1))
+        local lip=10.79.0.$((100 + loader)) z=off
+        [ $((i % 2)) = 0 ] && z=on
+        "$LMCTL" migkey new "l$loader.key" >"l$loader.pub"
+        in_ns "$VMM" -m 64 --loader --bridge br0 --ip "$lip/24" --gw 10.79.0.1 \
+            --commitment "$("$LMCTL" migkey show mig.key)" --loader-key "$(cat "l$loader.key")" \
+            -c "sender=$at wait_s=60" "$LOADER" >"l$loader.log" 2>&1 & PIDS+=($!)
+        for _ in $(seq 200); do grep -qs "waiting on TCP" "l$loader.log" && break; sleep 0.05; done
+        local zo=()
+        [ "$z" = on ] && zo=(--zstd)
+        out=$(in_ns "$LMCTL" migrate --loader "$lip" --loader-pub "$(cat "l$loader.pub")" \
+            --mig-key mig.key --max-rounds 8 --quiet --json "${zo[@]}" "$ip" 2>&1) ||
+            { echo "FAILED: $name move $i (zstd $z): $out"; return 1; }
+        echo "$name $z $out" >>moves.txt
+        sleep 0.5
+    done
+}
+run idle 10.79.0.2 "app=http" &&
+    run compute 10.79.0.3 "app=compute n=2000000 rounds=1000000" &&
+    run dirty 10.79.0.4 "app=dirty mib=8 rate=2" || exit 1
+
+python3 - <<'PY'
+import json, statistics
+rows = {}
+for line in open("moves.txt"):
+    name, z, js = line.split(" ", 2)
+    last = json.loads(js)["last"]
+    rows.setdefault(name, {}).setdefault(z, []).append(last)
+print("%-9s %-5s %12s %12s %12s" % ("guest", "zstd", "MiB sent", "total ms", "downtime ms"))
+for name in ("idle", "compute", "dirty"):
+    med = {}
+    for z in ("off", "on"):
+        v = rows[name][z]
+        b = statistics.median(m["bytes"] for m in v) / 1048576
+        t = statistics.median(m["total_ns"] for m in v) / 1e6
+        d = statistics.median(m["downtime_ns"] for m in v) / 1e6
+        med[z] = (b, t, d)
+        print("%-9s %-5s %12.2f %12.1f %12.3f" % (name, z, b, t, d))
+    print("%-9s on/off: bytes %.2f, total time %.2f, downtime %.2f" % (
+        name, med["on"][0] / med["off"][0], med["on"][1] / med["off"][1], med["on"][2] / med["off"][2]))
+PY
