@@ -87,7 +87,14 @@ const uint8_t *replay_lookup(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTE
 /* Remembers an admitted token until it expires, with the datagram and its reply; -1 when
  * full (nothing is evicted early: that would let a token boot twice). */
 int replay_add(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t expires_at,
-               const uint8_t *dgram, size_t len, const uint8_t *reply, size_t reply_len);
+               const uint8_t *dgram, size_t len, const uint8_t *reply, size_t reply_len,
+               uint64_t now_ns);
+/* Whether a ping naming an admitted token may be answered now: at most one answer per token
+ * each REPLAY_ANSWER_GAP_NS (a lost reply is asked again after 200 ms), so that a flood of
+ * replays costs one lookup each and reflects nothing. 0: not admitted here; 1: known, may be
+ * answered (stamped now); -1: known and answered within the gap: drop it without a word. */
+#define REPLAY_ANSWER_GAP_NS 100000000ull
+int replay_gate(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t now_ns);
 void replay_expire(struct replay *r, uint64_t now);
 unsigned replay_count(const struct replay *r);
 
@@ -106,6 +113,8 @@ struct admit_limits {
 struct admit {
     int status;                    /* 0 admitted, else enum lm_status */
     bool resend;                   /* an exact repeat: send `cached` again */
+    bool quiet;                    /* a token answered within REPLAY_ANSWER_GAP_NS: no answer,
+                                    * no log (status LM_REPLAY) */
     const uint8_t *cached;         /* with resend */
     size_t cached_len;
     struct lm_ping ping;

@@ -44,9 +44,35 @@ static int udp_fd, ep_fd;
 static struct lm_keypair vouch_key; /* the operator's: vouches for checkpoint loaders */
 static bool can_vouch;
 
+/* Replies wait here and leave together (sendmmsg) at the end of each batch of datagrams. */
+#define BATCH 32
+static struct {
+    struct mmsghdr m[BATCH];
+    struct iovec iov[BATCH];
+    struct sockaddr_in to[BATCH];
+    uint8_t b[BATCH][LM_PING_REPLY_MAX > LM_PAY_REPLY_SIZE ? LM_PING_REPLY_MAX : LM_PAY_REPLY_SIZE];
+    unsigned n;
+} outq;
+
+static void flush_replies(void)
+{
+    if (outq.n)
+        sendmmsg(udp_fd, outq.m, outq.n, MSG_DONTWAIT);
+    outq.n = 0;
+}
+
 static void reply_to(const struct sockaddr_in *to, const uint8_t *b, size_t n)
 {
-    sendto(udp_fd, b, n, MSG_DONTWAIT, (const struct sockaddr *)to, sizeof *to);
+    if (n > sizeof outq.b[0])
+        return;
+    if (outq.n == BATCH)
+        flush_replies();
+    unsigned i = outq.n++;
+    memcpy(outq.b[i], b, n);
+    outq.to[i] = *to;
+    outq.iov[i] = (struct iovec){outq.b[i], n};
+    outq.m[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &outq.to[i], .msg_namelen = sizeof *to,
+                                             .msg_iov = &outq.iov[i], .msg_iovlen = 1}};
 }
 
 static void watch(int fd)
@@ -82,13 +108,15 @@ static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *fr
     struct admit_limits lim = {vm_count(), cfg.max_vms, vm_mem_in_use(), cfg.total_mem_mib,
                                can_vouch};
     struct admit a;
-    char src[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &from->sin_addr, src, sizeof src);
     ping_admit(b, n, from->sin_addr.s_addr, lm_now(), lm_now_ns(), &cfg, &lim, replay, rl, &a);
+    if (a.quiet)
+        return; /* answered a moment ago: a flood of replays costs a lookup each, no more */
     if (a.resend) {
         reply_to(from, a.cached, a.cached_len);
         return;
     }
+    char src[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &from->sin_addr, src, sizeof src);
     struct lm_ping_reply r = {.nonce = a.ping.nonce, .server_time = lm_now()};
     memcpy(r.token_id, a.token.id, LM_TOKEN_ID_BYTES);
     struct vm *v = NULL;
@@ -123,7 +151,8 @@ static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *fr
     }
     uint8_t out[LM_PING_REPLY_MAX];
     int len = lm_ping_reply_encode(&r, out, sizeof out);
-    if (v && replay_add(replay, a.token.id, a.token.expires_at, b, n, out, (size_t)len) != 0) {
+    if (v && replay_add(replay, a.token.id, a.token.expires_at, b, n, out, (size_t)len,
+                        lm_now_ns()) != 0) {
         /* Full: better to refuse new tokens than to let a cached one boot twice. */
         vm_destroy(v, "replay cache full");
         r.status = LM_BUSY;
@@ -164,20 +193,34 @@ static void handle_payment(const uint8_t *b, size_t n, const struct sockaddr_in 
     reply_to(from, out, sizeof out);
 }
 
+/* Datagrams in batches (recvmmsg: one system call for up to BATCH), their replies out
+ * together (sendmmsg); 8 batches, then the timer and the children get their turn. */
 static void handle_udp(void)
 {
-    for (int burst = 0; burst < 256; burst++) { /* then let the timer and children run */
-        uint8_t b[LM_WIRE_MAX + 1];
-        struct sockaddr_in from;
-        socklen_t fl = sizeof from;
-        ssize_t n = recvfrom(udp_fd, b, sizeof b, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
-        if (n < 0)
+    static uint8_t b[BATCH][LM_WIRE_MAX + 1];
+    static struct sockaddr_in from[BATCH];
+    static struct iovec iov[BATCH];
+    static struct mmsghdr m[BATCH];
+    for (int burst = 0; burst < 8; burst++) {
+        for (unsigned i = 0; i < BATCH; i++) {
+            iov[i] = (struct iovec){b[i], sizeof b[i]};
+            m[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &from[i], .msg_namelen = sizeof from[i],
+                                                .msg_iov = &iov[i], .msg_iovlen = 1}};
+        }
+        int got = recvmmsg(udp_fd, m, BATCH, MSG_DONTWAIT, NULL);
+        for (int i = 0; i < got; i++) {
+            size_t n = m[i].msg_len; /* a longer datagram is cut to LM_WIRE_MAX + 1: refused */
+            if (m[i].msg_hdr.msg_namelen != sizeof from[i])
+                continue;
+            if (n >= 4 && memcmp(b[i], LM_PING_MAGIC, 4) == 0)
+                handle_ping(b[i], n, &from[i]);
+            else if (n >= 4 && memcmp(b[i], LM_PAY_MAGIC, 4) == 0)
+                handle_payment(b[i], n, &from[i]);
+            /* anything else: silence, and no work */
+        }
+        flush_replies();
+        if (got < BATCH)
             return;
-        if (n >= 4 && memcmp(b, LM_PING_MAGIC, 4) == 0)
-            handle_ping(b, (size_t)n, &from);
-        else if (n >= 4 && memcmp(b, LM_PAY_MAGIC, 4) == 0)
-            handle_payment(b, (size_t)n, &from);
-        /* anything else: silence, and no work */
     }
 }
 

@@ -1,7 +1,9 @@
 /*
- * Admission of a magic ping: the network-facing decision, free of side effects (fuzzed by
- * tests/fuzz/fuzz_admit.c). Cheapest checks first: framing, the token's structure, the replay
- * cache, the host's limits; the signature check last, and rate-limited.
+ * Admission of a magic ping: the network-facing decision, fuzzed by tests/fuzz/fuzz_admit.c;
+ * its only side effects are the rate limiter's buckets and the replay cache's answer stamp.
+ * Cheapest checks first: framing, the token's structure, the replay cache (a token answered
+ * in the last 100 ms: dropped unanswered), the host's limits; the signature check last, and
+ * rate-limited.
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,14 +27,19 @@ void ping_admit(const uint8_t *dgram, size_t len, uint32_t source_ip, uint64_t n
     if (rc)
         return refuse(a, rc);
 
+    char idh[33];
+    lm_token_id_hex(a->token.id, idh);
+    if (replay_gate(replay, a->token.id, now_ns) < 0) {
+        a->quiet = true;
+        lm_fail(&a->why, LM_REPLAY, "token %s: admitted here and answered within the last %llu ms: dropped", idh, REPLAY_ANSWER_GAP_NS / 1000000);
+        return refuse(a, LM_REPLAY);
+    }
     bool seen;
     a->cached = replay_lookup(replay, a->token.id, dgram, len, &seen, &a->cached_len);
     if (a->cached) {
         a->resend = true; /* the same datagram again: the same answer */
         return;
     }
-    char idh[33];
-    lm_token_id_hex(a->token.id, idh);
     if (seen) {
         lm_fail(&a->why, LM_REPLAY, "token %s: already booted a VM here", idh);
         return refuse(a, LM_REPLAY);

@@ -1,7 +1,7 @@
 /*
  * The host's own load, for eviction when it needs the room (evict_mem_below, evict_load_above):
  * MemAvailable from /proc/meminfo and the 1-minute load average from /proc/loadavg. The text
- * is parsed by pure functions with explicit lengths (tests/unit/test_pressure.c, fuzzed by
+ * is parsed by pure functions with explicit lengths (tests/unit/test_evict.c, fuzzed by
  * tests/fuzz/fuzz_pressure.c); reading the files and deciding are apart from them.
  */
 #include <errno.h>

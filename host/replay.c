@@ -17,6 +17,7 @@ struct entry {
     uint8_t reply[LM_PING_REPLY_MAX];
     uint8_t reply_len;
     uint64_t expires_at;             /* 0: free slot */
+    uint64_t answered_ns;            /* the last answer about this token (monotonic) */
 };
 
 struct replay {
@@ -82,8 +83,20 @@ const uint8_t *replay_lookup(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTE
     return e->reply;
 }
 
+int replay_gate(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t now_ns)
+{
+    struct entry *e = find(r, id);
+    if (!e)
+        return 0;
+    if (now_ns - e->answered_ns < REPLAY_ANSWER_GAP_NS)
+        return -1;
+    e->answered_ns = now_ns;
+    return 1;
+}
+
 int replay_add(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t expires_at,
-               const uint8_t *dgram, size_t len, const uint8_t *reply, size_t reply_len)
+               const uint8_t *dgram, size_t len, const uint8_t *reply, size_t reply_len,
+               uint64_t now_ns)
 {
     if (r->count >= r->capacity || find(r, id) || reply_len > LM_PING_REPLY_MAX)
         return -1;
@@ -97,6 +110,7 @@ int replay_add(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t e
     memcpy(e->reply, reply, reply_len);
     e->reply_len = (uint8_t)reply_len;
     e->expires_at = expires_at ? expires_at : 1;
+    e->answered_ns = now_ns; /* the admission's own reply */
     r->count++;
     return 0;
 }

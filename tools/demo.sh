@@ -194,19 +194,19 @@ run in_ns lmctl locate web
 run in_ns lmctl status web
 run in_ns curl -s "http://$WEB/"
 
-step "12. A computation migrates to beta while it runs; its result equals the host's"
+step "12. A computation migrates to beta while it runs, its pages zstd-compressed; its result equals the host's"
 run in_ns lmctl buy --host alpha --mem 64 --image "$KERNEL" --prepaid 600 -o compute.tok
 run in_ns lmctl run 10.88.0.1 compute.tok "$KERNEL" --cmdline "app=compute n=300000 rounds=2000 $OWNER"
 CVM=$(lmctl host ls | awk -v t="$(lmctl token show --json compute.tok | sed -n 's/.*"id": "\([0-9a-f]*\)".*/\1/p')" '$NF == t {print $1" "$3}')
 sleep 1
-run in_ns lmctl migrate --to beta --quiet "${CVM#* }"
+run in_ns lmctl migrate --to beta --zstd --quiet "${CVM#* }"
 BVM=$(LM_CONTROL=$W/beta.sock lmctl host ls | awk -v a="${CVM#* }" '$3 == a {print $1}')
 for _ in $(seq 600); do grep -q "compute: result" "beta/vm-$BVM.log" 2>/dev/null && break; sleep 0.1; done
 grep "compute: result" "beta/vm-$BVM.log" || true
 echo "host reference: $("$B/tests/compute_ref" 300000 2000)"
 
-step "13. A checkpoint on disk: web recorded while it serves, restored on beta as a copy with an address of its own"
-run in_ns lmctl checkpoint -o web.ckpt web
+step "13. A checkpoint on disk (zstd-compressed): web recorded while it serves, restored on beta as a copy with an address of its own"
+run in_ns lmctl checkpoint --zstd -o web.ckpt web
 run lmctl restore --check web.ckpt
 run in_ns lmctl restore --to beta web.ckpt | tee restore.txt
 COPY=$(sed -n 's/.* at \([0-9.]*\) (a new identity).*/\1/p' restore.txt)

@@ -91,7 +91,8 @@ unsigned long cmdline_ulong(const char *key, unsigned long dflt);
 /* net/: the NIC driver and lwIP glue. */
 bool net_init(void);      /* false when boot info gives no network */
 void net_poll(void);      /* move frames in, run lwIP timers, kick TX */
-uint32_t net_timeout_ms(void); /* until lwIP's next timer */
+/* Until lwIP's next timer (1000 ms at most), or quiet_ms when the network is quiet (net.c). */
+uint32_t net_timeout_ms(uint32_t quiet_ms);
 bool net_tx_pending(void);
 /* Hands the host what the TX ring holds, without taking anything in (safe inside lwIP's
  * callbacks, unlike net_poll). */

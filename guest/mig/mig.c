@@ -198,7 +198,8 @@ uint64_t mig_timeout_ms(void)
 {
     if (mig.phase == MIG_DOUBT)
         return 50; /* paused, waiting on a late ACK, the child's announcement or the owner */
-    return mig.phase == MIG_IDLE || mig.phase == MIG_FAILED ? 1000 : 1;
+    /* idle: no timer of its own (the owner's commands arrive as frames, which wake us) */
+    return mig.phase == MIG_IDLE || mig.phase == MIG_FAILED ? UINT64_MAX : 1;
 }
 
 void mig_status(struct lm_gc_status *s)

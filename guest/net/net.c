@@ -19,6 +19,7 @@ static struct netif nic;
 static struct lm_ring_hdr *rx, *tx;
 static bool tx_pending;
 static uint64_t rx_frames, tx_frames, tx_dropped;
+static uint64_t last_tx_ns; /* the last frame out: an ARP request of ours may be pending */
 static net_filter_fn filter; /* the migration firewall, when up */
 
 static struct lm_ring_slot *slot_of(struct lm_ring_hdr *r, uint32_t i)
@@ -56,6 +57,7 @@ static err_t link_output(struct netif *n, struct pbuf *p)
     __atomic_store_n(&tx->head, head + 1, __ATOMIC_RELEASE);
     tx_pending = true;
     tx_frames++;
+    last_tx_ns = clock_ns();
     return ERR_OK;
 }
 
@@ -191,9 +193,22 @@ void net_poll(void)
     }
 }
 
-uint32_t net_timeout_ms(void)
+/*
+ * Quiet: no TCP connection but listeners (lwIP's TCP timer is off), nothing waiting to go out
+ * and nothing sent for ARP_PENDING_NS (an ARP request of ours is re-sent on lwIP's 1-second
+ * ARP tick for up to 5 ticks). Then lwIP's only timers are its 1-second ARP and reassembly
+ * ticks, which need not wake the guest: it sleeps up to quiet_ms, and on waking lwIP runs each
+ * once (ARP entries age by wake-ups rather than seconds while quiet: they live longer, and an
+ * ARP from the peer renews one anyway). A frame arriving wakes the guest at once.
+ */
+#define ARP_PENDING_NS (6ull * 1000000000ull)
+
+uint32_t net_timeout_ms(uint32_t quiet_ms)
 {
     u32_t t = sys_timeouts_sleeptime();
+    if (quiet_ms > 1000 && !tcp_active_pcbs && !tcp_tw_pcbs && !tx_pending &&
+        clock_ns() - last_tx_ns > ARP_PENDING_NS)
+        return quiet_ms;
     return t > 1000 ? 1000 : t;
 }
 

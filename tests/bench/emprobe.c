@@ -49,8 +49,11 @@ static const char usage[] =
     "  verify [seconds=1]    raw crypto_sign_verify_detached per CPU second, this thread\n"
     "  load agent=IP:PORT src=IP kind=valid|badsig|replay|malformed|garbage tokens=FILE\n"
     "       pid=AGENT [seconds=2] [window=32] [admit=0]   datagrams through the agent\n"
-    "  flood agent=IP:PORT src=IP tokens=FILE [admit=0] [rate=0] [seconds=60]   garbage, replays\n"
-    "       alternately, at rate a second (0: as fast as one sender goes) until SIGTERM\n"
+    "  flood agent=IP:PORT src=IP tokens=FILE [admit=0] [rate=0] [seconds=60] [mix=replay]\n"
+    "       garbage and replays (mix=malformed: pings whose token is noise) alternately, at\n"
+    "       rate a second (0: as fast as one sender goes) until SIGTERM\n"
+    "  rtt agent=IP:PORT src=IP tokens=FILE [runs=200]   pings one at a time: median and\n"
+    "       slowest time to the agent's answer (refusals count)\n"
     "  idle pid=AGENT [seconds=5]   CPU of the agent and its monitors, the monitors' RSS\n"
     "load (replay, garbage) and flood first admit token number admit= of the file for real (a VM\n"
     "boots and waits for an image); that datagram, sent again, is answered from the replay "
@@ -731,7 +734,7 @@ enum kind { K_VALID, K_BADSIG, K_REPLAY, K_MALFORMED, K_GARBAGE };
 static int cmd_load(void)
 {
     static const char *const names[] = {"valid", "badsig", "replay", "malformed", "garbage"};
-    static const int want[] = {LM_BAD_NETID, LM_BAD_SIGNATURE, 0, -1, 0};
+    static const int want[] = {LM_BAD_NETID, LM_BAD_SIGNATURE, 0, -1, -1};
     const char *ks = opt("kind", NULL);
     enum kind k = K_VALID;
     while (k <= K_GARBAGE && strcmp(names[k], ks) != 0)
@@ -750,11 +753,15 @@ static int cmd_load(void)
     /* The datagrams, made before the clock starts. */
     static uint8_t set[NSETS][LM_WIRE_MAX];
     static size_t setlen[NSETS];
-    uint8_t probe[LM_WIRE_MAX];
-    size_t probelen = 0, nset = NSETS;
-    if (k == K_REPLAY || k == K_GARBAGE)
-        probelen =
-            admit_for_replay(fd, &agent, tok[opt_num("admit", "0", 0, (long)ntok - 1)], probe);
+    uint8_t replay[LM_WIRE_MAX], probe[LM_WIRE_MAX];
+    size_t replaylen = 0, nset = NSETS;
+    if (k == K_REPLAY)
+        replaylen =
+            admit_for_replay(fd, &agent, tok[opt_num("admit", "0", 0, (long)ntok - 1)], replay);
+    /* The probe: a ping whose token is noise, which the agent always answers (refused at the
+     * token's magic), from the same sender. */
+    size_t probelen = make_ping(tok[0], 0, probe);
+    randombytes_buf(probe + LM_PING_OFF_TOKEN, LM_TOKEN_SIZE);
     for (size_t i = 0; i < nset; i++) {
         switch (k) {
         case K_VALID:
@@ -762,8 +769,8 @@ static int cmd_load(void)
             setlen[i] = make_ping(tok[i % ntok], (uint64_t)i, set[i]);
             break;
         case K_REPLAY:
-            memcpy(set[i], probe, probelen);
-            setlen[i] = probelen;
+            memcpy(set[i], replay, replaylen);
+            setlen[i] = replaylen;
             break;
         case K_MALFORMED: /* a ping whose token is noise: refused at the token's magic */
             setlen[i] = make_ping(tok[0], (uint64_t)i, set[i]);
@@ -777,9 +784,10 @@ static int cmd_load(void)
     }
     sleep_s(0.2); /* let the admitted VM's start settle */
 
-    /* Garbage has no answer: each window slot is one replay probe behind 15 garbage
-     * datagrams, and a probe's answer says that what was queued before it has been read. */
-    const long per_probe = k == K_GARBAGE ? 16 : 1;
+    /* Garbage has no answer, and a replay one every 100 ms at most: each window slot is one
+     * probe behind 15 of them, and a probe's answer says that what was queued before it has
+     * been read. Replays' own rare answers are left out of the count. */
+    const long per_probe = k == K_GARBAGE || k == K_REPLAY ? 16 : 1;
     long sent = 0, probes = 0, answered = 0, unexpected = 0;
     int first_bad = -1;
     double cpu0 = proc_cpu_s(pid), t0 = now_s(), t_last = t0;
@@ -815,7 +823,11 @@ static int cmd_load(void)
             answered++;
             t_last = now_s();
             int st = lm_ping_reply_decode(b, (size_t)n, &r, NULL) == 0 ? r.status : -2;
-            int w = want[k == K_GARBAGE ? K_REPLAY : k];
+            if (per_probe > 1 && st == 0) { /* a replay's answer, not a probe's */
+                answered--;
+                continue;
+            }
+            int w = want[per_probe > 1 ? K_MALFORMED : k];
             if (w >= 0 ? st != w : st <= 0) {
                 unexpected++;
                 if (first_bad < 0)
@@ -846,9 +858,17 @@ static int cmd_flood(void)
     double rate = (double)opt_num("rate", "0", 0, 10000000);
     double secs = (double)opt_num("seconds", "60", 1, 3600);
     int fd = udp_from(opt("src", NULL));
+    /* mix=replay: garbage and replays of an admitted ping (a VM boots for it); mix=malformed:
+     * garbage and pings whose token is noise (refused and answered; no VM, no KVM needed). */
+    int malformed = !strcmp(opt("mix", "replay"), "malformed");
     uint8_t replay[LM_WIRE_MAX];
-    size_t rlen =
-        admit_for_replay(fd, &agent, tok[opt_num("admit", "0", 0, (long)ntok - 1)], replay);
+    size_t rlen;
+    if (malformed) {
+        rlen = make_ping(tok[0], 1, replay);
+        randombytes_buf(replay + LM_PING_OFF_TOKEN, LM_TOKEN_SIZE);
+    } else {
+        rlen = admit_for_replay(fd, &agent, tok[opt_num("admit", "0", 0, (long)ntok - 1)], replay);
+    }
 
     enum { BATCH = 32 };
     static uint8_t garbage[BATCH][LM_PING_SIZE];
@@ -942,6 +962,39 @@ static long meminfo_kib(const char *field)
     return v;
 }
 
+/* Pings one at a time, each a fresh nonce of the next token, and the time to any answer (a
+ * refusal will do): the agent's queueing as a client sees it, with no VM involved. */
+static int cmd_rtt(void)
+{
+    struct sockaddr_in agent;
+    parse_hostport(opt("agent", NULL), &agent);
+    size_t ntok;
+    uint8_t(*tok)[LM_TOKEN_SIZE] = read_tokens(opt("tokens", NULL), &ntok);
+    int runs = (int)opt_num("runs", "200", 1, MAX_RUNS);
+    int fd = udp_from(opt("src", NULL));
+    double *ms = calloc((size_t)runs, sizeof(double)), max = 0;
+    int max_tries = 0;
+    if (!ms)
+        die("out of memory");
+    for (int i = 0; i < runs; i++) {
+        uint8_t dgram[LM_WIRE_MAX];
+        uint64_t nonce;
+        randombytes_buf(&nonce, sizeof nonce);
+        size_t len = make_ping(tok[(size_t)i % ntok], nonce, dgram);
+        struct lm_ping_reply r;
+        int tries;
+        double t0 = now_s();
+        if (exchange(fd, &agent, dgram, len, nonce, t0 + DEADLINE_S, &r, &tries) != 0)
+            die("ping %d: no answer in %.0f s (%d sent)", i + 1, DEADLINE_S, tries);
+        ms[i] = (now_s() - t0) * 1e3;
+        max = ms[i] > max ? ms[i] : max;
+        max_tries = tries > max_tries ? tries : max_tries;
+    }
+    printf("runs=%d reply_ms=%.3f reply_max_ms=%.3f max_tries=%d\n", runs, median(ms, runs), max,
+           max_tries);
+    return 0;
+}
+
 static int cmd_idle(void)
 {
     pid_t agent = (pid_t)opt_num("pid", NULL, 1, 1 << 22);
@@ -951,29 +1004,38 @@ static int cmd_idle(void)
     if (n == 0)
         die("agent %d has no monitors", (int)agent);
     double *c0 = calloc((size_t)n, sizeof(double));
-    if (!c0)
+    long *w0 = calloc((size_t)n, sizeof(long));
+    if (!c0 || !w0)
         die("out of memory");
     double a0 = proc_cpu_s(agent), t0 = now_s();
-    for (int i = 0; i < n; i++)
+    long aw0 = status_kib(agent, "voluntary_ctxt_switches");
+    for (int i = 0; i < n; i++) {
         c0[i] = proc_cpu_s(kids[i]);
+        /* a monitor blocks once per wake-up of its guest (the poll hypercall's ppoll) */
+        w0[i] = status_kib(kids[i], "voluntary_ctxt_switches");
+    }
     sleep_s(secs);
     double a1 = proc_cpu_s(agent), wall = now_s() - t0, mon = 0;
-    long rss = 0, alive = 0;
+    long aw1 = status_kib(agent, "voluntary_ctxt_switches");
+    long rss = 0, alive = 0, wakes = 0;
     for (int i = 0; i < n; i++) {
         double c = proc_cpu_s(kids[i]);
         long r = status_kib(kids[i], "VmRSS");
-        if (c < 0 || r < 0)
+        long w = status_kib(kids[i], "voluntary_ctxt_switches");
+        if (c < 0 || r < 0 || w < 0)
             continue; /* gone meanwhile */
         alive++;
         mon += c - c0[i];
         rss += r;
+        wakes += w - w0[i];
     }
     if (!alive)
         die("every monitor of agent %d ended during the sample", (int)agent);
     printf("vms=%ld agent_cpu_pct=%.3f monitors_cpu_pct=%.3f rss_kib=%ld rss_kib_per_vm=%.0f "
-           "agent_rss_kib=%ld memavail_kib=%ld\n",
+           "agent_rss_kib=%ld memavail_kib=%ld wakeups_per_vm_s=%.2f agent_wakeups_s=%.1f\n",
            alive, 100 * (a1 - a0) / wall, 100 * mon / wall, rss, (double)rss / (double)alive,
-           status_kib(agent, "VmRSS"), meminfo_kib("MemAvailable"));
+           status_kib(agent, "VmRSS"), meminfo_kib("MemAvailable"),
+           (double)wakes / (double)alive / wall, (double)(aw1 - aw0) / wall);
     return 0;
 }
 
@@ -1011,6 +1073,8 @@ int main(int argc, char **argv)
         return cmd_flood();
     if (!strcmp(c, "idle"))
         return cmd_idle();
+    if (!strcmp(c, "rtt"))
+        return cmd_rtt();
     fputs(usage, stderr);
     return 2;
 }

@@ -31,6 +31,7 @@ struct shadow {
     size_t len;
     uint8_t reply[LM_PING_REPLY_MAX];
     size_t reply_len;
+    uint64_t answered_ns; /* the last answer about it: added, resent or refused as a replay */
 };
 static struct shadow shadow[FZ_ADMIT_REPLAY_CAP];
 static unsigned nshadow;
@@ -81,7 +82,7 @@ static int remember(const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t expires_at, co
                     size_t len, const uint8_t *reply, size_t reply_len)
 {
     int want = nshadow >= FZ_ADMIT_REPLAY_CAP || shadow_find(id) ? -1 : 0;
-    if (replay_add(replay, id, expires_at, dgram, len, reply, reply_len) != want)
+    if (replay_add(replay, id, expires_at, dgram, len, reply, reply_len, mono_ns) != want)
         abort();
     if (want == 0) {
         struct shadow *s = &shadow[nshadow++];
@@ -91,6 +92,7 @@ static int remember(const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t expires_at, co
         s->len = len;
         memcpy(s->reply, reply, reply_len);
         s->reply_len = reply_len;
+        s->answered_ns = mono_ns;
     }
     if (replay_count(replay) != nshadow)
         abort();
@@ -151,7 +153,8 @@ static void check_answer(const struct admit *a, const uint8_t *dgram, size_t len
 {
     if (a->status < 0 || lm_status_name(a->status) == NULL || !fz_diag_terminated(&a->why))
         abort();
-    if (a->resend != (a->cached != NULL) || (a->resend && a->status != 0))
+    if (a->resend != (a->cached != NULL) || (a->resend && a->status != 0) ||
+        (a->quiet && (a->resend || a->status != LM_REPLAY)))
         abort();
     if (a->status != 0 && a->why.msg[0] == '\0') /* every refusal says why */
         abort();
@@ -160,20 +163,30 @@ static void check_answer(const struct admit *a, const uint8_t *dgram, size_t len
     struct lm_ping p;
     int rc = lm_ping_decode(dgram, len, &p, NULL);
     if (rc) {
-        if (a->status != -rc || a->resend)
+        if (a->status != -rc || a->resend || a->quiet)
             abort();
         return;
     }
     struct lm_token t;
     rc = lm_token_decode(p.token, LM_TOKEN_SIZE, &t, NULL);
     if (rc) {
-        if (a->status != -rc || a->resend)
+        if (a->status != -rc || a->resend || a->quiet)
             abort();
         return;
     }
     if (memcmp(&a->token, &t, sizeof t) != 0 || a->ping.nonce != p.nonce)
         abort();
     struct shadow *s = shadow_find(t.id);
+    /* A token admitted here gets one answer per REPLAY_ANSWER_GAP_NS; the rest are dropped. */
+    if (s && mono_ns - s->answered_ns < REPLAY_ANSWER_GAP_NS) {
+        if (!a->quiet)
+            abort();
+        return;
+    }
+    if (a->quiet)
+        abort();
+    if (s)
+        s->answered_ns = mono_ns;
     if (a->resend) {
         /* The very datagram that admitted the token: the reply sent then, byte for byte. */
         struct lm_ping_reply r;
