@@ -180,7 +180,10 @@ mint r1.tok --prepaid 1
 nonce=0102030405060708
 ping_hex=$(printf '4c4d504701000000%s' "$nonce")$(xxd -p r1.tok | tr -d '\n')
 expect "the same datagram twice gets the same answer" 0 "^same$" -- in_ns bash -c \
-    "python3 $TOP/tests/tools/udp_send.py 10.66.0.1 7777 -hex $ping_hex 2 | awk '{print \$3}' | uniq | wc -l | sed 's/^1\$/same/'"
+    "UDP_SEND_GAP_S=0.15 python3 $TOP/tests/tools/udp_send.py 10.66.0.1 7777 -hex $ping_hex 2 | awk '{print \$3}' | uniq | wc -l | sed 's/^1\$/same/'"
+# An admitted token is answered at most once per 100 ms: a repeat right after an answer is not.
+expect "a repeat within 100 ms of its answer is dropped unanswered" 0 "^none$" -- in_ns bash -c \
+    "python3 $TOP/tests/tools/udp_send.py 10.66.0.1 7777 -hex $ping_hex 2 | tail -1"
 expect "the same token in another datagram is a replay" 0 "^status 40 " -- in_ns python3 \
     "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex "${ping_hex/0102030405060708/0102030405060709}"
 expect "truncated ping" 0 "^status 3 " -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex "${ping_hex:0:400}"
