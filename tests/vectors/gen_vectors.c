@@ -5,13 +5,14 @@
  * deliberate protocol change, and review the diff. By hand, from the top of the tree:
  *   make build/lib/liblaundromat.a
  *   cc -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude tests/vectors/gen_vectors.c \
- *      build/lib/liblaundromat.a -lsodium -o /tmp/gen_vectors && /tmp/gen_vectors /tmp/vec
+ *      build/lib/liblaundromat.a -lsodium -lzstd -o /tmp/gen_vectors && /tmp/gen_vectors /tmp/vec
  */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "laundromat/chain.h"
 #include "laundromat/guestctl.h"
@@ -722,6 +723,12 @@ static void gen_migrate(void)
     mig_record(f, "", "ZERO 2..7", LM_MIG_ZERO, 6, 2, NULL, 0);
     mig_record(f, "# page 1: byte i = 7i + 3 mod 256\n", "PAGES 1", LM_MIG_PAGES, 1, 1, page,
                sizeof page);
+    static uint8_t zpage[LM_MIG_PAGE];
+    size_t zn = ZSTD_compress(zpage, sizeof zpage, page, sizeof page, 1);
+    if (ZSTD_isError(zn) || zn >= sizeof page)
+        die("zstd");
+    mig_record(f, "# page 1 again, zstd-compressed (--zstd): inflates to exactly the 4096 bytes above\n",
+               "ZPAGES 1", LM_MIG_ZPAGES, 1, 1, zpage, zn);
     mig_record(f, "# the context above\n", "CONTEXT", LM_MIG_CONTEXT, 0, 0, cb, sizeof cb);
     mig_record(f, "# 1 data page, 7 zero pages, 4 records before END\n", "END", LM_MIG_END, 0, 0,
                tb, sizeof tb);
