@@ -4,7 +4,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "laundromat/chain.h"
 #include "laundromat/status.h"
@@ -184,6 +186,18 @@ static const struct fz_loc_placed fz_loc_start[] = {
 };
 
 /* Deterministic filler: distinct byte patterns per tag, never all zero. */
+/* The broker targets' scratch ledger: its SQLite files (WAL mode) and their directory. */
+static inline void fz_remove_ledger(const char *dir)
+{
+    static const char *const files[] = {"ledger.db", "ledger.db-wal", "ledger.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[96];
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 static inline void fz_fill(uint8_t *p, size_t n, uint8_t tag)
 {
     for (size_t i = 0; i < n; i++)

@@ -149,13 +149,7 @@ static void cleanup(void)
 {
     http_stop();
     ledger_close(&b);
-    static const char *const files[] = {"ledger.db", "ledger.db-wal", "ledger.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char path[96];
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    rmdir(dir);
+    fz_remove_ledger(dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

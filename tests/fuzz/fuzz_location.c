@@ -510,13 +510,7 @@ static void forged(enum forgery f, const char *error)
 static void cleanup(void)
 {
     ledger_close(&b);
-    static const char *const files[] = {"ledger.db", "ledger.db-wal", "ledger.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char path[96];
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    rmdir(dir);
+    fz_remove_ledger(dir);
 }
 
 /* Slots for every (buyer, name) of the tokens, ordered by account name and then name. */
