@@ -10,9 +10,6 @@ $(LOADER_SRCS:%.c=$(BUILD)/guest/obj/%.o): | $(SODIUM_HEADERS)
 $(LOADER): $(LOADER_OBJS) $(GUEST_LIBS) $(SODIUM_LIB) $(ZSTD_LIB) guest/guest.ld
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD $@")
-	$(Q)$(GUEST_CC) -nostdlib -static -no-pie -Wl,-T,guest/guest.ld -Wl,--build-id=none \
-	    -Wl,--defsym=LM_LINK_BASE=0x70000000 -Wl,-z,max-page-size=4096 \
-	    -Wl,--no-warn-rwx-segments -o $@ $(LOADER_OBJS) $(SODIUM_LIB) $(ZSTD_LIB) $(LWIP_LIB) $(KC_LIB) \
-	    $(shell $(GUEST_CC) -print-libgcc-file-name)
+	$(Q)$(call GUEST_LINK,0x70000000)
 
 all: $(LOADER)

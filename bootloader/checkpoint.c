@@ -19,7 +19,6 @@
 #include "laundromat/migrate.h"
 #include "lwip/priv/tcp_priv.h" /* tcp_ack_now */
 #include "loader.h"
-#include "../guest/platform/kvm/hypercall.h"
 
 enum cp_stage { CP_HELLO, CP_FRAMES, CP_READY, CP_GO, CP_DONE };
 
@@ -211,9 +210,7 @@ static __attribute__((noreturn)) void resume(struct loader *l)
     bi->resume_flags = l->new_identity ? LM_RESUME_NEW_IDENTITY : 0;
     printf("loader: GO: resuming the guest at 0x%llx (%llu data pages, %llu zero pages, %llu records)\n", (unsigned long long)c->rs.ctx.resume_entry, (unsigned long long)c->rs.got.data_pages, (unsigned long long)c->rs.got.zero_pages, (unsigned long long)c->rs.got.records);
     c->stage = CP_DONE;
-    struct lm_hc_exec a = {c->rs.ctx.resume_entry};
-    hypercall(LM_HC_EXEC, &a);
-    lm_panic("the monitor refused the hand-over");
+    platform_exec(c->rs.ctx.resume_entry);
 }
 
 static void record(struct loader *l, const uint8_t *b, size_t len, unsigned char tag)

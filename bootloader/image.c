@@ -5,7 +5,6 @@
 #include "laundromat/elf.h"
 #include "laundromat/util.h"
 #include "loader.h"
-#include "../guest/platform/kvm/hypercall.h"
 
 void image_finish(struct loader *l)
 {
@@ -52,7 +51,5 @@ void image_finish(struct loader *l)
                      (unsigned long long)l->h.length, got, (unsigned long long)img.entry);
     loader_answer(l, line, (size_t)n);
 
-    struct lm_hc_exec a = {img.entry};
-    hypercall(LM_HC_EXEC, &a);
-    lm_panic("the monitor refused the hand-over");
+    platform_exec(img.entry);
 }

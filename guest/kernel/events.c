@@ -1,35 +1,34 @@
-/* Host events: what the host agent tells the guest about its credit (LM_HC_EVENTS). */
+/* Host events: what the host agent tells the guest about its credit. */
 #include <stdio.h>
 
-#include "../platform/kvm/hypercall.h"
 #include "kernel.h"
 
 static struct host_state state;
 
 void events_fetch(void)
 {
-    struct lm_hc_events a = {0};
-    hypercall(LM_HC_EVENTS, &a);
+    struct platform_events a;
+    platform_events(&a);
     state.credit_ms = a.credit_ms;
     state.grace_ms = a.grace_ms;
     state.known = true;
-    if (a.pending & LM_EVENT_CREDIT_LOW) {
+    if (a.pending & PLATFORM_EVENT_CREDIT_LOW) {
         state.warnings++;
         printf("host: credit low, %llu ms left: pay soon\n", (unsigned long long)a.credit_ms);
     }
-    if (a.pending & LM_EVENT_GRACE) {
+    if (a.pending & PLATFORM_EVENT_GRACE) {
         state.in_grace = true;
         printf("host: credit gone, %llu ms of grace before the VM is reclaimed\n",
                (unsigned long long)a.grace_ms);
     }
-    if (a.pending & LM_EVENT_EVICT) {
+    if (a.pending & PLATFORM_EVENT_EVICT) {
         state.evict_deadline_ns = clock_ns() + (uint64_t)a.evict_ms * 1000000ull;
         printf("host: evicted: the host reclaims this VM in %u ms unless it leaves (its owner "
                "sees it in status)\n", a.evict_ms);
     }
-    if ((a.pending & LM_EVENT_CREDIT) && a.credit_ms > 0)
+    if ((a.pending & PLATFORM_EVENT_CREDIT) && a.credit_ms > 0)
         state.in_grace = false;
-    if (a.pending & (LM_EVENT_CREDIT_LOW | LM_EVENT_GRACE))
+    if (a.pending & (PLATFORM_EVENT_CREDIT_LOW | PLATFORM_EVENT_GRACE))
         payagent_urgent();
 }
 

@@ -16,12 +16,7 @@ extern struct lm_boot_info *boot_info; /* a copy owned by the kernel (see main.c
 /* Linker symbols (guest.ld). */
 extern char _kernel_start[], _text_end[], _rodata_end[], _kernel_end[];
 
-/* platform: hypercall wrappers (platform/kvm/platform.c). */
-void lm_console_write(const char *s, unsigned long n);
-__attribute__((noreturn)) void platform_exit(int status);
-uint32_t platform_poll(uint64_t timeout_ns);
-uint64_t platform_wall_ns(void);
-void platform_notice(uint32_t what); /* LM_NOTICE_*: tells the host what the guest does */
+#include "../platform/platform.h"
 
 /* arch: descriptor tables, exceptions, paging (arch/x86_64/). */
 void gdt_init(void);
@@ -69,7 +64,7 @@ struct host_state {
     unsigned warnings;
     uint64_t evict_deadline_ns; /* evicted: leave before this (clock_ns); 0 when not */
 };
-void events_fetch(void); /* after the poll hypercall reports LM_POLL_EVENT */
+void events_fetch(void); /* after platform_poll reports PLATFORM_READY_EVENT */
 const struct host_state *events_state(void);
 void events_moved(void); /* on a new host: what the old one said no longer holds */
 

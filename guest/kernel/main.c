@@ -30,7 +30,7 @@ static void let_host_in(void)
     if (now - last_exit_ns < 1000000)
         return;
     last_exit_ns = now;
-    if (platform_poll(0) & LM_POLL_EVENT)
+    if (platform_poll(0) & PLATFORM_READY_EVENT)
         events_fetch();
 }
 
@@ -62,7 +62,7 @@ static void idle(void)
         timeout_ms = due;
     if (have_net && mig_timeout_ms() < timeout_ms)
         timeout_ms = mig_timeout_ms();
-    if (platform_poll(timeout_ms * 1000000ull) & LM_POLL_EVENT)
+    if (platform_poll(timeout_ms * 1000000ull) & PLATFORM_READY_EVENT)
         events_fetch();
     last_exit_ns = clock_ns();
 }

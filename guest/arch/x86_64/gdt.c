@@ -9,6 +9,8 @@
 #include "../../kernel/kernel.h"
 #include "priv.h"
 
+#define IOMAP_PORTS 0x1000 /* ports 0..0xfff: the platforms' ports are all below */
+
 struct __attribute__((packed)) tss64 {
     uint32_t reserved0;
     uint64_t rsp[3];
@@ -17,10 +19,10 @@ struct __attribute__((packed)) tss64 {
     uint64_t reserved2;
     uint16_t reserved3;
     uint16_t iomap_base;
-    /* I/O permission bitmap: ring 3 may use the hypercall ports and no others. Needed
+    /* I/O permission bitmap: ring 3 may use the platform's ports and no others. Needed
      * because IOPL does not survive exception round trips on hosts that run ring 3 natively
-     * (the saved RFLAGS holds the hardware's IOPL 0). */
-    uint8_t iomap[(LM_HC_PORT_BASE + LM_HC_MAX) / 8 + 1];
+     * (the saved RFLAGS holds the hardware's IOPL 0). Ports past its end are refused. */
+    uint8_t iomap[IOMAP_PORTS / 8 + 1];
 };
 
 static struct tss64 tss;
@@ -40,8 +42,10 @@ void gdt_init(void)
     tss.ist[0] = (uint64_t)(uintptr_t)(df_stack + sizeof df_stack);
     tss.iomap_base = offsetof(struct tss64, iomap);
     memset(tss.iomap, 0xff, sizeof tss.iomap);
-    for (unsigned port = LM_HC_PORT_BASE; port < LM_HC_PORT_BASE + LM_HC_MAX; port++)
-        tss.iomap[port / 8] &= (uint8_t)~(1u << (port % 8));
+    for (unsigned i = 0; platform_io_ports[i][1] != 0; i++)
+        for (unsigned port = platform_io_ports[i][0];
+             port <= platform_io_ports[i][1] && port < IOMAP_PORTS; port++)
+            tss.iomap[port / 8] &= (uint8_t)~(1u << (port % 8));
     uint64_t base = (uint64_t)(uintptr_t)&tss, limit = sizeof tss - 1;
     gdt[SEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
                        ((limit >> 16 & 0xf) << 48) | ((base >> 24 & 0xff) << 56);

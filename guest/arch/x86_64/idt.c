@@ -1,4 +1,5 @@
-/* IDT for the 32 CPU exceptions: report vector, error code, RIP and CR2, then exit non-zero. */
+/* IDT: the 32 CPU exceptions (report vector, error code, RIP and CR2, then exit non-zero), and
+ * the vectors a platform routes its device interrupts to. */
 #include <stdio.h>
 
 #include "../../kernel/kernel.h"
@@ -18,7 +19,7 @@ struct frame {
 };
 
 extern const uint64_t isr_table[32];
-static struct idt_entry idt[32] __attribute__((aligned(16)));
+static struct idt_entry idt[256] __attribute__((aligned(16)));
 
 static struct idt_entry gate(uint64_t off, uint8_t ist, uint8_t type)
 {
@@ -43,6 +44,13 @@ void idt_init(void)
     struct desc_ptr idtr = {sizeof idt - 1, (uint64_t)(uintptr_t)idt};
     arch_idtr = idtr;
     __asm__ volatile("lidt %0" : : "m"(idtr));
+}
+
+void idt_set_irq(unsigned vector, void (*handler)(void))
+{
+    if (vector < 32 || vector > 255)
+        lm_panic("interrupt vector %u: devices use 32..255", vector);
+    idt[vector] = gate((uint64_t)(uintptr_t)handler, 0, 0x8e);
 }
 
 /* Exit status of a guest killed by a CPU exception. */

@@ -25,6 +25,12 @@
 #define PRIV_LOAD_CR3 1  /* arg: new CR3 */
 #define PRIV_INVLPG 2    /* arg: virtual address */
 #define PRIV_FLUSH_TLB 3 /* reload CR3 */
+#define PRIV_RDMSR 4     /* arg: MSR; returns its value */
+#define PRIV_WRMSR 5     /* arg: MSR, arg2: value */
+/* Wait for an interrupt: unless one came since arch_irq_pending was last cleared, arm the
+ * TSC-deadline timer at arg (0: no timer), enable interrupts and halt; disarm on waking. */
+#define PRIV_HALT 6
+#define MSR_TSC_DEADLINE 0x6e0
 
 #ifndef __ASSEMBLER__
 static inline long priv_call(long op, uint64_t arg)
@@ -33,6 +39,18 @@ static inline long priv_call(long op, uint64_t arg)
     __asm__ volatile("call priv_trampoline" : "=a"(ret) : "a"(op), "D"(arg) : "memory");
     return ret;
 }
+
+static inline long priv_call2(long op, uint64_t arg, uint64_t arg2)
+{
+    long ret;
+    __asm__ volatile("call priv_trampoline" : "=a"(ret) : "a"(op), "D"(arg), "S"(arg2) : "memory");
+    return ret;
+}
+
+/* Set by a platform's interrupt handler, cleared by whoever checks for work before PRIV_HALT. */
+extern volatile uint8_t arch_irq_pending;
+/* An interrupt gate (DPL 0) for vectors 32..255: the platform's device interrupts. */
+void idt_set_irq(unsigned vector, void (*handler)(void));
 
 /* Ring 0 set-up done once from _start: GDT and TSS, IDT with the gate. */
 void ring0_init(void);

@@ -19,6 +19,12 @@ priv_gate:
     je 2f
     cmp $PRIV_FLUSH_TLB, %rax
     je 3f
+    cmp $PRIV_RDMSR, %rax
+    je 4f
+    cmp $PRIV_WRMSR, %rax
+    je 5f
+    cmp $PRIV_HALT, %rax
+    je 6f
     mov $-1, %rax
     jmp 9f
 1:  mov %rdi, %cr3
@@ -30,7 +36,55 @@ priv_gate:
 3:  mov %cr3, %rax
     mov %rax, %cr3
     xor %eax, %eax
+4:  push %rcx
+    push %rdx
+    mov %edi, %ecx
+    rdmsr
+    shl $32, %rdx
+    or %rdx, %rax
+    pop %rdx
+    pop %rcx
+    jmp 9f
+5:  push %rcx
+    push %rdx
+    mov %edi, %ecx
+    mov %esi, %eax
+    mov %rsi, %rdx
+    shr $32, %rdx
+    wrmsr
+    pop %rdx
+    pop %rcx
+    xor %eax, %eax
+    jmp 9f
+    /* Interrupts are off here (the #UD gate is an interrupt gate): checking the flag and then
+     * STI; HLT (no interrupt between those two) cannot miss a wake-up. */
+6:  xor %eax, %eax
+    testb $1, arch_irq_pending(%rip)
+    jnz 9f
+    push %rcx
+    push %rdx
+    mov $MSR_TSC_DEADLINE, %ecx
+    mov %edi, %eax
+    mov %rdi, %rdx
+    shr $32, %rdx
+    test %rdi, %rdi
+    jz 7f
+    wrmsr
+7:  sti
+    hlt
+    cli
+    xor %eax, %eax
+    xor %edx, %edx
+    wrmsr                   /* disarm: a timer for a wait that is over would only wake us */
+    pop %rdx
+    pop %rcx
+    jmp 9f
 9:  addq $2, (%rsp) /* resume after the UD2 */
     iretq
+
+    .data
+    .globl arch_irq_pending
+arch_irq_pending:
+    .byte 0
 
     .section .note.GNU-stack, "", @progbits

@@ -1,6 +1,19 @@
-/* Hypercall wrappers: console, exit, poll, wall clock, notices to the host. */
+/* Hypercall wrappers: console, exit, poll, wall clock, host events, notices, exec. */
 #include "../../kernel/kernel.h"
 #include "hypercall.h"
+
+_Static_assert(PLATFORM_READY_NET == LM_POLL_NET_RX && PLATFORM_READY_EVENT == LM_POLL_EVENT,
+               "poll bits pass through");
+_Static_assert(PLATFORM_EVENT_CREDIT_LOW == LM_EVENT_CREDIT_LOW &&
+                   PLATFORM_EVENT_GRACE == LM_EVENT_GRACE &&
+                   PLATFORM_EVENT_CREDIT == LM_EVENT_CREDIT && PLATFORM_EVENT_EVICT == LM_EVENT_EVICT,
+               "event bits pass through");
+
+/* Ring 3 makes the hypercalls, one OUT each: their ports and no others. */
+const uint16_t platform_io_ports[][2] = {
+    {LM_HC_PORT_BASE, LM_HC_PORT_BASE + LM_HC_MAX - 1},
+    {0, 0},
+};
 
 void lm_console_write(const char *s, unsigned long n)
 {
@@ -38,4 +51,18 @@ uint64_t platform_wall_ns(void)
     struct lm_hc_clock a = {0};
     hypercall(LM_HC_CLOCK, &a);
     return a.wall_ns;
+}
+
+void platform_events(struct platform_events *ev)
+{
+    struct lm_hc_events a = {0};
+    hypercall(LM_HC_EVENTS, &a);
+    *ev = (struct platform_events){a.pending, a.evict_ms, a.credit_ms, a.grace_ms};
+}
+
+void platform_exec(uint64_t entry)
+{
+    struct lm_hc_exec a = {entry};
+    hypercall(LM_HC_EXEC, &a);
+    lm_panic("the monitor refused the hand-over to 0x%llx", (unsigned long long)entry);
 }

@@ -1,0 +1,61 @@
+/*
+ * The one interface between the guest kernel and the machine it runs on. Two implementations:
+ * platform/kvm/ (our monitor: hypercalls, rings in guest memory) and platform/pvh/ (standard
+ * virtual hardware under QEMU: PVH boot, 16550 serial, LAPIC timer, virtio-net). The build
+ * links exactly one (GUEST_PLATFORM); nothing outside guest/platform/ knows which.
+ */
+#ifndef GUEST_PLATFORM_H
+#define GUEST_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Console, exit, wall clock. */
+void lm_console_write(const char *s, unsigned long n);
+__attribute__((noreturn)) void platform_exit(int status);
+uint64_t platform_wall_ns(void); /* the host's wall clock now, Unix ns */
+
+/* Blocks until the NIC or the host needs the guest, or timeout_ns passes; PLATFORM_READY_*. */
+uint32_t platform_poll(uint64_t timeout_ns);
+#define PLATFORM_READY_NET 1u   /* frames wait to be received */
+#define PLATFORM_READY_EVENT 2u /* host events wait: platform_events() */
+
+/* What the host agent says about credit (platforms without an agent never report any). */
+struct platform_events {
+    uint32_t pending;   /* PLATFORM_EVENT_* bits; cleared by reading */
+    uint32_t evict_ms;  /* evicted: time left before the host reclaims the VM */
+    uint64_t credit_ms; /* VM time left */
+    uint64_t grace_ms;  /* once credit is gone: time left before the VM is reclaimed */
+};
+#define PLATFORM_EVENT_CREDIT_LOW 1u
+#define PLATFORM_EVENT_GRACE 2u
+#define PLATFORM_EVENT_CREDIT 4u
+#define PLATFORM_EVENT_EVICT 8u
+void platform_events(struct platform_events *ev);
+void platform_notice(uint32_t what); /* LM_NOTICE_*: tells the host what the guest does */
+
+/* A loader hands the VM to what it loaded (boot info at LM_BOOTINFO_GPA). */
+__attribute__((noreturn)) void platform_exec(uint64_t entry);
+
+/*
+ * The I/O ports ring 3 may use (the TSS bitmap: IOPL does not survive exception round trips
+ * on hosts that run ring 3 natively). Pairs [first, last], ending with {0, 0}.
+ */
+extern const uint16_t platform_io_ports[][2];
+
+/*
+ * The NIC: Ethernet frames of at most PLATFORM_FRAME_MAX bytes, without FCS. The TX side hands
+ * out a buffer, takes it back filled, and sends what it holds at a kick; the RX side lends the
+ * next received frame until rx_next.
+ */
+#define PLATFORM_FRAME_MAX 1514
+bool platform_net_init(uint8_t mac[6]);   /* false: this VM has no NIC */
+void platform_net_rebind(uint8_t mac[6]); /* after a migration: the new host's NIC, queues empty */
+uint8_t *platform_net_tx_buf(void);       /* NULL: the queue is full even after a kick */
+void platform_net_tx_commit(size_t len);
+void platform_net_kick(void);             /* the host takes every committed frame */
+const uint8_t *platform_net_rx_peek(size_t *len); /* the next frame, or NULL */
+void platform_net_rx_next(void);
+
+#endif

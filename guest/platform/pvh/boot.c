@@ -1,0 +1,183 @@
+/*
+ * PVH boot: the boot info our monitor would have written, filled from what standard virtual
+ * hardware offers. RAM from the start info's memory map, the command line from the start info,
+ * the address from the command line (ip=A.B.C.D/P gw=A.B.C.D), the TSC rate and the wall
+ * clock from kvmclock, the LAPIC in x2APIC mode with its TSC-deadline timer for idle waits.
+ * Runs in ring 0 from entry.S, before kmain.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwip/ip4_addr.h"
+
+#include "../../arch/x86_64/priv.h"
+#include "pvh.h"
+
+static struct lm_boot_info bi;
+
+/* kvmclock's two structures (KVM's pvclock ABI), written by the host while enabled. */
+static struct __attribute__((packed, aligned(64))) {
+    uint32_t version, pad0;
+    uint64_t tsc_timestamp, system_time;
+    uint32_t tsc_to_system_mul;
+    int8_t tsc_shift;
+    uint8_t flags, pad[2];
+} pvti;
+static struct __attribute__((aligned(16))) {
+    uint32_t version, sec, nsec;
+} pvwall;
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static bool have_kvmclock(void)
+{
+    uint32_t r[4];
+    cpuid(0x40000000, r);
+    if (r[1] != 0x4b4d564b || r[2] != 0x564b4d56 || r[3] != 0x0000004d) /* "KVMKVMKVM\0\0\0" */
+        return false;
+    cpuid(0x40000001, r);
+    return r[0] & (1u << 3); /* KVM_FEATURE_CLOCKSOURCE2: the MSRs above */
+}
+
+/*
+ * The TSC rate and the wall clock now. kvmclock is switched on only for this read and off
+ * again at once: a clock page the host keeps writing would be memory a migration must track.
+ */
+static void kvmclock_read(uint64_t *tsc_hz, uint64_t *wall_ns)
+{
+    priv_call2(PRIV_WRMSR, MSR_KVM_SYSTEM_TIME_NEW, (uint64_t)(uintptr_t)&pvti | 1);
+    priv_call2(PRIV_WRMSR, MSR_KVM_WALL_CLOCK_NEW, (uint64_t)(uintptr_t)&pvwall);
+    volatile uint32_t *tv = &pvti.version, *wv = &pvwall.version;
+    uint32_t v, mul;
+    uint64_t ts, st, tsc;
+    int8_t shift;
+    do {
+        v = *tv;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        ts = pvti.tsc_timestamp;
+        st = pvti.system_time;
+        mul = pvti.tsc_to_system_mul;
+        shift = pvti.tsc_shift;
+        tsc = rdtsc();
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    } while ((v & 1) || v != *tv);
+    uint64_t sec, nsec;
+    do {
+        v = *wv;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        sec = pvwall.sec;
+        nsec = pvwall.nsec;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    } while ((v & 1) || v != *wv);
+    priv_call2(PRIV_WRMSR, MSR_KVM_SYSTEM_TIME_NEW, 0);
+    if (mul == 0)
+        lm_panic("kvmclock gives no TSC rate");
+    uint64_t d = tsc - ts;
+    d = shift < 0 ? d >> -shift : d << shift;
+    uint64_t now = st + (uint64_t)(((unsigned __int128)d * mul) >> 32); /* ns since VM start */
+    uint64_t hz = (uint64_t)((1000000000ull << 32) / mul);
+    *tsc_hz = shift < 0 ? hz << -shift : hz >> shift;
+    *wall_ns = sec * 1000000000ull + nsec + now; /* the wall clock at VM start, plus that */
+}
+
+uint64_t pvh_wall_ns(void)
+{
+    uint64_t hz, wall;
+    kvmclock_read(&hz, &wall);
+    return wall;
+}
+
+/* x2APIC on, its timer in TSC-deadline mode: idle waits halt until a deadline or a device.
+ * The legacy 8259 PICs are masked: the firmware left the PIT's IRQ 0 on vector 8, where it
+ * would look like a double fault. */
+static void lapic_init(void)
+{
+    outb(PORT_PIC1_DATA, 0xff);
+    outb(PORT_PIC2_DATA, 0xff);
+    uint32_t r[4];
+    cpuid(1, r);
+    if (!(r[2] & (1u << 21)) || !(r[2] & (1u << 24)))
+        lm_panic("this CPU model has no %s: run QEMU with -cpu host (libvirt: <cpu "
+                 "mode='host-passthrough'/>)", r[2] & (1u << 21) ? "TSC-deadline timer" : "x2APIC");
+    uint64_t base = (uint64_t)priv_call(PRIV_RDMSR, MSR_APIC_BASE);
+    priv_call2(PRIV_WRMSR, MSR_APIC_BASE, base | APIC_BASE_EN | APIC_BASE_EXTD);
+    idt_set_irq(VEC_TIMER, pvh_irq_entry);
+    idt_set_irq(VEC_NIC, pvh_irq_entry);
+    idt_set_irq(VEC_SPURIOUS, pvh_spurious_entry);
+    priv_call2(PRIV_WRMSR, MSR_X2APIC_TPR, 0);
+    priv_call2(PRIV_WRMSR, MSR_X2APIC_SVR, 0x100 | VEC_SPURIOUS);
+    priv_call2(PRIV_WRMSR, MSR_X2APIC_LVT_TIMER, VEC_TIMER | LVT_TSC_DEADLINE);
+}
+
+/* RAM for the kernel: the memory map's RAM range holding the kernel (from 0 up, as on our
+ * monitor; the kernel never touches what lies below its image but its page tables). */
+static uint64_t ram_top(const struct hvm_start_info *si)
+{
+    if (si->version < 1 || si->memmap_paddr == 0 || si->memmap_entries == 0)
+        lm_panic("the PVH start info (version %u) has no memory map", si->version);
+    const struct hvm_memmap_entry *e =
+        (const struct hvm_memmap_entry *)(uintptr_t)si->memmap_paddr;
+    uint64_t k = (uint64_t)(uintptr_t)_kernel_start;
+    for (uint32_t i = 0; i < si->memmap_entries; i++)
+        if (e[i].type == HVM_MEMMAP_RAM && e[i].addr <= k && k - e[i].addr < e[i].size)
+            return (e[i].addr + e[i].size) & ~(PAGE_SIZE - 1);
+    lm_panic("the PVH memory map has no RAM at the kernel's 0x%llx", (unsigned long long)k);
+}
+
+/* ip=A.B.C.D/PREFIX and gw=A.B.C.D on the command line: the guest's address. */
+static void net_from_cmdline(void)
+{
+    const char *v = cmdline_get("ip");
+    if (!v)
+        return;
+    char ip[32];
+    const char *slash = strchr(v, '/');
+    size_t n = slash ? (size_t)(slash - v) : 0;
+    char *end;
+    unsigned long prefix = slash ? strtoul(slash + 1, &end, 10) : 0;
+    ip4_addr_t a;
+    if (!slash || n >= sizeof ip || *end || end == slash + 1 || prefix < 1 || prefix > 32)
+        lm_panic("command line: ip=%s: expected A.B.C.D/PREFIX", v);
+    memcpy(ip, v, n);
+    ip[n] = '\0';
+    if (!ip4addr_aton(ip, &a))
+        lm_panic("command line: ip=%s: expected A.B.C.D/PREFIX", v);
+    memcpy(bi.net.ip, &a.addr, 4);
+    bi.net.prefix = (uint8_t)prefix;
+    bi.net.mtu = 1500;
+    if ((v = cmdline_get("gw")) != NULL) {
+        if (!ip4addr_aton(v, &a))
+            lm_panic("command line: gw=%s: expected A.B.C.D", v);
+        memcpy(bi.net.gateway, &a.addr, 4);
+    }
+}
+
+struct lm_boot_info *pvh_boot(const struct hvm_start_info *si)
+{
+    boot_info = &bi; /* cmdline_get reads it; kmain takes its own copy */
+    if (si->magic != HVM_START_MAGIC)
+        lm_panic("PVH entry without a start info (magic 0x%x)", si->magic);
+    bi.magic = LM_BOOTINFO_MAGIC;
+    bi.abi_version = LM_ABI_VERSION;
+    bi.mem_size = ram_top(si);
+    bi.kernel_start = (uint64_t)(uintptr_t)_kernel_start;
+    bi.kernel_end = (uint64_t)(uintptr_t)_kernel_end;
+    if (si->cmdline_paddr) {
+        const char *c = (const char *)(uintptr_t)si->cmdline_paddr;
+        size_t n = strnlen(c, LM_CMDLINE_MAX - 1);
+        memcpy(bi.cmdline, c, n);
+        bi.cmdline[n] = '\0';
+    }
+    net_from_cmdline();
+    if (!have_kvmclock())
+        lm_panic("no kvmclock: this platform runs under KVM (QEMU -accel kvm)");
+    kvmclock_read(&bi.clock.tsc_hz, &bi.clock.wall_ns);
+    lapic_init();
+    return &bi;
+}

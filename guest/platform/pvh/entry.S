@@ -1,0 +1,126 @@
+/*
+ * Guest entry under PVH (QEMU's -kernel with this ELF, or libvirt's <kernel>): the firmware
+ * jumps to the 32-bit address in the Xen ELF note below, protected mode, paging off,
+ * EBX = the hvm_start_info. We map the first 4 GiB by 2 MiB pages (ring 3 may use them, as
+ * on our monitor), enter long mode, set up the ring-0 tables, fill the boot info from the
+ * start info (boot.c), then drop to ring 3 for good and call kmain there: from here on the
+ * kernel runs exactly as on our monitor.
+ */
+#include "../../arch/x86_64/priv.h"
+
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+#define CR0_PE (1 << 0)
+#define CR0_MP (1 << 1)
+#define CR0_NE (1 << 5)
+#define CR0_WP (1 << 16)
+#define CR0_PG (1 << 31)
+#define CR4_PAE (1 << 5)
+#define MSR_EFER 0xc0000080
+#define EFER_LME (1 << 8)
+#define EFER_NXE (1 << 11)
+#define PTE_PWU 7        /* present, writable, user */
+#define PDE_LARGE 0x87   /* present, writable, user, 2 MiB */
+
+    .section .note.Xen, "a"
+    .p2align 2
+    .long 4, 4, XEN_ELFNOTE_PHYS32_ENTRY
+    .asciz "Xen"
+    .long pvh_start32
+
+    .section .text.entry, "ax"
+    .code32
+    .globl pvh_start32, _start
+pvh_start32:
+_start:                             /* the ELF entry too, though PVH loaders take the note's */
+    cli
+    cld
+    mov %ebx, %esi                  /* the start info, kept for boot.c */
+    /* PML4[0] -> PDPT; PDPT[0..3] -> four page directories of 2 MiB pages: 0..4 GiB. */
+    mov $pvh_pml4, %edi
+    mov $pvh_pdpt + PTE_PWU, %eax
+    mov %eax, (%edi)
+    mov $pvh_pdpt, %edi
+    mov $pvh_pd + PTE_PWU, %eax
+    mov $4, %ecx
+1:  mov %eax, (%edi)
+    add $4096, %eax
+    add $8, %edi
+    loop 1b
+    mov $pvh_pd, %edi
+    mov $PDE_LARGE, %eax
+    xor %edx, %edx                  /* high half of each entry: bits 32.. of the address */
+    mov $2048, %ecx
+2:  mov %eax, (%edi)
+    mov %edx, 4(%edi)
+    add $0x200000, %eax
+    adc $0, %edx
+    add $8, %edi
+    loop 2b
+
+    mov %cr4, %eax
+    or $CR4_PAE, %eax
+    mov %eax, %cr4
+    mov $pvh_pml4, %eax
+    mov %eax, %cr3
+    mov $MSR_EFER, %ecx
+    rdmsr
+    or $(EFER_LME | EFER_NXE), %eax
+    wrmsr
+    mov $(CR0_PE | CR0_MP | CR0_NE | CR0_WP | CR0_PG), %eax
+    mov %eax, %cr0
+    lgdt pvh_gdtr
+    ljmp $8, $pvh_start64
+
+    .code64
+pvh_start64:
+    mov $16, %eax
+    mov %eax, %ds
+    mov %eax, %es
+    mov %eax, %ss
+    xor %eax, %eax
+    mov %eax, %fs
+    mov %eax, %gs
+    lea boot_stack_top(%rip), %rsp
+    mov %esi, %r12d                 /* the start info, below 4 GiB */
+    call ring0_init                 /* our GDT, TSS and IDT replace the ones above */
+    mov %r12, %rdi
+    call pvh_boot                   /* the boot info, from the start info */
+    mov %rax, %r12
+    lea boot_stack_top(%rip), %rax
+    pushq $SEL_UDATA
+    pushq %rax
+    pushq $0x3202                   /* IF, IOPL 3 */
+    pushq $SEL_UCODE
+    lea kmain(%rip), %rax
+    pushq %rax
+    mov %r12, %rdi
+    xor %ebp, %ebp
+    iretq
+
+    .section .rodata
+    .p2align 3
+pvh_gdt:
+    .quad 0
+    .quad 0x00af9b000000ffff        /* 8: 64-bit code */
+    .quad 0x00cf93000000ffff        /* 16: data */
+pvh_gdt_end:
+pvh_gdtr:
+    .word pvh_gdt_end - pvh_gdt - 1
+    .long pvh_gdt
+
+    .section .bss
+    .p2align 12
+pvh_pml4:
+    .skip 4096
+pvh_pdpt:
+    .skip 4096
+pvh_pd:
+    .skip 4 * 4096
+    .p2align 4
+    .globl boot_stack_bottom
+boot_stack_bottom:
+    .skip 65536
+    .globl boot_stack_top
+boot_stack_top:
+
+    .section .note.GNU-stack, "", @progbits

@@ -1,0 +1,72 @@
+/* The PVH platform's services: serial console, exit status, idle waits, wall clock. */
+#include "../../arch/x86_64/priv.h"
+#include "pvh.h"
+
+/* Ring 3 drives the devices itself: COM1, the debug-exit port, PCI configuration. */
+const uint16_t platform_io_ports[][2] = {
+    {PORT_COM1, PORT_COM1 + 7},
+    {PORT_DEBUG_EXIT, PORT_DEBUG_EXIT + 3},
+    {PORT_PCI_ADDR, PORT_PCI_DATA + 3},
+    {0, 0},
+};
+
+void lm_console_write(const char *s, unsigned long n)
+{
+    /* QEMU's 16550 takes a byte whenever it is written: no need to poll the line status. */
+    for (unsigned long i = 0; i < n; i++)
+        outb(PORT_COM1, (uint8_t)s[i]);
+}
+
+/* QEMU's isa-debug-exit (-device isa-debug-exit,iobase=0xf4,iosize=4) ends QEMU with status
+ * 2 * status + 1. Without that device the VM halts for good. */
+void platform_exit(int status)
+{
+    outl(PORT_DEBUG_EXIT, (uint32_t)status);
+    static const char msg[] = "platform: no isa-debug-exit device at 0xf4: halting\n";
+    lm_console_write(msg, sizeof msg - 1);
+    for (;;)
+        priv_call(PRIV_HALT, 0);
+}
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+uint32_t platform_poll(uint64_t timeout_ns)
+{
+    arch_irq_pending = 0;
+    if (platform_net_rx_peek(&(size_t){0}))
+        return PLATFORM_READY_NET;
+    if (timeout_ns == 0)
+        return 0;
+    /* Sleep until the deadline or a device interrupt, whichever comes first. */
+    uint64_t ticks = (uint64_t)(((unsigned __int128)timeout_ns * boot_info->clock.tsc_hz) /
+                                1000000000u);
+    uint64_t deadline = rdtsc() + (ticks ? ticks : 1);
+    priv_call(PRIV_HALT, deadline);
+    return platform_net_rx_peek(&(size_t){0}) ? PLATFORM_READY_NET : 0;
+}
+
+uint64_t platform_wall_ns(void)
+{
+    return pvh_wall_ns();
+}
+
+void platform_events(struct platform_events *ev)
+{
+    *ev = (struct platform_events){0}; /* no host agent speaks to this platform (yet) */
+}
+
+void platform_notice(uint32_t what)
+{
+    (void)what; /* nobody listens */
+}
+
+void platform_exec(uint64_t entry)
+{
+    lm_panic("the loader's hand-over (to 0x%llx) is not built for the PVH platform yet",
+             (unsigned long long)entry);
+}

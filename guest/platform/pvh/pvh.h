@@ -1,0 +1,78 @@
+/* Internal header of the PVH platform: standard virtual hardware under QEMU/KVM. */
+#ifndef GUEST_PVH_H
+#define GUEST_PVH_H
+
+#include <stdint.h>
+
+#include "../../kernel/kernel.h"
+
+/* hvm_start_info (Xen's public arch-x86/hvm/start_info.h), what the PVH entry gets in EBX. */
+#define HVM_START_MAGIC 0x336ec578u
+struct hvm_start_info {
+    uint32_t magic, version, flags, nr_modules;
+    uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr;
+    uint64_t memmap_paddr; /* version 1 and later */
+    uint32_t memmap_entries, reserved;
+};
+struct hvm_memmap_entry {
+    uint64_t addr, size;
+    uint32_t type, reserved;
+};
+#define HVM_MEMMAP_RAM 1
+
+/* Ports: COM1 for the console, QEMU's isa-debug-exit for the exit status, PCI config. */
+#define PORT_COM1 0x3f8
+#define PORT_DEBUG_EXIT 0xf4
+#define PORT_PCI_ADDR 0xcf8
+#define PORT_PCI_DATA 0xcfc
+#define PORT_PIC1_DATA 0x21 /* the 8259s' mask registers (ring 0 only, at boot) */
+#define PORT_PIC2_DATA 0xa1
+
+/* Interrupt vectors: the LAPIC timer, the NIC, spurious. */
+#define VEC_TIMER 0x20
+#define VEC_NIC 0x21
+#define VEC_SPURIOUS 0xff
+
+/* x2APIC registers (MSRs). */
+#define MSR_APIC_BASE 0x1b
+#define APIC_BASE_EXTD (1ull << 10)
+#define APIC_BASE_EN (1ull << 11)
+#define MSR_X2APIC_ID 0x802
+#define MSR_X2APIC_TPR 0x808
+#define MSR_X2APIC_EOI 0x80b
+#define MSR_X2APIC_SVR 0x80f
+#define MSR_X2APIC_LVT_TIMER 0x832
+#define LVT_TSC_DEADLINE (2u << 17)
+
+/* kvmclock (KVM's paravirtual clock): the TSC rate and the wall clock, read at boot. */
+#define MSR_KVM_WALL_CLOCK_NEW 0x4b564d00
+#define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline void outl(uint16_t port, uint32_t v)
+{
+    __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+static inline void cpuid(uint32_t leaf, uint32_t r[4])
+{
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+}
+
+/* boot.c */
+struct lm_boot_info *pvh_boot(const struct hvm_start_info *si);
+uint64_t pvh_wall_ns(void); /* kvmclock's wall clock, now */
+
+/* irq.S: the interrupt entries (set arch_irq_pending, EOI). */
+void pvh_irq_entry(void);
+void pvh_spurious_entry(void);
+
+#endif
