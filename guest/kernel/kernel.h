@@ -26,10 +26,13 @@ uint64_t *paging_pte(uint64_t va); /* the leaf PTE mapping va, or NULL */
 uint64_t *paging_pt(uint64_t va);  /* the page table (512 PTEs) of va's 2 MiB, or NULL */
 size_t paging_tables(uint64_t *out, size_t max); /* addresses of every table page; the count */
 void paging_flush(uint64_t va);
+int paging_map_io(uint64_t pa, uint64_t len); /* device memory, uncached; not over RAM */
 void paging_flush_all(void);
 #define PTE_P (1ull << 0)
 #define PTE_W (1ull << 1)
 #define PTE_U (1ull << 2) /* everything is user-accessible: the kernel runs in ring 3 */
+#define PTE_PWT (1ull << 3)
+#define PTE_PCD (1ull << 4)
 #define PTE_A (1ull << 5)
 #define PTE_D (1ull << 6)
 #define PTE_NX (1ull << 63)

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # The guest on a real tap on a real bridge, in a namespace of its own, driven by unmodified
-# clients: ping, curl, a 10 MB echo round trip, wrk for 10 seconds.
+# clients: ping, curl, a 10 MB echo round trip, wrk for 10 seconds. LM_GUEST_PLATFORM picks
+# the platform: kvm (our monitor, lm-vmm; the default) or pvh (QEMU with virtio-net: net_pvh.sh).
 . "$(dirname "$0")/tap.bash"
 VMM=$BUILD/bin/lm-vmm
-KERNEL=$BUILD/guest/kernel.elf
+PLATFORM=${LM_GUEST_PLATFORM:-kvm}
+case $PLATFORM in
+kvm) KERNEL=$BUILD/guest/kernel.elf ;;
+pvh) KERNEL=$BUILD/guest/kernel-pvh.elf ;;
+*) echo "LM_GUEST_PLATFORM=$PLATFORM: expected kvm or pvh" >&2; exit 2 ;;
+esac
 require_net
+[ "$PLATFORM" = kvm ] || command -v qemu-system-x86_64 >/dev/null ||
+    skip_or_fail "no qemu-system-x86_64 (make deps installs it)"
 for t in curl wrk python3; do
     command -v $t >/dev/null || skip_or_fail "no $t (make deps installs it)"
 done
@@ -26,12 +34,25 @@ ip netns add "$NS" && in_ns ip link set lo up && in_ns ip link add br0 type brid
 ok "namespace $NS with bridge br0 at 10.77.0.1/24"
 
 start_vm() { # log name, IP, guest command line; not through in_ns: $! must be the monitor
+    if [ "$PLATFORM" = pvh ]; then # QEMU makes the tap; it joins the bridge once it exists.
+        # A MAC of its own: QEMU gives every NIC the same one by default.
+        local tap=lmtapq${#PIDS[@]}
+        PVH_MEM=64 PVH_TIMEOUT=3600 ip netns exec "$NS" bash -c '. "$1"; shift; pvh_qemu "$@"' \
+            pvh "$TOP/tests/integration/pvh.bash" \
+            -netdev tap,id=n0,ifname=$tap,script=no,downscript=no \
+            -device virtio-net-pci,netdev=n0,mac=52:54:00:77:00:$(printf %02x "${2##*.}") \
+            -append "ip=$2/24 gw=10.77.0.1 $3" >"$SCRATCH/$1.log" 2>&1 &
+        PIDS+=($!)
+        for _ in $(seq 200); do in_ns ip link show "$tap" >/dev/null 2>&1 && break; sleep 0.05; done
+        in_ns ip link set "$tap" master br0 up
+        return
+    fi
     ip netns exec "$NS" "$VMM" -m 64 --bridge br0 --ip "$2/24" --gw 10.77.0.1 -c "$3" "$KERNEL" \
         >"$SCRATCH/$1.log" 2>&1 &
     PIDS+=($!)
 }
-wait_port() { # IP, port: up to 5 s
-    for _ in $(seq 100); do
+wait_port() { # IP, port: up to 20 s
+    for _ in $(seq 400); do
         in_ns bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null && return 0
         sleep 0.05
     done
@@ -86,7 +107,8 @@ else
 fi
 sed 's/^/# /' "$SCRATCH/wrk.txt"
 
-# A tap opened by a parent and handed over as a descriptor (how Evil Man will do it).
+# A tap opened by a parent and handed over as a descriptor (how Evil Man does it): lm-vmm's.
+[ "$PLATFORM" = kvm ] && {
 ip netns exec "$NS" python3 "$TOP/tests/tools/tapfd_exec.py" lmfd0 "$VMM" -m 32 \
     --ip 10.77.0.4/24 -c "app=http" "$KERNEL" >"$SCRATCH/fd.log" 2>&1 &
 PIDS+=($!)
@@ -95,6 +117,7 @@ in_ns ip link set lmfd0 master br0 up
 expect "a tap handed over by descriptor works" 0 "Hello from a Laundromat guest" -- \
     in_ns curl -sS -m 5 --retry 20 --retry-delay 0 --retry-all-errors http://10.77.0.4/
 expect "the monitor names the descriptor it was given" 0 "NIC on tap fd [0-9]+" -- cat "$SCRATCH/fd.log"
+}
 
 # The guests are still alive and well after all that.
 expect "guest still serving after the load" 0 "Hello from a Laundromat guest" -- \

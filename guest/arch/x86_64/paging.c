@@ -41,7 +41,8 @@ static uint64_t leaf_flags(uint64_t va)
     return PTE_P | PTE_W | PTE_U | PTE_NX;    /* data, heap, everything else */
 }
 
-static int map_range(uint64_t lo, uint64_t hi)
+/* Maps [lo, hi) identity; flags 0: by leaf_flags (RAM), otherwise these. */
+static int map_range(uint64_t lo, uint64_t hi, uint64_t flags)
 {
     for (uint64_t va = lo; va < hi; va += PAGE_SIZE) {
         uint64_t *pdpt = next_level(pml4, (unsigned)(va >> 39) & 511);
@@ -49,7 +50,7 @@ static int map_range(uint64_t lo, uint64_t hi)
         uint64_t *pt = pd ? next_level(pd, (unsigned)(va >> 21) & 511) : NULL;
         if (!pt)
             return -1;
-        pt[(va >> 12) & 511] = va | leaf_flags(va);
+        pt[(va >> 12) & 511] = va | (flags ? flags : leaf_flags(va));
     }
     return 0;
 }
@@ -57,13 +58,24 @@ static int map_range(uint64_t lo, uint64_t hi)
 int paging_init(void)
 {
     pml4 = page_alloc(1);
-    if (!pml4 || map_range(PAGE_SIZE, boot_info->mem_size) < 0)
+    if (!pml4 || map_range(PAGE_SIZE, boot_info->mem_size, 0) < 0)
         return -1;
     if (boot_info->loader_base && map_range(boot_info->loader_base,
-                                            boot_info->loader_base + boot_info->loader_size) < 0)
+                                            boot_info->loader_base + boot_info->loader_size, 0) < 0)
         return -1;
     arch_cr3 = (uint64_t)(uintptr_t)pml4;
     return priv_call(PRIV_LOAD_CR3, arch_cr3) == 0 ? 0 : -1;
+}
+
+int paging_map_io(uint64_t pa, uint64_t len)
+{
+    uint64_t lo = pa & ~(PAGE_SIZE - 1), hi = PAGE_ROUND_UP(pa + len);
+    if (hi <= lo || hi > (1ull << 47) || (lo < boot_info->mem_size && hi > PAGE_SIZE))
+        return -1; /* wraps, not canonical, or over RAM */
+    if (map_range(lo, hi, PTE_P | PTE_W | PTE_U | PTE_NX | PTE_PWT | PTE_PCD) < 0)
+        return -1;
+    paging_flush_all();
+    return 0;
 }
 
 uint64_t *paging_pte(uint64_t va)

@@ -37,17 +37,21 @@ static inline uint64_t rdtsc(void)
 
 uint32_t platform_poll(uint64_t timeout_ns)
 {
-    arch_irq_pending = 0;
-    if (platform_net_rx_peek(&(size_t){0}))
-        return PLATFORM_READY_NET;
+    size_t len;
     if (timeout_ns == 0)
-        return 0;
-    /* Sleep until the deadline or a device interrupt, whichever comes first. */
-    uint64_t ticks = (uint64_t)(((unsigned __int128)timeout_ns * boot_info->clock.tsc_hz) /
-                                1000000000u);
-    uint64_t deadline = rdtsc() + (ticks ? ticks : 1);
-    priv_call(PRIV_HALT, deadline);
-    return platform_net_rx_peek(&(size_t){0}) ? PLATFORM_READY_NET : 0;
+        return platform_net_rx_peek(&len) ? PLATFORM_READY_NET : 0;
+    /* Interrupts on before the last look: a frame after it raises one, and the halt below
+     * returns at once when one came (PRIV_HALT checks with interrupts off). */
+    arch_irq_pending = 0;
+    nic_wait(true);
+    if (!platform_net_rx_peek(&len)) {
+        /* Sleep until the deadline or a device interrupt, whichever comes first. */
+        uint64_t ticks = (uint64_t)(((unsigned __int128)timeout_ns * boot_info->clock.tsc_hz) /
+                                    1000000000u);
+        priv_call(PRIV_HALT, rdtsc() + (ticks ? ticks : 1));
+    }
+    nic_wait(false);
+    return platform_net_rx_peek(&len) ? PLATFORM_READY_NET : 0;
 }
 
 uint64_t platform_wall_ns(void)

@@ -56,6 +56,12 @@ static inline void outl(uint16_t port, uint32_t v)
 {
     __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
 }
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
 static inline uint32_t inl(uint16_t port)
 {
     uint32_t v;
@@ -66,6 +72,25 @@ static inline void cpuid(uint32_t leaf, uint32_t r[4])
 {
     __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
 }
+
+/* pci.c: configuration space through ports 0xcf8/0xcfc, from ring 3. */
+struct pci_dev {
+    uint8_t bus, dev, fn;
+};
+uint32_t pci_read32(struct pci_dev d, unsigned off);
+void pci_write32(struct pci_dev d, unsigned off, uint32_t v);
+uint8_t pci_read8(struct pci_dev d, unsigned off);
+uint16_t pci_read16(struct pci_dev d, unsigned off);
+void pci_write16(struct pci_dev d, unsigned off, uint16_t v);
+bool pci_find(bool (*match)(struct pci_dev d, uint32_t id), struct pci_dev *out);
+uint64_t pci_bar(struct pci_dev d, unsigned bar);
+unsigned pci_cap(struct pci_dev d, uint8_t cap_id, unsigned from);
+#define PCI_CAP_VENDOR 0x09
+#define PCI_CAP_MSIX 0x11
+
+/* virtio_net.c: around an idle wait, receive interrupts on (and the device told of every
+ * buffer given back), then off again. */
+void nic_wait(bool begin);
 
 /* boot.c */
 struct lm_boot_info *pvh_boot(const struct hvm_start_info *si);

@@ -1,0 +1,101 @@
+/* PCI configuration space (the 0xcf8/0xcfc mechanism), device search, BARs. */
+#include "pvh.h"
+
+static uint32_t addr(struct pci_dev d, unsigned off)
+{
+    return 0x80000000u | (uint32_t)d.bus << 16 | (uint32_t)d.dev << 11 | (uint32_t)d.fn << 8 |
+           (off & 0xfc);
+}
+
+uint32_t pci_read32(struct pci_dev d, unsigned off)
+{
+    outl(PORT_PCI_ADDR, addr(d, off));
+    return inl(PORT_PCI_DATA);
+}
+
+void pci_write32(struct pci_dev d, unsigned off, uint32_t v)
+{
+    outl(PORT_PCI_ADDR, addr(d, off));
+    outl(PORT_PCI_DATA, v);
+}
+
+uint8_t pci_read8(struct pci_dev d, unsigned off)
+{
+    return (uint8_t)(pci_read32(d, off) >> (8 * (off & 3)));
+}
+
+uint16_t pci_read16(struct pci_dev d, unsigned off)
+{
+    return (uint16_t)(pci_read32(d, off) >> (8 * (off & 2)));
+}
+
+void pci_write16(struct pci_dev d, unsigned off, uint16_t v)
+{
+    unsigned sh = 8 * (off & 2);
+    uint32_t w = pci_read32(d, off);
+    pci_write32(d, off, (w & ~(0xffffu << sh)) | (uint32_t)v << sh);
+}
+
+/* Depth first from `bus` through PCI-to-PCI bridges (libvirt puts devices behind root ports). */
+static bool scan(uint8_t bus, bool (*match)(struct pci_dev, uint32_t id), struct pci_dev *out,
+                 int depth)
+{
+    for (uint8_t dev = 0; dev < 32; dev++) {
+        for (uint8_t fn = 0; fn < 8; fn++) {
+            struct pci_dev d = {bus, dev, fn};
+            uint32_t id = pci_read32(d, 0);
+            if ((id & 0xffff) == 0xffff) {
+                if (fn == 0)
+                    break; /* no device here */
+                continue;
+            }
+            if (match(d, id)) {
+                *out = d;
+                return true;
+            }
+            uint8_t hdr = pci_read8(d, 0x0e);
+            if ((hdr & 0x7f) == 1 && depth < 8) { /* a bridge: its secondary bus */
+                uint8_t sec = pci_read8(d, 0x19);
+                if (sec > bus && scan(sec, match, out, depth + 1))
+                    return true;
+            }
+            if (fn == 0 && !(hdr & 0x80))
+                break; /* single-function */
+        }
+    }
+    return false;
+}
+
+bool pci_find(bool (*match)(struct pci_dev, uint32_t id), struct pci_dev *out)
+{
+    return scan(0, match, out, 0);
+}
+
+/* The memory BAR `bar`'s address (64-bit BARs span two), or 0 when it is not memory. */
+uint64_t pci_bar(struct pci_dev d, unsigned bar)
+{
+    if (bar > 5)
+        return 0;
+    uint32_t lo = pci_read32(d, 0x10 + 4 * bar);
+    if (lo & 1)
+        return 0; /* I/O space */
+    uint64_t a = lo & ~0xfu;
+    if (((lo >> 1) & 3) == 2 && bar < 5)
+        a |= (uint64_t)pci_read32(d, 0x10 + 4 * (bar + 1)) << 32;
+    return a;
+}
+
+/* The first capability with this ID at or after `from` in the list (0: its start), or 0. */
+unsigned pci_cap(struct pci_dev d, uint8_t cap_id, unsigned from)
+{
+    if (!(pci_read16(d, 0x06) & (1u << 4)))
+        return 0; /* no capability list */
+    unsigned p = from ? pci_read8(d, from + 1) : pci_read8(d, 0x34);
+    for (int guard = 0; p >= 0x40 && guard < 48; guard++) {
+        p &= 0xfc;
+        if (pci_read8(d, p) == cap_id)
+            return p;
+        p = pci_read8(d, p + 1);
+    }
+    return 0;
+}
