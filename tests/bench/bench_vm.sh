@@ -11,6 +11,7 @@ BUILD=${BUILD:-$TOP/build}
 BB=$BUILD/bench
 VMM=$BUILD/bin/lm-vmm
 KERNEL=$BUILD/guest/kernel.elf
+KERNEL_PVH=$BUILD/guest/kernel-pvh.elf # the same kernel on standard virtual hardware
 PROBE=$BB/vmprobe
 TCPBENCH=$BB/tcpbench
 PVH=$BB/pvh.elf
@@ -132,6 +133,20 @@ vmm_args() {
     echo "$VMM -q -m 64 --bridge br0 --ip 10.200.0.$1/24 --mac $(guest_mac "$1") -c app=$2 $KERNEL"
 }
 
+# qemu_guest N APP: our kernel under QEMU (q35, virtio-net on tap lmbqN on br0) at 10.200.0.N
+# running APP, in the background ($! is QEMU's, through nsenter, bash and timeout's execs).
+qemu_guest() {
+    PVH_TIMEOUT=3600 nsenter --net="/run/netns/$NS" bash -c '. "$1"; shift; pvh_qemu "$@"' _ \
+        "$TOP/tests/integration/pvh.bash" -m 64 \
+        -netdev "tap,id=n0,ifname=lmbq$1,script=no,downscript=no" \
+        -device "virtio-net-pci,netdev=n0,mac=$(guest_mac "$1")" \
+        -append "ip=10.200.0.$1/24 gw=10.200.0.1 app=$2" >"$TMP/qemu-$2.log" 2>&1 &
+    PIDS+=($!)
+    local _
+    for _ in $(seq 400); do ip -n "$NS" link show "lmbq$1" >/dev/null 2>&1 && break; sleep 0.05; done
+    ip -n "$NS" link set "lmbq$1" master br0 up
+}
+
 # Two namespaces joined by a veth pair: client 10.201.0.1 in $NSA, servers 10.201.0.2 in $NSB.
 make_veth() {
     ip netns add "$NSA" && ip netns add "$NSB" &&
@@ -204,6 +219,15 @@ throughput() {
     echo "== guest TCP throughput (median of $TCP_REPS x $mib MiB;" \
         "peer: veth between namespaces, same run)"
     pin_neigh 2 && pin_neigh 3 || return 1
+    # The same kernel under QEMU with virtio-net, where QEMU runs.
+    local qerr
+    qerr=$(why_no_qemu)
+    [ -e "$KERNEL_PVH" ] || qerr="$KERNEL_PVH is missing (run make)"
+    if [ -z "$qerr" ]; then
+        pin_neigh 4 && pin_neigh 5 || return 1
+        qemu_guest 4 sink
+        qemu_guest 5 source
+    fi
     # Started with nsenter itself, not in_ns: a backgrounded function would be a subshell,
     # and $! its pid rather than the server's. nsenter execs the command (no --fork).
     # shellcheck disable=SC2046
@@ -227,7 +251,12 @@ $NS 10.200.0.3 19
 $NSB 127.0.0.1 9
 $NSB 127.0.0.1 19
 EOF
-    local gs=() vs=() gr=() vr=() x _
+    if [ -z "$qerr" ] && ! { in_ns "$NS" "$PROBE" waitport 10.200.0.4 9 60000 &&
+        in_ns "$NS" "$PROBE" waitport 10.200.0.5 19 60000; }; then
+        qerr="its guests did not listen (their consoles are on stderr)"
+        cat "$TMP"/qemu-*.log >&2
+    fi
+    local gs=() vs=() gr=() vr=() qs=() qr=() x _
     for _ in $(seq "$TCP_REPS"); do
         # Interleaved, so that drift on the machine touches both sides alike.
         x=$(transfer "$NS" send 10.200.0.2 9) || { echo "$x"; return 1; }
@@ -238,14 +267,32 @@ EOF
         gr+=("$x")
         x=$(transfer "$NSA" recv 10.201.0.2 19) || { echo "$x"; return 1; }
         vr+=("$x")
+        [ -z "$qerr" ] || continue
+        x=$(transfer "$NS" send 10.200.0.4 9) || { echo "$x"; return 1; }
+        qs+=("$x")
+        x=$(transfer "$NS" recv 10.200.0.5 19) || { echo "$x"; return 1; }
+        qr+=("$x")
     done
-    local mgs mvs mgr mvr tap
+    local mgs mvs mgr mvr mqs mqr tap
     mgs=$(median "${gs[@]}") mvs=$(median "${vs[@]}")
     mgr=$(median "${gr[@]}") mvr=$(median "${vr[@]}")
     row "" "guest" "veth" "ratio"
     row "host to guest (app=sink, port 9)" "$mgs MB/s" "$mvs MB/s" "$(ratio "$mgs" "$mvs")"
     row "guest to host (app=source, port 19)" "$mgr MB/s" "$mvr MB/s" "$(ratio "$mgr" "$mvr")"
-    tap=$(ip -n "$NS" -o link show master br0 |
+    if [ -z "$qerr" ]; then
+        mqs=$(median "${qs[@]}") mqr=$(median "${qr[@]}")
+        row "" "under QEMU" "veth" "ratio"
+        row "host to guest, QEMU + virtio-net" "$mqs MB/s" "$mvs MB/s" "$(ratio "$mqs" "$mvs")" \
+            "our monitor / QEMU $(ratio "$mgs" "$mqs")"
+        row "guest to host, QEMU + virtio-net" "$mqr MB/s" "$mvr MB/s" "$(ratio "$mqr" "$mvr")" \
+            "our monitor / QEMU $(ratio "$mgr" "$mqr")"
+        echo "(QEMU runs, MB/s: send ${qs[*]}; recv ${qr[*]}. The same kernel, kernel-pvh.elf:"
+        echo " q35, virtio-net on a tap on the same bridge, no offloads in the guest, QEMU's own"
+        echo " virtio back end: no vhost-net here)"
+    else
+        echo "QEMU peer skipped: $qerr"
+    fi
+    tap=$(ip -n "$NS" -o link show master br0 | grep ': lmtap' |
         sed -n '1s/^[0-9]*: \([^:@]*\).* mtu \([0-9]*\).*/\1 MTU \2/p')
     echo "(each run, MB/s: guest send ${gs[*]}; veth send ${vs[*]};"
     echo " guest recv ${gr[*]}; veth recv ${vr[*]}."

@@ -103,8 +103,9 @@ static void lapic_init(void)
     uint32_t r[4];
     cpuid(1, r);
     if (!(r[2] & (1u << 21)) || !(r[2] & (1u << 24)))
-        lm_panic("this CPU model has no %s: run QEMU with -cpu host (libvirt: <cpu "
-                 "mode='host-passthrough'/>)", r[2] & (1u << 21) ? "TSC-deadline timer" : "x2APIC");
+        lm_panic("this CPU model has no %s: run QEMU with -cpu qemu64,+x2apic,+tsc-deadline "
+                 "(libvirt: <feature policy='require' name='tsc-deadline'/> and 'x2apic')",
+                 r[2] & (1u << 21) ? "TSC-deadline timer" : "x2APIC");
     uint64_t base = (uint64_t)priv_call(PRIV_RDMSR, MSR_APIC_BASE);
     priv_call2(PRIV_WRMSR, MSR_APIC_BASE, base | APIC_BASE_EN | APIC_BASE_EXTD);
     idt_set_irq(VEC_TIMER, pvh_irq_entry);
