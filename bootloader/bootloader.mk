@@ -12,4 +12,13 @@ $(LOADER): $(LOADER_OBJS) $(GUEST_LIBS) $(SODIUM_LIB) $(ZSTD_LIB) guest/guest.ld
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(call GUEST_LINK,0x70000000)
 
-all: $(LOADER)
+# The same loader on standard virtual hardware (guest/platform/pvh), booted by QEMU.
+LOADER_PVH      := $(BUILD)/bootloader/loader-pvh.elf
+LOADER_PVH_OBJS := $(GK_COMMON_OBJS) $(call gk_objs,guest/platform/pvh) \
+                   $(LOADER_SRCS:%.c=$(BUILD)/guest/obj/%.o)
+$(LOADER_PVH): $(LOADER_PVH_OBJS) $(GUEST_LIBS) $(SODIUM_LIB) $(ZSTD_LIB) guest/guest.ld
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(call GUEST_LINK,0x70000000)
+
+all: $(LOADER) $(LOADER_PVH)

@@ -46,7 +46,8 @@ qemu "app=http ip=10.0.2.15/24 gw=10.0.2.2" -name "pvh-idle-$$" \
     -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:80" -device virtio-net-pci,netdev=n0 \
     >"$SCRATCH/idle.log" 2>&1 &
 QPID=$!
-trap 'kill $QPID 2>/dev/null; wait $QPID 2>/dev/null; rm -rf "$SCRATCH"' EXIT
+LPID=
+trap 'kill $QPID $LPID 2>/dev/null; wait $QPID $LPID 2>/dev/null; rm -rf "$SCRATCH"' EXIT
 expect "the guest serves HTTP through virtio-net (QEMU's user network)" 0 \
     "Hello from a Laundromat guest" -- \
     curl -sS -m 5 --retry 40 --retry-delay 1 --retry-all-errors "http://127.0.0.1:$port/"
@@ -68,4 +69,44 @@ else
 fi
 expect "and still answers after its quiet sleep began" 0 "Hello from a Laundromat guest" -- \
     curl -sS -m 5 "http://127.0.0.1:$port/"
+kill "$QPID" 2>/dev/null
+wait "$QPID" 2>/dev/null
+
+# The in-VM loader on this platform (bootloader/loader-pvh.elf, linked in its block at 1792 MiB
+# as on our monitor: QEMU gets RAM past it, the guest 64 MiB below): an image injected over TCP
+# (QEMU's user network; the loader's port and the kernel's forwarded from loopback), checked
+# against the commitment, handed over; the kernel then serves HTTP.
+L=$BUILD/bin/lmctl
+"$L" keygen "$SCRATCH/b.key" >/dev/null
+"$L" token mint --key "$SCRATCH/b.key" --host x --image "$BUILD/guest/kernel-pvh.elf" --prepaid 1 \
+    -o "$SCRATCH/t.tok" >/dev/null
+C=$("$L" token show "$SCRATCH/t.tok" | sed -n 's/.*commitment \([0-9a-f]\{64\}\).*/\1/p')
+loader() { # log, loader port, http port: the loader in the background
+    PVH_MEM=1872 PVH_KERNEL=$BUILD/bootloader/loader-pvh.elf qemu \
+        "app=loader mem=64 commitment=$C sender=10.0.2.2 ip=10.0.2.15/24 gw=10.0.2.2" \
+        -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$2-:7700,hostfwd=tcp:127.0.0.1:$3-:80" \
+        -device virtio-net-pci,netdev=n0 >"$SCRATCH/$1.log" 2>&1 &
+    LPID=$!
+}
+lport=$((port + 1)) hport=$((port + 2))
+loader loader "$lport" "$hport"
+expect "the loader takes an image that matches the commitment" 0 "loader: OK image" -- \
+    "$L" inject --timeout 60000 --cmdline "app=http" "127.0.0.1:$lport" "$BUILD/guest/kernel-pvh.elf"
+expect "and the kernel it handed over to serves HTTP" 0 "Hello from a Laundromat guest" -- \
+    curl -sS -m 5 --retry 40 --retry-delay 1 --retry-all-errors "http://127.0.0.1:$hport/"
+expect "the kernel has the loader's address and 64 MiB of RAM" 0 \
+    "laundromat guest: 64 MiB.*cmdline \"app=http\"" -- cat "$SCRATCH/loader.log"
+kill "$LPID" 2>/dev/null
+wait "$LPID" 2>/dev/null
+loader wrong "$((port + 3))" "$((port + 4))"
+expect "an image the token does not commit to is refused" 1 "ERR DIGEST_MISMATCH" -- \
+    "$L" inject --timeout 60000 "127.0.0.1:$((port + 3))" "$BUILD/guest/kernel.elf"
+wait "$LPID"
+rc=$?
+[ "$rc" -eq $((2 * 12 + 1)) ] && ok "and the loader ends the VM with its status (12: QEMU 25)" ||
+    not_ok "the refusing loader's QEMU exited $rc, want 25"
+# RAM that holds the loader's image but not its block (less would not even load it).
+expect "a loader without all its block says how much RAM QEMU must give" 5 "QEMU -m 1856 or more" -- \
+    env BUILD="$BUILD" PVH_MEM=1808 PVH_KERNEL="$BUILD/bootloader/loader-pvh.elf" \
+    bash -c '. "$1"; pvh_qemu -append app=loader' _ "$TOP/tests/integration/pvh.bash"
 done_testing

@@ -30,6 +30,9 @@
 /* Wait for an interrupt: unless one came since arch_irq_pending was last cleared, arm the
  * TSC-deadline timer at arg (0: no timer), enable interrupts and halt; disarm on waking. */
 #define PRIV_HALT 6
+/* Hand the VM over (a loader's last act): load CR3 = arg2, jump to arg with RDI = arg3,
+ * interrupts off. Does not return. */
+#define PRIV_EXEC 7
 #define MSR_TSC_DEADLINE 0x6e0
 
 #ifndef __ASSEMBLER__
@@ -45,6 +48,13 @@ static inline long priv_call2(long op, uint64_t arg, uint64_t arg2)
     long ret;
     __asm__ volatile("call priv_trampoline" : "=a"(ret) : "a"(op), "D"(arg), "S"(arg2) : "memory");
     return ret;
+}
+
+static inline __attribute__((noreturn)) void priv_exec(uint64_t entry, uint64_t cr3, uint64_t rdi)
+{
+    __asm__ volatile("call priv_trampoline" : : "a"((long)PRIV_EXEC), "D"(entry), "S"(cr3), "d"(rdi)
+                     : "memory");
+    __builtin_unreachable();
 }
 
 /* Set by a platform's interrupt handler, cleared by whoever checks for work before PRIV_HALT. */

@@ -25,6 +25,8 @@ priv_gate:
     je 5f
     cmp $PRIV_HALT, %rax
     je 6f
+    cmp $PRIV_EXEC, %rax
+    je 8f
     mov $-1, %rax
     jmp 9f
 1:  mov %rdi, %cr3
@@ -79,6 +81,11 @@ priv_gate:
     pop %rdx
     pop %rcx
     jmp 9f
+8:  mov %rsi, %cr3
+    mov %rdi, %rax
+    mov %rdx, %rdi
+    xor %ebp, %ebp
+    jmp *%rax
 9:  addq $2, (%rsp) /* resume after the UD2 */
     iretq
 

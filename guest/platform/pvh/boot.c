@@ -4,11 +4,17 @@
  * the address from the command line (ip=A.B.C.D/P gw=A.B.C.D), the TSC rate and the wall
  * clock from kvmclock, the LAPIC in x2APIC mode with its TSC-deadline timer for idle waits.
  * Runs in ring 0 from entry.S, before kmain.
+ *
+ * The in-VM loader, built for this platform, is linked at LM_LOADER_GPA as on our monitor:
+ * QEMU's RAM must reach past LM_LOADER_GPA + LM_LOADER_SIZE, the loader's block, and the
+ * command line says how much RAM below it the guest gets (mem=MiB) and what the boot token
+ * commits to (commitment=64 hex digits): on our monitor, lm-vmm says both in the boot info.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "laundromat/util.h"
 #include "lwip/ip4_addr.h"
 
 #include "../../arch/x86_64/priv.h"
@@ -116,8 +122,8 @@ static void lapic_init(void)
     priv_call2(PRIV_WRMSR, MSR_X2APIC_LVT_TIMER, VEC_TIMER | LVT_TSC_DEADLINE);
 }
 
-/* RAM for the kernel: the memory map's RAM range holding the kernel (from 0 up, as on our
- * monitor; the kernel never touches what lies below its image but its page tables). */
+/* The end of the memory map's RAM range holding the image (a kernel's RAM is from 0 up, as
+ * on our monitor; it never touches what lies below its image but its page tables). */
 static uint64_t ram_top(const struct hvm_start_info *si)
 {
     if (si->version < 1 || si->memmap_paddr == 0 || si->memmap_entries == 0)
@@ -159,6 +165,40 @@ static void net_from_cmdline(void)
     }
 }
 
+static void clock_and_timer(struct lm_boot_info *b)
+{
+    if (!have_kvmclock())
+        lm_panic("no kvmclock: this platform runs under KVM (QEMU -accel kvm)");
+    kvmclock_read(&b->clock.tsc_hz, &b->clock.wall_ns);
+    lapic_init();
+}
+
+/* The loader: its block at LM_LOADER_GPA, the guest's RAM below it. */
+static void loader_layout(void)
+{
+    if (bi.mem_size < LM_LOADER_GPA + LM_LOADER_SIZE)
+        lm_panic("the loader needs RAM up to 0x%llx (QEMU -m %llu or more), this VM has 0x%llx",
+                 (unsigned long long)(LM_LOADER_GPA + LM_LOADER_SIZE),
+                 (unsigned long long)((LM_LOADER_GPA + LM_LOADER_SIZE) >> 20) + 16,
+                 (unsigned long long)bi.mem_size);
+    bi.loader_base = LM_LOADER_GPA;
+    bi.loader_size = LM_LOADER_SIZE;
+}
+
+/* The loader's word from its host, on the command line: the guest's RAM, the commitment. */
+static void loader_params(void)
+{
+    unsigned long mib = cmdline_ulong("mem", 0);
+    if (mib < 2 || mib > (LM_LOADER_GPA >> 20))
+        lm_panic("command line: mem=%lu: the loader needs the guest's RAM in MiB, 2 to %llu",
+                 mib, (unsigned long long)(LM_LOADER_GPA >> 20));
+    bi.mem_size = (uint64_t)mib << 20;
+    const char *c = cmdline_get("commitment");
+    if (!c || strlen(c) != 64 || lm_hex_decode(c, bi.commitment, 32) < 0)
+        lm_panic("command line: the loader needs commitment=<64 hex digits> (the boot token's "
+                 "payload commitment)");
+}
+
 struct lm_boot_info *pvh_boot(const struct hvm_start_info *si)
 {
     boot_info = &bi; /* cmdline_get reads it; kmain takes its own copy */
@@ -167,6 +207,8 @@ struct lm_boot_info *pvh_boot(const struct hvm_start_info *si)
     bi.magic = LM_BOOTINFO_MAGIC;
     bi.abi_version = LM_ABI_VERSION;
     bi.mem_size = ram_top(si);
+    if ((uint64_t)(uintptr_t)_kernel_start == LM_LOADER_GPA)
+        loader_layout();
     bi.kernel_start = (uint64_t)(uintptr_t)_kernel_start;
     bi.kernel_end = (uint64_t)(uintptr_t)_kernel_end;
     if (si->cmdline_paddr) {
@@ -176,9 +218,18 @@ struct lm_boot_info *pvh_boot(const struct hvm_start_info *si)
         bi.cmdline[n] = '\0';
     }
     net_from_cmdline();
-    if (!have_kvmclock())
-        lm_panic("no kvmclock: this platform runs under KVM (QEMU -accel kvm)");
-    kvmclock_read(&bi.clock.tsc_hz, &bi.clock.wall_ns);
-    lapic_init();
+    if (bi.loader_base)
+        loader_params();
+    clock_and_timer(&bi);
     return &bi;
+}
+
+struct lm_boot_info *pvh_boot_loaded(struct lm_boot_info *b)
+{
+    boot_info = b;
+    if (b->magic != LM_BOOTINFO_MAGIC || b->abi_version != LM_ABI_VERSION)
+        lm_panic("entered at _start without a boot info (magic 0x%x, ABI %u)", b->magic,
+                 b->abi_version);
+    clock_and_timer(b);
+    return b;
 }

@@ -1,10 +1,13 @@
 /*
- * Guest entry under PVH (QEMU's -kernel with this ELF, or libvirt's <kernel>): the firmware
- * jumps to the 32-bit address in the Xen ELF note below, protected mode, paging off,
- * EBX = the hvm_start_info. We map the first 4 GiB by 2 MiB pages (ring 3 may use them, as
- * on our monitor), enter long mode, set up the ring-0 tables, fill the boot info from the
- * start info (boot.c), then drop to ring 3 for good and call kmain there: from here on the
- * kernel runs exactly as on our monitor.
+ * Guest entries under PVH.
+ * - From the firmware (QEMU's -kernel with this ELF, or libvirt's <kernel>): the 32-bit
+ *   address in the Xen ELF note below, protected mode, paging off, EBX = the hvm_start_info.
+ *   We map the first 4 GiB by 2 MiB pages (ring 3 may use them, as on our monitor), enter long
+ *   mode, set up the ring-0 tables and fill the boot info from the start info (boot.c).
+ * - From our in-VM loader (platform_exec): the ELF entry, _start, as on our monitor: 64-bit
+ *   ring 0, identity paging, RDI = the boot info the loader wrote.
+ * Either way we then drop to ring 3 for good and call kmain there: from here on the kernel
+ * runs exactly as on our monitor.
  */
 #include "../../arch/x86_64/priv.h"
 
@@ -29,9 +32,8 @@
 
     .section .text.entry, "ax"
     .code32
-    .globl pvh_start32, _start
+    .globl pvh_start32
 pvh_start32:
-_start:                             /* the ELF entry too, though PVH loaders take the note's */
     cli
     cld
     mov %ebx, %esi                  /* the start info, kept for boot.c */
@@ -85,6 +87,17 @@ pvh_start64:
     call ring0_init                 /* our GDT, TSS and IDT replace the ones above */
     mov %r12, %rdi
     call pvh_boot                   /* the boot info, from the start info */
+    jmp to_ring3
+
+    .globl _start
+_start:                             /* handed over by our loader: RDI = its boot info */
+    cli
+    lea boot_stack_top(%rip), %rsp
+    mov %rdi, %r12
+    call ring0_init
+    mov %r12, %rdi
+    call pvh_boot_loaded
+to_ring3:                           /* RAX = the boot info */
     mov %rax, %r12
     lea boot_stack_top(%rip), %rax
     pushq $SEL_UDATA
@@ -110,6 +123,7 @@ pvh_gdtr:
 
     .section .bss
     .p2align 12
+    .globl pvh_pml4                 /* a loader hands over on these tables (platform_exec) */
 pvh_pml4:
     .skip 4096
 pvh_pdpt:

@@ -69,8 +69,15 @@ void platform_notice(uint32_t what)
     (void)what; /* nobody listens */
 }
 
+/* The loader's hand-over. What the VM is (its address, its TSC rate) is the platform's to
+ * say, as lm-vmm says it on our monitor; the NIC stops writing into the loader's buffers; the
+ * kernel starts at its ELF entry on the boot-time tables (all RAM executable: the loader's own
+ * map its image non-executable), which live in the loader's block, untouched by the kernel. */
 void platform_exec(uint64_t entry)
 {
-    lm_panic("the loader's hand-over (to 0x%llx) is not built for the PVH platform yet",
-             (unsigned long long)entry);
+    struct lm_boot_info *bi = (struct lm_boot_info *)(uintptr_t)LM_BOOTINFO_GPA;
+    bi->net = boot_info->net;
+    bi->clock.tsc_hz = boot_info->clock.tsc_hz;
+    nic_reset();
+    priv_exec(entry, (uint64_t)(uintptr_t)pvh_pml4, LM_BOOTINFO_GPA);
 }

@@ -91,9 +91,12 @@ unsigned pci_cap(struct pci_dev d, uint8_t cap_id, unsigned from);
 /* virtio_net.c: around an idle wait, receive interrupts on (and the device told of every
  * buffer given back), then off again. */
 void nic_wait(bool begin);
+void nic_reset(void); /* the device stops: no more writes into our buffers */
 
 /* boot.c */
 struct lm_boot_info *pvh_boot(const struct hvm_start_info *si);
+struct lm_boot_info *pvh_boot_loaded(struct lm_boot_info *bi); /* entered from our loader */
+extern uint64_t pvh_pml4[512]; /* entry.S: 0-4 GiB by 2 MiB pages, all executable */
 uint64_t pvh_wall_ns(void); /* kvmclock's wall clock, now */
 
 /* irq.S: the interrupt entries (set arch_irq_pending, EOI). */

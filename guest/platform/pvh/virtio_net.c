@@ -332,6 +332,16 @@ void platform_net_rx_next(void)
         vq_publish(&rxq, (uint16_t)id);
 }
 
+void nic_reset(void)
+{
+    if (!up)
+        return;
+    w8(C_STATUS, 0);
+    while (r8(C_STATUS) != 0)
+        ;
+    up = false;
+}
+
 void nic_wait(bool begin)
 {
     if (!up)
