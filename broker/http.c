@@ -119,11 +119,6 @@ static int match(const char *pattern, const char *path, char *arg, size_t argcap
     return !*pattern && !*path;
 }
 
-static int64_t now_ms(void)
-{
-    return (int64_t)(lm_now_ns() / 1000000);
-}
-
 /* Looks up the account of a key id; 0 found, 1 unknown, -1 ledger error. */
 static int account_by_key(struct broker *b, uint64_t key_id, struct account *a, uint8_t pk[32])
 {
@@ -446,7 +441,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         return too_large(b, conn, method, q, sz);
     }
     received(conn);
-    int64_t t0 = now_ms();
+    uint64_t t0 = lm_now_ns();
     struct call c;
     memset(&c, 0, sizeof c);
     const struct auth_headers h = {
@@ -463,9 +458,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         lm_err("%s %.100s by %s: %u %s: %s", method, q->target, c.who.name[0] ? c.who.name : "-",
                c.status, code, json_string_value(json_object_get(c.reply, "message")));
     else
-        lm_info("%s %.100s by %s: %u%s%s (%" PRId64 " ms)", method, q->target,
+        lm_info("%s %.100s by %s: %u%s%s (%" PRIu64 " ms)", method, q->target,
                 c.who.name[0] ? c.who.name : "-", c.status, code ? " " : "", code ? code : "",
-                now_ms() - t0);
+                (lm_now_ns() - t0) / 1000000);
     enum MHD_Result ret = respond(conn, c.status, c.reply, 0);
     json_decref(c.reply);
     json_decref(c.in);

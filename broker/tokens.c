@@ -1,11 +1,11 @@
 /* Token sales: pricing, the credit check and reservation, signing; the broker's public keys. */
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "broker.h"
+#include "laundromat/netaddr.h"
 #include "laundromat/reqsig.h"
 #include "laundromat/token.h"
 #include "laundromat/util.h"
@@ -91,39 +91,14 @@ static int parse_netid(struct call *c, struct lm_token *t)
     const char *ip, *mac;
     if (f_str(c, "ip", 0, 32, &ip) || f_str(c, "mac", 0, 32, &mac))
         return -1;
-    if (ip) {
-        char addr[20];
-        unsigned prefix;
-        char extra;
-        const char *slash = strchr(ip, '/');
-        if (!slash || (size_t)(slash - ip) >= sizeof addr ||
-            sscanf(slash + 1, "%u%c", &prefix, &extra) != 1 || prefix < 1 || prefix > 32 ||
-            slash[1] < '0' || slash[1] > '9')
-            goto bad_ip;
-        memcpy(addr, ip, (size_t)(slash - ip));
-        addr[slash - ip] = '\0';
-        if (inet_pton(AF_INET, addr, t->ipv4) != 1)
-            goto bad_ip;
-        t->prefix = (uint8_t)prefix;
-    }
-    if (mac) {
-        unsigned v[6];
-        char extra;
-        if (strlen(mac) != 17 || sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2],
-                                        &v[3], &v[4], &v[5], &extra) != 6)
-            return call_fail(c, 400, "BAD_FIELD",
-                             "field \"mac\": \"%s\" is not "
-                             "XX:XX:XX:XX:XX:XX",
-                             mac);
-        for (int i = 0; i < 6; i++)
-            t->mac[i] = (uint8_t)v[i];
-    }
+    if (ip && lm_ip4_prefix_parse(ip, 1, 32, t->ipv4, &t->prefix) < 0)
+        return call_fail(c, 400, "BAD_FIELD",
+                         "field \"ip\": \"%s\" is not A.B.C.D/PREFIX with a prefix from 1 to 32",
+                         ip);
+    if (mac && lm_mac_parse(mac, t->mac, 6) < 0)
+        return call_fail(c, 400, "BAD_FIELD", "field \"mac\": \"%s\" is not XX:XX:XX:XX:XX:XX",
+                         mac);
     return 0;
-bad_ip:
-    return call_fail(c, 400, "BAD_FIELD",
-                     "field \"ip\": \"%s\" is not A.B.C.D/PREFIX with a "
-                     "prefix from 1 to 32",
-                     ip);
 }
 
 /* Price and link value of a scope: a host's own, or the cluster's (highest price; every host

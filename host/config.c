@@ -7,6 +7,7 @@
 
 #include "evilman.h"
 #include "laundromat/keys.h"
+#include "laundromat/netaddr.h"
 #include "laundromat/util.h"
 
 static char *trim(char *s)
@@ -114,21 +115,21 @@ static int apply(struct em_config *c, const char *k, char *v, const char *path, 
         if (set_str(c->host_name, sizeof c->host_name, v) < 0)
             want = "a name of 1 to 32 bytes";
     } else if (!strcmp(k, "overlay")) {
-        unsigned vni, r[4], s[4], p;
-        char extra;
+        /* Three words; split in a copy, since a refusal quotes v whole. */
+        char w[1024], *f[4], *save = NULL;
+        int n = 0;
+        struct em_overlay o;
         if (c->noverlays == EM_MAX_OVERLAYS)
             return lm_fail(d, LM_INVAL, "%s:%d: more than %d overlays", path, line, EM_MAX_OVERLAYS);
-        if (sscanf(v, "%u %u.%u.%u.%u %u.%u.%u.%u/%u%c", &vni, &r[0], &r[1], &r[2], &r[3], &s[0], &s[1], &s[2], &s[3], &p, &extra) != 10 ||
-            vni == 0 || vni > 0xffffff || p == 0 || p > 30 || (r[0] | r[1] | r[2] | r[3] | s[0] | s[1] | s[2] | s[3]) > 255) {
+        snprintf(w, sizeof w, "%s", v);
+        for (char *t = strtok_r(w, " \t", &save); t && n < 4; t = strtok_r(NULL, " \t", &save))
+            f[n++] = t;
+        if (n != 3 || parse_u64(f[0], 1, 0xffffff, &x) < 0 || parse_ip(f[1], o.remote) < 0 ||
+            lm_ip4_prefix_parse(f[2], 1, 30, o.subnet, &o.prefix) < 0) {
             want = "VNI (1 to 16777215), the other host's underlay address and its guests' subnet, e.g. 42 192.0.2.7 10.62.0.0/24";
         } else {
-            struct em_overlay *o = &c->overlays[c->noverlays++];
-            o->vni = vni;
-            for (int i = 0; i < 4; i++) {
-                o->remote[i] = (uint8_t)r[i];
-                o->subnet[i] = (uint8_t)s[i];
-            }
-            o->prefix = (uint8_t)p;
+            o.vni = (uint32_t)x;
+            c->overlays[c->noverlays++] = o;
         }
     } else if (!strcmp(k, "cluster")) {
         if (set_str(c->cluster, sizeof c->cluster, v) < 0)
@@ -145,12 +146,8 @@ static int apply(struct em_config *c, const char *k, char *v, const char *path, 
         if (set_str(c->bridge, sizeof c->bridge, v) < 0)
             want = "an interface name of at most 15 bytes";
     } else if (!strcmp(k, "bridge_ip")) {
-        char *slash = strchr(v, '/');
-        if (!slash || (*slash = '\0', parse_ip(v, c->bridge_ip) < 0) ||
-            parse_u64(slash + 1, 8, 30, &x) < 0)
+        if (lm_ip4_prefix_parse(v, 8, 30, c->bridge_ip, &c->prefix) < 0)
             want = "A.B.C.D/PREFIX (prefix 8 to 30)";
-        else
-            c->prefix = (uint8_t)x;
     } else if (!strcmp(k, "pool")) {
         char *dash = strchr(v, '-');
         if (!dash || (*dash = '\0', parse_ip(trim(v), c->pool_lo) < 0) ||
@@ -158,15 +155,11 @@ static int apply(struct em_config *c, const char *k, char *v, const char *path, 
             ntohl(ip4_u32(c->pool_lo)) > ntohl(ip4_u32(c->pool_hi)))
             want = "FIRST-LAST addresses";
     } else if (!strcmp(k, "mac_prefix")) {
-        unsigned a, b, e;
-        char extra;
-        if (sscanf(v, "%2x:%2x:%2x%c", &a, &b, &e, &extra) != 3 || (a & 1))
+        uint8_t m[3];
+        if (lm_mac_parse(v, m, 3) < 0 || (m[0] & 1))
             want = "three unicast bytes XX:XX:XX";
-        else {
-            c->mac_prefix[0] = (uint8_t)a;
-            c->mac_prefix[1] = (uint8_t)b;
-            c->mac_prefix[2] = (uint8_t)e;
-        }
+        else
+            memcpy(c->mac_prefix, m, 3);
     }
 #define NUM(name, field, lo, hi)                                                           \
     else if (!strcmp(k, name))                                                             \
@@ -275,7 +268,7 @@ int config_load(const char *path, struct em_config *c, struct lm_diag *d)
                           : NULL;
     if (missing)
         return lm_fail(d, LM_INVAL, "%s: \"%s\" is required", path, missing);
-    uint32_t mask = htonl(0xffffffffu << (32 - c->prefix));
+    uint32_t mask = lm_ip4_mask(c->prefix);
     uint32_t net = ip4_u32(c->bridge_ip) & mask;
     if ((ip4_u32(c->pool_lo) & mask) != net || (ip4_u32(c->pool_hi) & mask) != net)
         return lm_fail(d, LM_INVAL, "%s: the pool must lie inside the bridge's subnet", path);

@@ -64,11 +64,6 @@ struct em_config {
 int config_load(const char *path, struct em_config *c, struct lm_diag *d);
 
 
-/* spawn.c: fork and exec path with argv and envp, the agent going on at once; the child's
- * stdout and stderr append to log, fd3/fd4 (or -1) become its fds 3 and 4. The pid, or -1. */
-int em_spawn(const char *path, char *const argv[], char *const envp[], const char *log,
-             int fd3, int fd4);
-
 /* overlay.c: the VXLAN devices (lmvxVNI) joining this host's bridge to other clusters' over
  * the underlay, made with iproute2's `ip` at start and removed at exit. */
 int overlay_up(const struct em_config *c);

@@ -6,35 +6,24 @@
  * shell: an argv each) when the agent starts, and removed when it stops. The underlay must
  * carry the guests' frames plus VXLAN's 50 bytes.
  */
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "evilman.h"
 #include "laundromat/log.h"
-
-extern char **environ;
+#include "laundromat/netaddr.h"
+#include "laundromat/spawn.h"
 
 /* Runs `ip ARGS...`; 0 when it exits 0, else -1 (what ip said went to our stderr, unless
  * quiet). */
 static int ip(char *const argv[], bool quiet)
 {
-    int pid, status, rc;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    if (quiet)
-        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    rc = posix_spawnp(&pid, "ip", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
+    int status = lm_run("ip", argv, quiet);
+    if (status < 0) {
         lm_err("overlay: cannot run ip (iproute2): is it installed?");
         return -1;
     }
-    while (waitpid(pid, &status, 0) < 0)
-        ;
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
@@ -77,14 +66,8 @@ void overlay_down(const struct em_config *c)
 
 bool overlay_has(const struct em_config *c, const uint8_t ip4[4])
 {
-    uint32_t a;
-    memcpy(&a, ip4, 4);
-    for (unsigned i = 0; i < c->noverlays; i++) {
-        const struct em_overlay *o = &c->overlays[i];
-        uint32_t s, mask = htonl(~0u << (32 - o->prefix));
-        memcpy(&s, o->subnet, 4);
-        if ((a & mask) == (s & mask) && (a & ~mask) != 0 && (a | mask) != 0xffffffffu)
+    for (unsigned i = 0; i < c->noverlays; i++)
+        if (lm_ip4_is_host(ip4, c->overlays[i].subnet, c->overlays[i].prefix))
             return true;
-    }
     return false;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "evilman.h"
+#include "laundromat/netaddr.h"
 
 #define POOL_MAX 65536
 
@@ -74,10 +75,7 @@ int pool_claim(const struct em_config *c, const uint8_t ip[4])
 
 bool pool_in_subnet(const struct em_config *c, const uint8_t ip[4])
 {
-    uint32_t mask = c->prefix ? htonl(~0u << (32 - c->prefix)) : 0;
-    return (ip4_u32(ip) & mask) == (ip4_u32(c->bridge_ip) & mask) &&
-           ip4_u32(ip) != ip4_u32(c->bridge_ip) && (ip4_u32(ip) & ~mask) != 0 &&
-           (ip4_u32(ip) | mask) != 0xffffffffu;
+    return lm_ip4_is_host(ip, c->bridge_ip, c->prefix) && ip4_u32(ip) != ip4_u32(c->bridge_ip);
 }
 
 void pool_release(const struct em_config *c, const uint8_t ip[4])

@@ -14,6 +14,7 @@
 
 #include "evilman.h"
 #include "laundromat/log.h"
+#include "laundromat/spawn.h"
 #include "laundromat/util.h"
 
 extern char **environ;
@@ -43,7 +44,7 @@ static int spawn_lmctl(const struct em_config *c, char **argv, uint64_t vm, uint
     }
     char log[256];
     snprintf(log, sizeof log, "%s/settle.log", c->state_dir);
-    int pid = em_spawn(c->lmctl, argv, environ, log, -1, -1);
+    int pid = lm_spawn(c->lmctl, argv, environ, log, -1, -1);
     if (pid < 0) {
         lm_err("broker: cannot run %s: %s", c->lmctl, strerror(errno));
         return -1;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "laundromat/netaddr.h"
 #include "laundromat/token.h"
 #include "laundromat/util.h"
 #include "lm.h"
@@ -158,10 +159,10 @@ int lm_token_decode(const uint8_t *b, size_t len, struct lm_token *t, struct lm_
     if (ip_zero ? t->prefix != 0 : (t->prefix == 0 || t->prefix > 32))
         return lm_fail(d, LM_BAD_NETID, "token %s: IPv4 prefix /%u with %s address", idh,
                        t->prefix, ip_zero ? "no" : "an");
+    char mac[LM_MAC_STR];
     if (!mac_zero && (t->mac[0] & 1))
-        return lm_fail(d, LM_BAD_NETID, "token %s: MAC %02x:%02x:%02x:%02x:%02x:%02x is "
-                       "multicast", idh, t->mac[0], t->mac[1], t->mac[2], t->mac[3], t->mac[4],
-                       t->mac[5]);
+        return lm_fail(d, LM_BAD_NETID, "token %s: MAC %s is multicast", idh,
+                       lm_mac_format(t->mac, mac));
     return 0;
 }
 

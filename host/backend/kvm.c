@@ -11,6 +11,8 @@
 
 #include "../evilman.h"
 #include "backend.h"
+#include "laundromat/netaddr.h"
+#include "laundromat/spawn.h"
 #include "laundromat/util.h"
 
 extern char **environ;
@@ -24,13 +26,12 @@ void backend_kvm_set_vmm(const char *path)
 /* The monitor gets the tap as fd 3 and the control socket as fd 4. */
 static int kvm_create(const struct vm_spec *s, struct vm_handle *h, struct lm_diag *d)
 {
-    char mem[16], ip[32], gw[20], mac[20], commit[65];
+    char mem[16], ip[32], gw[20], mac[LM_MAC_STR], commit[65];
     snprintf(mem, sizeof mem, "%llu", (unsigned long long)s->mem_mib);
     snprintf(ip, sizeof ip, "%u.%u.%u.%u/%u", s->ip[0], s->ip[1], s->ip[2], s->ip[3], s->prefix);
     snprintf(gw, sizeof gw, "%u.%u.%u.%u", s->gateway[0], s->gateway[1], s->gateway[2],
              s->gateway[3]);
-    snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", s->mac[0], s->mac[1], s->mac[2],
-             s->mac[3], s->mac[4], s->mac[5]);
+    lm_mac_format(s->mac, mac);
     lm_hex_encode(s->commitment, 32, commit);
     char *argv[] = {vmm_path, "-q", "--mem", mem, "--tap-fd", "3", "--ip", ip, "--gw", gw,
                     "--mac", mac, "--commitment", commit, "--ctl-fd", "4", "-c",
@@ -54,7 +55,7 @@ static int kvm_create(const struct vm_spec *s, struct vm_handle *h, struct lm_di
         lm_hex_encode(s->loader_key, 32, keyvar + 14);
         envp[k++] = keyvar;
     }
-    h->pid = em_spawn(vmm_path, argv, envp, s->log_path, s->tap_fd, s->ctl_fd);
+    h->pid = lm_spawn(vmm_path, argv, envp, s->log_path, s->tap_fd, s->ctl_fd);
     int err = errno;
     sodium_memzero(keyvar, sizeof keyvar);
     free(envp);

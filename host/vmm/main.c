@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "laundromat/log.h"
+#include "laundromat/netaddr.h"
 #include "laundromat/util.h"
 #include "vmm.h"
 
@@ -42,18 +43,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     vm_request_stop(&the_vm);
-}
-
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-    unsigned v[6];
-    char extra;
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-               &extra) != 6 || (v[0] & 1))
-        return -1;
-    for (int i = 0; i < 6; i++)
-        mac[i] = (uint8_t)v[i];
-    return 0;
 }
 
 static int fail_usage(const char *fmt, const char *arg)
@@ -108,25 +97,16 @@ int main(int argc, char **argv)
                 return fail_usage("--tap-fd %s: expected a descriptor number", optarg);
             want_net = 1;
             break;
-        case O_IP: {
-            char ip[32];
-            const char *slash = strchr(optarg, '/');
-            unsigned long p = slash ? strtoul(slash + 1, &end, 10) : 0;
-            if (!slash || (size_t)(slash - optarg) >= sizeof ip || *end || p < 1 || p > 32)
+        case O_IP:
+            if (lm_ip4_prefix_parse(optarg, 1, 32, net.ip, &net.prefix) < 0)
                 return fail_usage("--ip %s: expected A.B.C.D/PREFIX", optarg);
-            memcpy(ip, optarg, (size_t)(slash - optarg));
-            ip[slash - optarg] = '\0';
-            if (inet_pton(AF_INET, ip, net.ip) != 1)
-                return fail_usage("--ip %s: expected A.B.C.D/PREFIX", optarg);
-            net.prefix = (uint8_t)p;
             break;
-        }
         case O_GW:
             if (inet_pton(AF_INET, optarg, net.gateway) != 1)
                 return fail_usage("--gw %s: expected A.B.C.D", optarg);
             break;
         case O_MAC:
-            if (parse_mac(optarg, net.mac) < 0)
+            if (lm_mac_parse(optarg, net.mac, 6) < 0 || (net.mac[0] & 1))
                 return fail_usage("--mac %s: expected a unicast XX:XX:XX:XX:XX:XX", optarg);
             have_mac = 1;
             break;
@@ -192,9 +172,9 @@ int main(int argc, char **argv)
         }
         net.mtu = 1500;
         memcpy(vm->net.mac, net.mac, 6);
-        lm_info("NIC on tap %s%s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x, IP %u.%u.%u.%u/%u", name,
-                bridge ? " bridge " : "", bridge ? bridge : "", net.mac[0], net.mac[1],
-                net.mac[2], net.mac[3], net.mac[4], net.mac[5], net.ip[0], net.ip[1], net.ip[2],
+        char mac[LM_MAC_STR];
+        lm_info("NIC on tap %s%s%s, MAC %s, IP %u.%u.%u.%u/%u", name, bridge ? " bridge " : "",
+                bridge ? bridge : "", lm_mac_format(net.mac, mac), net.ip[0], net.ip[1], net.ip[2],
                 net.ip[3], net.prefix);
     }
 

@@ -27,6 +27,7 @@
 #include "laundromat/clock.h"
 #include "laundromat/hash.h"
 #include "laundromat/keys.h"
+#include "laundromat/netaddr.h"
 #include "laundromat/payload.h"
 #include "laundromat/token.h"
 #include "laundromat/util.h"
@@ -234,14 +235,8 @@ static int cmd_mint(void)
     strcpy(t.scope, host);
     t.link_value_ms = (uint32_t)opt_num("link_ms", "1000", 1, 1000000);
     t.prepaid_units = (uint32_t)opt_num("prepaid", "600", 1, LM_MAX_PREPAID);
-    if (*ip) {
-        char a[32];
-        unsigned p;
-        if (sscanf(ip, "%31[0-9.]/%u", a, &p) != 2 || inet_pton(AF_INET, a, t.ipv4) != 1 || p < 1 ||
-            p > 32)
-            die("ip=%s: expected A.B.C.D/PREFIX", ip);
-        t.prefix = (uint8_t)p;
-    }
+    if (*ip && lm_ip4_prefix_parse(ip, 1, 32, t.ipv4, &t.prefix) < 0)
+        die("ip=%s: expected A.B.C.D/PREFIX", ip);
     long n = opt_num("n", NULL, 1, 1000000);
     int badsig = (int)opt_num("badsig", "0", 0, 1);
     const char *out = opt("out", NULL);

@@ -19,6 +19,7 @@
 #include "laundromat/hash.h"
 #include "laundromat/keys.h"
 #include "laundromat/migrate.h"
+#include "laundromat/netaddr.h"
 #include "laundromat/payload.h"
 #include "laundromat/reqsig.h"
 #include "laundromat/token.h"
@@ -1345,6 +1346,26 @@ static void pressure_seeds(void)
     put_text("fuzz_pressure", "loadavg-one-decimal", "0.5");
 }
 
+/* fuzz_netaddr: MACs and A.B.C.D/PREFIX as the library writes them, and near misses. */
+static void netaddr_seeds(void)
+{
+    make_dir("fuzz_netaddr");
+    char mac[LM_MAC_STR];
+    put_text("fuzz_netaddr", "mac",
+             lm_mac_format((const uint8_t *)"\x02\x4c\x4d\x00\x0a\xff", mac));
+    put_text("fuzz_netaddr", "mac-prefix", "02:4c:4d");
+    put_text("fuzz_netaddr", "mac-upper", "FE:DC:BA:98:76:54");
+    put_text("fuzz_netaddr", "mac-short-group", "2:4c:4d:0:0:1");
+    put_text("fuzz_netaddr", "ip", "10.0.0.1/24");
+    put_text("fuzz_netaddr", "ip-edges", "255.255.255.255/32");
+    put_text("fuzz_netaddr", "ip-zero", "0.0.0.0/0");
+    put_text("fuzz_netaddr", "ip-part-300", "10.0.0.300/24");
+    put_text("fuzz_netaddr", "ip-prefix-33", "10.0.0.1/33");
+    put_text("fuzz_netaddr", "ip-three-parts", "1.2.3");
+    put_text("fuzz_netaddr", "ip-trailing", "10.0.0.1/24x");
+    put_text("fuzz_netaddr", "ip-leading-zero", "10.0.0.1/024");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -1382,6 +1403,7 @@ int main(int argc, char **argv)
     admit_seeds();
     payload_seeds();
     pressure_seeds();
+    netaddr_seeds();
     migrec_seeds();
     guestctl_seeds();
     http_seeds();

@@ -105,6 +105,10 @@ api alice.key POST /v1/tokens "{\"host\":\"alpha\",\"commitment\":\"$C\",\"prepa
 want "a multicast MAC (refused by the token decoder)" 400 BAD_TOKEN
 api alice.key POST /v1/tokens "{\"host\":\"alpha\",\"commitment\":\"$C\",\"prepaid_units\":1,\"ip\":\"10.0.0.1\"}"
 want "an address without prefix" 400 BAD_FIELD
+api alice.key POST /v1/tokens "{\"host\":\"alpha\",\"commitment\":\"$C\",\"prepaid_units\":1,\"ip\":\"10.0.0.1/33\"}"
+want "a prefix above 32" 400 BAD_FIELD
+api alice.key POST /v1/tokens "{\"host\":\"alpha\",\"commitment\":\"$C\",\"prepaid_units\":1,\"mac\":\"02:00:00:00:01\"}"
+want "a MAC of five bytes" 400 BAD_FIELD
 api alice.key POST /v1/tokens "{\"host\":\"alpha\",\"commitment\":\"$C\",\"prepaid_units\":1,\"ttl\":99999999}"
 want "a ttl beyond max_ttl" 400 BAD_FIELD
 api alice.key GET "/v1/tokens/$T" '{}'

@@ -93,6 +93,10 @@ expect "mint refuses a 33-byte scope" 2 "longer than 32" -- \
     "$LMCTL" token mint --key broker.key --host "$(printf 'h%.0s' {1..33})" --image image.elf --prepaid 1
 expect "mint refuses a multicast MAC" 2 "multicast" -- \
     "$LMCTL" token mint --key broker.key --host a --image image.elf --prepaid 1 --mac 01:00:5e:00:00:01
+expect "mint refuses a short MAC" 2 "--mac: expected XX:XX:XX:XX:XX:XX, got \"02:00:00:00:05\"" -- \
+    "$LMCTL" token mint --key broker.key --host a --image image.elf --prepaid 1 --mac 02:00:00:00:05
+expect "mint refuses a prefix above 32" 2 "--ip: expected A.B.C.D/PREFIX, got \"10.0.0.1/33\"" -- \
+    "$LMCTL" token mint --key broker.key --host a --image image.elf --prepaid 1 --ip 10.0.0.1/33
 expect "mint --ttl 0 is a usage error" 2 "--ttl" -- \
     "$LMCTL" token mint --key broker.key --host a --image image.elf --prepaid 1 --ttl 0
 

@@ -71,6 +71,31 @@ static void test_defaults(void **state)
     assert_int_equal(c.evict_grace_ms, 30000);
 }
 
+/* The addresses of the host's own network: bridge_ip, mac_prefix, and an overlay's words
+ * however they are spaced (lib/netaddr.c reads them). */
+static void test_addresses(void **state)
+{
+    (void)state;
+    struct em_config c;
+    struct lm_diag d = {""};
+    assert_int_equal(load("bridge_ip = 10.61.0.1/16\nmac_prefix = 0a:Bc:de\n"
+                          "overlay = 7\t10.60.0.2   10.62.0.0/30\n",
+                          &c, &d),
+                     0);
+    assert_memory_equal(c.bridge_ip, ip("10.61.0.1"), 4);
+    assert_int_equal(c.prefix, 16);
+    assert_memory_equal(c.mac_prefix, "\x0a\xbc\xde", 3);
+    assert_int_equal(c.noverlays, 1);
+    assert_int_equal(c.overlays[0].vni, 7);
+    assert_memory_equal(c.overlays[0].remote, ip("10.60.0.2"), 4);
+    assert_memory_equal(c.overlays[0].subnet, ip("10.62.0.0"), 4);
+    assert_int_equal(c.overlays[0].prefix, 30);
+    assert_true(pool_in_subnet(&c, ip("10.61.200.7")));
+    assert_false(pool_in_subnet(&c, ip("10.61.0.1"))); /* the bridge itself */
+    assert_false(pool_in_subnet(&c, ip("10.61.255.255")));
+    assert_false(pool_in_subnet(&c, ip("10.62.0.1")));
+}
+
 static void test_evict_keys(void **state)
 {
     (void)state;
@@ -133,6 +158,23 @@ static void test_refusals(void **state)
         {"overlay = 42 10.60.0.256 10.62.0.0/24\n", "underlay address"},
         {"overlay = 42 10.60.0.2 10.62.0.0/31\n", "e.g. 42 192.0.2.7 10.62.0.0/24"},
         {"overlay = 42 10.60.0.2 10.62.0.0/24 extra\n", "expected VNI"},
+        {"overlay = 42 10.60.0.2 10.62.0.0/24x\n", "expected VNI"},
+        {"overlay = 42 010.60.0.2 10.62.0.0/24\n", "expected VNI"},
+        {"overlay = 42 10.60.0.2 10.62.0.300/24\n", "expected VNI"},
+        {"overlay = 42 10.60.0.2/24 10.62.0.0/24\n", "expected VNI"},
+        {"overlay = 42 10.60.0.2 10.62.0/24\n", "expected VNI"},
+        {"overlay = -1 10.60.0.2 10.62.0.0/24\n", "expected VNI"},
+        {"bridge_ip = 10.61.0.300/24\n", "bridge_ip = \"10.61.0.300/24\": expected A.B.C.D/PREFIX (prefix 8 to 30)"},
+        {"bridge_ip = 10.61.0.1/31\n", "bridge_ip = \"10.61.0.1/31\": expected A.B.C.D/PREFIX (prefix 8 to 30)"},
+        {"bridge_ip = 10.61.0.1/7\n", "bridge_ip = \"10.61.0.1/7\": expected"},
+        {"bridge_ip = 10.61.0.1/24 x\n", "bridge_ip = \"10.61.0.1/24 x\": expected"},
+        {"bridge_ip = 10.61.0.1\n", "bridge_ip = \"10.61.0.1\": expected"},
+        {"bridge_ip = 1.2.3/24\n", "bridge_ip = \"1.2.3/24\": expected"},
+        {"mac_prefix = 03:4c:4d\n", "mac_prefix = \"03:4c:4d\": expected three unicast bytes XX:XX:XX"},
+        {"mac_prefix = 02:4c\n", "mac_prefix = \"02:4c\": expected three unicast bytes XX:XX:XX"},
+        {"mac_prefix = 02:4c:4d:00\n", "mac_prefix = \"02:4c:4d:00\": expected"},
+        {"mac_prefix = 2:4c:4d\n", "mac_prefix = \"2:4c:4d\": expected"},
+        {"mac_prefix = 02:4c:4g\n", "mac_prefix = \"02:4c:4g\": expected"},
         {"evict_mem_below = lots\n", "evict_mem_below = \"lots\": expected the MiB of MemAvailable under which a VM is evicted, such as 1024 (0: never)"},
         {"evict_mem_below = -1\n", "evict_mem_below = \"-1\": expected the MiB"},
         {"evict_mem_below = 1024M\n", "evict_mem_below = \"1024M\": expected the MiB"},
@@ -172,6 +214,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_overlays),
+        cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_evict_keys),
         cmocka_unit_test(test_refusals),
     };

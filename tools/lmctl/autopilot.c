@@ -11,7 +11,6 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <sodium.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +20,11 @@
 #include <unistd.h>
 
 #include "laundromat/chain.h"
+#include "laundromat/clock.h"
 #include "laundromat/guestctl.h"
+#include "laundromat/spawn.h"
 #include "laundromat/wire.h"
 #include "lmctl.h"
-
-extern char **environ;
 
 static const char help[] =
     "usage: lmctl autopilot --owner FILE [--token FILE --chain FILE] [--margin PCT]\n"
@@ -148,14 +147,12 @@ static int move(struct pilot *p, const char *to)
     }
     argv[i++] = (char *)p->name;
     argv[i] = NULL;
-    int pid, status;
     fflush(stdout);
-    if (posix_spawn(&pid, p->self, NULL, NULL, argv, environ) != 0) {
+    int status = lm_run(p->self, argv, false);
+    if (status < 0) {
         say("cannot run %s migrate", p->self);
         return 1;
     }
-    while (waitpid(pid, &status, 0) < 0)
-        ;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
@@ -364,9 +361,9 @@ int cmd_autopilot(int argc, char **argv)
         p.paying = p.have_payer = 1;
     }
     say("flying %s: margin %llu %%, every %llu ms%s%s", p.name, (unsigned long long)p.margin, (unsigned long long)p.interval_ms, p.paying ? ", paying from " : "", p.paying ? chain_path : "");
-    uint64_t t0 = lmctl_now_ns();
+    uint64_t t0 = lm_now_ns();
     int rc = LMCTL_OK;
-    while (!duration || lmctl_now_ns() - t0 < duration * 1000000000ull) {
+    while (!duration || lm_now_ns() - t0 < duration * 1000000000ull) {
         if (step(&p) < 0) {
             rc = LMCTL_FAIL;
             break;

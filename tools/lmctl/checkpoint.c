@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "laundromat/ckptfile.h"
+#include "laundromat/clock.h"
 #include "laundromat/guestctl.h"
 #include "laundromat/payload.h"
 #include "laundromat/util.h"
@@ -94,7 +95,7 @@ static void refuse(struct recorder *r, int status, const char *msg)
 static int record(struct recorder *r, uint64_t mem_size, int quiet)
 {
     struct lm_diag d;
-    uint64_t last = lmctl_now_ns(), records = 0;
+    uint64_t last = lm_now_ns(), records = 0;
     for (;;) {
         uint8_t lenb[4];
         if (lmctl_read_full(r->fd, lenb, 4, "the guest's stream") != 0)
@@ -139,7 +140,7 @@ static int record(struct recorder *r, uint64_t mem_size, int quiet)
         records++;
         if (act == LM_MIG_ACT_READY)
             return 0;
-        uint64_t now = lmctl_now_ns();
+        uint64_t now = lm_now_ns();
         if (!quiet && now - last > 1000000000ull) {
             fprintf(stderr, "checkpoint: round %u, %llu of %llu pages covered, %.1f MiB written\n", r->rs.round, (unsigned long long)(r->rs.got.data_pages + r->rs.got.zero_pages), (unsigned long long)(mem_size / LM_MIG_PAGE), r->file_bytes / 1048576.0);
             last = now;
@@ -187,8 +188,8 @@ static int handshake(struct recorder *r, const uint8_t l[32], const uint8_t lpub
 /* Waits for the guest's connection (from its own address) for up to 15 s. */
 static int accept_guest(int lfd, const struct sockaddr_in *vm)
 {
-    uint64_t t0 = lmctl_now_ns();
-    while (lmctl_now_ns() - t0 < 15000000000ull) {
+    uint64_t t0 = lm_now_ns();
+    while (lm_now_ns() - t0 < 15000000000ull) {
         struct pollfd p = {.fd = lfd, .events = POLLIN};
         if (poll(&p, 1, 500) <= 0)
             continue;
@@ -214,20 +215,20 @@ static int wait_for_eviction(const struct lmctl_owner *o, const struct sockaddr_
 {
     printf("checkpoint: waiting for %s's host to evict it (its status asked every second)\n", name);
     fflush(stdout);
-    uint64_t t0 = lmctl_now_ns(), answered = t0;
+    uint64_t t0 = lm_now_ns(), answered = t0;
     for (;;) {
-        uint64_t asked = lmctl_now_ns();
+        uint64_t asked = lm_now_ns();
         uint16_t st;
         struct lm_gc_status s;
         if (lmctl_guest_command(o, vm, LM_GC_STATUS, NULL, 0, 1000, &st, &s) == 0) {
-            answered = lmctl_now_ns();
+            answered = lm_now_ns();
             if (s.evict_ms) {
                 printf("checkpoint: %s is evicted, its host reclaims it in %.1f s: checkpointing it now because of the eviction\n", name, s.evict_ms / 1e3);
                 fflush(stdout);
                 return LMCTL_OK;
             }
         }
-        uint64_t now = lmctl_now_ns();
+        uint64_t now = lm_now_ns();
         if (now - answered >= EVICT_GONE_S * 1000000000ull) {
             lmctl_err("%s: no answer for %d s while waiting for its eviction: it has gone (ended, or moved away); nothing was checkpointed", name, EVICT_GONE_S);
             return LMCTL_FAIL;
@@ -370,7 +371,7 @@ int cmd_checkpoint(int argc, char **argv)
     uint8_t body[LM_GC_MIGRATE_SIZE];
     lm_gc_migrate_encode(&m, body);
     sodium_memzero(&m, sizeof m);
-    uint64_t t0 = lmctl_now_ns();
+    uint64_t t0 = lm_now_ns();
     if (!quiet)
         fprintf(stderr, "checkpoint: %s (%llu MiB) streams to %s:%u\n", argv[optind], (unsigned long long)(mem_size >> 20), inet_ntoa(at.sin_addr), ntohs(at.sin_port));
     int grc = lmctl_guest_command(&o, &vm, LM_GC_MIGRATE, body, sizeof body, 10000, &st, &s);
@@ -401,7 +402,7 @@ int cmd_checkpoint(int argc, char **argv)
     size_t n = lmctl_ckpt_frame(&r.tx, plain, sizeof plain, false, frame);
     if (lmctl_write_all(r.fd, frame, n) != 0)
         fprintf(stderr, "checkpoint: the guest's connection broke before SAVED: it carries on when its deadline passes\n");
-    double secs = (lmctl_now_ns() - t0) / 1e9;
+    double secs = (lm_now_ns() - t0) / 1e9;
     /* The guest's own account of its pause, once it has carried on. */
     double pause_ms = -1;
     for (int i = 0; i < 20; i++) {

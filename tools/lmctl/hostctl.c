@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "laundromat/clock.h"
 #include "laundromat/util.h"
 #include "lmctl.h"
 
@@ -32,7 +33,7 @@ static const char help[] =
  */
 static char *ask(const char *path, const char *cmd, unsigned timeout_ms)
 {
-    uint64_t deadline = lmctl_now_ns() + timeout_ms * 1000000ull;
+    uint64_t deadline = lm_now_ns() + timeout_ms * 1000000ull;
     struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof a.sun_path) {
@@ -59,7 +60,7 @@ static char *ask(const char *path, const char *cmd, unsigned timeout_ms)
     else if (send(fd, cmd, strlen(cmd), MSG_NOSIGNAL) != (ssize_t)strlen(cmd))
         why = NO_SEND;
     while (why == DONE && !memchr(buf, '\n', got)) {
-        uint64_t now = lmctl_now_ns();
+        uint64_t now = lm_now_ns();
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (now >= deadline || poll(&p, 1, (int)((deadline - now + 999999) / 1000000)) == 0) {
             why = LATE;

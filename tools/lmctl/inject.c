@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "laundromat/clock.h"
 #include "laundromat/payload.h"
 #include "lmctl.h"
 
@@ -27,7 +28,7 @@ static const char help[] =
  * not hold lmctl. */
 static void send_deadline(int fd, uint64_t deadline)
 {
-    uint64_t now = lmctl_now_ns(), left = deadline > now ? (deadline - now) / 1000 : 1;
+    uint64_t now = lm_now_ns(), left = deadline > now ? (deadline - now) / 1000 : 1;
     struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
     if (!tv.tv_sec && !tv.tv_usec)
         tv.tv_usec = 1;
@@ -46,7 +47,7 @@ static int connect_retry(const struct sockaddr_in *to, uint64_t deadline)
         int err = errno;
         if (fd >= 0)
             close(fd);
-        if (lmctl_now_ns() >= deadline) {
+        if (lm_now_ns() >= deadline) {
             lmctl_err("cannot connect to the loader at %s:%u: %s", inet_ntoa(to->sin_addr),
                       ntohs(to->sin_port), strerror(err));
             return -1;
@@ -80,10 +81,10 @@ int lmctl_do_inject(const struct sockaddr_in *to, const struct lmctl_image *img,
                     const char *cmdline, unsigned timeout_ms, char *answer, size_t cap,
                     double *connect_ms, double *total_ms)
 {
-    uint64_t t0 = lmctl_now_ns(), deadline = t0 + timeout_ms * 1000000ull;
+    uint64_t t0 = lm_now_ns(), deadline = t0 + timeout_ms * 1000000ull;
     size_t clen = strlen(cmdline);
     int fd = connect_retry(to, deadline);
-    *connect_ms = (double)(lmctl_now_ns() - t0) / 1e6;
+    *connect_ms = (double)(lm_now_ns() - t0) / 1e6;
     if (fd < 0)
         return -1;
     struct lm_payload_header h = {
@@ -95,7 +96,7 @@ int lmctl_do_inject(const struct sockaddr_in *to, const struct lmctl_image *img,
     /* Read the answer line; only then close (the loader waits for that before it hands over). */
     size_t got = 0;
     while (got < cap - 1) {
-        uint64_t now = lmctl_now_ns();
+        uint64_t now = lm_now_ns();
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (now >= deadline || poll(&p, 1, (int)((deadline - now) / 1000000 + 1)) <= 0)
             break;
@@ -109,7 +110,7 @@ int lmctl_do_inject(const struct sockaddr_in *to, const struct lmctl_image *img,
     answer[got] = '\0';
     answer[strcspn(answer, "\n")] = '\0';
     close(fd);
-    *total_ms = (double)(lmctl_now_ns() - t0) / 1e6;
+    *total_ms = (double)(lm_now_ns() - t0) / 1e6;
     if (!got) {
         lmctl_err("the loader at %s:%u sent no answer within %u ms%s", inet_ntoa(to->sin_addr),
                   ntohs(to->sin_port), timeout_ms,

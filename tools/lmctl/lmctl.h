@@ -151,7 +151,6 @@ int lmctl_chain_option(const char *path, struct lm_token *t);
 
 /* udp.c: talking to a host agent. */
 struct sockaddr_in;
-uint64_t lmctl_now_ns(void);
 /* Parses HOST[:PORT] (an IPv4 address or a name); prints why not and returns -1. */
 int lmctl_addr(const char *s, uint16_t default_port, struct sockaddr_in *out);
 /*

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "laundromat/chain.h"
+#include "laundromat/clock.h"
 #include "laundromat/guestctl.h"
 #include "laundromat/payload.h"
 #include "laundromat/migrate.h"
@@ -33,7 +34,7 @@
 static void progress(const struct lm_gc_status *s, uint64_t *last_bytes, uint64_t *last_ns,
                      int tty)
 {
-    uint64_t now = lmctl_now_ns();
+    uint64_t now = lm_now_ns();
     double mbs = *last_ns && now > *last_ns
                      ? (double)(s->bytes - *last_bytes) / ((now - *last_ns) / 1e9) / 1e6
                      : 0;
@@ -277,7 +278,7 @@ static int await_child(const struct lmctl_owner *o, const struct sockaddr_in *vm
 {
     uint16_t st;
     int rc = 1;
-    for (uint64_t t0 = lmctl_now_ns(); lmctl_now_ns() - t0 < 15000000000ull;) {
+    for (uint64_t t0 = lm_now_ns(); lm_now_ns() - t0 < 15000000000ull;) {
         rc = lmctl_guest_command(o, vm, LM_GC_STATUS, NULL, 0, 1000, &st, s);
         if (rc < 0 || (rc == 0 && s->phase != LM_GC_PHASE_DOUBT))
             return rc;
@@ -535,7 +536,7 @@ int cmd_migrate(int argc, char **argv)
             return LMCTL_FAIL;
         }
     }
-    uint64_t before = s.migrations, t0 = lmctl_now_ns();
+    uint64_t before = s.migrations, t0 = lm_now_ns();
     uint8_t body[LM_GC_MIGRATE_SIZE];
     lm_gc_migrate_encode(&m, body);
     /* Kept for a doubtful end: what --resolve needs to send a paused loader GO. */
@@ -559,7 +560,7 @@ int cmd_migrate(int argc, char **argv)
     struct sockaddr_in child = vm;
     memcpy(&child.sin_addr.s_addr, dt.ip, 4);
     int tty = isatty(2) && !quiet;
-    uint64_t last_bytes = 0, last_ns = 0, last_answer = lmctl_now_ns(), last_print = 0;
+    uint64_t last_bytes = 0, last_ns = 0, last_answer = lm_now_ns(), last_print = 0;
     for (;;) {
         usleep(100000);
         rc = lmctl_guest_command(&o, &vm, LM_GC_STATUS, NULL, 0, 400, &st, &s);
@@ -569,7 +570,7 @@ int cmd_migrate(int argc, char **argv)
                 rc = 1; /* not the child (yet) */
             readdressed = rc == 0;
         }
-        uint64_t now = lmctl_now_ns();
+        uint64_t now = lm_now_ns();
         if (rc == 0) {
             last_answer = now;
             if (s.migrations > before)
@@ -611,7 +612,7 @@ int cmd_migrate(int argc, char **argv)
     } else {
         if (readdressed)
             printf("re-addressed: the guest now answers at %s; its old connections were reset\n", inet_ntoa(child.sin_addr));
-        printf("migrated in %.1f ms (%.1f ms as lmctl saw it): downtime %.3f ms as the guest measured it; %.1f MiB sent for %.1f MiB of RAM (%.2f of RAM), %llu zero pages named and not sent, %llu rounds, %llu pages in the final phase, %llu copy-on-write faults\n", f->total_ns / 1e6, (lmctl_now_ns() - t0) / 1e6, f->downtime_ns / 1e6, f->bytes / 1048576.0, f->ram_pages / 256.0, f->ram_pages ? (double)f->bytes / (f->ram_pages * 4096.0) : 0, (unsigned long long)f->zero_pages, (unsigned long long)f->rounds, (unsigned long long)f->final_pages, (unsigned long long)f->cow_faults);
+        printf("migrated in %.1f ms (%.1f ms as lmctl saw it): downtime %.3f ms as the guest measured it; %.1f MiB sent for %.1f MiB of RAM (%.2f of RAM), %llu zero pages named and not sent, %llu rounds, %llu pages in the final phase, %llu copy-on-write faults\n", f->total_ns / 1e6, (lm_now_ns() - t0) / 1e6, f->downtime_ns / 1e6, f->bytes / 1048576.0, f->ram_pages / 256.0, f->ram_pages ? (double)f->bytes / (f->ram_pages * 4096.0) : 0, (unsigned long long)f->zero_pages, (unsigned long long)f->rounds, (unsigned long long)f->final_pages, (unsigned long long)f->cow_faults);
     }
     sodium_memzero(&dt, sizeof dt);
     return LMCTL_OK;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "laundromat/ckptfile.h"
+#include "laundromat/clock.h"
 #include "laundromat/guestctl.h"
 #include "laundromat/payload.h"
 #include "laundromat/util.h"
@@ -186,7 +187,7 @@ static int stream_into(struct ckpt_in *c, const char *path, const uint8_t seed[3
     uint8_t *sealed = malloc(4 + LM_MIG_FRAME_MAX);
     uint8_t ans[4 + LM_MIG_SS_HEADER_BYTES];
     /* The loader may still be starting: try to connect for a few seconds. */
-    for (uint64_t t0 = lmctl_now_ns(); lmctl_now_ns() - t0 < 10000000000ull; usleep(200000)) {
+    for (uint64_t t0 = lm_now_ns(); lm_now_ns() - t0 < 10000000000ull; usleep(200000)) {
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd >= 0 && connect(fd, (struct sockaddr *)&to, sizeof to) == 0)
             break;
@@ -222,15 +223,15 @@ static int stream_into(struct ckpt_in *c, const char *path, const uint8_t seed[3
     size_t plen;
     struct lm_mig_rec rec;
     int more;
-    uint64_t sent = 0, last = lmctl_now_ns();
+    uint64_t sent = 0, last = lm_now_ns();
     while ((more = in_next(c, &plen, &rec)) == 1) {
         size_t n = lmctl_ckpt_frame(&tx, c->plain, plen, false, sealed);
         if (lmctl_write_all(fd, sealed, n) != 0)
             goto broken;
         sent += n;
-        if (!quiet && lmctl_now_ns() - last > 1000000000ull) {
+        if (!quiet && lm_now_ns() - last > 1000000000ull) {
             fprintf(stderr, "restore: %.1f MiB of %.1f streamed\n", sent / 1048576.0, c->off / 1048576.0);
-            last = lmctl_now_ns();
+            last = lm_now_ns();
         }
     }
     if (more < 0)
@@ -249,7 +250,7 @@ static int stream_into(struct ckpt_in *c, const char *path, const uint8_t seed[3
         goto broken;
     /* GO is taken when the loader has acknowledged it; the loader then hands over, and its
      * end of this connection vanishes with it. */
-    for (uint64_t t1 = lmctl_now_ns(); lmctl_now_ns() - t1 < 5000000000ull; usleep(10000)) {
+    for (uint64_t t1 = lm_now_ns(); lm_now_ns() - t1 < 5000000000ull; usleep(10000)) {
         int unacked = 0;
         if (ioctl(fd, SIOCOUTQ, &unacked) != 0 || unacked == 0)
             break;
@@ -347,7 +348,7 @@ int cmd_restore(int argc, char **argv)
     uint8_t mig_secret[32], mig_pub[32];
     randombytes_buf(mig_secret, sizeof mig_secret);
     crypto_scalarmult_curve25519_base(mig_pub, mig_secret);
-    uint64_t t0 = lmctl_now_ns();
+    uint64_t t0 = lm_now_ns();
     struct lm_ckpt_header hc = *h;
     if (lmctl_prepare_destination(to, NULL, mig_pub, replace ? ip : NULL, hc.mem_size >> 20, prepaid, 0, ttl, url, key, name, quiet, &m) != 0)
         goto wipe;
@@ -360,7 +361,7 @@ int cmd_restore(int argc, char **argv)
     uint16_t st;
     struct lm_gc_status s;
     int answered = lmctl_guest_command(&o, &vm, LM_GC_STATUS, NULL, 0, 10000, &st, &s) == 0;
-    printf("restored %s on %s in %.1f ms at %s%s: %.1f MiB streamed%s\n", path, to, (lmctl_now_ns() - t0) / 1e6, inet_ntoa(vm.sin_addr), replace ? " (its own address)" : " (a new identity)", in.off / 1048576.0, answered ? "; it answers its owner" : "; it has not answered its owner yet");
+    printf("restored %s on %s in %.1f ms at %s%s: %.1f MiB streamed%s\n", path, to, (lm_now_ns() - t0) / 1e6, inet_ntoa(vm.sin_addr), replace ? " (its own address)" : " (a new identity)", in.off / 1048576.0, answered ? "; it answers its owner" : "; it has not answered its owner yet");
     rc = LMCTL_OK;
 wipe:
     sodium_memzero(mig_secret, sizeof mig_secret);

@@ -9,6 +9,7 @@
 #include "laundromat/chain.h"
 #include "laundromat/clock.h"
 #include "laundromat/keys.h"
+#include "laundromat/netaddr.h"
 #include "laundromat/token.h"
 #include "laundromat/util.h"
 #include "lmctl.h"
@@ -57,34 +58,18 @@ static const char show_help[] =
 
 static int parse_ip(const char *s, struct lm_token *t)
 {
-    char ip[32];
-    const char *slash = strchr(s, '/');
-    uint64_t prefix;
-    if (!slash || (size_t)(slash - s) >= sizeof ip)
-        goto bad;
-    memcpy(ip, s, (size_t)(slash - s));
-    ip[slash - s] = '\0';
-    if (inet_pton(AF_INET, ip, t->ipv4) != 1 || lmctl_u64("--ip prefix", slash + 1, 1, 32, &prefix))
-        goto bad;
-    t->prefix = (uint8_t)prefix;
-    return 0;
-bad:
+    if (lm_ip4_prefix_parse(s, 1, 32, t->ipv4, &t->prefix) == 0)
+        return 0;
     lmctl_err("--ip: expected A.B.C.D/PREFIX, got \"%s\"", s);
     return -1;
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
 {
-    unsigned v[6];
-    char extra;
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-               &extra) != 6) {
-        lmctl_err("--mac: expected XX:XX:XX:XX:XX:XX, got \"%s\"", s);
-        return -1;
-    }
-    for (int i = 0; i < 6; i++)
-        mac[i] = (uint8_t)v[i];
-    return 0;
+    if (lm_mac_parse(s, mac, 6) == 0)
+        return 0;
+    lmctl_err("--mac: expected XX:XX:XX:XX:XX:XX, got \"%s\"", s);
+    return -1;
 }
 
 static int mint(int argc, char **argv)
@@ -231,10 +216,9 @@ static json_t *hexj(const uint8_t *p, size_t n)
 
 static json_t *token_json(const struct lm_token *t)
 {
-    char ip[INET_ADDRSTRLEN], mac[18], t1[32], t2[32], kid[17];
+    char ip[INET_ADDRSTRLEN], mac[LM_MAC_STR], t1[32], t2[32], kid[17];
     inet_ntop(AF_INET, t->ipv4, ip, sizeof ip);
-    snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", t->mac[0], t->mac[1], t->mac[2],
-             t->mac[3], t->mac[4], t->mac[5]);
+    lm_mac_format(t->mac, mac);
     snprintf(kid, sizeof kid, "%016llx", (unsigned long long)t->key_id);
     return json_pack("{s:o s:s s:I s:s s:I s:s s:s s:s s:I s:i s:s s:o s:o s:i s:I s:i s:I s:s s:i s:s s:o}",
         "id", hexj(t->id, sizeof t->id), "key_id", kid,
@@ -276,9 +260,9 @@ static void token_print(const struct lm_token *t)
         printf("network     %s/%u", ip, t->prefix);
     } else
         printf("network     address assigned by the host");
+    char mac[LM_MAC_STR];
     if (t->mac[0] | t->mac[1] | t->mac[2] | t->mac[3] | t->mac[4] | t->mac[5])
-        printf(", MAC %02x:%02x:%02x:%02x:%02x:%02x\n", t->mac[0], t->mac[1], t->mac[2],
-               t->mac[3], t->mac[4], t->mac[5]);
+        printf(", MAC %s\n", lm_mac_format(t->mac, mac));
     else
         printf(", MAC assigned by the host\n");
 }

@@ -13,12 +13,6 @@
 #include "laundromat/wire.h"
 #include "lmctl.h"
 
-/* The clock is lm_now_ns(); this name stays only until guest.c calls that directly. */
-uint64_t lmctl_now_ns(void)
-{
-    return lm_now_ns();
-}
-
 int lmctl_addr(const char *s, uint16_t default_port, struct sockaddr_in *out)
 {
     char host[256];
