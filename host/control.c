@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "evilman.h"
 #include "laundromat/clock.h"
 #include "laundromat/log.h"
@@ -49,7 +50,8 @@ static void add_vm(struct vm *v, void *arg)
                        (json_int_t)v->token.mem_mib, "ip", ip, "tap", v->tap, "credit_ms",
                        (json_int_t)v->credit_ms, "earned_units", (json_int_t)v->earned_units,
                        "paid_index", (json_int_t)v->chain.last_index, "age_ms",
-                       (json_int_t)((now - v->started_ns) / 1000000), "pid", v->pid));
+                       (json_int_t)((now - v->started_ns) / 1000000), "pid",
+                       (json_int_t)(v->be ? em_backend->pid(v->be) : -1)));
 }
 
 static json_t *command(const struct em_config *c, char *line)

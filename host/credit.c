@@ -7,25 +7,21 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "backend/backend.h"
 #include "evilman.h"
 #include "laundromat/clock.h"
 #include "laundromat/log.h"
 #include "laundromat/util.h"
 #include "laundromat/abi.h"
-#include "laundromat/vmmctl.h"
 
 void credit_notify(struct vm *v, uint32_t events)
 {
     uint64_t now = lm_now_ns();
-    struct lm_ctl_msg m = {
-        .type = LM_CTL_CREDIT, .events = events,
-        .credit_ms = v->credit_ms > 0 ? (uint64_t)v->credit_ms : 0,
-        .grace_ms = v->state == VM_GRACE && v->grace_deadline_ns > now
-                        ? (v->grace_deadline_ns - now) / 1000000
-                        : 0,
-    };
-    /* Best effort: a monitor that is not reading will see the next update. */
-    send(v->ctl_fd, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (v->be)
+        em_backend->credit(v->be, events, v->credit_ms > 0 ? (uint64_t)v->credit_ms : 0,
+                           v->state == VM_GRACE && v->grace_deadline_ns > now
+                               ? (v->grace_deadline_ns - now) / 1000000
+                               : 0);
 }
 
 static bool charged(enum vm_state s)

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "backend/backend.h"
 #include "evilman.h"
 #include "laundromat/clock.h"
 #include "laundromat/log.h"
-#include "laundromat/vmmctl.h"
 
 int evict_vm(struct vm *v, uint64_t within_ms, const char *why, struct lm_diag *d)
 {
@@ -28,14 +28,15 @@ int evict_vm(struct vm *v, uint64_t within_ms, const char *why, struct lm_diag *
     if (v->evict_deadline_ns && v->evict_deadline_ns < deadline)
         deadline = v->evict_deadline_ns; /* a second request never extends the first */
     v->evict_deadline_ns = deadline;
-    struct lm_ctl_msg m = {.type = LM_CTL_EVICT, .grace_ms = (deadline - lm_now_ns()) / 1000000};
-    send(v->ctl_fd, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    uint64_t left_ms = (deadline - lm_now_ns()) / 1000000;
+    if (v->be)
+        em_backend->evict(v->be, left_ms);
     if (why)
         lm_info("VM %llu: evicted: %s; it must leave within %llu ms", (unsigned long long)v->id,
-                why, (unsigned long long)m.grace_ms);
+                why, (unsigned long long)left_ms);
     else
         lm_info("VM %llu: evicted by the operator: its guest is told to leave within %llu ms",
-                (unsigned long long)v->id, (unsigned long long)m.grace_ms);
+                (unsigned long long)v->id, (unsigned long long)left_ms);
     return 0;
 }
 

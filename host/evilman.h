@@ -151,7 +151,8 @@ struct vm {
     bool warned;
     uint64_t grace_deadline_ns;
     uint64_t started_ns, booted_ns, last_tick_ns;
-    int pid, ctl_fd, tap_fd;
+    struct be_vm *be;              /* the backend's VM; NULL before it starts */
+    int tap_fd;
     char tap[16];
     uint8_t ip[4], mac[6];         /* a checkpoint's loader: a temporary address until commit */
     bool checkpoint;               /* its payload is a checkpoint stream */
@@ -165,8 +166,7 @@ struct vm {
 };
 struct vm *vm_find_token(const uint8_t id[LM_TOKEN_ID_BYTES]);
 struct vm *vm_find_id(uint64_t id);
-struct vm *vm_find_pid(int pid);
-struct vm *vm_find_ctl(int fd);
+struct vm *vm_find_event_fd(int fd); /* the VM whose backend descriptor this is */
 struct vm *vm_find_ip(const uint8_t ip[4]); /* its address or the one it will take */
 unsigned vm_count(void);
 const char *vm_state_name(enum vm_state s);
@@ -185,7 +185,9 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
 void vm_commit(const struct em_config *c, struct vm *v);
 /* The guest's notice (LM_NOTICE_*): it started migrating out, or the migration failed. */
 void vm_notice(struct vm *v, uint32_t what);
-/* Ends a VM: kills the monitor if alive; vm_reap() finishes once it has exited. */
+/* The backend VMs run on (main.c sets it from the configuration). */
+extern const struct backend *em_backend;
+/* Ends a VM: the backend destroys it if alive; vm_reap() finishes once it has ended. */
 void vm_destroy(struct vm *v, const char *why);
 void vm_reap(const struct em_config *c, struct vm *v, int wait_status);
 
@@ -219,7 +221,7 @@ void credit_record_earnings(const struct em_config *c, const struct vm *v, const
 /* settle.c: redemption of earnings at the broker (lmctl redeem as a child process). */
 void settle_vm(const struct em_config *c, struct vm *v);
 void settle_tick(const struct em_config *c);
-bool settle_reaped(int pid, int status); /* true if pid was one of these calls */
+void settle_reap(void); /* after SIGCHLD: the calls that ended */
 /* Where a VM now runs (its token, this host, its address), for the broker's locate: a VM that
  * booted, or a migrated guest that resumed here (lmctl report-location as a child process). */
 void settle_report_location(const struct em_config *c, const struct vm *v);

@@ -25,7 +25,6 @@
 #include "laundromat/keys.h"
 #include "laundromat/log.h"
 #include "laundromat/util.h"
-#include "laundromat/vmmctl.h"
 
 static const char usage[] =
     "usage: evilman --config FILE [-v | -q] [--check]\n"
@@ -124,7 +123,7 @@ static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *fr
         v = vm_start(&cfg, &a.token, from->sin_addr.s_addr, &a.status, &a.why);
     }
     if (v)
-        watch(v->ctl_fd); /* its monitor reports the hand-over here */
+        watch(em_backend->event_fd(v->be)); /* its backend reports the hand-over here */
     if (v && a.ping.has_payment) { /* the first payment rides along */
         struct lm_diag pd;
         if (credit_pay(&cfg, v, a.ping.pay_index, a.ping.pay_link, &pd) != 0)
@@ -224,13 +223,18 @@ static void handle_udp(void)
     }
 }
 
-static void handle_ctl_msg(int fd)
+/* What a VM's backend reports: the hand-over, the guest's notices, its end. */
+static void handle_vm_events(int fd)
 {
-    struct vm *v = vm_find_ctl(fd);
-    struct lm_ctl_msg m;
-    ssize_t n;
-    while (v && (n = recv(fd, &m, sizeof m, MSG_DONTWAIT)) > 0) {
-        if (n == sizeof m && m.type == LM_CTL_BOOTED && !v->booted_ns &&
+    struct vm *v = vm_find_event_fd(fd);
+    struct be_event e;
+    while (v && em_backend->next_event(v->be, &e)) {
+        if (e.kind == BE_ENDED) {
+            epoll_ctl(ep_fd, EPOLL_CTL_DEL, fd, NULL);
+            vm_reap(&cfg, v, e.status);
+            return;
+        }
+        if (e.kind == BE_BOOTED && !v->booted_ns &&
             (v->state == VM_LOADING || v->state == VM_RECEIVING || v->state == VM_GRACE)) {
             v->booted_ns = lm_now_ns();
             if (v->checkpoint)
@@ -242,24 +246,8 @@ static void handle_ctl_msg(int fd)
                     (double)(v->booted_ns - v->started_ns) / 1e6,
                     v->state == VM_GRACE ? "; in grace until paid" : "");
             settle_report_location(&cfg, v);
-        } else if (n == sizeof m && m.type == LM_CTL_NOTICE) {
-            vm_notice(v, m.events);
-        }
-    }
-    if (v && n == 0) /* the monitor is gone: SIGCHLD brings the rest */
-        epoll_ctl(ep_fd, EPOLL_CTL_DEL, fd, NULL);
-}
-
-static void reap_children(void)
-{
-    int status, pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        if (settle_reaped(pid, status))
-            continue;
-        struct vm *v = vm_find_pid(pid);
-        if (v) {
-            epoll_ctl(ep_fd, EPOLL_CTL_DEL, v->ctl_fd, NULL);
-            vm_reap(&cfg, v, status);
+        } else if (e.kind == BE_NOTICE) {
+            vm_notice(v, e.notice);
         }
     }
 }
@@ -327,6 +315,7 @@ int main(int argc, char **argv)
         can_vouch = true;
     }
     backend_kvm_set_vmm(cfg.vmm);
+    em_backend = &backend_kvm;
     mkdir(cfg.state_dir, 0700);
     if (overlay_up(&cfg) != 0) {
         overlay_down(&cfg);
@@ -397,7 +386,7 @@ int main(int argc, char **argv)
                 struct signalfd_siginfo si;
                 while (read(sig_fd, &si, sizeof si) == sizeof si) {
                     if (si.ssi_signo == SIGCHLD) {
-                        reap_children();
+                        settle_reap();
                     } else if (!stopping) {
                         lm_info("signal %u: destroying %u VMs and stopping", si.ssi_signo,
                                 vm_count());
@@ -406,7 +395,7 @@ int main(int argc, char **argv)
                     }
                 }
             } else {
-                handle_ctl_msg(fd);
+                handle_vm_events(fd);
             }
         }
     }

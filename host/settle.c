@@ -88,27 +88,28 @@ void settle_report_location(const struct em_config *c, const struct vm *v)
                 (unsigned long long)v->id, addr, id);
 }
 
-bool settle_reaped(int pid, int status)
+/* Only our own children: the VMs' processes are their backend's to wait for. */
+void settle_reap(void)
 {
-    for (int i = 0; i < MAX_PENDING; i++)
-        if (pending[i].pid == pid) {
-            pending[i].pid = 0;
-            if (pending[i].index == REPORT) {
-                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                    lm_warn("broker: the location report for VM %llu failed (status %d); see "
-                            "settle.log", (unsigned long long)pending[i].vm, status);
-                return true;
-            }
+    int status;
+    for (int i = 0; i < MAX_PENDING; i++) {
+        if (!pending[i].pid || waitpid(pending[i].pid, &status, WNOHANG) != pending[i].pid)
+            continue;
+        pending[i].pid = 0;
+        if (pending[i].index == REPORT) {
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                lm_warn("settle: redemption for VM %llu up to link %u failed (status %d); "
-                        "see settle.log, it is retried with the next link",
-                        (unsigned long long)pending[i].vm, pending[i].index, status);
-            else
-                lm_info("settle: VM %llu redeemed up to link %u", (unsigned long long)pending[i].vm,
-                        pending[i].index);
-            return true;
+                lm_warn("broker: the location report for VM %llu failed (status %d); see "
+                        "settle.log", (unsigned long long)pending[i].vm, status);
+            continue;
         }
-    return false;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            lm_warn("settle: redemption for VM %llu up to link %u failed (status %d); "
+                    "see settle.log, it is retried with the next link",
+                    (unsigned long long)pending[i].vm, pending[i].index, status);
+        else
+            lm_info("settle: VM %llu redeemed up to link %u", (unsigned long long)pending[i].vm,
+                    pending[i].index);
+    }
 }
 
 static void settle_one(struct vm *v, void *arg)

@@ -85,13 +85,6 @@ struct vm *vm_find_id(uint64_t id)
     return NULL;
 }
 
-struct vm *vm_find_pid(int pid)
-{
-    for (unsigned i = 0; i < nvms; i++)
-        if (table[i]->pid == pid)
-            return table[i];
-    return NULL;
-}
 
 struct vm *vm_find_ip(const uint8_t ip[4])
 {
@@ -101,10 +94,12 @@ struct vm *vm_find_ip(const uint8_t ip[4])
     return NULL;
 }
 
-struct vm *vm_find_ctl(int fd)
+const struct backend *em_backend = &backend_kvm;
+
+struct vm *vm_find_event_fd(int fd)
 {
     for (unsigned i = 0; i < nvms; i++)
-        if (table[i]->ctl_fd == fd)
+        if (table[i]->be && em_backend->event_fd(table[i]->be) == fd)
             return table[i];
     return NULL;
 }
@@ -150,8 +145,7 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     }
     v->id = next_id++;
     v->token = *t;
-    v->tap_fd = v->ctl_fd = -1;
-    int ctl[2] = {-1, -1};
+    v->tap_fd = -1;
     v->checkpoint = t->payload_kind == LM_PAYLOAD_CHECKPOINT;
     bool foreign = v->checkpoint && t->prefix && !pool_in_subnet(c, t->ipv4) && !overlay_has(c, t->ipv4);
     if (v->checkpoint && (!t->prefix || (foreign && c->readdress))) {
@@ -205,13 +199,10 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     char want[16];
     snprintf(want, sizeof want, "lmvm%llu", (unsigned long long)v->id);
     v->tap_fd = tap_open(want, c->bridge, v->tap, sizeof v->tap);
-    if (v->tap_fd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
-        *status = -lm_fail(d, LM_INTERNAL, "cannot set up the VM's tap or control socket: %s",
-                           strerror(errno));
+    if (v->tap_fd < 0) {
+        *status = -lm_fail(d, LM_INTERNAL, "cannot set up the VM's tap: %s", strerror(errno));
         goto fail;
     }
-    v->ctl_fd = ctl[0];
-    fcntl(v->ctl_fd, F_SETFL, O_NONBLOCK);
     snprintf(v->log_path, sizeof v->log_path, "%s/vm-%llu.log", c->state_dir,
              (unsigned long long)v->id);
     char cmdline[200];
@@ -228,22 +219,19 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
         snprintf(cmdline + n, sizeof cmdline - (size_t)n, " identity=new");
     struct vm_spec spec = {
         .kernel = c->loader, .loader = 1, .mem_mib = t->mem_mib, .vcpus = 1, .cmdline = cmdline,
-        .tap_fd = v->tap_fd, .prefix = c->prefix, .ctl_fd = ctl[1], .log_path = v->log_path,
+        .tap_fd = v->tap_fd, .tap_name = v->tap, .prefix = c->prefix, .log_path = v->log_path,
     };
     memcpy(spec.ip, v->ip, 4);
     memcpy(spec.gateway, c->bridge_ip, 4);
     memcpy(spec.mac, v->mac, 6);
     memcpy(spec.commitment, t->commitment, 32);
     spec.loader_key = v->checkpoint ? loader_sk : NULL;
-    struct vm_handle h;
-    int created = backend_kvm.create(&spec, &h, d);
+    v->be = em_backend->create(&spec, d);
     sodium_memzero(loader_sk, sizeof loader_sk);
-    if (created != 0) {
+    if (!v->be) {
         *status = LM_INTERNAL;
         goto fail;
     }
-    close(ctl[1]);
-    v->pid = h.pid;
     v->state = VM_LOADING; /* its first state, not a change: vm_set_state() moves it on */
     lm_debug("VM %llu: %s", (unsigned long long)v->id, vm_state_name(v->state));
     if (v->checkpoint)
@@ -255,10 +243,6 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     table[nvms++] = v;
     return v;
 fail:
-    if (ctl[1] >= 0)
-        close(ctl[1]);
-    if (v->ctl_fd >= 0)
-        close(v->ctl_fd);
     if (v->tap_fd >= 0)
         close(v->tap_fd);
     pool_release(c, v->ip);
@@ -308,8 +292,7 @@ void vm_destroy(struct vm *v, const char *why)
         return;
     lm_info("VM %llu: destroying: %s", (unsigned long long)v->id, why);
     vm_set_state(v, VM_ENDED);
-    struct vm_handle h = {v->pid};
-    backend_kvm.destroy(&h);
+    em_backend->destroy(v->be);
 }
 
 /* The last line of the VM's log that says why a loader or guest stopped, if any. */
@@ -358,7 +341,7 @@ void vm_reap(const struct em_config *c, struct vm *v, int status)
             (unsigned long long)v->token.mem_mib);
     credit_record_earnings(c, v, why);
     settle_vm(c, v);
-    close(v->ctl_fd);
+    em_backend->release(v->be);
     close(v->tap_fd); /* the kernel removes the tap with its last descriptor */
     pool_release(c, v->ip);
     if (v->has_claim)

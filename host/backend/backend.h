@@ -1,10 +1,15 @@
 /*
- * The narrow interface Evil Man starts VMs through. The built-in KVM monitor (kvm.c) is the
- * first implementation; libvirt and Xen backends will follow behind the same calls.
+ * The boundary Evil Man drives VMs through. A backend creates a VM from a vm_spec and hands
+ * back an opaque struct be_vm; Evil Man then tells it the guest's credit news, watches one
+ * descriptor per VM and reads that VM's events from it (booted, a notice from the guest,
+ * ended), and destroys it. How a VM runs (a process, a domain) and how its guest is spoken to
+ * is the backend's own business: nothing outside host/backend/ knows. The built-in KVM
+ * backend (kvm.c: one lm-vmm per VM and its control socket, vmmctl.h) is the first.
  */
 #ifndef LM_BACKEND_H
 #define LM_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "laundromat/status.h"
@@ -16,24 +21,44 @@ struct vm_spec {
     unsigned vcpus;
     const char *cmdline;
     int tap_fd;              /* the NIC: an open tap, already on the bridge */
+    const char *tap_name;    /* its name */
     uint8_t ip[4], prefix, gateway[4], mac[6];
     uint8_t commitment[32];
     const uint8_t *loader_key; /* a checkpoint loader's X25519 secret (32 bytes), or NULL */
-    int ctl_fd;              /* the agent's end stays with the agent; this one goes */
     const char *log_path;    /* console and monitor log */
 };
 
-struct vm_handle {
-    int pid;
+struct be_vm;
+
+enum be_event_kind {
+    BE_BOOTED = 1, /* the loader handed over to what it loaded */
+    BE_NOTICE,     /* the guest said what it does: notice = LM_NOTICE_* */
+    BE_ENDED,      /* the VM is gone: status as waitpid gives it (exit code or signal) */
+};
+struct be_event {
+    enum be_event_kind kind;
+    uint32_t notice;
+    int status;
 };
 
 struct backend {
     const char *name;
-    int (*create)(const struct vm_spec *spec, struct vm_handle *h, struct lm_diag *d);
-    int (*signal)(struct vm_handle *h, int sig);
-    int (*destroy)(struct vm_handle *h); /* forcibly; wait() reaps */
-    /* 1 and *status when the VM has ended, 0 while it runs (non-blocking), -1 on error. */
-    int (*wait)(struct vm_handle *h, int *status);
+    /* A running VM, or NULL with d saying why (nothing is left behind). */
+    struct be_vm *(*create)(const struct vm_spec *spec, struct lm_diag *d);
+    /* News for the guest, best effort: LM_EVENT_* bits with the credit state, or an eviction
+     * that it must leave within within_ms. */
+    void (*credit)(struct be_vm *b, uint32_t events, uint64_t credit_ms, uint64_t grace_ms);
+    void (*evict)(struct be_vm *b, uint64_t within_ms);
+    /* Readable while next_event has something to say. */
+    int (*event_fd)(const struct be_vm *b);
+    /* The next event, in order (BE_ENDED is the last); false when there is none now. */
+    bool (*next_event)(struct be_vm *b, struct be_event *ev);
+    /* Forcibly, now; BE_ENDED follows. */
+    void (*destroy)(struct be_vm *b);
+    /* After BE_ENDED: frees what is left. */
+    void (*release)(struct be_vm *b);
+    /* For the operator: the process that runs the VM, or -1. */
+    long (*pid)(const struct be_vm *b);
 };
 
 extern const struct backend backend_kvm;
