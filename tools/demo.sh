@@ -3,7 +3,8 @@
 # namespace: a broker sells a boot token, one UDP datagram boots a VM on a host running Evil
 # Man, the buyer injects our guest kernel, curl talks to it, payments keep it alive, it is
 # warned and reclaimed when they stop, and the host's earnings are settled with the broker;
-# then a guest migrates itself to a second host and back while wrk drives it.
+# then a guest migrates itself to a second host and back while wrk drives it, a checkpoint is
+# restored, two clusters join, and the same loader and kernel boot under QEMU (PVH, virtio-net).
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=$TOP/build
@@ -270,5 +271,25 @@ echo "(3) the checkpoint of chapter 13 restored on a third host, gamma, in the o
 run in_ns lmctl restore --to gamma web.ckpt
 run env LM_CONTROL=$W/gamma.sock lmctl host ls
 run in_ns lmctl broker call --key admin.key GET /v1/admin/audit
+
+step "15. Standard virtual hardware: the same loader and kernel under QEMU (q35, PVH boot, virtio-net on a tap on alpha's bridge)"
+KERNEL_PVH=$B/guest/kernel-pvh.elf
+run in_ns lmctl buy --host alpha --mem 64 --image "$KERNEL_PVH" --prepaid 60 -o pvh.tok
+COMMIT=$(lmctl token show pvh.tok | sed -n 's/.*commitment \([0-9a-f]\{64\}\).*/\1/p')
+echo "(QEMU boots bootloader/loader-pvh.elf; what lm-vmm puts in boot info comes on its command line)"
+PVH_MEM=1872 PVH_TIMEOUT=600 PVH_KERNEL=$B/bootloader/loader-pvh.elf BUILD=$B in_ns bash -c \
+    '. "$1"; shift; pvh_qemu "$@"' _ "$TOP/tests/integration/pvh.bash" \
+    -netdev tap,id=n0,ifname=lmpvh0,script=no,downscript=no \
+    -device virtio-net-pci,netdev=n0,mac=02:00:00:00:58:c8 \
+    -append "app=loader mem=64 commitment=$COMMIT sender=10.88.0.1 ip=10.88.0.200/24 gw=10.88.0.1" \
+    >pvh.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 200); do in_ns ip link show lmpvh0 >/dev/null 2>&1 && break; sleep 0.05; done
+in_ns ip link set lmpvh0 master br0 up
+run in_ns lmctl inject --timeout 60000 --cmdline app=http 10.88.0.200 "$KERNEL_PVH"
+for _ in $(seq 100); do in_ns curl -s -m 2 -o /dev/null http://10.88.0.200/ && break; sleep 0.2; done
+run in_ns curl -s http://10.88.0.200/
+grep -E "virtio-net|loader: image ok|laundromat guest" pvh.log || true
+
 echo
 echo "demo: done"

@@ -22,12 +22,4 @@ _start:
     xor %ebp, %ebp
     iretq
 
-    .section .bss
-    .align 16
-    .globl boot_stack_bottom
-boot_stack_bottom:
-    .skip 65536
-    .globl boot_stack_top
-boot_stack_top:
-
     .section .note.GNU-stack, "", @progbits

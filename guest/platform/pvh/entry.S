@@ -130,11 +130,5 @@ pvh_pdpt:
     .skip 4096
 pvh_pd:
     .skip 4 * 4096
-    .p2align 4
-    .globl boot_stack_bottom
-boot_stack_bottom:
-    .skip 65536
-    .globl boot_stack_top
-boot_stack_top:
 
     .section .note.GNU-stack, "", @progbits
