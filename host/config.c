@@ -90,6 +90,7 @@ static void defaults(struct em_config *c)
     strcpy(c->control, "/run/laundromat/evilman.sock");
     strcpy(c->state_dir, "/var/lib/laundromat");
     strcpy(c->vmm, "lm-vmm");
+    strcpy(c->backend, "kvm");
     strcpy(c->lmctl, "lmctl");
     c->settle_interval_s = 60;
     c->evict_grace_ms = 30000;
@@ -189,6 +190,14 @@ static int apply(struct em_config *c, const char *k, char *v, const char *path, 
     else if (!strcmp(k, "vmm")) {
         if (set_str(c->vmm, sizeof c->vmm, v) < 0)
             want = "a path";
+    } else if (!strcmp(k, "backend")) {
+        if (strcmp(v, "kvm") && strcmp(v, "libvirt"))
+            want = "kvm (our monitor, lm-vmm) or libvirt (QEMU through libvirt)";
+        else
+            set_str(c->backend, sizeof c->backend, v);
+    } else if (!strcmp(k, "libvirt_uri")) {
+        if (set_str(c->libvirt_uri, sizeof c->libvirt_uri, v) < 0)
+            want = "a libvirt connection URI such as qemu:///system";
     } else if (!strcmp(k, "loader")) {
         if (set_str(c->loader, sizeof c->loader, v) < 0)
             want = "a path";

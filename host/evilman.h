@@ -42,6 +42,8 @@ struct em_config {
     unsigned verify_rate;          /* signature checks per second, all sources together */
     unsigned verify_rate_per_source;
     char vmm[256], loader[256];
+    char backend[16];              /* kvm or libvirt */
+    char libvirt_uri[256];         /* "": libvirt's embedded QEMU driver under state_dir */
     unsigned loader_port, loader_wait_s, loader_idle_s;
     char control[108];             /* UNIX socket path */
     char broker_url[200];          /* settlement: "" for none */

@@ -9,13 +9,17 @@ $(VMM): $(VMM_OBJS) $(LIB)
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $(VMM_OBJS) $(LIB) $(LDLIBS) -lseccomp
 
-# Evil Man, the host agent.
-EVILMAN_SRCS := $(wildcard host/*.c) $(wildcard host/backend/*.c)
+# Evil Man, the host agent, with the backends named in BACKENDS (host/backend/<name>.c): libvirt
+# links -lvirt only where it is built.
+BACKENDS     ?= kvm libvirt
+EVILMAN_SRCS := $(wildcard host/*.c) $(BACKENDS:%=host/backend/%.c)
 EVILMAN_OBJS := $(EVILMAN_SRCS:%.c=$(BUILD)/%.o)
 EVILMAN      := $(BUILD)/bin/evilman
 HOST_BINS    += $(EVILMAN)
+EVILMAN_LIBS := -ljansson $(if $(filter libvirt,$(BACKENDS)),-lvirt -lpthread)
+$(EVILMAN_OBJS): CFLAGS += $(if $(filter libvirt,$(BACKENDS)),-DLM_BACKEND_LIBVIRT)
 
 $(EVILMAN): $(EVILMAN_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $(EVILMAN_OBJS) $(LIB) $(LDLIBS) -ljansson
+	$(Q)$(CC) $(CFLAGS) -o $@ $(EVILMAN_OBJS) $(LIB) $(LDLIBS) $(EVILMAN_LIBS)

@@ -316,6 +316,19 @@ int main(int argc, char **argv)
     }
     backend_kvm_set_vmm(cfg.vmm);
     em_backend = &backend_kvm;
+    if (!strcmp(cfg.backend, "libvirt")) {
+#ifdef LM_BACKEND_LIBVIRT
+        char root[256], uri[300];
+        snprintf(root, sizeof root, "%s/libvirt", cfg.state_dir);
+        snprintf(uri, sizeof uri, "qemu:///embed?root=%s", root);
+        backend_libvirt_setup(cfg.libvirt_uri[0] ? cfg.libvirt_uri : uri, root);
+        em_backend = &backend_libvirt;
+#else
+        lm_err("%s: backend = libvirt, but this evilman was built without it (make "
+               "BACKENDS=\"kvm libvirt\")", path);
+        return 1;
+#endif
+    }
     mkdir(cfg.state_dir, 0700);
     if (overlay_up(&cfg) != 0) {
         overlay_down(&cfg);

@@ -227,6 +227,7 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     memcpy(spec.commitment, t->commitment, 32);
     spec.loader_key = v->checkpoint ? loader_sk : NULL;
     v->be = em_backend->create(&spec, d);
+    v->tap_fd = -1; /* the backend's now, failed or not */
     sodium_memzero(loader_sk, sizeof loader_sk);
     if (!v->be) {
         *status = LM_INTERNAL;
@@ -341,8 +342,7 @@ void vm_reap(const struct em_config *c, struct vm *v, int status)
             (unsigned long long)v->token.mem_mib);
     credit_record_earnings(c, v, why);
     settle_vm(c, v);
-    em_backend->release(v->be);
-    close(v->tap_fd); /* the kernel removes the tap with its last descriptor */
+    em_backend->release(v->be); /* and with it the tap */
     pool_release(c, v->ip);
     if (v->has_claim)
         pool_release(c, v->claim_ip);

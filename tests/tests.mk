@@ -15,7 +15,7 @@ UNIT_HOST_TESTS := $(BUILD)/tests/unit/test_credit $(BUILD)/tests/unit/test_vm_s
                    $(BUILD)/tests/unit/test_evict
 $(UNIT_HOST_TESTS:%=%.o): CFLAGS += -Ihost
 $(UNIT_HOST_TESTS): $(filter-out $(BUILD)/host/main.o,$(EVILMAN_OBJS))
-$(UNIT_HOST_TESTS): LDLIBS += -ljansson
+$(UNIT_HOST_TESTS): LDLIBS += $(EVILMAN_LIBS)
 
 include tests/fuzz/fuzz.mk
 include tests/bench/bench.mk

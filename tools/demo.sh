@@ -4,7 +4,7 @@
 # Man, the buyer injects our guest kernel, curl talks to it, payments keep it alive, it is
 # warned and reclaimed when they stop, and the host's earnings are settled with the broker;
 # then a guest migrates itself to a second host and back while wrk drives it, a checkpoint is
-# restored, two clusters join, and the same loader and kernel boot under QEMU (PVH, virtio-net).
+# restored, two clusters join, and a host runs the same loader and kernel as libvirt domains.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=$TOP/build
@@ -272,24 +272,23 @@ run in_ns lmctl restore --to gamma web.ckpt
 run env LM_CONTROL=$W/gamma.sock lmctl host ls
 run in_ns lmctl broker call --key admin.key GET /v1/admin/audit
 
-step "15. Standard virtual hardware: the same loader and kernel under QEMU (q35, PVH boot, virtio-net on a tap on alpha's bridge)"
+step "15. Standard virtual hardware through libvirt: host delta's Evil Man runs its VMs as libvirt domains (embedded QEMU driver; q35, PVH boot, virtio-net on a tap on the bridge)"
 KERNEL_PVH=$B/guest/kernel-pvh.elf
-run in_ns lmctl buy --host alpha --mem 64 --image "$KERNEL_PVH" --prepaid 60 -o pvh.tok
-COMMIT=$(lmctl token show pvh.tok | sed -n 's/.*commitment \([0-9a-f]\{64\}\).*/\1/p')
-echo "(QEMU boots bootloader/loader-pvh.elf; what lm-vmm puts in boot info comes on its command line)"
-PVH_MEM=1872 PVH_TIMEOUT=600 PVH_KERNEL=$B/bootloader/loader-pvh.elf BUILD=$B in_ns bash -c \
-    '. "$1"; shift; pvh_qemu "$@"' _ "$TOP/tests/integration/pvh.bash" \
-    -netdev tap,id=n0,ifname=lmpvh0,script=no,downscript=no \
-    -device virtio-net-pci,netdev=n0,mac=02:00:00:00:58:c8 \
-    -append "app=loader mem=64 commitment=$COMMIT sender=10.88.0.1 ip=10.88.0.200/24 gw=10.88.0.1" \
-    >pvh.log 2>&1 &
+run in_ns lmctl host-register --key op1.key --name delta --address 10.88.0.1 --port 7778 --price 2 --unit-ms 1000
+sed -e 's/^listen = .*/listen = 10.88.0.1:7778/' -e 's/^host_name = .*/host_name = delta/' \
+    -e 's/^pool = .*/pool = 10.88.0.150-10.88.0.199/' \
+    -e "s|^loader = .*|loader = $B/bootloader/loader-pvh.elf|" -e "s|^control = .*|control = $W/delta.sock|" \
+    -e "s|^state_dir = .*|state_dir = $W/delta|" -e '/^overlay/d' -e '/^# chapter 14/d' evilman.conf >delta.conf
+echo "backend = libvirt" >>delta.conf
+grep -E "^(listen|host_name|pool|loader|backend)" delta.conf
+ip netns exec "$NS" evilman --config delta.conf 2>delta.log &
 PIDS+=($!)
-for _ in $(seq 200); do in_ns ip link show lmpvh0 >/dev/null 2>&1 && break; sleep 0.05; done
-in_ns ip link set lmpvh0 master br0 up
-run in_ns lmctl inject --timeout 60000 --cmdline app=http 10.88.0.200 "$KERNEL_PVH"
-for _ in $(seq 100); do in_ns curl -s -m 2 -o /dev/null http://10.88.0.200/ && break; sleep 0.2; done
-run in_ns curl -s http://10.88.0.200/
-grep -E "virtio-net|loader: image ok|laundromat guest" pvh.log || true
+for _ in $(seq 200); do [ -S delta.sock ] && break; sleep 0.02; done
+run in_ns lmctl buy --host delta --mem 64 --image "$KERNEL_PVH" --prepaid 120 -o pvh.tok
+run in_ns lmctl run --timeout 120000 10.88.0.1:7778 pvh.tok "$KERNEL_PVH" --cmdline app=http --wait-tcp 80
+run in_ns curl -s http://10.88.0.150/
+run env LM_CONTROL=$W/delta.sock lmctl host ls
+grep -E "libvirt|VM 1" delta.log || true
 
 echo
 echo "demo: done"

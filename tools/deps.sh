@@ -12,6 +12,7 @@ PKGS=(
   libsodium-dev libzstd-dev libvirt-dev libxen-dev libsqlite3-dev sqlite3
   libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libcmocka-dev libseccomp-dev
   iproute2 iputils-ping bridge-utils curl wrk httperf qemu-system-x86 xxd python3 zstd time
+  libvirt-daemon-driver-qemu
 )
 # Without a usable /dev/kvm (a PVM guest cannot nest PVM), the tests that run VMs go into a KVM
 # box (tools/kvmbox.sh): QEMU's TCG with an SVM CPU, Debian's kernel, busybox for its init.
@@ -52,6 +53,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/tmp/lm-apt-install.log 2>&1 ||
     { tail -20 /tmp/lm-apt-install.log >&2; die "apt-get install failed for: ${missing[*]} (log: /tmp/lm-apt-install.log)"; }
+fi
+
+# libvirt's QEMU driver, embedded in Evil Man (backend = libvirt), wants its user to exist even
+# when its qemu.conf runs QEMU as root (what libvirt-daemon-system would have made).
+if ! getent passwd libvirt-qemu >/dev/null; then
+  log "adding the system user libvirt-qemu (libvirt's QEMU driver looks it up)"
+  $SUDO useradd --system --no-create-home --shell /usr/sbin/nologin libvirt-qemu ||
+    die "cannot add the user libvirt-qemu"
 fi
 
 # 2. A deb-src entry, mirroring the existing binary sources, when none exists.

@@ -20,7 +20,8 @@ struct vm_spec {
     uint64_t mem_mib;
     unsigned vcpus;
     const char *cmdline;
-    int tap_fd;              /* the NIC: an open tap, already on the bridge */
+    int tap_fd;              /* the NIC: an open tap, already on the bridge; create takes it
+                              * (the backend closes it, at once or at release, failed or not) */
     const char *tap_name;    /* its name */
     uint8_t ip[4], prefix, gateway[4], mac[6];
     uint8_t commitment[32];
@@ -64,5 +65,11 @@ struct backend {
 extern const struct backend backend_kvm;
 /* The monitor binary the KVM backend runs (from the configuration). */
 void backend_kvm_set_vmm(const char *path);
+
+#ifdef LM_BACKEND_LIBVIRT
+extern const struct backend backend_libvirt;
+/* The connection (e.g. qemu:///system), and the embedded driver's root for qemu:///embed. */
+void backend_libvirt_setup(const char *uri, const char *embed_root);
+#endif
 
 #endif

@@ -29,6 +29,7 @@ static char vmm_path[256] = "lm-vmm";
 
 struct be_vm {
     int pid, pidfd, ctl_fd, ep; /* ctl_fd: the agent's end; -1 once the monitor closed it */
+    int tap_fd;                 /* the tap stays while its last descriptor lives */
 };
 
 void backend_kvm_set_vmm(const char *path)
@@ -38,6 +39,8 @@ void backend_kvm_set_vmm(const char *path)
 
 static void kvm_release(struct be_vm *b)
 {
+    if (b->tap_fd >= 0)
+        close(b->tap_fd); /* the kernel removes the tap with its last descriptor */
     if (b->ctl_fd >= 0)
         close(b->ctl_fd);
     if (b->pidfd >= 0)
@@ -93,10 +96,12 @@ static struct be_vm *kvm_create(const struct vm_spec *s, struct lm_diag *d)
     struct be_vm *b = calloc(1, sizeof *b);
     int ctl[2] = {-1, -1};
     if (!b) {
+        close(s->tap_fd);
         lm_fail(d, LM_INTERNAL, "out of memory");
         return NULL;
     }
-    b->pid = b->pidfd = b->ep = -1;
+    b->pid = b->pidfd = b->ep = b->ctl_fd = -1;
+    b->tap_fd = s->tap_fd;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0 ||
         (b->ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
         lm_fail(d, LM_INTERNAL, "cannot set up the VM's control socket: %s", strerror(errno));
