@@ -154,7 +154,6 @@ struct vm {
     uint64_t grace_deadline_ns;
     uint64_t started_ns, booted_ns, last_tick_ns;
     struct be_vm *be;              /* the backend's VM; NULL before it starts */
-    int tap_fd;
     char tap[16];
     uint8_t ip[4], mac[6];         /* a checkpoint's loader: a temporary address until commit */
     bool checkpoint;               /* its payload is a checkpoint stream */

@@ -145,7 +145,6 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     }
     v->id = next_id++;
     v->token = *t;
-    v->tap_fd = -1;
     v->checkpoint = t->payload_kind == LM_PAYLOAD_CHECKPOINT;
     bool foreign = v->checkpoint && t->prefix && !pool_in_subnet(c, t->ipv4) && !overlay_has(c, t->ipv4);
     if (v->checkpoint && (!t->prefix || (foreign && c->readdress))) {
@@ -198,8 +197,8 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
         memcpy(v->mac, t->mac, 6); /* the token keeps its identity */
     char want[16];
     snprintf(want, sizeof want, "lmvm%llu", (unsigned long long)v->id);
-    v->tap_fd = tap_open(want, c->bridge, v->tap, sizeof v->tap);
-    if (v->tap_fd < 0) {
+    int tap_fd = tap_open(want, c->bridge, v->tap, sizeof v->tap); /* the backend takes it */
+    if (tap_fd < 0) {
         *status = -lm_fail(d, LM_INTERNAL, "cannot set up the VM's tap: %s", strerror(errno));
         goto fail;
     }
@@ -219,7 +218,7 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
         snprintf(cmdline + n, sizeof cmdline - (size_t)n, " identity=new");
     struct vm_spec spec = {
         .kernel = c->loader, .loader = 1, .mem_mib = t->mem_mib, .vcpus = 1, .cmdline = cmdline,
-        .tap_fd = v->tap_fd, .tap_name = v->tap, .prefix = c->prefix, .log_path = v->log_path,
+        .tap_fd = tap_fd, .tap_name = v->tap, .prefix = c->prefix, .log_path = v->log_path,
     };
     memcpy(spec.ip, v->ip, 4);
     memcpy(spec.gateway, c->bridge_ip, 4);
@@ -227,7 +226,6 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     memcpy(spec.commitment, t->commitment, 32);
     spec.loader_key = v->checkpoint ? loader_sk : NULL;
     v->be = em_backend->create(&spec, d);
-    v->tap_fd = -1; /* the backend's now, failed or not */
     sodium_memzero(loader_sk, sizeof loader_sk);
     if (!v->be) {
         *status = LM_INTERNAL;
@@ -244,8 +242,7 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     table[nvms++] = v;
     return v;
 fail:
-    if (v->tap_fd >= 0)
-        close(v->tap_fd);
+    sodium_memzero(loader_sk, sizeof loader_sk);
     pool_release(c, v->ip);
     if (v->has_claim)
         pool_release(c, v->claim_ip);

@@ -6,13 +6,6 @@ static uint64_t base_ns;    /* clock_ns() at tsc0: 0 at boot, carried over by a 
 static uint64_t wall0_ns;   /* wall clock at clock_ns() == 0 */
 static uint64_t last_ns;
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t)hi << 32 | lo;
-}
-
 void clock_init(void)
 {
     uint64_t hz = boot_info->clock.tsc_hz;

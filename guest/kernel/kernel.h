@@ -48,6 +48,13 @@ size_t mm_total_pages(void);
 /* heap.c: malloc and friends (declared in stdlib.h). */
 void heap_init(void);
 
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
 /* clock.c: monotonic time from the TSC, no exit per read. */
 void clock_init(void);
 uint64_t clock_ns(void);          /* since boot; never goes backwards */

@@ -15,13 +15,6 @@
 
 #include "mig.h"
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t)hi << 32 | lo;
-}
-
 static bool cow_overflow;
 static bool ctx_sent;
 static uint64_t prot_cursor, prot_count;

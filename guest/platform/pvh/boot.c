@@ -34,13 +34,6 @@ static struct __attribute__((aligned(16))) {
     uint32_t version, sec, nsec;
 } pvwall;
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t)hi << 32 | lo;
-}
-
 static bool have_kvmclock(void)
 {
     uint32_t r[4];
@@ -126,8 +119,10 @@ static void lapic_init(void)
  * on our monitor; it never touches what lies below its image but its page tables). */
 static uint64_t ram_top(const struct hvm_start_info *si)
 {
-    if (si->version < 1 || si->memmap_paddr == 0 || si->memmap_entries == 0)
-        lm_panic("the PVH start info (version %u) has no memory map", si->version);
+    if (si->version < 1 || si->memmap_paddr == 0 || si->memmap_entries == 0 ||
+        si->memmap_entries > 1024)
+        lm_panic("the PVH start info (version %u) has no memory map of 1 to 1024 entries (%u)",
+                 si->version, si->memmap_entries);
     const struct hvm_memmap_entry *e =
         (const struct hvm_memmap_entry *)(uintptr_t)si->memmap_paddr;
     uint64_t k = (uint64_t)(uintptr_t)_kernel_start;

@@ -9,7 +9,6 @@
  * Either way we then drop to ring 3 for good and call kmain there: from here on the kernel
  * runs exactly as on our monitor.
  */
-#include "../../arch/x86_64/priv.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define CR0_PE (1 << 0)
@@ -98,17 +97,8 @@ _start:                             /* handed over by our loader: RDI = its boot
     mov %r12, %rdi
     call pvh_boot_loaded
 to_ring3:                           /* RAX = the boot info */
-    mov %rax, %r12
-    lea boot_stack_top(%rip), %rax
-    pushq $SEL_UDATA
-    pushq %rax
-    pushq $0x3202                   /* IF, IOPL 3 */
-    pushq $SEL_UCODE
-    lea kmain(%rip), %rax
-    pushq %rax
-    mov %r12, %rdi
-    xor %ebp, %ebp
-    iretq
+    mov %rax, %rdi
+    jmp enter_ring3
 
     .section .rodata
     .p2align 3

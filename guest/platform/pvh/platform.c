@@ -28,13 +28,6 @@ void platform_exit(int status)
         priv_call(PRIV_HALT, 0);
 }
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t)hi << 32 | lo;
-}
-
 uint32_t platform_poll(uint64_t timeout_ns)
 {
     size_t len;

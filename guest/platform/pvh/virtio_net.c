@@ -79,7 +79,7 @@ struct vq {
 };
 
 static volatile uint8_t *common, *devcfg, *notify_base;
-static uint32_t notify_mul;
+static uint32_t notify_mul, notify_len;
 static struct vq rxq, txq;
 static uint16_t tx_free[QSIZE], tx_nfree;
 static bool up;
@@ -111,11 +111,15 @@ static void fail(const char *why)
     lm_panic("virtio-net: %s", why);
 }
 
-/* Maps the region a capability names; its address. */
-static volatile uint8_t *cap_region(struct pci_dev d, unsigned cap)
+/* Maps the region a capability names, at least `need` bytes of it; its address and length. */
+static volatile uint8_t *cap_region(struct pci_dev d, unsigned cap, uint32_t need, uint32_t *lenp)
 {
     unsigned bar = pci_read8(d, cap + 4);
     uint32_t off = pci_read32(d, cap + 8), len = pci_read32(d, cap + 12);
+    if (len < need)
+        fail("a capability's region is shorter than its structure");
+    if (lenp)
+        *lenp = len;
     uint64_t base = pci_bar(d, bar);
     if (base == 0)
         fail("a capability names a BAR the firmware left unassigned or not memory");
@@ -170,7 +174,10 @@ static void vq_init(struct vq *q, uint16_t index, uint16_t vector)
     w16(C_QMSIX, vector);
     if (r16(C_QMSIX) != vector)
         fail("the device refused the queue's MSI-X vector");
-    q->notify = (volatile uint16_t *)(notify_base + (uint32_t)r16(C_QNOFF) * notify_mul);
+    uint64_t at = (uint64_t)r16(C_QNOFF) * notify_mul; /* inside the mapped notify region */
+    if (at + 2 > notify_len)
+        fail("a queue's notify address lies outside the notify region");
+    q->notify = (volatile uint16_t *)(notify_base + at);
     w16(C_QENABLE, 1);
 }
 
@@ -203,11 +210,11 @@ bool platform_net_init(uint8_t mac[6])
     for (unsigned cap = pci_cap(d, PCI_CAP_VENDOR, 0); cap; cap = pci_cap(d, PCI_CAP_VENDOR, cap)) {
         uint8_t type = pci_read8(d, cap + 3);
         if (type == CFG_COMMON && !common)
-            common = cap_region(d, cap);
+            common = cap_region(d, cap, C_QDEVICE + 8, NULL);
         else if (type == CFG_DEVICE && !devcfg)
-            devcfg = cap_region(d, cap);
+            devcfg = cap_region(d, cap, 6, NULL); /* the MAC */
         else if (type == CFG_NOTIFY && !notify_base) {
-            notify_base = cap_region(d, cap);
+            notify_base = cap_region(d, cap, 2, &notify_len);
             notify_mul = pci_read32(d, cap + 16);
         }
     }
