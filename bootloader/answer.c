@@ -55,6 +55,10 @@ void loader_answer(struct loader *l, const char *line, size_t len)
         platform_poll(1000000ull);
     }
     l->pcb = NULL;
+    if (written && !pcb_gone && !(fin_before ? acked : l->peer_fin))
+        printf("loader: after %llu ms the sender has %s our answer and %s: handing over anyway\n",
+               (unsigned long long)(ANSWER_WAIT_NS / 1000000), acked ? "acknowledged" :
+               "not acknowledged", l->peer_fin ? "closed" : "not closed");
     if (!written)
         printf("loader: could not send the answer (lwIP error %d%s)\n", werr,
                pcb_gone ? ", connection gone" : "");

@@ -262,8 +262,12 @@ static void record(struct loader *l, const uint8_t *b, size_t len, unsigned char
         c->stage = CP_GO;
         break;
     default:
-        if (r.type == LM_MIG_CONTEXT) /* the sender's snapshot: its final phase has begun */
+        if (r.type == LM_MIG_CONTEXT) { /* the sender's snapshot: its final phase has begun */
+            static const char *const names[] = {"our monitor (KVM backend)", "PVH (libvirt backend)"};
+            if (c->rs.ctx.platform != platform_mig_id) /* decode took only 0 and 1 */
+                cp_fail(l, LM_BAD_RECORD, "the guest's kernel is built for %s, this VM is %s: move it to a host of the same backend", names[c->rs.ctx.platform & 1], names[platform_mig_id & 1]);
             printf("loader: the sender's context: its final phase\n");
+        }
         break;
     }
 }

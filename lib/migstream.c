@@ -108,6 +108,7 @@ void lm_mig_context_encode(const struct lm_mig_context *c, uint8_t out[LM_MIG_CO
     lm_put64(out + 32, c->resume_entry);
     lm_put64(out + 40, c->clock_ns);
     lm_put64(out + 48, c->wall_ns);
+    lm_put32(out + 56, (uint32_t)c->platform);
 }
 
 int lm_mig_context_decode(const uint8_t *b, size_t len, struct lm_mig_context *c,
@@ -117,7 +118,7 @@ int lm_mig_context_decode(const uint8_t *b, size_t len, struct lm_mig_context *c
         return lm_fail(d, LM_BAD_RECORD, "context: %zu bytes, expected %d", len, LM_MIG_CONTEXT_SIZE);
     if (lm_get32(b) != LM_MIG_CONTEXT_MAGIC || lm_get32(b + 4) != LM_MIG_VERSION)
         return lm_fail(d, LM_BAD_RECORD, "context: magic %08x version %u, expected %08x version %d", lm_get32(b), lm_get32(b + 4), LM_MIG_CONTEXT_MAGIC, LM_MIG_VERSION);
-    if (!lm_all_zero(b + 56, LM_MIG_CONTEXT_SIZE - 56))
+    if (!lm_all_zero(b + 60, LM_MIG_CONTEXT_SIZE - 60))
         return lm_fail(d, LM_RESERVED_NONZERO, "context: reserved bytes are not zero");
     c->mem_size = lm_get64(b + 8);
     c->kernel_start = lm_get64(b + 16);
@@ -125,6 +126,9 @@ int lm_mig_context_decode(const uint8_t *b, size_t len, struct lm_mig_context *c
     c->resume_entry = lm_get64(b + 32);
     c->clock_ns = lm_get64(b + 40);
     c->wall_ns = lm_get64(b + 48);
+    c->platform = lm_get32(b + 56);
+    if (c->platform > LM_MIG_PLATFORM_PVH)
+        return lm_fail(d, LM_BAD_RECORD, "context: platform %llu, known are %d (our monitor) and %d (PVH)", (unsigned long long)c->platform, LM_MIG_PLATFORM_MONITOR, LM_MIG_PLATFORM_PVH);
     if (c->kernel_start >= c->kernel_end || c->kernel_end > c->mem_size ||
         c->resume_entry < c->kernel_start || c->resume_entry >= c->kernel_end)
         return lm_fail(d, LM_BAD_RECORD, "context: resume entry 0x%llx outside the kernel [0x%llx, 0x%llx) or the kernel outside %llu bytes of RAM", (unsigned long long)c->resume_entry, (unsigned long long)c->kernel_start, (unsigned long long)c->kernel_end, (unsigned long long)c->mem_size);

@@ -272,7 +272,7 @@ run in_ns lmctl restore --to gamma web.ckpt
 run env LM_CONTROL=$W/gamma.sock lmctl host ls
 run in_ns lmctl broker call --key admin.key GET /v1/admin/audit
 
-step "15. Standard virtual hardware through libvirt: host delta's Evil Man runs its VMs as libvirt domains (embedded QEMU driver; q35, PVH boot, virtio-net on a tap on the bridge)"
+step "15. Standard virtual hardware through libvirt: host delta's Evil Man runs its VMs as libvirt domains (embedded QEMU driver; q35, PVH boot, virtio-net on a tap on the bridge, the host channel on COM2)"
 KERNEL_PVH=$B/guest/kernel-pvh.elf
 run in_ns lmctl host-register --key op1.key --name delta --address 10.88.0.1 --port 7778 --price 2 --unit-ms 1000
 sed -e 's/^listen = .*/listen = 10.88.0.1:7778/' -e 's/^host_name = .*/host_name = delta/' \
@@ -288,6 +288,11 @@ run in_ns lmctl buy --host delta --mem 64 --image "$KERNEL_PVH" --prepaid 120 -o
 run in_ns lmctl run --timeout 120000 10.88.0.1:7778 pvh.tok "$KERNEL_PVH" --cmdline app=http --wait-tcp 80
 run in_ns curl -s http://10.88.0.150/
 run env LM_CONTROL=$W/delta.sock lmctl host ls
+# The host speaks to the guest over its COM2 (the host channel): an eviction, heard inside.
+run env LM_CONTROL=$W/delta.sock lmctl host evict 1 --within 3s
+for _ in $(seq 100); do grep -q "host: evicted" delta/vm-1.log && break; sleep 0.05; done
+grep -E "^host: " delta/vm-1.log || true
+for _ in $(seq 100); do grep -q "VM 1 ended" delta.log && break; sleep 0.05; done
 grep -E "libvirt|VM 1" delta.log || true
 
 echo

@@ -94,10 +94,11 @@ for v in $(compgen -e | grep -E '^(CI|V|FUZZ_SECONDS|FUZZ_SECONDS_SHORT|LM_[A-Z_
     printf 'export %s=%q\n' "$v" "${!v}"
 done >"$BOX/env"
 rm -f "$BOX/status"
-# The whole console goes to $BOX/console.log too (the kernel's last words, if it dies).
+# The whole console goes to $BOX/console.log too: the kernel's last words if it dies, and its
+# soft-lockup and RCU-stall reports (loglevel 5) if it hangs, as boxes have, spinning.
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max \
     -smp "$CPUS" -m "$MEM" -nographic -no-reboot -kernel "$KERNEL" -initrd "$INITRD" \
-    -append "console=ttyS0 quiet loglevel=1 panic=-1 nowatchdog nosoftlockup tsc=reliable kvmbox_top=$TOP" \
+    -append "console=ttyS0 quiet loglevel=5 panic=-1 nowatchdog tsc=reliable kvmbox_top=$TOP" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs local,path="$TOP",mount_tag=work,security_model=none,multidevs=remap \
     </dev/null 2>&1 | tee "$BOX/console.log" |

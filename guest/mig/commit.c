@@ -89,6 +89,7 @@ void commit_child(void)
     bool new_identity = bi->resume_flags & LM_RESUME_NEW_IDENTITY;
     if (new_identity)
         boot_info->net = bi->net;
+    platform_resume();
     firewall_down();
     events_moved();
     stream_close(true); /* the parent's connection: gone with the parent, no RST */

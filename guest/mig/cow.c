@@ -205,6 +205,7 @@ bool final_step(void)
                 .kernel_end = boot_info->kernel_end,
                 .resume_entry = (uint64_t)(uintptr_t)arch_resume_entry,
                 .clock_ns = mig.stop_ns, .wall_ns = mig.stop_wall_ns,
+                .platform = platform_mig_id,
             };
             uint8_t b[LM_MIG_CONTEXT_SIZE];
             lm_mig_context_encode(&c, b);

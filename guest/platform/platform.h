@@ -35,6 +35,14 @@ struct platform_events {
 void platform_events(struct platform_events *ev);
 void platform_notice(uint32_t what); /* LM_NOTICE_*: tells the host what the guest does */
 
+/* After a migration, on the new host (before the NIC's rebind): what the platform kept of the
+ * old host's devices is void. */
+void platform_resume(void);
+
+/* What this platform is in a migration's context (LM_MIG_PLATFORM_*): a loader resumes only a
+ * guest built for its own. */
+extern const uint32_t platform_mig_id;
+
 /* A loader hands the VM to what it loaded (boot info at LM_BOOTINFO_GPA). */
 __attribute__((noreturn)) void platform_exec(uint64_t entry);
 

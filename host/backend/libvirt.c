@@ -2,11 +2,13 @@
  * The libvirt backend: each VM a transient libvirt domain (q35, the loader for standard
  * virtual hardware booted by PVH, virtio-net on the VM's tap, the console to the VM's log,
  * QEMU's isa-debug-exit), through libvirt's C API. The default connection is libvirt's
- * embedded QEMU driver (qemu:///embed?root=DIR: no daemon), which wants an event loop thread:
- * the one thread here besides the agent's, and all it does for the agent is write a byte into
- * a VM's pipe when its domain stops. A VM's events: booted (the loader's hand-over line on its
- * console: the platform has no other word to the host yet), ended (the domain stopped).
- * Credit news does not reach the guest: the platform has no channel for it yet.
+ * embedded QEMU driver (qemu:///embed?root=DIR: no daemon), which wants an event loop thread;
+ * all that thread does for the agent is write a byte into a VM's pipe when its domain stops.
+ * Domains start on a thread of their own each (virDomainCreateXML waits for QEMU), which says
+ * in the same pipe how it went. The agent's thread does the rest: each VM's COM2 is the host
+ * channel (laundromat/hostchan.h) on a unix socket the agent listens on and QEMU connects to,
+ * over which the guest hears its loader key and credit news, and says its notices, its
+ * hand-over (booted) and its exit status.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,37 +18,56 @@
 #include <net/if.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "../evilman.h"
 #include "backend.h"
 #include "laundromat/abi.h"
+#include "laundromat/hostchan.h"
 #include "laundromat/log.h"
 #include "laundromat/netaddr.h"
 #include "laundromat/util.h"
 
 struct be_vm {
     char name[48];
-    virDomainPtr dom;
-    int pipe[2];  /* the event thread writes the stop detail into pipe[1] */
-    int ino, ep;  /* inotify on the console file; epoll over pipe[0] and ino */
-    char log[256], tap[IFNAMSIZ];
-    off_t seen;   /* console bytes scanned for the hand-over */
-    char line[256];
-    size_t line_len;
-    bool booted, ended;
+    virDomainPtr dom;     /* the worker's, under lock until it reports */
+    virConnectPtr conn;   /* the worker's reference */
+    char *xml;            /* the worker's */
+    char err[400];        /* the worker: why the domain did not start */
+    bool destroy_wanted;  /* under lock: destroy once it is created */
+    int pipe[2];          /* the event thread writes the stop detail, the worker PIPE_* */
+    int lsn, chan, ep;    /* the channel's listening socket, then QEMU's connection; epoll */
+    int timer;            /* armed when the domain should be gone: its state is then asked */
+    char chan_path[sizeof(struct sockaddr_un)], log[256], tap[IFNAMSIZ];
+    uint8_t key[LM_HOSTCHAN_KEY_BYTES]; /* for the HELLO, wiped once sent */
+    struct lm_hostchan_msg news;        /* credit news before QEMU connected */
+    uint8_t rx[512];
+    size_t rx_len;
+    bool chan_broken;     /* the guest broke the frames: its bytes are read and dropped */
+    bool news_lost;       /* said once */
+    unsigned burst;       /* events in a row: the agent gets its loop back now and then */
+    int stop_detail;      /* -1 until the domain stopped */
+    bool created, create_failed, exit_seen, booted, ended;
+    int exit_status;
     struct be_vm *next;
 };
+/* The worker's word in the pipe, beside libvirt's stop details (small numbers). */
+#define PIPE_CREATED 0xf0
+#define PIPE_CREATE_FAILED 0xf1
 
 static char uri[512], root[256];
 static virConnectPtr conn;
+static int conn_cb = -1; /* the lifecycle callback's id on conn */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct be_vm *vms; /* under lock: the event thread finds a VM by its domain's name */
 static unsigned long long serial;
@@ -119,6 +140,9 @@ static int connect_once(struct lm_diag *d)
         return 0;
     if (conn) {
         lm_warn("libvirt: the connection to %s is gone: opening it again", uri);
+        if (conn_cb >= 0)
+            virConnectDomainEventDeregisterAny(conn, conn_cb);
+        conn_cb = -1;
         virConnectClose(conn);
         conn = NULL;
     }
@@ -145,9 +169,9 @@ static int connect_once(struct lm_diag *d)
         conn = NULL;
         return -LM_INTERNAL;
     }
-    if (virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                         VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), NULL,
-                                         NULL) < 0) {
+    if ((conn_cb = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                    VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
+                                                    NULL, NULL)) < 0) {
         lm_fail(d, LM_INTERNAL, "libvirt: cannot watch domains on %s: %s", uri,
                 virGetLastErrorMessage());
         virConnectClose(conn);
@@ -211,26 +235,81 @@ static void lv_release(struct be_vm *b)
     unlist(b);
     if (b->dom)
         virDomainFree(b->dom);
+    if (b->conn)
+        virConnectClose(b->conn);
+    free(b->xml);
     if (b->tap[0])
         tap_remove(b->tap);
-    for (int i = 0; i < 2; i++)
-        if (b->pipe[i] >= 0)
-            close(b->pipe[i]);
-    if (b->ino >= 0)
-        close(b->ino);
-    if (b->ep >= 0)
-        close(b->ep);
+    if (b->lsn >= 0) {
+        close(b->lsn);
+        unlink(b->chan_path);
+    }
+    int fds[] = {b->pipe[0], b->pipe[1], b->chan, b->ep, b->timer};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    sodium_memzero(b->key, sizeof b->key);
     free(b);
+}
+
+/* The channel's socket, beside the VM's log (state_dir/vm-N.chan): QEMU connects to it as it
+ * starts (COM2 of the domain below). */
+static int chan_listen(struct be_vm *b, struct lm_diag *d)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    size_t n = strlen(b->log);
+    if (n > 4 && !strcmp(b->log + n - 4, ".log"))
+        n -= 4;
+    if (n + 6 > sizeof a.sun_path)
+        return -lm_fail(d, LM_INTERNAL, "libvirt: the VM's channel socket %.*s.chan would be "
+                        "longer than a unix socket path may be (%zu bytes): shorten state_dir",
+                        (int)n, b->log, sizeof a.sun_path - 1);
+    snprintf(a.sun_path, sizeof a.sun_path, "%.*s.chan", (int)n, b->log);
+    snprintf(b->chan_path, sizeof b->chan_path, "%s", a.sun_path);
+    unlink(a.sun_path); /* a VM of an earlier run of the agent */
+    b->lsn = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct epoll_event e = {.events = EPOLLIN};
+    if (b->lsn < 0 || bind(b->lsn, (struct sockaddr *)&a, sizeof a) < 0 || listen(b->lsn, 1) < 0 ||
+        epoll_ctl(b->ep, EPOLL_CTL_ADD, b->lsn, &e) < 0) {
+        int err = errno;
+        if (b->lsn >= 0) {
+            close(b->lsn);
+            unlink(a.sun_path);
+        }
+        b->lsn = -1;
+        return -lm_fail(d, LM_INTERNAL, "libvirt: cannot listen on %s: %s", a.sun_path,
+                        strerror(err));
+    }
+    return 0;
+}
+
+/* Starts the domain off the agent's thread (QEMU takes from 0.4 s to seconds to come up):
+ * says how it went in the VM's pipe, and destroys it at once if the agent no longer wants it. */
+static void *create_worker(void *arg)
+{
+    struct be_vm *b = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    virDomainPtr dom = virDomainCreateXML(b->conn, b->xml, 0);
+    unsigned char word = PIPE_CREATED;
+    pthread_mutex_lock(&lock);
+    if (!dom) {
+        snprintf(b->err, sizeof b->err, "%s", virGetLastErrorMessage());
+        word = PIPE_CREATE_FAILED;
+    }
+    b->dom = dom;
+    bool unwanted = b->destroy_wanted;
+    pthread_mutex_unlock(&lock);
+    if (dom && unwanted && virDomainDestroy(dom) < 0)
+        lm_debug("libvirt: destroying %s: %s", b->name, virGetLastErrorMessage());
+    if (write(b->pipe[1], &word, 1) != 1) /* the last touch of b here */
+        lm_err("libvirt: cannot report domain %s's start: %s", b->name, strerror(errno));
+    return NULL;
 }
 
 static struct be_vm *lv_create(const struct vm_spec *s, struct lm_diag *d)
 {
-    if (s->loader_key) {
-        close(s->tap_fd);
-        lm_fail(d, LM_INTERNAL, "the libvirt backend takes no checkpoints yet (its loader has "
-                "no channel for the key)");
-        return NULL;
-    }
     struct be_vm *b = connect_once(d) < 0 ? NULL : calloc(1, sizeof *b);
     if (!b) {
         close(s->tap_fd);
@@ -238,7 +317,7 @@ static struct be_vm *lv_create(const struct vm_spec *s, struct lm_diag *d)
             lm_fail(d, LM_INTERNAL, "out of memory");
         return NULL;
     }
-    b->pipe[0] = b->pipe[1] = b->ino = b->ep = -1;
+    b->pipe[0] = b->pipe[1] = b->lsn = b->chan = b->ep = b->timer = b->stop_detail = -1;
     snprintf(b->name, sizeof b->name, "lm-%d-%llu", (int)getpid(), ++serial);
     snprintf(b->log, sizeof b->log, "%s", s->log_path);
     struct epoll_event e = {.events = EPOLLIN};
@@ -246,17 +325,23 @@ static struct be_vm *lv_create(const struct vm_spec *s, struct lm_diag *d)
     if (logfd >= 0)
         close(logfd);
     if (logfd < 0 || pipe2(b->pipe, O_CLOEXEC | O_NONBLOCK) < 0 ||
-        (b->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) < 0 ||
-        inotify_add_watch(b->ino, s->log_path, IN_MODIFY) < 0 ||
         (b->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+        (b->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
         epoll_ctl(b->ep, EPOLL_CTL_ADD, b->pipe[0], &e) < 0 ||
-        epoll_ctl(b->ep, EPOLL_CTL_ADD, b->ino, &e) < 0) {
+        epoll_ctl(b->ep, EPOLL_CTL_ADD, b->timer, &e) < 0) {
         lm_fail(d, LM_INTERNAL, "libvirt: cannot set up VM %s's events: %s", b->name,
                 strerror(errno));
         close(s->tap_fd);
         lv_release(b);
         return NULL;
     }
+    if (chan_listen(b, d) < 0) {
+        close(s->tap_fd);
+        lv_release(b);
+        return NULL;
+    }
+    if (s->loader_key)
+        memcpy(b->key, s->loader_key, sizeof b->key);
     /* QEMU opens the tap by name, which it cannot while another descriptor holds it: the tap
      * outlives ours (persistent) until release removes it. */
     snprintf(b->tap, sizeof b->tap, "%s", s->tap_name);
@@ -269,6 +354,7 @@ static struct be_vm *lv_create(const struct vm_spec *s, struct lm_diag *d)
     }
     close(s->tap_fd);
     char mac[LM_MAC_STR], commit[65], cmdline[1024], cmd_xml[1400], kernel[600], log[600];
+    char chan[sizeof b->chan_path * 6];
     lm_mac_format(s->mac, mac);
     lm_hex_encode(s->commitment, 32, commit);
     snprintf(cmdline, sizeof cmdline, "%s mem=%llu commitment=%s ip=%u.%u.%u.%u/%u gw=%u.%u.%u.%u",
@@ -277,12 +363,12 @@ static struct be_vm *lv_create(const struct vm_spec *s, struct lm_diag *d)
     xml_text(cmd_xml, sizeof cmd_xml, cmdline);
     xml_text(kernel, sizeof kernel, s->kernel);
     xml_text(log, sizeof log, s->log_path);
+    xml_text(chan, sizeof chan, b->chan_path);
     /* A loader's RAM reaches past its block at LM_LOADER_GPA (pages never touched cost the
      * host nothing); the guest gets mem_mib of it (mem= on the command line). */
     unsigned long long ram_mib = s->loader ? ((LM_LOADER_GPA + LM_LOADER_SIZE) >> 20) + 16
                                            : (unsigned long long)s->mem_mib;
-    char *xml = NULL;
-    if (asprintf(&xml,
+    if (asprintf(&b->xml,
         "<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n"
         "  <name>%s</name>\n  <memory unit='MiB'>%llu</memory>\n  <vcpu>%u</vcpu>\n"
         "  <os><type arch='x86_64' machine='q35'>hvm</type><kernel>%s</kernel>"
@@ -294,40 +380,82 @@ static struct be_vm *lv_create(const struct vm_spec *s, struct lm_diag *d)
         "<on_crash>destroy</on_crash>\n"
         "  <devices>\n"
         "    <serial type='file'><source path='%s' append='on'/><target port='0'/></serial>\n"
+        "    <serial type='unix'><source mode='connect' path='%s'/><target port='1'/></serial>\n"
         "    <interface type='ethernet'><target dev='%s' managed='no'/><mac address='%s'/>"
         "<model type='virtio'/></interface>\n"
         "    <memballoon model='none'/>\n  </devices>\n"
         "  <qemu:commandline><qemu:arg value='-device'/>"
         "<qemu:arg value='isa-debug-exit,iobase=0xf4,iosize=4'/></qemu:commandline>\n"
         "</domain>\n",
-        b->name, ram_mib, s->vcpus ? s->vcpus : 1, kernel, cmd_xml, log, s->tap_name, mac) < 0) {
+        b->name, ram_mib, s->vcpus ? s->vcpus : 1, kernel, cmd_xml, log, chan, s->tap_name,
+        mac) < 0) {
+        b->xml = NULL;
         lm_fail(d, LM_INTERNAL, "out of memory");
         lv_release(b); /* removes the tap */
         return NULL;
     }
+    b->conn = conn;
+    virConnectRef(conn);
     pthread_mutex_lock(&lock); /* listed first: it may stop before CreateXML returns */
     b->next = vms;
     vms = b;
     pthread_mutex_unlock(&lock);
-    b->dom = virDomainCreateXML(conn, xml, 0);
-    free(xml);
-    if (!b->dom) {
-        lm_fail(d, LM_INTERNAL, "libvirt: domain %s did not start: %s", b->name,
-                virGetLastErrorMessage());
-        lv_release(b); /* removes the tap */
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int err = pthread_create(&t, &at, create_worker, b);
+    pthread_attr_destroy(&at);
+    if (err) {
+        lm_fail(d, LM_INTERNAL, "libvirt: cannot start a thread to create domain %s: %s",
+                b->name, strerror(err));
+        lv_release(b);
         return NULL;
     }
     return b;
 }
 
+/* One frame to the guest, whole or not at all: a unix stream socket takes a message this
+ * small in one piece or refuses it (EAGAIN). */
+static bool chan_write(struct be_vm *b, const struct lm_hostchan_msg *m)
+{
+    uint8_t f[LM_HOSTCHAN_FRAME_MAX];
+    size_t n = lm_hostchan_encode(m, f);
+    if (send(b->chan, f, n, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)n)
+        return true;
+    if (!b->news_lost)
+        lm_warn("libvirt: %s: its channel takes no more (%s): the guest does not read its "
+                "COM2; news for it waits", b->name, strerror(errno));
+    b->news_lost = true;
+    return false;
+}
+
+/* News for the guest: sent, or kept (merged) until QEMU has connected. */
+static void news(struct be_vm *b, uint32_t events, uint32_t evict_ms, uint64_t credit_ms,
+                 uint64_t grace_ms)
+{
+    struct lm_hostchan_msg *m = &b->news;
+    m->type = LM_HOSTCHAN_EVENTS;
+    m->u.events.pending |= events;
+    if (events & LM_EVENT_EVICT)
+        m->u.events.evict_ms = evict_ms;
+    else {
+        m->u.events.credit_ms = credit_ms;
+        m->u.events.grace_ms = grace_ms;
+    }
+    if (b->chan < 0 || !chan_write(b, m))
+        return; /* kept, merged with what comes next */
+    m->u.events.pending = 0; /* the credit figures stay: each frame carries the latest */
+}
+
 static void lv_credit(struct be_vm *b, uint32_t events, uint64_t credit_ms, uint64_t grace_ms)
 {
-    (void)b, (void)events, (void)credit_ms, (void)grace_ms; /* no channel to the guest yet */
+    news(b, events, 0, credit_ms, grace_ms);
 }
 
 static void lv_evict(struct be_vm *b, uint64_t within_ms)
 {
-    (void)b, (void)within_ms;
+    news(b, LM_EVENT_EVICT, within_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)within_ms, 0, 0);
 }
 
 static int lv_event_fd(const struct be_vm *b)
@@ -335,64 +463,215 @@ static int lv_event_fd(const struct be_vm *b)
     return b->ep;
 }
 
-/* The loader's last words before its hand-over, on the console. */
-static bool scan_console(struct be_vm *b)
+static void chan_close(struct be_vm *b)
 {
-    char buf[4096];
-    int fd = open(b->log, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n;
-    bool found = false;
-    while (!found && (n = pread(fd, buf, sizeof buf, b->seen)) > 0) {
-        for (ssize_t i = 0; i < n && !found; i++) {
-            b->seen++;
-            if (buf[i] != '\n') {
-                if (b->line_len < sizeof b->line - 1)
-                    b->line[b->line_len++] = buf[i];
-                continue;
-            }
-            b->line[b->line_len] = '\0';
-            b->line_len = 0;
-            found = (!strncmp(b->line, "loader: image ok", 16) && strstr(b->line, "handing over")) ||
-                    !strncmp(b->line, "loader: GO: resuming", 20);
-        }
-    }
-    close(fd);
-    return found;
+    epoll_ctl(b->ep, EPOLL_CTL_DEL, b->chan, NULL);
+    close(b->chan);
+    b->chan = -1;
 }
 
-static bool lv_next_event(struct be_vm *b, struct be_event *ev)
+/* QEMU connected: the HELLO with the loader's key, then what news waited. */
+static void chan_accept(struct be_vm *b)
 {
-    char drain[4096];
-    while (read(b->ino, drain, sizeof drain) > 0)
-        ;
-    if (!b->booted && scan_console(b)) {
-        b->booted = true; /* what the guest prints from now on is not ours to read */
-        epoll_ctl(b->ep, EPOLL_CTL_DEL, b->ino, NULL);
-        *ev = (struct be_event){.kind = BE_BOOTED};
+    int fd = accept4(b->lsn, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0 && (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED))
+        return;
+    if (fd < 0) { /* EMFILE and the like: readable for good; the VM runs without a channel */
+        lm_err("libvirt: %s: cannot accept QEMU's channel connection: %s", b->name,
+               strerror(errno));
+        epoll_ctl(b->ep, EPOLL_CTL_DEL, b->lsn, NULL);
+        close(b->lsn);
+        b->lsn = -1;
+        unlink(b->chan_path);
+        return;
+    }
+    epoll_ctl(b->ep, EPOLL_CTL_DEL, b->lsn, NULL);
+    close(b->lsn);
+    b->lsn = -1;
+    unlink(b->chan_path);
+    struct epoll_event e = {.events = EPOLLIN};
+    b->chan = fd;
+    if (epoll_ctl(b->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+        lm_err("libvirt: %s: cannot watch its channel: %s", b->name, strerror(errno));
+        chan_close(b);
+        return;
+    }
+    struct lm_hostchan_msg hello = {.type = LM_HOSTCHAN_HELLO};
+    memcpy(hello.u.key, b->key, sizeof b->key);
+    chan_write(b, &hello);
+    sodium_memzero(hello.u.key, sizeof hello.u.key);
+    sodium_memzero(b->key, sizeof b->key);
+    if (b->news.type)
+        news(b, 0, 0, b->news.u.events.credit_ms, b->news.u.events.grace_ms);
+}
+
+/* The guest's next frame on its channel: true with ev filled for an event; EXIT is kept for
+ * the end. A guest that breaks the frames is read no more, but its bytes are drained (QEMU's
+ * end closes the channel, which the end waits for): the guest is not trusted. */
+static bool chan_read(struct be_vm *b, struct be_event *ev)
+{
+    while (b->chan >= 0) {
+        struct lm_hostchan_msg m;
+        int n = b->chan_broken ? 0 : lm_hostchan_parse(b->rx, b->rx_len, &m);
+        if (n == 0) {
+            if (b->chan_broken)
+                b->rx_len = 0;
+            ssize_t got = read(b->chan, b->rx + b->rx_len, sizeof b->rx - b->rx_len);
+            if (got < 0 && (errno == EAGAIN || errno == EINTR))
+                return false;
+            if (got <= 0) {
+                chan_close(b); /* QEMU is gone */
+                return false;
+            }
+            b->rx_len += (size_t)got;
+            continue;
+        }
+        if (n < 0 || m.type < LM_HOSTCHAN_NOTICE) {
+            lm_warn("libvirt: %s: its guest's channel broke its frames (starting 0x%02x 0x%02x): "
+                    "no longer read", b->name, b->rx[0], b->rx_len > 1 ? b->rx[1] : 0);
+            b->chan_broken = true;
+            continue;
+        }
+        memmove(b->rx, b->rx + n, b->rx_len - (size_t)n);
+        b->rx_len -= (size_t)n;
+        if (m.type == LM_HOSTCHAN_EXIT) {
+            b->exit_seen = true;
+            b->exit_status = m.u.status;
+        } else if (m.type == LM_HOSTCHAN_EXEC && !b->booted) {
+            b->booted = true;
+            *ev = (struct be_event){.kind = BE_BOOTED};
+            return true;
+        } else if (m.type == LM_HOSTCHAN_NOTICE) {
+            *ev = (struct be_event){.kind = BE_NOTICE, .notice = m.u.notice};
+            return true;
+        }
+    }
+    return false;
+}
+
+/* In `s` seconds, unless the stop is heard of first, ask libvirt whether the domain runs. */
+static void ask_later(struct be_vm *b, int s)
+{
+    struct itimerspec t = {.it_value = {.tv_sec = s}};
+    timerfd_settime(b->timer, 0, &t, NULL);
+}
+
+/* The stop event did not come in time (libvirt's event thread, or the connection, lost): a
+ * transient domain that is no longer active has stopped. */
+static void ask_now(struct be_vm *b)
+{
+    uint64_t n;
+    if (read(b->timer, &n, sizeof n) != sizeof n || b->stop_detail >= 0 || !b->dom)
+        return;
+    if (virDomainIsActive(b->dom) == 1) {
+        ask_later(b, 10);
+        return;
+    }
+    lm_warn("libvirt: %s stopped without libvirt's stop event: taking it as ended", b->name);
+    b->stop_detail = VIR_DOMAIN_EVENT_STOPPED_FAILED;
+}
+
+/* A domain that never started: its log says why (the agent quotes the log's last error). */
+static void log_start_failure(struct be_vm *b)
+{
+    lm_err("libvirt: domain %s did not start: %s", b->name, b->err);
+    FILE *f = fopen(b->log, "a");
+    if (f) {
+        fprintf(f, "evilman: error: libvirt: domain %s did not start: %s\n", b->name, b->err);
+        fclose(f);
+    }
+}
+
+static bool next_event(struct be_vm *b, struct be_event *ev)
+{
+    unsigned char word;
+    while (read(b->pipe[0], &word, 1) == 1) {
+        if (word == PIPE_CREATED)
+            b->created = true;
+        else if (word == PIPE_CREATE_FAILED)
+            b->create_failed = true;
+        else
+            b->stop_detail = word;
+    }
+    if (b->lsn >= 0)
+        chan_accept(b);
+    bool chan_was = b->chan >= 0;
+    if (chan_read(b, ev))
+        return true;
+    if (b->ended)
+        return false;
+    if (chan_was && b->chan < 0 && b->stop_detail < 0)
+        ask_later(b, 10); /* QEMU is gone: its stop event should follow at once */
+    ask_now(b);
+    if (b->create_failed) {
+        log_start_failure(b);
+        b->ended = true;
+        *ev = (struct be_event){.kind = BE_ENDED,
+                                .status = b->destroy_wanted ? SIGKILL : 1 << 8};
         return true;
     }
-    unsigned char detail;
-    if (b->ended || read(b->pipe[0], &detail, 1) != 1)
+    if (!b->created || b->stop_detail < 0)
+        return false;
+    if (b->chan >= 0) /* what the guest said last is still to come: QEMU's end closes it */
         return false;
     b->ended = true;
-    if (!b->booted)
-        epoll_ctl(b->ep, EPOLL_CTL_DEL, b->ino, NULL);
-    /* Shut down by the guest: exit 0; destroyed: SIGKILL, as lm-vmm's end would read; else
-     * (QEMU exited non-zero, as isa-debug-exit makes it, or failed): exit 1, the console says
-     * why. */
-    int status = detail == VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN    ? 0
-                 : detail == VIR_DOMAIN_EVENT_STOPPED_DESTROYED ? SIGKILL
-                                                                 : 1 << 8;
+    /* Destroyed: SIGKILL, as lm-vmm's end would read. Otherwise the guest's own exit status
+     * when it said one, else exit 1: QEMU failed, or the guest reset or triple-faulted (with
+     * on_reboot destroy that stops as a shutdown; this guest never powers off by ACPI). The
+     * console says why. */
+    int status = b->stop_detail == VIR_DOMAIN_EVENT_STOPPED_DESTROYED ? SIGKILL
+                 : b->exit_seen ? (b->exit_status & 0xff) << 8
+                                : 1 << 8;
     *ev = (struct be_event){.kind = BE_ENDED, .status = status};
     return true;
 }
 
+/* At most a burst of events in a row: a guest talking fast must not keep the agent from its
+ * other work (the level-triggered descriptor brings it back). */
+static bool lv_next_event(struct be_vm *b, struct be_event *ev)
+{
+    if (++b->burst > 64 || !next_event(b, ev)) {
+        b->burst = 0;
+        return false;
+    }
+    return true;
+}
+
+/* virDomainDestroy waits for QEMU to go (SIGTERM, then SIGKILL after seconds): off the
+ * agent's thread, on the domain's own reference. */
+static void *destroy_worker(void *arg)
+{
+    virDomainPtr dom = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    if (virDomainDestroy(dom) < 0)
+        lm_debug("libvirt: destroying %s: %s", virDomainGetName(dom), virGetLastErrorMessage());
+    virDomainFree(dom);
+    return NULL;
+}
+
 static void lv_destroy(struct be_vm *b)
 {
-    if (!b->ended && virDomainDestroy(b->dom) < 0)
-        lm_debug("libvirt: destroying %s: %s", b->name, virGetLastErrorMessage());
+    pthread_mutex_lock(&lock);
+    virDomainPtr dom = b->dom;
+    if (!dom)
+        b->destroy_wanted = true; /* still starting: its worker destroys it */
+    pthread_mutex_unlock(&lock);
+    if (!dom || b->ended || b->stop_detail >= 0)
+        return;
+    ask_later(b, 30);
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    virDomainRef(dom);
+    if (pthread_create(&t, &at, destroy_worker, dom) != 0) {
+        virDomainFree(dom);
+        if (virDomainDestroy(dom) < 0) /* here, then */
+            lm_debug("libvirt: destroying %s: %s", b->name, virGetLastErrorMessage());
+    }
+    pthread_attr_destroy(&at);
 }
 
 static long lv_pid(const struct be_vm *b)

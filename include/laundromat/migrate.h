@@ -76,8 +76,11 @@ enum lm_mig_rec_type {
  * The snapshot's context: what the loader needs to hand the VM back to the guest. The CPU
  * registers themselves are in guest memory (the snapshot's jump buffer), sent with it.
  * Little-endian: magic "LMCX" u32, version u32 = 1, mem_size, kernel_start, kernel_end,
- * resume_entry, clock_ns and wall_ns at the snapshot (u64 each), 16 reserved zero bytes.
+ * resume_entry, clock_ns and wall_ns at the snapshot (u64 each), platform u32 (the platform
+ * the guest's kernel is built for: a loader resumes only its own), 12 reserved zero bytes.
  */
+#define LM_MIG_PLATFORM_MONITOR 0 /* our monitor (guest/platform/kvm) */
+#define LM_MIG_PLATFORM_PVH 1     /* standard virtual hardware (guest/platform/pvh) */
 #define LM_MIG_CONTEXT_MAGIC 0x58434d4cu /* "LMCX" */
 #define LM_MIG_CONTEXT_SIZE 72
 struct lm_mig_context {
@@ -85,6 +88,7 @@ struct lm_mig_context {
     uint64_t kernel_start, kernel_end; /* the resume entry lies in [start, end) */
     uint64_t resume_entry;
     uint64_t clock_ns, wall_ns; /* the guest's monotonic and wall clocks at the snapshot */
+    uint64_t platform;          /* LM_MIG_PLATFORM_* (a u32 on the wire) */
 };
 
 /* END and READY: what was sent (and, in READY, what the loader counted). */

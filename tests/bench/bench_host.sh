@@ -26,10 +26,11 @@ FLOOD_RUNS=10
 REFUSAL_RUNS=${BENCH_REFUSAL_RUNS:-200}
 # A subset: for measuring one change. "load" and "refusals" need no /dev/kvm (load then
 # leaves out its replay workload): run alone, they measure the agent on any machine.
-SECTIONS=${BENCH_HOST_SECTIONS:-boot load flood refusals idle}
+SECTIONS=${BENCH_HOST_SECTIONS:-boot backends load flood refusals idle}
+BACKEND_RUNS=${BENCH_BACKEND_RUNS:-5}
 NO_KVM=
 case " $SECTIONS " in
-*" boot "* | *" flood "* | *" idle "*) ;;
+*" boot "* | *" backends "* | *" flood "* | *" idle "*) ;;
 *) [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || NO_KVM=1 ;;
 esac
 FLOOD_RATE=${BENCH_FLOOD_RATE:-0}
@@ -223,6 +224,50 @@ section_boot() {
     echo " connection is retried after 0.5 ms, an unanswered one after 20 ms (1 s for the" \
         "one-shot loader).)"
     REPLY_MS=$rep
+}
+
+# ---- a2. the same boot through each backend --------------------------------------------------
+section_backends() {
+    echo "== Evil Man: magic ping to a 1 MiB image answering TCP, through each backend (median" \
+        "of $BACKEND_RUNS boots each, same run)"
+    if ! command -v qemu-system-x86_64 >/dev/null ||
+        [ ! -e /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so ]; then
+        echo "skipped: no QEMU or no libvirt QEMU driver (make deps installs them)"
+        return 0
+    fi
+    local kimg=$TMP/image-kvm-1m.elf pimg=$TMP/image-pvh-1m.elf kvm lv
+    if ! cp "$KERNEL" "$kimg" || ! truncate -s 1048576 "$kimg" ||
+        ! cp "$BUILD/guest/kernel-pvh.elf" "$pimg" || ! truncate -s 1048576 "$pimg"; then
+        echo "FAILED: padding the images"
+        return 1
+    fi
+    mint k.tok "$BACKEND_RUNS" image="$kimg" prepaid=600 || return 1
+    mint l.tok "$BACKEND_RUNS" image="$pimg" prepaid=600 || return 1
+    start_agent k || return 1
+    kvm=$(probe boot agent=$AGENT src=$NET.0.2 tokens="$TMP/k.tok" runs="$BACKEND_RUNS" \
+        image="$kimg" cmdline=app=http port=80 state="$TMP/k-state" control="$SOCK" \
+        2>"$TMP/k-boot.log") ||
+        { echo "FAILED: boots through the KVM backend:"; tail -5 "$TMP/k-boot.log"; return 1; }
+    stop_agent
+    LOADER=$BUILD/bootloader/loader-pvh.elf start_agent l "backend = libvirt" || return 1
+    lv=$(probe boot agent=$AGENT src=$NET.0.2 tokens="$TMP/l.tok" runs="$BACKEND_RUNS" \
+        image="$pimg" cmdline=app=http port=80 state="$TMP/l-state" control="$SOCK" \
+        deadline_s=120 2>"$TMP/l-boot.log") ||
+        { echo "FAILED: boots through the libvirt backend:"; tail -5 "$TMP/l-boot.log"; return 1; }
+    stop_agent
+    local a b
+    row "" "KVM backend" "libvirt" "ratio"
+    for f in "reply_ms admitted reply" "loader_ms loader accepts TCP :7700" \
+        "serve_ms 1 MiB image answers TCP :80"; do
+        a=$(field "${f%% *}" "$kvm") b=$(field "${f%% *}" "$lv")
+        row "${f#* }" "$a ms" "$b ms" "$(ratio "$b" "$a")"
+    done
+    echo "(ratio: libvirt / KVM. KVM backend: the agent spawns lm-vmm with the loader; libvirt" \
+        "backend: a thread of the"
+    echo " agent's starts a transient domain (q35, the PVH loader, virtio-net on the tap) through" \
+        "libvirt's embedded QEMU"
+    echo " driver, so the ping is answered before QEMU runs. Same 1 MiB padded kernel for its" \
+        "platform, $MEM MiB guests.)"
 }
 
 # ---- b. admission throughput -----------------------------------------------------------------
@@ -436,8 +481,8 @@ section_idle() {
 
 skip=$(why_skip)
 if [ -n "$skip" ]; then
-    for s in "magic ping to a running guest" "admission throughput" "under a flood" \
-        "idle paid VMs"; do
+    for s in "magic ping to a running guest" "boot through each backend" "admission throughput" \
+        "under a flood" "idle paid VMs"; do
         echo "== Evil Man: $s"
         echo "skipped: $skip"
     done

@@ -490,6 +490,9 @@ static int cmd_boot(void)
     size_t ilen = 0;
     uint8_t *img = do_inject ? read_file(opt("image", NULL), &ilen) : NULL;
     int fd = udp_from(opt("src", NULL));
+    /* A VM that has not answered by then has failed (a libvirt domain starts in seconds in
+     * the KVM box). */
+    double limit_s = (double)opt_num("deadline_s", "10", 1, 600);
 
     double *reply = calloc((size_t)runs, sizeof(double)),
            *cons = calloc((size_t)runs, sizeof(double)),
@@ -505,9 +508,9 @@ static int cmd_boot(void)
         size_t len = make_ping(tok[first + i], nonce, dgram);
         struct lm_ping_reply r;
         int tries;
-        double t0 = now_s(), deadline = t0 + DEADLINE_S;
+        double t0 = now_s(), deadline = t0 + limit_s;
         if (exchange(fd, &agent, dgram, len, nonce, deadline, &r, &tries) != 0)
-            die("run %d: no answer to the ping in %.0f s (%d sent)", i + 1, DEADLINE_S, tries);
+            die("run %d: no answer to the ping in %.0f s (%d sent)", i + 1, limit_s, tries);
         reply[i] = (now_s() - t0) * 1e3;
         max_tries = tries > max_tries ? tries : max_tries;
         if (r.status != 0)
@@ -521,7 +524,7 @@ static int cmd_boot(void)
         int c = connect_retry(&loader, 1.0, deadline, &con, -1);
         if (c < 0)
             die("run %d: VM %llu: the loader did not accept TCP within %.0f s (log %s)", i + 1,
-                (unsigned long long)r.vm_id, DEADLINE_S, logpath);
+                (unsigned long long)r.vm_id, limit_s, logpath);
         ldr[i] = (now_s() - t0) * 1e3;
         console_wait(&con, deadline);
         console_close(&con);

@@ -17,6 +17,7 @@
 #include "laundromat/elf.h"
 #include "laundromat/guestctl.h"
 #include "laundromat/hash.h"
+#include "laundromat/hostchan.h"
 #include "laundromat/keys.h"
 #include "laundromat/migrate.h"
 #include "laundromat/netaddr.h"
@@ -1366,6 +1367,56 @@ static void netaddr_seeds(void)
     put_text("fuzz_netaddr", "ip-leading-zero", "10.0.0.1/024");
 }
 
+/* fuzz_hostchan: a guest's stream as the host reads it: one frame of each type, several back
+ * to back, one cut short, and streams broken by magic, type and length. */
+static void hostchan_seeds(void)
+{
+    make_dir("fuzz_hostchan");
+    struct lm_hostchan_msg m[5] = {{.type = LM_HOSTCHAN_HELLO},
+                                   {.type = LM_HOSTCHAN_EVENTS},
+                                   {.type = LM_HOSTCHAN_NOTICE},
+                                   {.type = LM_HOSTCHAN_EXEC},
+                                   {.type = LM_HOSTCHAN_EXIT}};
+    static const char *const names[5] = {"hello", "events", "notice", "exec", "exit"};
+    fz_fill(m[0].u.key, LM_HOSTCHAN_KEY_BYTES, 0x48); /* 'H' */
+    m[1].u.events.pending = 3;
+    m[1].u.events.evict_ms = 30000;
+    m[1].u.events.credit_ms = 0x123456789abcull;
+    m[1].u.events.grace_ms = UINT64_MAX;
+    m[2].u.notice = 1;
+    m[4].u.status = -1;
+    uint8_t s[5 * LM_HOSTCHAN_FRAME_MAX];
+    size_t len = 0;
+    for (size_t i = 0; i < 5; i++) {
+        size_t n = lm_hostchan_encode(&m[i], s + len);
+        if (n == 0)
+            die("cannot encode hostchan type %u", m[i].type);
+        put("fuzz_hostchan", names[i], s + len, n);
+        len += n;
+    }
+    /* What a guest sends: NOTICE, EXEC, NOTICE, EXIT; then the same cut inside the EXIT. */
+    uint8_t g[4 * LM_HOSTCHAN_FRAME_MAX];
+    size_t glen = 0;
+    glen += lm_hostchan_encode(&m[2], g + glen);
+    glen += lm_hostchan_encode(&m[3], g + glen);
+    glen += lm_hostchan_encode(&m[2], g + glen);
+    glen += lm_hostchan_encode(&m[4], g + glen);
+    put("fuzz_hostchan", "stream", g, glen);
+    put("fuzz_hostchan", "stream-truncated", g, glen - 2);
+    put("fuzz_hostchan", "all-types", s, len);
+    put("fuzz_hostchan", "hello-truncated", s, LM_HOSTCHAN_FRAME_MAX - 1);
+    uint8_t bad[LM_HOSTCHAN_FRAME_MAX];
+    size_t e = lm_hostchan_encode(&m[1], bad);
+    bad[0] = 0xa6;
+    put("fuzz_hostchan", "bad-magic", bad, e);
+    bad[0] = LM_HOSTCHAN_MAGIC;
+    bad[1] = 3;
+    put("fuzz_hostchan", "bad-type", bad, e);
+    bad[1] = LM_HOSTCHAN_EVENTS;
+    bad[2] = 23;
+    put("fuzz_hostchan", "bad-length", bad, e);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -1404,6 +1455,7 @@ int main(int argc, char **argv)
     payload_seeds();
     pressure_seeds();
     netaddr_seeds();
+    hostchan_seeds();
     migrec_seeds();
     guestctl_seeds();
     http_seeds();

@@ -12,9 +12,10 @@ WORKERS=4
 NS=lmch$$
 EM_PID=
 cleanup() {
-    [ -n "$EM_PID" ] && kill "$EM_PID" 2>/dev/null && wait "$EM_PID" 2>/dev/null
+    [ -n "$EM_PID" ] && stop_procs "$EM_PID"
     ip netns del "$NS" 2>/dev/null
     rm -rf "$SCRATCH"
+    cleanup_status
 }
 trap cleanup EXIT
 cd "$SCRATCH"

@@ -18,11 +18,11 @@ KERNEL=$BUILD/guest/kernel.elf
 A=lmha$$ B=lmhb$$
 PIDS=()
 hosts_cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    stop_procs "${PIDS[@]}"
     ip netns del "$A" 2>/dev/null
     ip netns del "$B" 2>/dev/null
     rm -rf "$SCRATCH"
+    cleanup_status
 }
 trap hosts_cleanup EXIT
 cd "$SCRATCH" || exit 1

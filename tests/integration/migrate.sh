@@ -14,10 +14,10 @@ done
 NS=lmmig$$
 PIDS=()
 cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    stop_procs "${PIDS[@]}"
     ip netns del "$NS" 2>/dev/null
     rm -rf "$SCRATCH"
+    cleanup_status
 }
 trap cleanup EXIT
 in_ns() { ip netns exec "$NS" "$@"; }

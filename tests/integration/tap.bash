@@ -13,6 +13,30 @@ SCRATCH=$(mktemp -d "${LM_SCRATCH_ROOT:-/tmp}/lm-test-XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT
 
 ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
+
+# stop_procs PID...: for a test's cleanup. SIGTERM to each, then up to LM_STOP_S (20) seconds
+# for them to end. One that does not is shown (its state and its children's), killed with its
+# children, and the test exits non-zero: a daemon that ignores SIGTERM is a bug, and a cleanup
+# that waits for it forever would hang the whole run.
+proc_alive() { local s; s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) && [ "${s%% *}" != Z ]; }
+stop_procs() {
+    local p deadline=$(( $(date +%s) + ${LM_STOP_S:-20} ))
+    for p in "$@"; do kill "$p" 2>/dev/null; done
+    for p in "$@"; do
+        while proc_alive "$p" && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.1; done
+        if proc_alive "$p"; then
+            echo "# process $p did not stop within ${LM_STOP_S:-20} s of SIGTERM: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+            ps -o pid,stat,wchan:24,args -p "$p" --ppid "$p" 2>/dev/null | sed 's/^/#   /'
+            pkill -9 -P "$p" 2>/dev/null
+            kill -9 "$p" 2>/dev/null
+            T_STOP_FAILED=1
+        fi
+        wait "$p" 2>/dev/null
+    done
+    return 0
+}
+# The cleanup's last word: non-zero when a process had to be killed.
+cleanup_status() { [ -z "${T_STOP_FAILED:-}" ] || exit 1; }
 not_ok() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"; }
 
 # expect DESC WANT_STATUS PATTERN -- CMD...: runs CMD, checks its exit status and that its

@@ -268,7 +268,8 @@ static struct lm_mig_context good_ctx(void)
                                    .kernel_end = 0x4000,
                                    .resume_entry = 0x2345,
                                    .clock_ns = 0x0102030405060708ull,
-                                   .wall_ns = 1795315750000000000ull};
+                                   .wall_ns = 1795315750000000000ull,
+                                   .platform = LM_MIG_PLATFORM_PVH};
 }
 
 static void test_context_roundtrip(void **state)
@@ -285,7 +286,8 @@ static void test_context_roundtrip(void **state)
     assert_int_equal(lm_get64(b + 32), 0x2345);
     assert_memory_equal(b + 40, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);
     assert_int_equal(lm_get64(b + 48), c.wall_ns);
-    assert_true(lm_all_zero(b + 56, 16));
+    assert_int_equal(lm_get32(b + 56), LM_MIG_PLATFORM_PVH);
+    assert_true(lm_all_zero(b + 60, 12));
     memset(&g, 0x55, sizeof g);
     assert_int_equal(lm_mig_context_decode(b, sizeof b, &g, NULL), 0);
     assert_memory_equal(&g, &c, sizeof c);
@@ -322,7 +324,9 @@ static void test_context_refusals(void **state)
         {"version 0", 72, 6, 4, 0, LM_BAD_RECORD, "version 0, expected 58434d4c version 1"},
         {"version 2", 72, 6, 4, 2, LM_BAD_RECORD, "version 2"},
         {"version 2^24+1", 72, 6, 7, 1, LM_BAD_RECORD, "version 16777217"},
-        {"first reserved byte", 72, 6, 56, 1, LM_RESERVED_NONZERO, "context: reserved bytes"},
+        {"platform 2", 72, 6, 56, 2, LM_BAD_RECORD, "context: platform 2, known are 0 (our monitor) and 1 (PVH)"},
+        {"platform 2^24+1", 72, 6, 59, 1, LM_BAD_RECORD, "context: platform 16777217"},
+        {"first reserved byte", 72, 6, 60, 1, LM_RESERVED_NONZERO, "context: reserved bytes"},
         {"last reserved byte", 72, 6, 71, 0x80, LM_RESERVED_NONZERO, "context: reserved bytes"},
         {"entry at the kernel's end", 72, 3, 0, 0x4000, LM_BAD_RECORD,
          "resume entry 0x4000 outside the kernel [0x1000, 0x4000) or the kernel outside 32768 "

@@ -956,6 +956,7 @@ static void test_migrate(void **state)
             c.resume_entry = get_dec(r, "resume_entry", UINT64_MAX);
             c.clock_ns = get_dec(r, "clock_ns", UINT64_MAX);
             c.wall_ns = get_dec(r, "wall_ns", UINT64_MAX);
+            c.platform = get_dec(r, "platform", LM_MIG_PLATFORM_PVH);
             get_hex(r, "message", msg, sizeof msg);
             done(r);
             lm_mig_context_encode(&c, enc);

@@ -439,7 +439,7 @@ MIG_CONTEXT = [
     (0, 4, "magic", "bytes"), (4, 4, "version", "u32"), (8, 8, "mem_size", "u64"),
     (16, 8, "kernel_start", "u64"), (24, 8, "kernel_end", "u64"),
     (32, 8, "resume_entry", "u64"), (40, 8, "clock_ns", "u64"), (48, 8, "wall_ns", "u64"),
-    (56, 16, "reserved", "bytes"),
+    (56, 4, "platform", "u32"), (60, 12, "reserved", "bytes"),
 ]
 MIG_TOTALS = [(0, 8, "data_pages", "u64"), (8, 8, "zero_pages", "u64"), (16, 8, "records", "u64")]
 MIG_GO = [(0, 8, "fw_in", "u64"), (8, 8, "fw_out", "u64"), (16, 8, "cow_faults", "u64"),
@@ -800,7 +800,8 @@ def zstd_inflate(body):
 def context_rules(c, c_checks):
     c_checks.eq("context magic", c["magic"], b"LMCX")
     c_checks.eq("context version", c["version"], 1)
-    c_checks.eq("context reserved", c["reserved"], bytes(16))
+    c_checks.eq("context reserved", c["reserved"], bytes(12))
+    c_checks.true("context platform 0 (our monitor) or 1 (PVH)", c["platform"] in (0, 1))
     c_checks.true("resume entry inside the kernel, the kernel inside RAM",
                   c["kernel_start"] <= c["resume_entry"] < c["kernel_end"] <= c["mem_size"])
 
@@ -837,7 +838,7 @@ def check_migrate(vdir):
         elif typ == "context":
             ctx = unpack(MIG_CONTEXT, r.hex("message", 72))
             for k in ("mem_size", "kernel_start", "kernel_end", "resume_entry", "clock_ns",
-                      "wall_ns"):
+                      "wall_ns", "platform"):
                 c.eq(f"bytes of field {k}", ctx[k], r.dec(k))
             context_rules(ctx, c)
         elif typ == "record":

@@ -706,6 +706,7 @@ static void gen_migrate(void)
     decf(f, "resume_entry", c.resume_entry);
     decf(f, "clock_ns", c.clock_ns);
     decf(f, "wall_ns", c.wall_ns);
+    decf(f, "platform", c.platform);
     hexf(f, "message", cb, sizeof cb);
 
     /* The records of a stream over that RAM: page 1 with contents, the rest zero. */

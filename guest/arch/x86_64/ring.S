@@ -38,6 +38,7 @@ priv_gate:
 3:  mov %cr3, %rax
     mov %rax, %cr3
     xor %eax, %eax
+    jmp 9f
 4:  push %rcx
     push %rdx
     mov %edi, %ecx

@@ -1,4 +1,6 @@
 /* Hypercall wrappers: console, exit, poll, wall clock, host events, notices, exec. */
+#include "laundromat/migrate.h"
+
 #include "../../kernel/kernel.h"
 #include "hypercall.h"
 
@@ -8,6 +10,8 @@ _Static_assert(PLATFORM_EVENT_CREDIT_LOW == LM_EVENT_CREDIT_LOW &&
                    PLATFORM_EVENT_GRACE == LM_EVENT_GRACE &&
                    PLATFORM_EVENT_CREDIT == LM_EVENT_CREDIT && PLATFORM_EVENT_EVICT == LM_EVENT_EVICT,
                "event bits pass through");
+
+const uint32_t platform_mig_id = LM_MIG_PLATFORM_MONITOR;
 
 /* Ring 3 makes the hypercalls, one OUT each: their ports and no others. */
 const uint16_t platform_io_ports[][2] = {
@@ -58,6 +62,11 @@ void platform_events(struct platform_events *ev)
     struct lm_hc_events a = {0};
     hypercall(LM_HC_EVENTS, &a);
     *ev = (struct platform_events){a.pending, a.evict_ms, a.credit_ms, a.grace_ms};
+}
+
+void platform_resume(void)
+{
+    /* Nothing kept: the new monitor's events start afresh (events_moved drops the old word). */
 }
 
 void platform_exec(uint64_t entry)

@@ -166,6 +166,7 @@ static void clock_and_timer(struct lm_boot_info *b)
         lm_panic("no kvmclock: this platform runs under KVM (QEMU -accel kvm)");
     kvmclock_read(&b->clock.tsc_hz, &b->clock.wall_ns);
     lapic_init();
+    chan_init();
 }
 
 /* The loader: its block at LM_LOADER_GPA, the guest's RAM below it. */

@@ -17,6 +17,11 @@ pvh_irq_entry:
     pop %rax
     iretq
 
+    .globl pvh_chan_entry
+pvh_chan_entry:                 /* the host channel's UART: also say which */
+    movb $1, pvh_chan_irq(%rip)
+    jmp pvh_irq_entry
+
     .globl pvh_spurious_entry
 pvh_spurious_entry:             /* a spurious interrupt takes no EOI */
     iretq

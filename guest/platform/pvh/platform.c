@@ -1,10 +1,17 @@
 /* The PVH platform's services: serial console, exit status, idle waits, wall clock. */
+#include "laundromat/hostchan.h"
+#include "laundromat/migrate.h"
+
 #include "../../arch/x86_64/priv.h"
 #include "pvh.h"
 
-/* Ring 3 drives the devices itself: COM1, the debug-exit port, PCI configuration. */
+const uint32_t platform_mig_id = LM_MIG_PLATFORM_PVH;
+
+/* Ring 3 drives the devices itself: COM1, the host channel's COM2, the debug-exit port, PCI
+ * configuration. */
 const uint16_t platform_io_ports[][2] = {
     {PORT_COM1, PORT_COM1 + 7},
+    {PORT_COM2, PORT_COM2 + 7},
     {PORT_DEBUG_EXIT, PORT_DEBUG_EXIT + 3},
     {PORT_PCI_ADDR, PORT_PCI_DATA + 3},
     {0, 0},
@@ -21,6 +28,7 @@ void lm_console_write(const char *s, unsigned long n)
  * 2 * status + 1. Without that device the VM halts for good. */
 void platform_exit(int status)
 {
+    chan_send(&(struct lm_hostchan_msg){.type = LM_HOSTCHAN_EXIT, .u.status = status});
     outl(PORT_DEBUG_EXIT, (uint32_t)status);
     static const char msg[] = "platform: no isa-debug-exit device at 0xf4: halting\n";
     lm_console_write(msg, sizeof msg - 1);
@@ -32,34 +40,26 @@ uint32_t platform_poll(uint64_t timeout_ns)
 {
     size_t len;
     if (timeout_ns == 0)
-        return platform_net_rx_peek(&len) ? PLATFORM_READY_NET : 0;
+        return (platform_net_rx_peek(&len) ? PLATFORM_READY_NET : 0) |
+               (chan_events_ready(true) ? PLATFORM_READY_EVENT : 0);
     /* Interrupts on before the last look: a frame after it raises one, and the halt below
      * returns at once when one came (PRIV_HALT checks with interrupts off). */
     arch_irq_pending = 0;
     nic_wait(true);
-    if (!platform_net_rx_peek(&len)) {
+    if (!platform_net_rx_peek(&len) && !chan_events_ready(false)) {
         /* Sleep until the deadline or a device interrupt, whichever comes first. */
         uint64_t ticks = (uint64_t)(((unsigned __int128)timeout_ns * boot_info->clock.tsc_hz) /
                                     1000000000u);
         priv_call(PRIV_HALT, rdtsc() + (ticks ? ticks : 1));
     }
     nic_wait(false);
-    return platform_net_rx_peek(&len) ? PLATFORM_READY_NET : 0;
+    return (platform_net_rx_peek(&len) ? PLATFORM_READY_NET : 0) |
+           (chan_events_ready(false) ? PLATFORM_READY_EVENT : 0);
 }
 
 uint64_t platform_wall_ns(void)
 {
     return pvh_wall_ns();
-}
-
-void platform_events(struct platform_events *ev)
-{
-    *ev = (struct platform_events){0}; /* no host agent speaks to this platform (yet) */
-}
-
-void platform_notice(uint32_t what)
-{
-    (void)what; /* nobody listens */
 }
 
 /* The loader's hand-over. What the VM is (its address, its TSC rate) is the platform's to
@@ -72,5 +72,6 @@ void platform_exec(uint64_t entry)
     bi->net = boot_info->net;
     bi->clock.tsc_hz = boot_info->clock.tsc_hz;
     nic_reset();
+    chan_send(&(struct lm_hostchan_msg){.type = LM_HOSTCHAN_EXEC});
     priv_exec(entry, (uint64_t)(uintptr_t)pvh_pml4, LM_BOOTINFO_GPA);
 }

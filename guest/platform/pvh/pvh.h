@@ -22,15 +22,17 @@ struct hvm_memmap_entry {
 
 /* Ports: COM1 for the console, QEMU's isa-debug-exit for the exit status, PCI config. */
 #define PORT_COM1 0x3f8
+#define PORT_COM2 0x2f8 /* the host channel (chan.c) */
 #define PORT_DEBUG_EXIT 0xf4
 #define PORT_PCI_ADDR 0xcf8
 #define PORT_PCI_DATA 0xcfc
 #define PORT_PIC1_DATA 0x21 /* the 8259s' mask registers (ring 0 only, at boot) */
 #define PORT_PIC2_DATA 0xa1
 
-/* Interrupt vectors: the LAPIC timer, the NIC, spurious. */
+/* Interrupt vectors: the LAPIC timer, the NIC, the host channel, spurious. */
 #define VEC_TIMER 0x20
 #define VEC_NIC 0x21
+#define VEC_CHAN 0x22
 #define VEC_SPURIOUS 0xff
 
 /* x2APIC registers (MSRs). */
@@ -99,8 +101,15 @@ struct lm_boot_info *pvh_boot_loaded(struct lm_boot_info *bi); /* entered from o
 extern uint64_t pvh_pml4[512]; /* entry.S: 0-4 GiB by 2 MiB pages, all executable */
 uint64_t pvh_wall_ns(void); /* kvmclock's wall clock, now */
 
-/* irq.S: the interrupt entries (set arch_irq_pending, EOI). */
+/* irq.S: the interrupt entries (set arch_irq_pending, EOI; the channel's also pvh_chan_irq). */
 void pvh_irq_entry(void);
+void pvh_chan_entry(void);
 void pvh_spurious_entry(void);
+
+/* chan.c: the host channel on COM2 (laundromat/hostchan.h), if the VM has a COM2. */
+struct lm_hostchan_msg;
+void chan_init(void); /* ring 0 at boot, after the clock; a loader waits for its HELLO here */
+bool chan_events_ready(bool busy); /* credit news waits (busy: no interrupts, look anyway) */
+void chan_send(const struct lm_hostchan_msg *m);
 
 #endif

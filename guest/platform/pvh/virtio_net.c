@@ -148,6 +148,18 @@ static void msix_init(struct pci_dev d)
     pci_write16(d, cap + 2, (uint16_t)((ctrl | 0x8000u) & ~0x4000u)); /* enable, unmask all */
 }
 
+/* A queue's memory, once: a move to another host reuses it. */
+static void vq_alloc(struct vq *q)
+{
+    q->desc = page_alloc(1);
+    q->avail = page_alloc(1);
+    q->used = page_alloc(2);
+    q->bufs = page_alloc((size_t)QSIZE * BUF_SIZE / PAGE_SIZE);
+    if (!q->desc || !q->avail || !q->used || !q->bufs)
+        lm_panic("virtio-net: out of memory for the queues");
+}
+
+/* The queue, empty, given to the device (after a reset). */
 static void vq_init(struct vq *q, uint16_t index, uint16_t vector)
 {
     w16(C_QSEL, index);
@@ -159,12 +171,10 @@ static void vq_init(struct vq *q, uint16_t index, uint16_t vector)
     while (q->size > max)
         q->size >>= 1;
     w16(C_QSIZE, q->size);
-    q->desc = page_alloc(1);
-    q->avail = page_alloc(1);
-    q->used = page_alloc(2);
-    q->bufs = page_alloc((size_t)QSIZE * BUF_SIZE / PAGE_SIZE);
-    if (!q->desc || !q->avail || !q->used || !q->bufs)
-        lm_panic("virtio-net: out of memory for the queues");
+    memset(q->avail, 0, PAGE_SIZE);
+    memset(q->used, 0, 2 * PAGE_SIZE);
+    q->last_used = q->avail_idx = 0;
+    q->unnotified = false;
     for (uint16_t i = 0; i < q->size; i++)
         q->desc[i] = (struct desc){(uint64_t)(uintptr_t)(q->bufs + (size_t)i * BUF_SIZE),
                                    BUF_SIZE, 0, 0};
@@ -199,30 +209,38 @@ static void vq_notify(struct vq *q)
         *q->notify = q->index;
 }
 
-bool platform_net_init(uint8_t mac[6])
+/* The device and its regions, mapped; MSI-X on. False: the VM has no virtio-net. On another
+ * host after a move this runs again: the same machine type puts the device in the same place
+ * as a rule, but nothing here counts on it. */
+static bool find_device(struct pci_dev *d)
 {
-    struct pci_dev d;
-    if (!pci_find(is_virtio_net, &d)) {
-        printf("net: no virtio-net device (QEMU: -device virtio-net-pci,netdev=...)\n");
+    if (!pci_find(is_virtio_net, d))
         return false;
-    }
-    pci_write16(d, 0x04, pci_read16(d, 0x04) | 0x6); /* memory space, bus master */
-    for (unsigned cap = pci_cap(d, PCI_CAP_VENDOR, 0); cap; cap = pci_cap(d, PCI_CAP_VENDOR, cap)) {
-        uint8_t type = pci_read8(d, cap + 3);
+    common = devcfg = notify_base = NULL;
+    pci_write16(*d, 0x04, pci_read16(*d, 0x04) | 0x6); /* memory space, bus master */
+    for (unsigned cap = pci_cap(*d, PCI_CAP_VENDOR, 0); cap; cap = pci_cap(*d, PCI_CAP_VENDOR, cap)) {
+        uint8_t type = pci_read8(*d, cap + 3);
         if (type == CFG_COMMON && !common)
-            common = cap_region(d, cap, C_QDEVICE + 8, NULL);
+            common = cap_region(*d, cap, C_QDEVICE + 8, NULL);
         else if (type == CFG_DEVICE && !devcfg)
-            devcfg = cap_region(d, cap, 6, NULL); /* the MAC */
+            devcfg = cap_region(*d, cap, 6, NULL); /* the MAC */
         else if (type == CFG_NOTIFY && !notify_base) {
-            notify_base = cap_region(d, cap, 2, &notify_len);
-            notify_mul = pci_read32(d, cap + 16);
+            notify_base = cap_region(*d, cap, 2, &notify_len);
+            notify_mul = pci_read32(*d, cap + 16);
         }
     }
     if (!common || !devcfg || !notify_base)
         lm_panic("virtio-net at %02x:%02x.%u: not a modern (virtio 1.x) device (QEMU: "
-                 "disable-modern=off)", d.bus, d.dev, d.fn);
-    msix_init(d);
+                 "disable-modern=off)", d->bus, d->dev, d->fn);
+    msix_init(*d);
+    return true;
+}
 
+/* Reset, features, both queues empty, every receive buffer given, the MAC. */
+static void bring_up(struct pci_dev d, uint8_t mac[6])
+{
+    up = false;
+    tx_nfree = 0;
     w8(C_STATUS, 0); /* reset */
     while (r8(C_STATUS) != 0)
         ;
@@ -265,13 +283,29 @@ bool platform_net_init(uint8_t mac[6])
     printf("net: virtio-net at %02x:%02x.%u, %u receive and %u transmit buffers\n", d.bus, d.dev,
            d.fn, rxq.size, txq.size);
     up = true;
+}
+
+bool platform_net_init(uint8_t mac[6])
+{
+    struct pci_dev d;
+    if (!find_device(&d)) {
+        printf("net: no virtio-net device (QEMU: -device virtio-net-pci,netdev=...)\n");
+        return false;
+    }
+    vq_alloc(&rxq);
+    vq_alloc(&txq);
+    bring_up(d, mac);
     return true;
 }
 
+/* On another host: its device, from a reset, on the same queue memory. What sat in the queues
+ * belonged to the old host: TCP retransmits it. */
 void platform_net_rebind(uint8_t mac[6])
 {
-    (void)mac;
-    lm_panic("virtio-net: moving to another host is not built for the PVH platform yet");
+    struct pci_dev d;
+    if (!find_device(&d))
+        lm_panic("virtio-net: the new host gave this VM no virtio-net device");
+    bring_up(d, mac);
 }
 
 /* Buffers the device has sent: back on the free list. */
