@@ -97,6 +97,7 @@ if ! kvm_here && [ -z "${LM_NO_KVMBOX:-}" ]; then
                 LM_TOP="$PWD" BUILD="$PWD/build" bash "tests/integration/$1.sh" >"build/tests/log/box/$1.log" 2>&1
                 echo $? >"build/tests/log/box/$1.rc"' box "$t" >/dev/null 2>&1
             cp "$BUILD/kvmbox/console.log" "$BOXLOG/$t.console-$attempt.log" 2>/dev/null
+            cp "$BUILD/kvmbox/hang.txt" "$BOXLOG/$t.hang-$attempt.txt" 2>/dev/null
             cp "$BOXLOG/$t.log" "$BOXLOG/$t.log-$attempt" 2>/dev/null
             if [ -f "$BOXLOG/$t.rc" ] && [ "$(cat "$BOXLOG/$t.rc")" != 0 ] && [ -z "$retried" ]; then
                 retried=1
@@ -110,6 +111,7 @@ if ! kvm_here && [ -z "${LM_NO_KVMBOX:-}" ]; then
                 break
             fi
             echo "   box: $t left no result after $(( $(date +%s) - s )) s (hung or its kernel died; console: build/tests/log/box/$t.console-$attempt.log)"
+            [ -s "$BOXLOG/$t.hang-$attempt.txt" ] && sed -n '2,3p' "$BOXLOG/$t.hang-$attempt.txt" | sed 's/^/       /' 
             [ -s "$BOXLOG/$t.log" ] && echo "        its last line: $(tail -1 "$BOXLOG/$t.log")"
         done
     done

@@ -21,6 +21,9 @@ if [ "${1:-}" = --stage2 ]; then
     mount -t tmpfs tmpfs /run; mkdir -p /run/netns /var/run
     for m in kvm_amd tun bridge veth vxlan; do modprobe "$m" 2>/dev/null; done
     ip link set lo up
+    # The kernel's text symbols (addresses fixed: nokaslr), for naming where a hung box spins.
+    [ -s "$top/build/kvmbox/kallsyms-$(uname -r)" ] ||
+        grep -E ' [tT] ' /proc/kallsyms >"$top/build/kvmbox/kallsyms-$(uname -r)" 2>/dev/null
     cd "$top"
     rc=0
     (export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
@@ -93,16 +96,52 @@ echo >>"$BOX/cmd"
 for v in $(compgen -e | grep -E '^(CI|V|FUZZ_SECONDS|FUZZ_SECONDS_SHORT|LM_[A-Z_]*)$'); do
     printf 'export %s=%q\n' "$v" "${!v}"
 done >"$BOX/env"
-rm -f "$BOX/status"
+rm -f "$BOX/status" "$BOX/hang.txt"
+# Boxes have hung at random points, both CPUs spinning and the kernel silent. Just before the
+# time limit, what each CPU runs is asked of QEMU's monitor and written to $BOX/hang.txt, the
+# box kernel's addresses named from its symbols (/proc/kallsyms, saved at the first boot).
+MON=$BOX/monitor.sock
+rm -f "$MON"
+( sleep $((TIMEOUT > 10 ? TIMEOUT - 5 : TIMEOUT)); [ -S "$MON" ] &&
+    python3 - "$MON" "$BOX/kallsyms-$KVER" >"$BOX/hang.txt" 2>&1 <<'PY'
+import bisect, re, socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(2)
+def ask(cmd):
+    s.sendall(cmd.encode() + b"\n"); out, end = b"", time.time() + 2
+    while time.time() < end:
+        try: out += s.recv(65536)
+        except socket.timeout: break
+    return out.decode(errors="replace")
+ask("")
+regs = ask("info registers -a")
+syms = []
+try:
+    for line in open(sys.argv[2]):
+        a, t, n = line.split()[:3]
+        if t in "tTwW": syms.append((int(a, 16), n))
+except OSError: pass
+syms.sort(); keys = [a for a, _ in syms]
+def name(rip):
+    i = bisect.bisect_right(keys, rip) - 1
+    return "%s+0x%x" % (syms[i][1], rip - syms[i][0]) if i >= 0 and rip - syms[i][0] < 1 << 20 else "not the box kernel's (a nested guest's, or user space)"
+print("kvmbox: the box was still running at its time limit; its CPUs:")
+for cpu, rip in re.findall(r"CPU#(\d+).*?RIP=([0-9a-f]+)", regs, re.S):
+    print("  CPU %s at %s: %s" % (cpu, rip, name(int(rip, 16))))
+print(regs)
+PY
+) &
+WATCH=$!
 # The whole console goes to $BOX/console.log too: the kernel's last words if it dies, and its
 # soft-lockup and RCU-stall reports (loglevel 5) if it hangs, as boxes have, spinning.
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max \
     -smp "$CPUS" -m "$MEM" -nographic -no-reboot -kernel "$KERNEL" -initrd "$INITRD" \
-    -append "console=ttyS0 quiet loglevel=5 panic=-1 nowatchdog tsc=reliable kvmbox_top=$TOP" \
+    -append "console=ttyS0 quiet loglevel=5 panic=-1 nowatchdog nokaslr tsc=reliable kvmbox_top=$TOP" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs local,path="$TOP",mount_tag=work,security_model=none,multidevs=remap \
-    </dev/null 2>&1 | tee "$BOX/console.log" |
+    -monitor "unix:$MON,server=on,wait=off" </dev/null 2>&1 | tee "$BOX/console.log" |
     sed -u 's/\r$//; s/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g; /^SeaBIOS\|^iPXE\|^Press Ctrl-B\|^Booting from\|reboot: Power down\|^$/d' ||
     true
+kill "$WATCH" 2>/dev/null || true
+[ -s "$BOX/hang.txt" ] && head -3 "$BOX/hang.txt" >&2
 [ -s "$BOX/status" ] || { echo "kvmbox: the box ended without a status (timed out after $TIMEOUT s, or its kernel died: see $BOX/console.log)" >&2; exit 124; }
 exit "$(cat "$BOX/status")"

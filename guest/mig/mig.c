@@ -15,7 +15,9 @@
 struct mig mig;
 
 #define DEFAULT_MAX_ROUNDS 30
-#define CONNECT_TIMEOUT_NS (10ull * 1000000000ull)
+/* The destination's loader VM may still be starting when the command comes: a QEMU under
+ * libvirt takes from 0.4 s to over 10 s on a loaded host (the KVM box). */
+#define CONNECT_TIMEOUT_NS (30ull * 1000000000ull)
 
 /* The region: bitmaps, table list, record buffers, snapshot stack, shadow pages. */
 static struct mig_region *region_alloc(uint64_t npages)

@@ -52,7 +52,8 @@ bench: deps
 # Evil Man's benchmarks (tests/bench/bench_host.sh): its probe links the library (the generic
 # rule above); what it measures: the agent, the loader, the monitor, the kernel, lmctl.
 BENCH_SCRIPTS += tests/bench/bench_host.sh tests/bench/bench_mig.sh tests/bench/bench_ckpt.sh \
-                 tests/bench/bench_clusters.sh tests/bench/bench_zstd.sh
-BENCH_HOST    := $(BUILD)/bench/emprobe $(EVILMAN) $(LOADER) $(LMCTL)
+                 tests/bench/bench_clusters.sh tests/bench/bench_zstd.sh tests/bench/bench_qemu_mig.sh
+BENCH_HOST    := $(BUILD)/bench/emprobe $(EVILMAN) $(LOADER) $(LMCTL) $(LOADER_PVH) \
+                 $(GUEST_KERNEL_PVH)
 
 bench-build: $(BENCH_HOST)

@@ -19,10 +19,12 @@ if [ "$BACKEND" = libvirt ]; then
     command -v qemu-system-x86_64 >/dev/null || skip_or_fail "no qemu-system-x86_64 (make deps)"
     KERNEL=$BUILD/guest/kernel-pvh.elf LOADER=$BUILD/bootloader/loader-pvh.elf
     PINGPONG=${LM_PINGPONG_LIBVIRT:-4} # each move starts a QEMU: seconds in the KVM box
+    SELF_PREPAID=30 # credit runs from admission: a domain takes seconds to start in the box
     vmm_procs() { pgrep -fc "guest=lm-[0-9]*-.*$SCRATCH" || true; }
 else
     KERNEL=$BUILD/guest/kernel.elf LOADER=$BUILD/bootloader/loader.elf
     PINGPONG=${LM_PINGPONG:-50}
+    SELF_PREPAID=2
     vmm_procs() { pgrep -fc "lm-vmm.*--ctl-fd" || true; }
 fi
 cleanup() {
@@ -254,14 +256,14 @@ host_$([ $where = alpha ] && echo a || echo b) ls | grep -qE "running +$VM" &&
 # command, and it pays its new host from it (2 s prepaid would not last long otherwise).
 next=$([ $where = alpha ] && echo beta || echo alpha)
 expect "migrate --to $next with a chain for the guest to pay from" 0 "migrated in" -- \
-    in_a "$L" migrate --to $next --prepaid 2 --pay-chain 600 --quiet "$VM"
+    in_a "$L" migrate --to $next --prepaid $SELF_PREPAID --pay-chain 600 --quiet "$VM"
 moved=$((moved + 1)) where=$next
-for _ in $(seq 150); do # until it has paid past its 2 s prepaid (up to 15 s)
+for _ in $(seq 150); do # until it has paid 3 links (up to 15 s)
     paid=$(host_$([ $where = alpha ] && echo a || echo b) ls | awk -v a="$VM" '$3 == a && $2 == "running" {print $7}')
     [ "${paid:-0}" -ge 3 ] && break
     sleep 0.1
 done
-[ "${paid:-0}" -ge 3 ] && ok "the guest pays $where from the new chain (paid to link $paid, past its 2 s prepaid)" ||
+[ "${paid:-0}" -ge 3 ] && ok "the guest pays $where from the new chain (paid to link $paid; $SELF_PREPAID s prepaid)" ||
     { not_ok "the guest does not pay $where: paid to '$paid'"; grep -h "pay:" alpha/vm-*.log beta/vm-*.log | tail -3 | sed 's/^/# /'; }
 
 # Settlement: stop the agents (they redeem what every VM earned), then the broker's audit.
