@@ -21,9 +21,11 @@ if [ "${1:-}" = --stage2 ]; then
     mount -t tmpfs tmpfs /run; mkdir -p /run/netns /var/run
     for m in kvm_amd tun bridge veth vxlan; do modprobe "$m" 2>/dev/null; done
     ip link set lo up
-    # The kernel's text symbols (addresses fixed: nokaslr), for naming where a hung box spins.
+    # The kernel's text symbols, saved once, and where its text is this boot (KASLR), for
+    # naming where a hung box spins.
     [ -s "$top/build/kvmbox/kallsyms-$(uname -r)" ] ||
         grep -E ' [tT] ' /proc/kallsyms >"$top/build/kvmbox/kallsyms-$(uname -r)" 2>/dev/null
+    awk '$3 == "_stext" { print $1; exit }' /proc/kallsyms >"$top/build/kvmbox/stext" 2>/dev/null
     cd "$top"
     rc=0
     (export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
@@ -96,14 +98,14 @@ echo >>"$BOX/cmd"
 for v in $(compgen -e | grep -E '^(CI|V|FUZZ_SECONDS|FUZZ_SECONDS_SHORT|LM_[A-Z_]*)$'); do
     printf 'export %s=%q\n' "$v" "${!v}"
 done >"$BOX/env"
-rm -f "$BOX/status" "$BOX/hang.txt"
+rm -f "$BOX/status" "$BOX/hang.txt" "$BOX/stext"
 # Boxes have hung at random points, both CPUs spinning and the kernel silent. Just before the
 # time limit, what each CPU runs is asked of QEMU's monitor and written to $BOX/hang.txt, the
 # box kernel's addresses named from its symbols (/proc/kallsyms, saved at the first boot).
 MON=$BOX/monitor.sock
 rm -f "$MON"
 ( sleep $((TIMEOUT > 10 ? TIMEOUT - 5 : TIMEOUT)); [ -S "$MON" ] &&
-    python3 - "$MON" "$BOX/kallsyms-$KVER" >"$BOX/hang.txt" 2>&1 <<'PY'
+    python3 - "$MON" "$BOX/kallsyms-$KVER" "$BOX/stext" >"$BOX/hang.txt" 2>&1 <<'PY'
 import bisect, re, socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(2)
 def ask(cmd):
@@ -121,7 +123,11 @@ try:
         if t in "tTwW": syms.append((int(a, 16), n))
 except OSError: pass
 syms.sort(); keys = [a for a, _ in syms]
+try: # this boot's text against the saved symbols' (KASLR moves them together)
+    shift = int(open(sys.argv[3]).read().strip(), 16) - dict((n, a) for a, n in syms)["_stext"]
+except (OSError, ValueError, KeyError): shift = 0
 def name(rip):
+    rip -= shift
     i = bisect.bisect_right(keys, rip) - 1
     return "%s+0x%x" % (syms[i][1], rip - syms[i][0]) if i >= 0 and rip - syms[i][0] < 1 << 20 else "not the box kernel's (a nested guest's, or user space)"
 print("kvmbox: the box was still running at its time limit; its CPUs:")
@@ -135,7 +141,7 @@ WATCH=$!
 # soft-lockup and RCU-stall reports (loglevel 5) if it hangs, as boxes have, spinning.
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max \
     -smp "$CPUS" -m "$MEM" -nographic -no-reboot -kernel "$KERNEL" -initrd "$INITRD" \
-    -append "console=ttyS0 quiet loglevel=5 panic=-1 nowatchdog nokaslr tsc=reliable kvmbox_top=$TOP" \
+    -append "console=ttyS0 quiet loglevel=5 panic=-1 nowatchdog tsc=reliable kvmbox_top=$TOP" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs local,path="$TOP",mount_tag=work,security_model=none,multidevs=remap \
     -monitor "unix:$MON,server=on,wait=off" </dev/null 2>&1 | tee "$BOX/console.log" |

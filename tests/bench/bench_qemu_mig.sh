@@ -44,14 +44,15 @@ OWNER=$("$LMCTL" owner-cmdline --owner owner.key)
 export LM_OWNER=$W/owner.key
 
 # qemu_vm NAME TAP MIB [QEMU ARGS...]: a QEMU in the namespace (console NAME.log, QMP NAME.qmp),
-# virtio-net on TAP on br0 with the guest's MAC; in the background, its pid in PIDS and QPID.
+# virtio-net on TAP on br0 with the guest's MAC (or VM_MAC); in the background, its pid in PIDS
+# and QPID.
 qemu_vm() {
     local name=$1 tap=$2 mib=$3 _
     shift 3
     PVH_TIMEOUT=3600 PVH_MEM=$mib nsenter --net="/run/netns/$NS" bash -c '. "$1"; shift; pvh_qemu "$@"' _ \
         "$TOP/tests/integration/pvh.bash" -qmp "unix:$W/$name.qmp,server=on,wait=off" \
         -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
-        -device "virtio-net-pci,netdev=n0,mac=$MAC" "$@" >"$name.log" 2>&1 &
+        -device "virtio-net-pci,netdev=n0,mac=${VM_MAC:-$MAC}" "$@" >"$name.log" 2>&1 &
     QPID=$!
     PIDS+=($QPID)
     for _ in $(seq 400); do ip -n "$NS" link show "$tap" >/dev/null 2>&1 && [ -S "$name.qmp" ] && break; sleep 0.05; done
@@ -119,6 +120,9 @@ qemu_runs() { # MODE PARAMETERS-JSON
         qemu_vm "$mode-$i" "lmqm${mode:0:1}$i" 64 -append "app=http ip=$GUEST/24 gw=10.81.0.1 $OWNER" \
             -incoming "tcp:127.0.0.1:$port"
         local next_pid=$QPID
+        for f in "$cur" "$mode-$i"; do
+            [ -S "$f.qmp" ] || { echo "FAILED: QEMU $f has no QMP socket; its console:"; tail -5 "$f.log"; ls; return 1; }
+        done
         python3 qmp.py "$cur.qmp" migrate-set-parameters "$params" >/dev/null || return 1
         t0=$(date +%s.%N)
         python3 qmp.py "$cur.qmp" migrate "{\"uri\": \"tcp:127.0.0.1:$port\"}" >/dev/null || return 1
@@ -130,6 +134,14 @@ qemu_runs() { # MODE PARAMETERS-JSON
         wait "$CUR_PID" 2>/dev/null
         cur=$mode-$i CUR_PID=$next_pid
         sleep 0.3
+        if ! kill -0 "$CUR_PID" 2>/dev/null; then
+            wait "$CUR_PID"
+            echo "FAILED: after QEMU's migration $i ($mode) the destination QEMU ended (status $?:" \
+                "the guest's reset or triple fault ends it, -no-reboot); its state: $(python3 -c \
+                'import json,sys; print(json.load(open(sys.argv[1]))["status"])' /dev/null 2>/dev/null)"
+            tail -3 "$cur.log"
+            return 1
+        fi
     done
     kill "$CLIENT" 2>/dev/null
     python3 qmp.py "$cur.qmp" quit >/dev/null 2>&1
@@ -155,7 +167,9 @@ loader_vm() { # NAME IP SENDER COMMITMENT [KEYFILE]: a loader VM, its key (if an
         for _ in $(seq 200); do [ -e "$W/$name.chan.ready" ] && break; sleep 0.02; done
         chan=(-chardev "socket,id=chan,path=$W/$name.chan" -serial chardev:chan)
     fi
-    PVH_KERNEL=$LOADER qemu_vm "$name" "lmqs$name" $LOADER_MIB "${chan[@]}" -append \
+    # A loader VM has a MAC of its own; the guest moving in keeps its own (QEMU's virtio-net
+    # takes any destination address without the control queue's filters).
+    VM_MAC=02:00:00:81:01:$(printf %02x "${name#s}") PVH_KERNEL=$LOADER qemu_vm "$name" "lmqs$name" $LOADER_MIB "${chan[@]}" -append \
         "app=loader port=7700 wait_s=120 idle_s=30 sender=$sender mem=64 commitment=$commit ip=$ip/24 gw=10.81.0.1"
     for _ in $(seq 1200); do grep -qs "waiting on TCP" "$name.log" && return 0; sleep 0.05; done
     echo "FAILED: loader VM $name did not come up; its console:"
@@ -184,7 +198,11 @@ self_runs() {
         loader_vm "s$i" "$ip" "$GUEST" "$("$LMCTL" migkey show mig.key)" "l$i.key" || return 1
         t0=$(date +%s.%N)
         out=$(in_ns "$LMCTL" migrate --loader "$ip" --loader-pub "$(cat "l$i.pub")" --mig-key mig.key \
-            --quiet --json "$GUEST" 2>&1) || { echo "FAILED: self-migration $i: $out"; return 1; }
+            --quiet --json "$GUEST" 2>&1) || {
+            echo "FAILED: self-migration $i: $out"
+            for f in "s$((i - 1)).log" "s$i.log"; do echo "$f ends:"; tail -6 "$f" | sed 's/^/  /'; done
+            return 1
+        }
         t1=$(date +%s.%N)
         echo "$t0 $t1 $out" >>migs-self.txt
         sleep 0.3
