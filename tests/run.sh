@@ -92,7 +92,7 @@ if ! kvm_here && [ -z "${LM_NO_KVMBOX:-}" ]; then
         retried=
         for attempt in 1 2 3 4; do
             s=$(date +%s)
-            LM_TIMING_SLACK_MS=${LM_TIMING_SLACK_MS:-1500} LM_CHURN=${LM_CHURN:-100} LM_PINGPONG=${LM_PINGPONG:-20} \
+            LM_TIMING_SLACK_MS=${LM_TIMING_SLACK_MS:-1500} LM_CHURN=${LM_CHURN:-100} LM_PINGPONG=${LM_PINGPONG:-10} \
                 bash "$TOP/tools/kvmbox.sh" --timeout "$(box_limit "$t")" -- bash -c '
                 LM_TOP="$PWD" BUILD="$PWD/build" bash "tests/integration/$1.sh" >"build/tests/log/box/$1.log" 2>&1
                 echo $? >"build/tests/log/box/$1.rc"' box "$t" >/dev/null 2>&1
