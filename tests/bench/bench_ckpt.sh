@@ -8,17 +8,8 @@ set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 B=${BUILD:-$TOP/build}
 L=$B/bin/lmctl EM=$B/bin/evilman KERNEL=$B/guest/kernel.elf
-W=$(mktemp -d /var/tmp/lm-benchckpt-XXXXXX)
 NS=lmbc$$
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    ip netns del "$NS" 2>/dev/null
-    rm -rf "$W"
-}
-trap cleanup EXIT
-in_ns() { ip netns exec "$NS" "$@"; }
+. "$TOP/tests/bench/bench.bash" /var/tmp benchckpt "$NS"
 echo
 echo "== checkpoints on disk: 64 and 512 MiB guests, against the disk's sequential rate (bench_ckpt.sh)"
 if [ ! -w /dev/kvm ] || [ "$(id -u)" -ne 0 ]; then

@@ -10,16 +10,8 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 B=${BUILD:-$TOP/build}
 L=$B/bin/lmctl EM=$B/bin/evilman KERNEL=$B/guest/kernel.elf
 N=${LM_BENCH_CLUSTER_MOVES:-5}
-W=$(mktemp -d /tmp/lm-benchcl-XXXXXX)
 NA=lmbca$$ NB=lmbcb$$ NG=lmbcg$$
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    for n in "$NA" "$NB" "$NG"; do ip netns del "$n" 2>/dev/null; done
-    rm -rf "$W"
-}
-trap cleanup EXIT
+. "$TOP/tests/bench/bench.bash" /tmp benchcl "$NA" "$NB" "$NG"
 echo
 echo "== between clusters: migration over the overlay against one network, $N moves each way (bench_clusters.sh)"
 if [ ! -w /dev/kvm ] || [ "$(id -u)" -ne 0 ]; then

@@ -10,17 +10,8 @@ B=${BUILD:-$TOP/build}
 VMM=$B/bin/lm-vmm KERNEL=$B/guest/kernel.elf LOADER=$B/bootloader/loader.elf LMCTL=$B/bin/lmctl
 TCPBENCH=$B/bench/tcpbench
 N=${LM_BENCH_MIGRATIONS:-20}
-W=$(mktemp -d /tmp/lm-benchmig-XXXXXX)
 NS=lmbm$$ NSA=lmbm$$a NSB=lmbm$$b
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    for n in "$NS" "$NSA" "$NSB"; do ip netns del "$n" 2>/dev/null; done
-    rm -rf "$W"
-}
-trap cleanup EXIT
-in_ns() { ip netns exec "$NS" "$@"; }
+. "$TOP/tests/bench/bench.bash" /tmp benchmig "$NS" "$NSA" "$NSB"
 echo
 echo "== self-migration: a 64 MiB HTTP guest under load, $N migrations (bench_mig.sh)"
 if [ ! -w /dev/kvm ] || [ "$(id -u)" -ne 0 ]; then

@@ -14,17 +14,8 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 B=${BUILD:-$TOP/build}
 KERNEL=$B/guest/kernel-pvh.elf LOADER=$B/bootloader/loader-pvh.elf LMCTL=$B/bin/lmctl
 N=${LM_BENCH_QEMU_MIGRATIONS:-10}
-W=$(mktemp -d /tmp/lm-benchqm-XXXXXX)
 NS=lmqm$$
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    ip netns del "$NS" 2>/dev/null
-    rm -rf "$W"
-}
-trap cleanup EXIT
-in_ns() { ip netns exec "$NS" "$@"; }
+. "$TOP/tests/bench/bench.bash" /tmp benchqm "$NS"
 echo
 echo "== QEMU's live migration vs self-migration: the same 64 MiB HTTP guest on standard virtual" \
     "hardware under load, $N moves each (bench_qemu_mig.sh)"

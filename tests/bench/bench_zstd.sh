@@ -9,17 +9,8 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 B=${BUILD:-$TOP/build}
 VMM=$B/bin/lm-vmm KERNEL=$B/guest/kernel.elf LOADER=$B/bootloader/loader.elf LMCTL=$B/bin/lmctl
 N=${LM_BENCH_ZSTD_MOVES:-3} # moves per workload and setting
-W=$(mktemp -d /tmp/lm-benchz-XXXXXX)
 NS=lmbz$$
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    ip netns del "$NS" 2>/dev/null
-    rm -rf "$W"
-}
-trap cleanup EXIT
-in_ns() { ip netns exec "$NS" "$@"; }
+. "$TOP/tests/bench/bench.bash" /tmp benchz "$NS"
 echo
 echo "== zstd on the migration stream: bytes and total time, on / off, $N moves each (bench_zstd.sh)"
 if [ ! -w /dev/kvm ] || [ "$(id -u)" -ne 0 ]; then
