@@ -896,7 +896,7 @@ static void migrec_seeds(void)
     uint8_t hb[LM_MIG_HELLO_SIZE];
     lm_mig_hello_encode(&h, hb);
     mig_raw(&m, 0, hb, sizeof hb);
-    struct lm_mig_context c = {2 * LM_MIG_PAGE, 0, 0x2000, 0x10, 1, 2};
+    struct lm_mig_context c = {2 * LM_MIG_PAGE, 0, 0x2000, 0x10, 1, 2, LM_MIG_PLATFORM_MONITOR};
     uint8_t cb[LM_MIG_CONTEXT_SIZE];
     lm_mig_context_encode(&c, cb);
     mig_raw(&m, 0, cb, sizeof cb);
