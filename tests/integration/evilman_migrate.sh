@@ -18,13 +18,15 @@ PIDS=()
 if [ "$BACKEND" = libvirt ]; then
     command -v qemu-system-x86_64 >/dev/null || skip_or_fail "no qemu-system-x86_64 (make deps)"
     KERNEL=$BUILD/guest/kernel-pvh.elf LOADER=$BUILD/bootloader/loader-pvh.elf
-    PINGPONG=${LM_PINGPONG_LIBVIRT:-4} # each move starts a QEMU: seconds in the KVM box
+    PINGPONG=${LM_PINGPONG_LIBVIRT:-2} # each move starts a QEMU: seconds in the KVM box
     SELF_PREPAID=30 # credit runs from admission: a domain takes seconds to start in the box
+    MIG_ARGS=(--prepaid 600) # (lmctl's default, 60 s, runs out over the slower moves here)
     vmm_procs() { pgrep -fc "guest=lm-[0-9]*-.*$SCRATCH" || true; }
 else
     KERNEL=$BUILD/guest/kernel.elf LOADER=$BUILD/bootloader/loader.elf
     PINGPONG=${LM_PINGPONG:-50}
     SELF_PREPAID=2
+    MIG_ARGS=()
     vmm_procs() { pgrep -fc "lm-vmm.*--ctl-fd" || true; }
 fi
 cleanup() {
@@ -122,7 +124,7 @@ in_a wrk -t2 -c8 -d8s "http://$VM/" >wrk1.txt 2>&1 &
 WRK=$!
 sleep 1
 expect "lmctl migrate --to beta web (by its name) under wrk" 0 "migrated in .* downtime [0-9.]+ ms as the guest measured it" -- \
-    bash -c "ip netns exec $A $L migrate --to beta web 2>&1 | tee mig1.txt"
+    bash -c "ip netns exec $A $L migrate --to beta ${MIG_ARGS[*]} web 2>&1 | tee mig1.txt"
 wait $WRK
 expect "it bought a checkpoint token, and beta's loader key was vouched for by op1" 0 \
     "beta admitted it as VM [0-9]+ .* vouched for by operator op1" -- cat mig1.txt
@@ -153,7 +155,7 @@ located beta && ok "beta told the broker: lmctl locate web finds it on beta" || 
 
 # beta -> alpha: back where it started, address and all.
 expect "lmctl migrate --to alpha --name web (by its address)" 0 "migrated in" -- \
-    in_a "$L" migrate --to alpha --name web --quiet "$VM"
+    in_a "$L" migrate --to alpha "${MIG_ARGS[@]}" --name web --quiet "$VM"
 expect "alpha lists the guest running at its own address" 0 "^2 +running +$VM " -- host_a ls
 for _ in $(seq 100); do grep -q "VM 1 ended (migrated" beta.log && break; sleep 0.05; done
 expect "beta ended its VM as migrated" 0 "VM 1 ended \(migrated\)" -- cat beta.log
@@ -181,7 +183,7 @@ expect "after the refusals the guest serves on" 0 "requests:" -- in_a curl -sS -
 
 # The destination killed while the guest copies itself: the guest stays, and its host saw it
 # go out and come back (the guest's notices).
-in_a "$L" migrate --to beta --quiet "$VM" >killed.txt 2>&1 &
+in_a "$L" migrate --to beta "${MIG_ARGS[@]}" --quiet "$VM" >killed.txt 2>&1 &
 MIG=$!
 victim=
 for _ in $(seq 400); do
@@ -207,7 +209,7 @@ fd_a=$(fds "${PIDS[1]}") fd_b=$(fds "${PIDS[2]}")
 where=alpha moved=0 leaks=
 for i in $(seq "$PINGPONG"); do
     next=$([ $where = alpha ] && echo beta || echo alpha)
-    if ! in_a "$L" migrate --to $next --quiet "$VM" >pp.txt 2>&1; then
+    if ! in_a "$L" migrate --to $next "${MIG_ARGS[@]}" --quiet "$VM" >pp.txt 2>&1; then
         sed 's/^/# /' pp.txt | tail -5
         for h in alpha beta; do
             pid=${PIDS[$([ $h = alpha ] && echo 1 || echo 2)]}
