@@ -271,6 +271,7 @@ run in_ns lmctl locate web
 echo "(2) without an overlay: a guest born on gamma moves to beta, which re-addresses it"
 run in_ns lmctl buy --host gamma --mem 64 --image "$KERNEL" --prepaid 600 --name svc -o svc.tok
 run in_ns lmctl run 10.89.0.1 svc.tok "$KERNEL" --cmdline "app=http $OWNER" --wait-tcp 80
+located svc gamma || true # gamma tells the broker as svc boots (a child of its agent)
 run in_ns lmctl migrate --to beta --quiet svc
 located svc beta || true
 run in_ns lmctl locate svc
