@@ -14,3 +14,24 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 in_ns() { ip netns exec "${BENCH_NETNS[0]}" "$@"; }
+
+# Exits (as a failed benchmark) unless this runs as root with /dev/kvm (the box has both).
+bench_require_kvm() {
+    if [ ! -w /dev/kvm ] || [ "$(id -u)" -ne 0 ]; then
+        echo "FAILED: needs root and /dev/kvm (make bench runs it in the KVM box where there is none)"
+        exit 1
+    fi
+}
+
+# bench_migration_setup A.B.C: the migration benchmarks' stage: a bridge br0 at A.B.C.1/24 in the
+# first namespace, then, in W, the owner's key (OWNER: its command-line words; LM_OWNER) and
+# the migration key mig.key.
+bench_migration_setup() {
+    ip netns add "${BENCH_NETNS[0]}" && in_ns ip link set lo up &&
+        in_ns ip link add br0 type bridge && in_ns ip addr add "$1.1/24" dev br0 &&
+        in_ns ip link set br0 up || { echo "FAILED: bridge"; exit 1; }
+    cd "$W" || exit 1
+    "$LMCTL" keygen owner.key >/dev/null && "$LMCTL" migkey new mig.key >/dev/null || exit 1
+    OWNER=$("$LMCTL" owner-cmdline --owner owner.key)
+    export LM_OWNER=$W/owner.key
+}

@@ -12,10 +12,7 @@ NS=lmbc$$
 . "$TOP/tests/bench/bench.bash" /var/tmp benchckpt "$NS"
 echo
 echo "== checkpoints on disk: 64 and 512 MiB guests, against the disk's sequential rate (bench_ckpt.sh)"
-if [ ! -w /dev/kvm ] || [ "$(id -u)" -ne 0 ]; then
-    echo "FAILED: needs root and /dev/kvm (make bench runs it in the KVM box where there is none)"
-    exit 1
-fi
+bench_require_kvm
 [ -n "${LM_IN_KVMBOX:-}" ] && echo "(in the KVM box: QEMU TCG, nested KVM, its disk a tmpfs; figures say little about real hardware)"
 cd "$W"
 now() { date +%s%N; }

@@ -14,10 +14,7 @@ NA=lmbca$$ NB=lmbcb$$ NG=lmbcg$$
 . "$TOP/tests/bench/bench.bash" /tmp benchcl "$NA" "$NB" "$NG"
 echo
 echo "== between clusters: migration over the overlay against one network, $N moves each way (bench_clusters.sh)"
-if [ ! -w /dev/kvm ] || [ "$(id -u)" -ne 0 ]; then
-    echo "FAILED: needs root and /dev/kvm (make bench runs it in the KVM box where there is none)"
-    exit 1
-fi
+bench_require_kvm
 [ -n "${LM_IN_KVMBOX:-}" ] && echo "(in the KVM box: QEMU TCG, nested KVM; figures say little about real hardware)"
 cd "$W"
 in_a() { ip netns exec "$NA" "$@"; }

@@ -14,10 +14,7 @@ NS=lmbm$$ NSA=lmbm$$a NSB=lmbm$$b
 . "$TOP/tests/bench/bench.bash" /tmp benchmig "$NS" "$NSA" "$NSB"
 echo
 echo "== self-migration: a 64 MiB HTTP guest under load, $N migrations (bench_mig.sh)"
-if [ ! -w /dev/kvm ] || [ "$(id -u)" -ne 0 ]; then
-    echo "FAILED: needs root and /dev/kvm (make bench runs it in the KVM box where there is none)"
-    exit 1
-fi
+bench_require_kvm
 [ -n "${LM_IN_KVMBOX:-}" ] && echo "(in the KVM box: QEMU TCG, nested KVM; figures say little about real hardware)"
 
 # The physical limit: TCP between two namespaces over veth, in this run.
@@ -30,12 +27,7 @@ sleep 0.3
 veth=$(ip netns exec "$NSA" "$TCPBENCH" client send 10.202.0.2 5001 $((256 << 20)))
 [ -n "$veth" ] || { echo "FAILED: tcpbench over veth"; exit 1; }
 
-ip netns add "$NS" && in_ns ip link set lo up && in_ns ip link add br0 type bridge &&
-    in_ns ip addr add 10.79.0.1/24 dev br0 && in_ns ip link set br0 up || { echo "FAILED: bridge"; exit 1; }
-cd "$W"
-"$LMCTL" keygen owner.key >/dev/null && "$LMCTL" migkey new mig.key >/dev/null || exit 1
-OWNER=$("$LMCTL" owner-cmdline --owner owner.key)
-export LM_OWNER=$W/owner.key
+bench_migration_setup 10.79.0
 in_ns "$VMM" -m 64 --bridge br0 --ip 10.79.0.2/24 --gw 10.79.0.1 --mac 02:00:00:79:00:02 \
     -c "app=http $OWNER" "$KERNEL" >vm0.log 2>&1 & PIDS+=($!)
 for _ in $(seq 200); do in_ns curl -s -m 1 http://10.79.0.2/ >/dev/null && break; sleep 0.05; done

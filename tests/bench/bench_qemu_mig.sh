@@ -27,12 +27,7 @@ fi
 . "$TOP/tests/integration/pvh.bash"
 
 GUEST=10.81.0.2 MAC=02:00:00:81:00:02
-ip netns add "$NS" && in_ns ip link set lo up && in_ns ip link add br0 type bridge &&
-    in_ns ip addr add 10.81.0.1/24 dev br0 && in_ns ip link set br0 up || { echo "FAILED: bridge"; exit 1; }
-cd "$W"
-"$LMCTL" keygen owner.key >/dev/null && "$LMCTL" migkey new mig.key >/dev/null || exit 1
-OWNER=$("$LMCTL" owner-cmdline --owner owner.key)
-export LM_OWNER=$W/owner.key
+bench_migration_setup 10.81.0
 
 # qemu_vm NAME TAP MIB [QEMU ARGS...]: a QEMU in the namespace (console NAME.log, QMP NAME.qmp),
 # virtio-net on TAP on br0 with the guest's MAC (or VM_MAC); in the background, its pid in PIDS

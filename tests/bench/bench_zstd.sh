@@ -13,17 +13,9 @@ NS=lmbz$$
 . "$TOP/tests/bench/bench.bash" /tmp benchz "$NS"
 echo
 echo "== zstd on the migration stream: bytes and total time, on / off, $N moves each (bench_zstd.sh)"
-if [ ! -w /dev/kvm ] || [ "$(id -u)" -ne 0 ]; then
-    echo "FAILED: needs root and /dev/kvm (make bench runs it in the KVM box where there is none)"
-    exit 1
-fi
+bench_require_kvm
 [ -n "${LM_IN_KVMBOX:-}" ] && echo "(in the KVM box: QEMU TCG, nested KVM; compression runs at TCG speed there)"
-ip netns add "$NS" && in_ns ip link set lo up && in_ns ip link add br0 type bridge &&
-    in_ns ip addr add 10.79.0.1/24 dev br0 && in_ns ip link set br0 up || { echo "FAILED: bridge"; exit 1; }
-cd "$W"
-"$LMCTL" keygen owner.key >/dev/null && "$LMCTL" migkey new mig.key >/dev/null || exit 1
-OWNER=$("$LMCTL" owner-cmdline --owner owner.key)
-export LM_OWNER=$W/owner.key
+bench_migration_setup 10.79.0
 
 # One guest per workload, then 2N moves between fresh loader VMs: off, on, off, on...
 loader=0

@@ -38,7 +38,6 @@ static bool present, broken;
 static uint8_t rx[LM_HOSTCHAN_FRAME_MAX];
 static size_t rx_len;
 static bool hello;
-static uint8_t hello_key[LM_HOSTCHAN_KEY_BYTES];
 static struct platform_events pending;
 static uint64_t last_look;
 
@@ -69,8 +68,8 @@ static void take(const struct lm_hostchan_msg *m)
 {
     switch (m->type) {
     case LM_HOSTCHAN_HELLO:
-        if (!hello)
-            memcpy(hello_key, m->u.key, sizeof hello_key);
+        if (!hello && boot_info->loader_base) /* the loader's; a kernel has no use for it */
+            memcpy(boot_info->loader_key, m->u.key, sizeof boot_info->loader_key);
         hello = true;
         break;
     case LM_HOSTCHAN_EVENTS:
@@ -136,9 +135,7 @@ void chan_init(void)
         uint64_t until = rdtsc() + ms_ticks(CHAN_HELLO_WAIT_MS);
         while (!hello && !broken && rdtsc() < until)
             pump(true);
-        if (hello)
-            memcpy(boot_info->loader_key, hello_key, sizeof hello_key);
-        else
+        if (!hello)
             printf("platform: COM2 is here but no HELLO came from the host within %u ms: no "
                    "loader key\n", CHAN_HELLO_WAIT_MS);
     } else {
