@@ -11,7 +11,7 @@ PKGS=(
   build-essential make pkg-config dpkg-dev clang lld llvm libclang-rt-14-dev
   libsodium-dev libzstd-dev libvirt-dev libxen-dev libsqlite3-dev sqlite3
   libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libcmocka-dev libseccomp-dev
-  iproute2 iputils-ping bridge-utils curl wrk httperf qemu-system-x86 xxd python3 zstd time
+  iproute2 nftables iputils-ping bridge-utils curl wrk httperf qemu-system-x86 xxd python3 zstd time
   libvirt-daemon-driver-qemu
 )
 # Without a usable /dev/kvm (a PVM guest cannot nest PVM), the tests that run VMs go into a KVM

@@ -160,7 +160,7 @@ bool mig_poll(void)
 {
     if ((mig.phase == MIG_PRECOPY || mig.phase == MIG_FINAL ||
          (mig.phase == MIG_COMMIT && !mig.go_sent)) && stream_stalled(clock_ns())) {
-        mig_fail(LM_MIG_TIMEOUT, "the loader acknowledged nothing for 10 s (link cut, or the destination gone)");
+        mig_fail(LM_MIG_TIMEOUT, "the loader acknowledged nothing for 10 s (link cut, the destination gone, or not reading)");
         return true;
     }
     switch (mig.phase) {

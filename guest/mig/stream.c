@@ -329,7 +329,9 @@ void stream_flush(void)
 
 bool stream_stalled(uint64_t now)
 {
-    return mig.pcb && mig.connected && (mig.pcb->unacked || pending) &&
+    /* unsent counts too: a loader that stops reading closes its window, its ACKs of our
+     * zero-window probes acknowledge no data, and nothing sits in unacked */
+    return mig.pcb && mig.connected && (mig.pcb->unacked || mig.pcb->unsent || pending) &&
            now - mig.progress_ns > STALL_NS;
 }
 

@@ -283,6 +283,28 @@ static int chan_listen(struct be_vm *b, struct lm_diag *d)
     return 0;
 }
 
+/* libvirt's reason on one line, for the agent's log and the VM's, the errors first: QEMU's own
+ * lines follow libvirt's "closed the monitor:", each after a timestamp (left out here), and its
+ * warnings (a CPU feature this host lacks, say) come before the error that is the reason. */
+static void one_line_reason(char *dst, size_t size, const char *msg)
+{
+    size_t n = 0;
+    dst[0] = '\0';
+    for (int warnings = 0; warnings < 2; warnings++)
+        for (const char *l = msg; *l; l += *l == '\n') {
+            size_t len = strcspn(l, "\n");
+            const char *t = l;
+            if (len > 28 && l[4] == '-' && l[10] == 'T' && l[26] == 'Z' && l[27] == ' ')
+                t += 28; /* 2026-11-30T02:40:08.268323Z and a space */
+            size_t tlen = len - (size_t)(t - l);
+            if ((memmem(t, tlen, ": warning: ", 11) != NULL) == warnings && n + 1 < size)
+                n += (size_t)snprintf(dst + n, size - n, "%s%.*s", n ? " / " : "", (int)tlen, t);
+            l += len;
+        }
+    if (n >= size)
+        dst[size - 1] = '\0';
+}
+
 /* Starts the domain off the agent's thread (QEMU takes from 0.4 s to seconds to come up):
  * says how it went in the VM's pipe, and destroys it at once if the agent no longer wants it. */
 static void *create_worker(void *arg)
@@ -295,7 +317,7 @@ static void *create_worker(void *arg)
     unsigned char word = PIPE_CREATED;
     pthread_mutex_lock(&lock);
     if (!dom) {
-        snprintf(b->err, sizeof b->err, "%s", virGetLastErrorMessage());
+        one_line_reason(b->err, sizeof b->err, virGetLastErrorMessage());
         word = PIPE_CREATE_FAILED;
     }
     b->dom = dom;

@@ -11,6 +11,9 @@ length, ciphertext):
   pass            nothing
   flip N          flips one bit of the byte at offset N of the stream
   truncate N      closes both sides after N bytes
+  stall N         passes N bytes, then reads no more from the guest and sends nothing more to
+                  the loader, keeping both connections open (a destination gone silent: the
+                  test kills the loader then)
   drop K          leaves out frame K (0 = the first after the secretstream header)
   swap K          sends frame K+1 before frame K
   losego          passes everything until the loader's READY has gone back, then keeps the
@@ -117,6 +120,13 @@ def main():
                     b[arg - sent] ^= 0x10
                     print("relay: flipped a bit at offset %d" % arg, flush=True)
                 out(bytes(b))
+                continue
+            if mode == "stall":
+                if sent + len(b) >= arg:
+                    out(b[:arg - sent])
+                    print("relay: stalled after %d bytes" % arg, flush=True)
+                    threading.Event().wait()  # until killed
+                out(b)
                 continue
             if mode == "truncate":
                 if sent + len(b) >= arg:
