@@ -15,6 +15,23 @@
 #include "laundromat/log.h"
 #include "tap.h"
 
+/* A bridge whose MAC nobody set takes its lowest port's, so with only taps on it (a host
+ * without a NIC on the bridge, a test's namespace) its address changes as VMs come and go, and
+ * guests and neighbours that cached it send to an address it no longer answers (seen: a loader's
+ * answer never acknowledged). Setting it to what it is now makes it the bridge's own for good;
+ * on a bridge whose MAC was set, this changes nothing. */
+static void pin_bridge_mac(int s, const char *bridge)
+{
+    struct ifreq hw;
+    memset(&hw, 0, sizeof hw);
+    snprintf(hw.ifr_name, IFNAMSIZ, "%s", bridge);
+    if (ioctl(s, SIOCGIFHWADDR, &hw) < 0)
+        return; /* no such bridge: attaching to it says so */
+    if (ioctl(s, SIOCSIFHWADDR, &hw) < 0)
+        lm_warn("bridge %s: cannot keep its MAC as it is: %s (it may change as taps come and "
+                "go: set one with ip link set %s address ...)", bridge, strerror(errno), bridge);
+}
+
 int tap_open(const char *name, const char *bridge, char *actual, size_t actual_len)
 {
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -39,11 +56,8 @@ int tap_open(const char *name, const char *bridge, char *actual, size_t actual_l
         return -1;
     }
     int rc = 0;
-    /* The host side's MAC starts with 0xfe, as libvirt's taps do: a bridge takes the lowest
-     * MAC among its ports as its own, and a tap's random one would make the bridge's address
-     * change as VMs come and go, leaving its neighbours' ARP caches pointing nowhere (the
-     * host's own address unreachable from another host until they expire). The guest's MAC
-     * is its own business, in its frames. */
+    /* The host side's MAC starts with 0xfe, as libvirt's taps do, so that it is never the
+     * lowest on a bridge (see pin_bridge_mac). The guest's MAC is its own, in its frames. */
     struct ifreq hw;
     memset(&hw, 0, sizeof hw);
     snprintf(hw.ifr_name, IFNAMSIZ, "%s", actual);
@@ -55,6 +69,7 @@ int tap_open(const char *name, const char *bridge, char *actual, size_t actual_l
     if (ioctl(s, SIOCSIFHWADDR, &hw) < 0)
         lm_warn("tap %s: cannot set its MAC to fe:...: %s (its bridge's MAC may change with it)", actual, strerror(errno));
     if (bridge) {
+        pin_bridge_mac(s, bridge);
         struct ifreq br;
         memset(&br, 0, sizeof br);
         snprintf(br.ifr_name, IFNAMSIZ, "%s", bridge);
