@@ -23,7 +23,7 @@ if [ "${1:-}" = --stage2 ]; then
     mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm
     # /tmp stays on the root overlay (RAM already): a tmpfs there would hide a work tree under /tmp
     mount -t tmpfs tmpfs /run; mkdir -p /run/netns /var/run
-    for m in kvm_amd tun bridge veth vxlan; do modprobe "$m" 2>/dev/null; done
+    for m in kvm_amd tun bridge veth vxlan nf_tables; do modprobe "$m" 2>/dev/null; done
     ip link set lo up
     # The kernel's text symbols, saved once, and where its text is this boot (KASLR), for
     # naming where a hung box spins.

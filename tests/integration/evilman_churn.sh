@@ -63,24 +63,42 @@ ok "minted $N tokens"
 
 count_taps() { ip netns exec "$NS" ip -br link | grep -c lmvm; }
 fds() { ls /proc/"$EM_PID"/fd | wc -l; }
+fd_list() { find /proc/"$EM_PID"/fd -mindepth 1 -printf '%f -> %l\n' | sort -n; }
 rss() { awk '/VmRSS/ {print $2}' /proc/"$EM_PID"/status; }
 br_mac() { ip netns exec "$NS" ip -br link show br0 | awk '{print $3}'; }
-taps0=$(count_taps) vmms0=$(count_vmms) fds0=$(fds) rss0=$(rss) mac0=$(br_mac)
-
-worker() { # first index, step
-    for ((i = $1; i <= N; i += $2)); do
-        ip netns exec "$NS" "$L" run --timeout "$RUN_MS" 10.67.0.1 "t$i.tok" "$TINY" \
-            --cmdline "$CMD" >"run$i.log" 2>&1 || echo "lifecycle $i failed" >>failures
+lifecycle() { # index
+    ip netns exec "$NS" "$L" run --timeout "$RUN_MS" 10.67.0.1 "t$1.tok" "$TINY" \
+        --cmdline "$CMD" >"run$1.log" 2>&1 || echo "lifecycle $1 failed" >>failures
+}
+all_gone() { # the last guests may still be exiting
+    for _ in $(seq 600); do
+        [ "$(count_vmms)" = 0 ] && [ "$("$L" host status | grep -c '"vms": 0')" = 1 ] && break
+        sleep 0.05
     done
 }
+# The first lifecycle warms up what lives as long as the agent (libvirt's embedded driver opens
+# its pid file and an eventfd, and caches QEMU's capabilities, ~15 MiB, at its first domain):
+# what is counted after must be what was there after it.
 t0=$(date +%s)
-WPIDS=()
-for w in $(seq $WORKERS); do worker "$w" "$WORKERS" & WPIDS+=($!); done
-wait "${WPIDS[@]}" # not a bare wait: evilman is a child too
-for _ in $(seq 600); do # the last guests are still exiting
-    [ "$(count_vmms)" = 0 ] && [ "$("$L" host status | grep -c '"vms": 0')" = 1 ] && break
-    sleep 0.05
-done
+taps0=$(count_taps) mac0=$(br_mac)
+lifecycle 1
+all_gone
+vmms0=$(count_vmms) fds0=$(fds) rss0=$(rss) fdl0=$(fd_list)
+
+worker() { # first index, step, last index
+    for ((i = $1; i <= $3; i += $2)); do lifecycle "$i"; done
+}
+half() { # first and last index: WORKERS at a time
+    local w WPIDS=()
+    for w in $(seq $WORKERS); do worker $(($1 + w - 1)) "$WORKERS" "$2" & WPIDS+=($!); done
+    wait "${WPIDS[@]}" # not a bare wait: evilman is a child too
+    all_gone
+}
+# In two halves: a leak grows with the lifecycles, the allocator's and libvirt's caches settle
+# in the first half, so the second half must not grow the agent.
+half 2 $((N / 2))
+rss_mid=$(rss)
+half $((N / 2 + 1)) "$N"
 dt=$(( $(date +%s) - t0 ))
 if [ ! -s failures ]; then ok "$N lifecycles in ${dt} s, $WORKERS at a time"
 else not_ok "$(wc -l <failures) of $N lifecycles failed"; head -3 failures | sed 's/^/# /'
@@ -99,11 +117,14 @@ ended=$(grep -c '"why":"exit status 0' state/earnings.jsonl)
 [ "$(count_vmms)" = "$vmms0" ] && ok "no monitor process leaked" ||
     not_ok "monitor processes: $vmms0 before, $(count_vmms) after"
 expect "no address leaked" 0 "\"addresses_in_use\": 0" -- "$L" host status
-[ "$(fds)" = "$fds0" ] && ok "no descriptor leaked in the agent ($fds0)" ||
-    not_ok "agent descriptors: $fds0 before, $(fds) after"
+[ "$(fds)" = "$fds0" ] && ok "no descriptor leaked in the agent ($fds0 after the first lifecycle and after the last)" ||
+    { not_ok "agent descriptors: $fds0 before, $(fds) after"
+      diff <(echo "$fdl0") <(fd_list) | sed 's/^/# /'; }
 rss1=$(rss)
-# The replay cache (8192 slots of 130 bytes here) fills as tokens arrive and keeps them
-# until they expire: its ~1 MiB is the growth allowed, with room for the allocator.
-[ $((rss1 - rss0)) -lt 2048 ] && ok "agent memory: ${rss0} KiB before, ${rss1} KiB after" ||
-    not_ok "agent memory grew from ${rss0} KiB to ${rss1} KiB"
+# The replay cache (8192 slots of 130 bytes here) fills as tokens arrive and keeps them until
+# they expire: ~1 MiB. (A valgrind run of the agent on libvirt found nothing definitely lost;
+# its RSS still grows by ~10 MiB over the first hundred domains, libvirt's and glibc's caches.)
+[ $((rss1 - rss_mid)) -lt 2048 ] &&
+    ok "agent memory: ${rss0} KiB after the first lifecycle, $rss_mid after half, $rss1 after the last" ||
+    not_ok "agent memory grew in the second half: ${rss0} KiB after the first lifecycle, $rss_mid after half, $rss1 after the last"
 done_testing
