@@ -24,11 +24,12 @@ bench_require_kvm() {
 }
 
 # bench_migration_setup A.B.C: the migration benchmarks' stage: a bridge br0 at A.B.C.1/24 in the
-# first namespace, then, in W, the owner's key (OWNER: its command-line words; LM_OWNER) and
+# first namespace (its MAC set: QEMU's taps, which it adds itself, would otherwise change it),
+# then, in W, the owner's key (OWNER: its command-line words; LM_OWNER) and
 # the migration key mig.key.
 bench_migration_setup() {
     ip netns add "${BENCH_NETNS[0]}" && in_ns ip link set lo up &&
-        in_ns ip link add br0 type bridge && in_ns ip addr add "$1.1/24" dev br0 &&
+        in_ns ip link add br0 address 02:4c:4d:62:72:30 type bridge && in_ns ip addr add "$1.1/24" dev br0 &&
         in_ns ip link set br0 up || { echo "FAILED: bridge"; exit 1; }
     cd "$W" || exit 1
     "$LMCTL" keygen owner.key >/dev/null && "$LMCTL" migkey new mig.key >/dev/null || exit 1

@@ -22,9 +22,10 @@ loader=0
 : >moves.txt
 run() { # name, guest IP, command line
     local name=$1 ip=$2 cmd=$3 at=$2
-    in_ns "$VMM" -m 64 --bridge br0 --ip "$ip/24" --gw 10.79.0.1 --mac "02:00:00:79:00:${ip##*.}" \
+    in_ns "$VMM" -m 64 --bridge br0 --ip "$ip/24" --gw 10.79.0.1 --mac "$(printf '02:00:00:79:00:%02x' "${ip##*.}")" \
         -c "$cmd $OWNER" "$KERNEL" >"$name.log" 2>&1 & PIDS+=($!)
     for _ in $(seq 600); do grep -qs "control: owner" "$name.log" && break; sleep 0.05; done
+    grep -qs "control: owner" "$name.log" || { echo "FAILED: guest $name did not come up:"; tail -3 "$name.log"; return 1; }
     sleep 2 # the workload under way (app=dirty touches its memory first)
     for i in $(seq $((2 * N))); do
         loader=$((loader + 1))
