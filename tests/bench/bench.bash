@@ -6,9 +6,15 @@
 W=$(mktemp -d "$1/lm-$2-XXXXXX")
 BENCH_NETNS=("${@:3}")
 PIDS=()
+# stop_bg PID...: stops what `in_ns CMD &` started: $! is a subshell, CMD its child, so the
+# children go too (stopping the subshell alone left clients and daemons running, orphaned).
+stop_bg() {
+    local p
+    for p in "$@"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+    for p in "$@"; do wait "$p" 2>/dev/null; done
+}
 bench_cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    stop_bg "${PIDS[@]}"
     for n in "${BENCH_NETNS[@]}"; do ip netns del "$n" 2>/dev/null; done
     rm -rf "$W"
 }

@@ -66,7 +66,7 @@ for i in $(seq "$N"); do
     echo "$t0 $t1 $out" >>migs.txt
     sleep 0.3
 done
-kill "$CLIENT" 2>/dev/null
+stop_bg "$CLIENT"
 [ "$fail" = 0 ] || exit 1
 
 python3 - "$veth" <<'PY'

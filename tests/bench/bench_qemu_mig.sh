@@ -129,7 +129,7 @@ qemu_runs() { # MODE PARAMETERS-JSON
             return 1
         fi
     done
-    kill "$CLIENT" 2>/dev/null
+    stop_bg "$CLIENT"
     python3 qmp.py "$cur.qmp" quit >/dev/null 2>&1
     wait "$CUR_PID" 2>/dev/null
 }
@@ -193,7 +193,7 @@ self_runs() {
         echo "$t0 $t1 $out" >>migs-self.txt
         sleep 0.3
     done
-    kill "$CLIENT" 2>/dev/null
+    stop_bg "$CLIENT"
 }
 
 qemu_runs default '{"downtime-limit": 300}' || exit 1

@@ -19,8 +19,19 @@ ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
 # children, and the test exits non-zero: a daemon that ignores SIGTERM is a bug, and a cleanup
 # that waits for it forever would hang the whole run.
 proc_alive() { local s; s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) && [ "${s%% *}" != Z ]; }
+# A daemon started through a function (in_ns CMD &) runs under a subshell whose pid is $!:
+# stopping only the subshell would leave the daemon running, orphaned (seen: brokers outliving
+# their tests). The subshell's children are stopped with it.
+proc_tree() {
+    local p
+    for p in "$@"; do
+        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = bash ] && pgrep -P "$p"
+        echo "$p"
+    done
+}
 stop_procs() {
     local p deadline=$(( $(date +%s) + ${LM_STOP_S:-20} ))
+    set -- $(proc_tree "$@")
     for p in "$@"; do kill "$p" 2>/dev/null; done
     for p in "$@"; do
         while proc_alive "$p" && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.1; done
