@@ -12,6 +12,7 @@ stop_bg() {
     local p
     for p in "$@"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
     for p in "$@"; do wait "$p" 2>/dev/null; done
+    return 0 # (a stopped process's status is not the caller's)
 }
 bench_cleanup() {
     stop_bg "${PIDS[@]}"
