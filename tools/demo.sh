@@ -28,7 +28,7 @@ cleanup() {
         done
     fi
     # (what in_c CMD & started runs under a subshell, $!: its children are stopped too)
-    for p in "${PIDS[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     ip netns del "$NS" 2>/dev/null || true
     ip netns del "lmdemob$$" 2>/dev/null || true
