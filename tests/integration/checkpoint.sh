@@ -31,13 +31,7 @@ result_of() { # console file: the computation's result line, waiting up to 60 s
 # restore (some 15 s), at whatever speed this machine computes (KVM runs it 30 times faster
 # than the KVM box): the sieve's size is scaled by the host reference's time for a tenth of it.
 ROUNDS=600
-t0=$(date +%s%N)
-"$BUILD/tests/compute_ref" 300000 $((ROUNDS / 10)) >/dev/null
-ms=$(( ($(date +%s%N) - t0) / 1000000 + 1 ))
-N=$((300000 * 1500 / ms))
-[ "$N" -lt 300000 ] && N=300000
-[ "$N" -gt 8000000 ] && N=8000000
-echo "# the computation: n=$N rounds=$ROUNDS (the reference took $ms ms for a tenth of the rounds at n=300000)"
+N=$(compute_n $ROUNDS 15)
 "$BUILD/tests/compute_ref" $N $ROUNDS >ref.txt & # the host's result, meanwhile
 REF_PID=$!
 in_a "$L" buy --host alpha --mem 64 --image "$KERNEL" --prepaid 900 -o compute.tok 2>/dev/null

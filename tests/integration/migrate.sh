@@ -122,16 +122,23 @@ expect "status after: one migration, its figures" 0 "last migration: .* downtime
 
 # 2. The computation moves back and forth while it runs; its result equals the host's. Moves
 # 1, 3 and 5 send zstd-compressed pages (--zstd), 2 and 4 plain ones.
-N=${LM_MIG_COMPUTE_N:-300000} ROUNDS=${LM_MIG_COMPUTE_ROUNDS:-6000}
+# It must outlast the five moves (9 s on KVM, each mostly a loader's start), at whatever speed
+# this machine computes: sized to run ~30 s.
+ROUNDS=${LM_MIG_COMPUTE_ROUNDS:-6000}
+N=${LM_MIG_COMPUTE_N:-$(compute_n "$ROUNDS" 30)}
+"$BUILD/tests/compute_ref" "$N" "$ROUNDS" >"$SCRATCH/ref.txt" & # the host's result, meanwhile
+REF_PID=$!
+PIDS+=("$REF_PID")
 start_guest compute 10.78.0.3 02:00:00:78:00:03 "app=compute n=$N rounds=$ROUNDS"
 for _ in $(seq 100); do grep -q "control: owner" "$SCRATCH/compute.log" && break; sleep 0.05; done
-moves=0 where=compute
+moves=0 where=compute t0=$(date +%s%N)
 for i in 1 2 3 4 5; do
     start_loader "c$i" "10.78.0.$((60 + i))" "$SCRATCH/mig2.key" 10.78.0.3
     wait_port "10.78.0.$((60 + i))" 7700 || break
     z=(); [ $((i % 2)) = 1 ] && z=(--zstd)
     if migrate 10.78.0.3 "c$i" "10.78.0.$((60 + i))" "$SCRATCH/mig2.key" --quiet "${z[@]}" >"$SCRATCH/cmig$i.txt" 2>&1; then
         moves=$((moves + 1)) where=c$i
+        echo "# move $i done at $(( ($(date +%s%N) - t0) / 1000000 )) ms: $(grep -o 'migrated in.*' "$SCRATCH/cmig$i.txt")"
     else
         sed 's/^/# /' "$SCRATCH/cmig$i.txt"; break
     fi
@@ -148,7 +155,7 @@ awk -v a="$z1" -v b="$p2" -v c="$z3" -v d="$p4" 'BEGIN { exit !(a > 0 && c > 0 &
     not_ok "bytes sent: zstd $z1, $z3 MiB; plain $p2, $p4 MiB"
 eval "pid=\$PID_$where"
 exit_of "$pid" 180; rc=$RC # the rest of the computation (a minute or more under TCG)
-ref=$("$BUILD/tests/compute_ref" "$N" "$ROUNDS")
+wait "$REF_PID"; ref=$(cat "$SCRATCH/ref.txt")
 got=$(grep -o "primes=[0-9]* sum=[0-9]* checksum=[0-9a-f]*" "$SCRATCH/$where.log" | tail -1)
 [ "$rc" = 0 ] && [ -n "$got" ] && printf '%s' "$ref" | grep -qF "$got" &&
     ok "after $moves migrations the result equals the host's ($got)" ||

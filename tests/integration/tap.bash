@@ -93,6 +93,22 @@ require_net() {
     command -v ip >/dev/null || skip_or_fail "no ip command (iproute2)"
 }
 
+# compute_n ROUNDS SECONDS: the sieve size n at which app=compute with ROUNDS rounds runs about
+# SECONDS on this machine (the guest computes at the host's speed on KVM, ~30 times slower in
+# the KVM box), from the host reference's time for a tenth of the rounds at n=300000; clamped
+# to 300000..8000000. Tests whose computation must outlast some work size it with this.
+compute_n() {
+    local t0 ms n
+    t0=$(date +%s%N)
+    "$BUILD/tests/compute_ref" 300000 $(($1 / 10)) >/dev/null
+    ms=$(( ($(date +%s%N) - t0) / 1000000 + 1 ))
+    n=$((300000 * $2 * 100 / ms))
+    [ "$n" -lt 300000 ] && n=300000
+    [ "$n" -gt 8000000 ] && n=8000000
+    echo "# the computation: n=$n rounds=$1 (the reference took $ms ms for a tenth of the rounds at n=300000)" >&2
+    echo "$n"
+}
+
 # Prints the plan line last and exits non-zero if anything failed.
 done_testing() {
     echo "1..$T_N"
