@@ -91,6 +91,7 @@ static void defaults(struct em_config *c)
     strcpy(c->state_dir, "/var/lib/laundromat");
     strcpy(c->vmm, "lm-vmm");
     strcpy(c->backend, "kvm");
+    strcpy(c->libvirt_firmware, LM_QBOOT_ROM);
     strcpy(c->lmctl, "lmctl");
     c->settle_interval_s = 60;
     c->evict_grace_ms = 30000;
@@ -198,6 +199,11 @@ static int apply(struct em_config *c, const char *k, char *v, const char *path, 
     } else if (!strcmp(k, "libvirt_uri")) {
         if (set_str(c->libvirt_uri, sizeof c->libvirt_uri, v) < 0)
             want = "a libvirt connection URI such as qemu:///system";
+    } else if (!strcmp(k, "libvirt_firmware")) {
+        if (!strcmp(v, "qemu"))
+            c->libvirt_firmware[0] = '\0'; /* QEMU's own: SeaBIOS */
+        else if (set_str(c->libvirt_firmware, sizeof c->libvirt_firmware, v) < 0)
+            want = "a firmware image such as " LM_QBOOT_ROM ", or qemu for QEMU's own";
     } else if (!strcmp(k, "loader")) {
         if (set_str(c->loader, sizeof c->loader, v) < 0)
             want = "a path";

@@ -13,6 +13,10 @@
 #include "laundromat/wire.h"
 
 #define EM_MAX_KEYS 16
+/* The firmware libvirt's QEMU boots the PVH loader through by default: qboot goes straight to
+ * the kernel (0.15 s to the guest's first line on KVM-PVM, where SeaBIOS's real mode, emulated
+ * one instruction at a time, takes ~3 s). It assigns no PCI BARs: the guest does. */
+#define LM_QBOOT_ROM "/usr/share/qemu/qboot.rom"
 #define EM_MAX_OVERLAYS 8
 
 /* An IPv4 address held as 4 bytes in network order, as a u32 (network order too). */
@@ -44,6 +48,7 @@ struct em_config {
     char vmm[256], loader[256];
     char backend[16];              /* kvm or libvirt */
     char libvirt_uri[256];         /* "": libvirt's embedded QEMU driver under state_dir */
+    char libvirt_firmware[256];    /* -bios for libvirt's QEMU; "": QEMU's own (SeaBIOS) */
     unsigned loader_port, loader_wait_s, loader_idle_s;
     char control[108];             /* UNIX socket path */
     char broker_url[200];          /* settlement: "" for none */

@@ -69,7 +69,7 @@ void backend_kvm_set_vmm(const char *path);
 #ifdef LM_BACKEND_LIBVIRT
 extern const struct backend backend_libvirt;
 /* The connection (e.g. qemu:///system), and the embedded driver's root for qemu:///embed. */
-void backend_libvirt_setup(const char *uri, const char *embed_root);
+void backend_libvirt_setup(const char *uri, const char *embed_root, const char *firmware);
 #endif
 
 #endif

@@ -65,17 +65,18 @@ struct be_vm {
 #define PIPE_CREATED 0xf0
 #define PIPE_CREATE_FAILED 0xf1
 
-static char uri[512], root[256];
+static char uri[512], root[256], firmware[256];
 static virConnectPtr conn;
 static int conn_cb = -1; /* the lifecycle callback's id on conn */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct be_vm *vms; /* under lock: the event thread finds a VM by its domain's name */
 static unsigned long long serial;
 
-void backend_libvirt_setup(const char *connect_uri, const char *embed_root)
+void backend_libvirt_setup(const char *connect_uri, const char *embed_root, const char *fw)
 {
     snprintf(uri, sizeof uri, "%s", connect_uri);
     snprintf(root, sizeof root, "%s", embed_root);
+    snprintf(firmware, sizeof firmware, "%s", fw);
 }
 
 static void *event_loop(void *arg)
@@ -376,7 +377,7 @@ static struct be_vm *lv_create(const struct vm_spec *s, struct lm_diag *d)
     }
     close(s->tap_fd);
     char mac[LM_MAC_STR], commit[65], cmdline[1024], cmd_xml[1400], kernel[600], log[600];
-    char chan[sizeof b->chan_path * 6];
+    char chan[sizeof b->chan_path * 6], fw[sizeof firmware * 6], bios[sizeof fw + 64] = "";
     lm_mac_format(s->mac, mac);
     lm_hex_encode(s->commitment, 32, commit);
     snprintf(cmdline, sizeof cmdline, "%s mem=%llu commitment=%s ip=%u.%u.%u.%u/%u gw=%u.%u.%u.%u",
@@ -386,6 +387,11 @@ static struct be_vm *lv_create(const struct vm_spec *s, struct lm_diag *d)
     xml_text(kernel, sizeof kernel, s->kernel);
     xml_text(log, sizeof log, s->log_path);
     xml_text(chan, sizeof chan, b->chan_path);
+    xml_text(fw, sizeof fw, firmware);
+    if (fw[0])
+        snprintf(bios, sizeof bios, "<loader type='rom' readonly='yes'>%s</loader>", fw);
+    /* The NIC sits on the root bus (slot 2): the default firmware, qboot, assigns no BARs and
+     * the guest assigns them only there, where no bridge window needs setting. */
     /* A loader's RAM reaches past its block at LM_LOADER_GPA (pages never touched cost the
      * host nothing); the guest gets mem_mib of it (mem= on the command line). */
     unsigned long long ram_mib = s->loader ? ((LM_LOADER_GPA + LM_LOADER_SIZE) >> 20) + 16
@@ -393,7 +399,7 @@ static struct be_vm *lv_create(const struct vm_spec *s, struct lm_diag *d)
     if (asprintf(&b->xml,
         "<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n"
         "  <name>%s</name>\n  <memory unit='MiB'>%llu</memory>\n  <vcpu>%u</vcpu>\n"
-        "  <os><type arch='x86_64' machine='q35'>hvm</type><kernel>%s</kernel>"
+        "  <os><type arch='x86_64' machine='q35'>hvm</type>%s<kernel>%s</kernel>"
         "<cmdline>%s</cmdline></os>\n"
         "  <cpu mode='custom' match='exact' check='none'><model fallback='allow'>qemu64</model>"
         "<feature policy='require' name='x2apic'/><feature policy='require' name='tsc-deadline'/>"
@@ -404,12 +410,13 @@ static struct be_vm *lv_create(const struct vm_spec *s, struct lm_diag *d)
         "    <serial type='file'><source path='%s' append='on'/><target port='0'/></serial>\n"
         "    <serial type='unix'><source mode='connect' path='%s'/><target port='1'/></serial>\n"
         "    <interface type='ethernet'><target dev='%s' managed='no'/><mac address='%s'/>"
-        "<model type='virtio'/></interface>\n"
+        "<model type='virtio'/><address type='pci' domain='0' bus='0' slot='2' function='0'/>"
+        "</interface>\n"
         "    <memballoon model='none'/>\n  </devices>\n"
         "  <qemu:commandline><qemu:arg value='-device'/>"
         "<qemu:arg value='isa-debug-exit,iobase=0xf4,iosize=4'/></qemu:commandline>\n"
         "</domain>\n",
-        b->name, ram_mib, s->vcpus ? s->vcpus : 1, kernel, cmd_xml, log, chan, s->tap_name,
+        b->name, ram_mib, s->vcpus ? s->vcpus : 1, bios, kernel, cmd_xml, log, chan, s->tap_name,
         mac) < 0) {
         b->xml = NULL;
         lm_fail(d, LM_INTERNAL, "out of memory");

@@ -79,6 +79,13 @@ expect "missing broker key is refused" 1 "\"broker_key\" is required" -- "$EM" -
 printf 'host_name = x\nbackend = xen\n' >bad3.conf
 expect "an unknown backend is refused by name" 1 "bad3.conf:2: .*backend.*kvm .* or libvirt" -- \
     "$EM" --config bad3.conf --check
+printf 'backend = libvirt\nlibvirt_firmware = /no/such.rom\n' | cat em.conf - >bad4.conf
+expect "a libvirt firmware that is not there is named, with the way out" 1 \
+    'bad4.conf: libvirt_firmware = /no/such.rom: No such file or directory \(.*libvirt_firmware = qemu boots through QEMU.s own SeaBIOS' -- \
+    "$EM" --config bad4.conf --check
+printf 'backend = libvirt\nlibvirt_firmware = qemu\n' | cat em.conf - >qemu-fw.conf
+expect "libvirt_firmware = qemu (QEMU's own firmware) is accepted" 0 "qemu-fw.conf: ok" -- \
+    "$EM" --config qemu-fw.conf --check
 expect "evilman --help" 0 "usage: evilman" -- "$EM" --help
 sed "s|^broker_key = .*|broker_key = $SCRATCH/broker.key.pub|" "$TOP/docs/evilman.conf.example" >example.conf
 expect "the documented example configuration loads" 0 "example.conf: ok \(host alpha, 1 broker keys, bridge br0\)" -- \

@@ -10,5 +10,5 @@ pvh_qemu() {
     exec ${PVH_WRAP:-} timeout "${PVH_TIMEOUT:-300}" qemu-system-x86_64 -accel kvm -M q35 \
         -cpu qemu64,+x2apic,+tsc-deadline -m "${PVH_MEM:-128}" -nodefaults -nographic \
         -no-reboot -display none -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 \
-        -kernel "${PVH_KERNEL:-$BUILD/guest/kernel-pvh.elf}" "$@"
+        -bios "${PVH_BIOS:-/usr/share/qemu/qboot.rom}" -kernel "${PVH_KERNEL:-$BUILD/guest/kernel-pvh.elf}" "$@"
 }

@@ -85,6 +85,60 @@ uint64_t pci_bar(struct pci_dev d, unsigned bar)
     return a;
 }
 
+/* Memory BARs the firmware left at 0 (qboot, the firmware we boot through, assigns none; SeaBIOS
+ * assigns all) get addresses in q35's PCI hole above the MMCONFIG window, each aligned to its
+ * size; decoding is off meanwhile. Only for a device on bus 0, whose addresses the host bridge
+ * forwards: behind a bridge its windows would need setting too. */
+#define PCI_HOLE_START 0xc0000000ull
+#define PCI_HOLE_END 0xfec00000ull
+
+bool pci_assign_bars(struct pci_dev d)
+{
+    uint64_t next = PCI_HOLE_START;
+    uint16_t cmd = pci_read16(d, 0x04);
+    bool assigned = false;
+    for (unsigned bar = 0; bar < 6; bar++) {
+        unsigned off = 0x10 + 4 * bar;
+        uint32_t lo = pci_read32(d, off);
+        if (lo & 1)
+            continue; /* I/O space */
+        bool wide = ((lo >> 1) & 3) == 2 && bar < 5;
+        uint32_t hi = wide ? pci_read32(d, off + 4) : 0;
+        if ((lo & ~0xfu) || hi) { /* the firmware's address */
+            bar += wide;
+            continue;
+        }
+        if (!assigned) {
+            if (d.bus != 0)
+                return false;
+            pci_write16(d, 0x04, (uint16_t)(cmd & ~0x3u)); /* decoding off while sizing */
+            assigned = true;
+        }
+        pci_write32(d, off, 0xffffffffu);
+        uint32_t mask = pci_read32(d, off) & ~0xfu;
+        if (wide) {
+            pci_write32(d, off + 4, 0xffffffffu);
+            (void)pci_read32(d, off + 4); /* below 4 GiB: the upper half stays 0 */
+            pci_write32(d, off + 4, 0);
+        }
+        if (mask == 0) { /* not implemented */
+            pci_write32(d, off, lo);
+            bar += wide;
+            continue;
+        }
+        uint64_t size = (uint64_t)(~mask) + 1;
+        uint64_t at = (next + size - 1) & ~(size - 1);
+        if (at + size > PCI_HOLE_END)
+            return false;
+        pci_write32(d, off, (uint32_t)at | (lo & 0xfu));
+        next = at + size;
+        bar += wide;
+    }
+    if (assigned)
+        pci_write16(d, 0x04, cmd);
+    return true;
+}
+
 /* The first capability with this ID at or after `from` in the list (0: its start), or 0. */
 unsigned pci_cap(struct pci_dev d, uint8_t cap_id, unsigned from)
 {

@@ -86,6 +86,7 @@ uint16_t pci_read16(struct pci_dev d, unsigned off);
 void pci_write16(struct pci_dev d, unsigned off, uint16_t v);
 bool pci_find(bool (*match)(struct pci_dev d, uint32_t id), struct pci_dev *out);
 uint64_t pci_bar(struct pci_dev d, unsigned bar);
+bool pci_assign_bars(struct pci_dev d);
 unsigned pci_cap(struct pci_dev d, uint8_t cap_id, unsigned from);
 #define PCI_CAP_VENDOR 0x09
 #define PCI_CAP_MSIX 0x11

@@ -122,7 +122,7 @@ static volatile uint8_t *cap_region(struct pci_dev d, unsigned cap, uint32_t nee
         *lenp = len;
     uint64_t base = pci_bar(d, bar);
     if (base == 0)
-        fail("a capability names a BAR the firmware left unassigned or not memory");
+        fail("a capability names a BAR that is unassigned or not memory");
     if (paging_map_io(base + off, len) < 0)
         fail("a capability's region overlaps RAM or is not addressable");
     return (volatile uint8_t *)(uintptr_t)(base + off);
@@ -217,6 +217,11 @@ static bool find_device(struct pci_dev *d)
     if (!pci_find(is_virtio_net, d))
         return false;
     common = devcfg = notify_base = NULL;
+    if (!pci_assign_bars(*d))
+        lm_panic("virtio-net at %02x:%02x.%u: its BARs are unassigned and it sits behind a "
+                 "bridge, whose windows this kernel does not set: put it on bus 0 (libvirt: "
+                 "<address type='pci' bus='0x00'/>) or boot through a firmware that assigns "
+                 "them (SeaBIOS)", d->bus, d->dev, d->fn);
     pci_write16(*d, 0x04, pci_read16(*d, 0x04) | 0x6); /* memory space, bus master */
     for (unsigned cap = pci_cap(*d, PCI_CAP_VENDOR, 0); cap; cap = pci_cap(*d, PCI_CAP_VENDOR, cap)) {
         uint8_t type = pci_read8(*d, cap + 3);
