@@ -41,7 +41,7 @@ int tap_open(const char *name, const char *bridge, char *actual, size_t actual_l
     }
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR; /* lm-vmm's offloads; QEMU re-opens */
     snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name ? name : "lmtap%d");
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         lm_err("cannot create tap %s: %s", ifr.ifr_name, strerror(errno));

@@ -120,6 +120,7 @@
 
 /* ---- Checksums: all in software (the monitor's virtual NIC offloads nothing) ---- */
 
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1 /* netif.c: the NIC's offloads decide */
 #define CHECKSUM_GEN_IP 1
 #define CHECKSUM_GEN_UDP 1
 #define CHECKSUM_GEN_TCP 1

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "lwip/etharp.h"
+#include "lwip/inet_chksum.h"
+#include "lwip/ip.h"
 #include "lwip/init.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
@@ -14,36 +16,177 @@
 
 static struct netif nic;
 static bool tx_pending;
-static uint64_t rx_frames, tx_frames, tx_dropped;
+static uint64_t rx_frames, tx_frames, tx_dropped, rx_bad_csum, rx_dropped;
 static uint64_t last_tx_ns; /* the last frame out: an ARP request of ours may be pending */
 static net_filter_fn filter; /* the migration firewall, when up */
+static unsigned offloads;   /* PLATFORM_NET_*: what the NIC does for us */
 
-static void kick(void)
+static uint16_t be16(const uint8_t *p)
 {
-    platform_net_kick();
-    tx_pending = false;
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    put_be16(p, (uint16_t)(v >> 16));
+    put_be16(p + 2, (uint16_t)v);
+}
+
+/* Where a frame's IPv4 TCP header is: 0 when the frame is not IPv4 TCP, unfragmented, with
+ * whole headers. */
+static size_t tcp_at(const uint8_t *f, size_t len)
+{
+    if (len < 14 + 20 + 20 || be16(f + 12) != 0x0800 || (f[14] >> 4) != 4 || f[14 + 9] != 6 ||
+        (be16(f + 14 + 6) & 0x3fff))
+        return 0;
+    size_t ihl = (size_t)(f[14] & 15) * 4;
+    if (ihl < 20 || 14 + ihl + 20 > len || 14 + ihl + (size_t)(f[14 + ihl + 12] >> 4) * 4 > len)
+        return 0;
+    return 14 + ihl;
+}
+
+/* The folded sum of the IPv4 pseudo-header (addresses, protocol, length), as a NIC finishing a
+ * partial checksum wants it in the checksum field. */
+static uint16_t pseudo_sum(const uint8_t *ip, uint8_t proto, uint32_t l4len)
+{
+    uint32_t s = be16(ip + 12) + be16(ip + 14) + be16(ip + 16) + be16(ip + 18) + proto + l4len;
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return (uint16_t)s;
+}
+
+static void ip_len_sum(uint8_t *f, size_t l4, size_t len)
+{
+    put_be16(f + 16, (uint16_t)(len - 14));
+    f[24] = f[25] = 0;
+    uint16_t sum = inet_chksum(f + 14, (u16_t)(l4 - 14));
+    memcpy(f + 24, &sum, 2); /* lwIP's sum is in network order already */
+}
+
+/*
+ * TX. With the NIC's checksum offload lwIP sums no TCP segment: each goes with NEEDS_CSUM and
+ * the pseudo-header's sum. With its segmentation offload (TSO), the segments lwIP emits in a row
+ * for one connection, each a full MSS but the last, in sequence, with the same headers, are
+ * joined into one frame of up to 64 KiB that the host's kernel cuts again (gso_size = the MSS):
+ * one record, one write on the host instead of up to 44.
+ */
+#define GSO_PAYLOAD_MAX (65535u - 20u - 60u) /* what an IPv4 packet holds past its headers */
+static struct gso_frame {
+    uint8_t *buf;      /* the open frame in the NIC's ring, NULL: none open */
+    size_t len, hl;    /* bytes so far; Ethernet + IP + TCP header bytes */
+    uint32_t next_seq; /* the sequence number the next segment must have */
+    uint16_t mss;      /* the first segment's payload: all but the last have it */
+    unsigned segs;
+    bool last_short;   /* a segment shorter than mss went in: nothing may follow */
+} gso;
+
+static void tx_commit(uint8_t *f, size_t len, size_t l4, unsigned segs, uint16_t mss)
+{
+    struct platform_net_hdr h = {0};
+    if (l4 && (offloads & PLATFORM_NET_CSUM)) {
+        if (segs > 1) {
+            ip_len_sum(f, l4, len);
+            h.gso_type = PLATFORM_NET_GSO_TCPV4;
+            h.gso_size = mss;
+            h.hdr_len = (uint16_t)(l4 + (size_t)(f[l4 + 12] >> 4) * 4);
+        }
+        put_be16(f + l4 + 16, pseudo_sum(f + 14, 6, (uint32_t)(len - l4)));
+        h.flags = PLATFORM_NET_F_NEEDS_CSUM;
+        h.csum_start = (uint16_t)l4;
+        h.csum_offset = 16;
+    }
+    platform_net_tx_commit(len, &h);
+    tx_pending = true;
+    tx_frames++;
+    last_tx_ns = clock_ns();
+}
+
+static void gso_close(void)
+{
+    if (!gso.buf)
+        return;
+    tx_commit(gso.buf, gso.len, 14 + (size_t)(gso.buf[14] & 15) * 4, gso.segs, gso.mss);
+    gso.buf = NULL;
+}
+
+/* Joins segment p (its headers in hdr) to the open frame when it continues it. */
+static bool gso_append(struct pbuf *p, const uint8_t *hdr, size_t l4)
+{
+    size_t hl = l4 + (size_t)(hdr[l4 + 12] >> 4) * 4, pay = p->tot_len - hl;
+    if (!gso.buf || gso.last_short || hl != gso.hl || pay == 0 || pay > gso.mss ||
+        be32(hdr + l4 + 4) != gso.next_seq || gso.len - gso.hl + pay > GSO_PAYLOAD_MAX)
+        return false;
+    /* Same addresses, ports, ACK, window and options; flags alike but for PSH. */
+    if (memcmp(hdr, gso.buf, 14) || memcmp(hdr + 26, gso.buf + 26, 8) ||
+        memcmp(hdr + l4, gso.buf + l4, 4) || memcmp(hdr + l4 + 8, gso.buf + l4 + 8, 5) ||
+        ((hdr[l4 + 13] ^ gso.buf[l4 + 13]) & ~0x08) || memcmp(hdr + l4 + 14, gso.buf + l4 + 14, 2) ||
+        memcmp(hdr + l4 + 20, gso.buf + l4 + 20, hl - l4 - 20))
+        return false;
+    pbuf_copy_partial(p, gso.buf + gso.len, (u16_t)pay, (u16_t)hl);
+    gso.buf[l4 + 13] |= hdr[l4 + 13] & 0x08; /* PSH: the host puts it on the last segment */
+    gso.len += pay;
+    gso.next_seq += (uint32_t)pay;
+    gso.segs++;
+    gso.last_short = pay < gso.mss;
+    return true;
 }
 
 static err_t link_output(struct netif *n, struct pbuf *p)
 {
     (void)n;
-    if (p->tot_len > PLATFORM_FRAME_MAX) {
-        tx_dropped++;
-        return ERR_BUF;
+    uint8_t hdr[128]; /* enough for the firewall and for any Ethernet + IPv4 + TCP headers */
+    size_t hn = pbuf_copy_partial(p, hdr, p->tot_len < sizeof hdr ? p->tot_len : sizeof hdr, 0);
+    if (filter && !filter(hdr, p->tot_len, true))
+        return ERR_OK; /* dropped silently: to lwIP, as if sent and lost on the wire */
+    size_t l4 = tcp_at(hdr, hn);
+    if (l4 && (offloads & PLATFORM_NET_TSO)) {
+        if (gso_append(p, hdr, l4))
+            return ERR_OK;
+        gso_close();
+        size_t hl = l4 + (size_t)(hdr[l4 + 12] >> 4) * 4;
+        uint8_t fl = hdr[l4 + 13];
+        if (p->tot_len > hl && !(fl & 0x07)) { /* data, no SYN, RST or FIN: may open one */
+            uint8_t *f = platform_net_tx_buf(PLATFORM_FRAME_MAX);
+            if (!f) {
+                tx_dropped++;
+                return ERR_MEM;
+            }
+            pbuf_copy_partial(p, f, p->tot_len, 0);
+            gso = (struct gso_frame){.buf = f, .len = p->tot_len, .hl = hl, .segs = 1,
+                                .mss = (uint16_t)(p->tot_len - hl),
+                                .next_seq = be32(hdr + l4 + 4) + (uint32_t)(p->tot_len - hl)};
+            tx_pending = true;
+            return ERR_OK;
+        }
+    } else {
+        gso_close();
     }
-    uint8_t *frame = platform_net_tx_buf();
+    uint8_t *frame = platform_net_tx_buf(p->tot_len);
     if (!frame) {
         tx_dropped++;
         return ERR_MEM;
     }
     pbuf_copy_partial(p, frame, p->tot_len, 0);
-    if (filter && !filter(frame, p->tot_len, true))
-        return ERR_OK; /* dropped silently: to lwIP, as if sent and lost on the wire */
-    platform_net_tx_commit(p->tot_len);
-    tx_pending = true;
-    tx_frames++;
-    last_tx_ns = clock_ns();
+    tx_commit(frame, p->tot_len, l4, 1, 0);
     return ERR_OK;
+}
+
+static void kick(void)
+{
+    gso_close();
+    platform_net_kick();
+    tx_pending = false;
 }
 
 static err_t nic_init(struct netif *n)
@@ -55,6 +198,12 @@ static err_t nic_init(struct netif *n)
     n->mtu = (u16_t)boot_info->net.mtu;
     n->hwaddr_len = ETH_HWADDR_LEN;
     n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+    /* TCP and UDP checksums: received ones netif.c checks when the NIC did not (rx_csum_ok);
+     * sent TCP ones the NIC fills in when it can. */
+    NETIF_SET_CHECKSUM_CTRL(n, NETIF_CHECKSUM_GEN_IP | NETIF_CHECKSUM_GEN_UDP |
+                                   NETIF_CHECKSUM_GEN_ICMP | NETIF_CHECKSUM_CHECK_IP |
+                                   NETIF_CHECKSUM_CHECK_ICMP |
+                                   (offloads & PLATFORM_NET_CSUM ? 0 : NETIF_CHECKSUM_GEN_TCP));
     return ERR_OK;
 }
 
@@ -66,6 +215,7 @@ bool net_init(void)
     uint8_t mac[6];
     if (!platform_net_init(mac))
         return false;
+    offloads = platform_net_offloads();
 
     lwip_init();
     ip4_addr_t ip, mask, gw;
@@ -126,21 +276,95 @@ struct netif *net_netif(void)
     return &nic;
 }
 
+/* A received TCP or UDP segment's checksum, when the NIC vouched for nothing (lwIP's own check
+ * is off for both: frames with a partial checksum from a sender on this host would fail it). */
+static bool rx_csum_ok(struct pbuf *p)
+{
+    const uint8_t *f = p->payload;
+    if (p->len < 14 + 20 || be16(f + 12) != 0x0800 || (f[14] >> 4) != 4)
+        return true; /* not IPv4: lwIP drops it or (ARP) needs no sum */
+    const uint8_t *ip = f + 14;
+    size_t ihl = (size_t)(ip[0] & 15) * 4, tot = be16(ip + 2);
+    if ((ip[9] != 6 && ip[9] != 17) || (be16(ip + 6) & 0x3fff) || ihl < 20 || tot < ihl + 8 ||
+        14 + tot > p->tot_len || p->len < 14 + ihl + 8)
+        return true; /* other protocols, fragments (summed after reassembly: not here), runts */
+    if (ip[9] == 17 && be16(ip + ihl + 6) == 0)
+        return true; /* UDP without a checksum */
+    ip4_addr_t src, dst;
+    memcpy(&src, ip + 12, 4);
+    memcpy(&dst, ip + 16, 4);
+    pbuf_remove_header(p, 14 + ihl);
+    u16_t l4len = (u16_t)(tot - ihl);
+    pbuf_realloc(p, l4len); /* Ethernet padding is not summed */
+    bool ok = ip_chksum_pseudo(p, ip[9], l4len, &src, &dst) == 0;
+    pbuf_add_header(p, 14 + ihl);
+    return ok;
+}
+
+static void rx_input(const uint8_t *f, size_t len, bool vouched)
+{
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, len <= PBUF_POOL_BUFSIZE ? PBUF_POOL : PBUF_RAM);
+    if (!p)
+        p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL); /* a chain, if the heap is short */
+    if (!p) {
+        rx_dropped++; /* out of buffers: drop, as a NIC would */
+        return;
+    }
+    pbuf_take(p, f, (u16_t)len);
+    if (!vouched && !rx_csum_ok(p)) {
+        rx_bad_csum++;
+        pbuf_free(p);
+        return;
+    }
+    if (nic.input(p, &nic) != ERR_OK)
+        pbuf_free(p);
+    rx_frames++;
+}
+
+/* A coalesced TCP segment longer than a pbuf holds (an IPv4 packet of 64 KiB plus the Ethernet
+ * header): two segments, the first ending on an MSS boundary, each with the headers, in place
+ * (each is copied into its pbuf at once). Only for frames the NIC vouched for; lwIP checks the
+ * IP header's sum, so it is redone. */
+static void rx_split(uint8_t *f, size_t len, uint16_t mss)
+{
+    size_t l4 = tcp_at(f, len);
+    if (!l4) {
+        rx_dropped++;
+        return;
+    }
+    size_t hl = l4 + (size_t)(f[l4 + 12] >> 4) * 4, pay = len - hl, cut = pay / 2;
+    if (mss && cut > mss)
+        cut -= cut % mss;
+    uint8_t orig[14 + 60 + 60];
+    memcpy(orig, f, hl);
+    f[l4 + 13] &= (uint8_t)~0x09; /* FIN and PSH belong to the second */
+    ip_len_sum(f, l4, hl + cut);
+    rx_input(f, hl + cut, true);
+    uint8_t *second = f + cut; /* its headers just before the rest of the data */
+    memcpy(second, orig, hl);
+    put_be32(second + l4 + 4, be32(orig + l4 + 4) + (uint32_t)cut);
+    ip_len_sum(second, l4, len - cut);
+    rx_input(second, len - cut, true);
+}
+
 /* Hands every frame the NIC holds to lwIP. Returns how many. */
 static unsigned rx_drain(void)
 {
     unsigned n = 0;
     size_t len;
-    for (const uint8_t *f; (f = platform_net_rx_peek(&len)) != NULL; platform_net_rx_next(), n++) {
+    struct platform_net_hdr h;
+    for (const uint8_t *f; (f = platform_net_rx_peek(&len, &h)) != NULL; platform_net_rx_next(), n++) {
         if (filter && !filter(f, len, false))
             continue;
-        struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
-        if (!p)
-            continue; /* out of buffers: drop, as a NIC would */
-        pbuf_take(p, f, (u16_t)len);
-        if (nic.input(p, &nic) != ERR_OK)
-            pbuf_free(p);
-        rx_frames++;
+        bool vouched = h.flags & (PLATFORM_NET_F_NEEDS_CSUM | PLATFORM_NET_F_DATA_VALID);
+        if (len > 0xffff) {
+            if (vouched)
+                rx_split((uint8_t *)f, len, h.gso_size);
+            else
+                rx_dropped++;
+            continue;
+        }
+        rx_input(f, len, vouched);
     }
     return n;
 }
@@ -156,7 +380,8 @@ void net_poll(void)
             break;
         kick();
         size_t len;
-        if (!platform_net_rx_peek(&len))
+        struct platform_net_hdr h;
+        if (!platform_net_rx_peek(&len, &h))
             break;
     }
 }

@@ -53,17 +53,36 @@ __attribute__((noreturn)) void platform_exec(uint64_t entry);
 extern const uint16_t platform_io_ports[][2];
 
 /*
- * The NIC: Ethernet frames of at most PLATFORM_FRAME_MAX bytes, without FCS. The TX side hands
- * out a buffer, takes it back filled, and sends what it holds at a kick; the RX side lends the
- * next received frame until rx_next.
+ * The NIC: Ethernet frames without FCS, each with an offload header in virtio_net_hdr_v1's
+ * layout. The TX side hands out room for a frame, takes it back filled, and sends what it holds
+ * at a kick; the RX side lends the next received frame and its header until rx_next. A frame
+ * is at most PLATFORM_MTU_FRAME bytes, unless the NIC offers PLATFORM_NET_TSO (TX) or hands
+ * over coalesced segments (RX): then up to PLATFORM_FRAME_MAX.
  */
-#define PLATFORM_FRAME_MAX 1514
+struct platform_net_hdr {
+    uint8_t flags;        /* PLATFORM_NET_F_* */
+    uint8_t gso_type;     /* PLATFORM_NET_GSO_* */
+    uint16_t hdr_len;     /* a GSO frame's Ethernet + IP + TCP header bytes */
+    uint16_t gso_size;    /* the MSS its segments get */
+    uint16_t csum_start;  /* NEEDS_CSUM: the first byte summed (the TCP/UDP header) */
+    uint16_t csum_offset; /* the checksum's place from there; the field holds the pseudo-header's */
+    uint16_t num_buffers;
+};
+#define PLATFORM_NET_F_NEEDS_CSUM 1u /* RX: a partial checksum from a local sender, data good */
+#define PLATFORM_NET_F_DATA_VALID 2u /* RX: the host checked the checksum */
+#define PLATFORM_NET_GSO_NONE 0u
+#define PLATFORM_NET_GSO_TCPV4 1u
+#define PLATFORM_MTU_FRAME 1514
+#define PLATFORM_FRAME_MAX (14 + 65535)
+#define PLATFORM_NET_CSUM 1u /* TX: the NIC fills in checksums asked with NEEDS_CSUM */
+#define PLATFORM_NET_TSO 2u  /* TX: the NIC cuts TCPv4 GSO frames (needs CSUM) */
 bool platform_net_init(uint8_t mac[6]);   /* false: this VM has no NIC */
 void platform_net_rebind(uint8_t mac[6]); /* after a migration: the new host's NIC, queues empty */
-uint8_t *platform_net_tx_buf(void);       /* NULL: the queue is full even after a kick */
-void platform_net_tx_commit(size_t len);
+unsigned platform_net_offloads(void);     /* PLATFORM_NET_* the NIC takes; fixed once up */
+uint8_t *platform_net_tx_buf(size_t len); /* room for len bytes; NULL: full even after a kick */
+void platform_net_tx_commit(size_t len, const struct platform_net_hdr *h);
 void platform_net_kick(void);             /* the host takes every committed frame */
-const uint8_t *platform_net_rx_peek(size_t *len); /* the next frame, or NULL */
+const uint8_t *platform_net_rx_peek(size_t *len, struct platform_net_hdr *h); /* or NULL */
 void platform_net_rx_next(void);
 
 #endif

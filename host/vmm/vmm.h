@@ -15,10 +15,10 @@ struct vmm_net {
     int tap_fd;            /* -1: no NIC */
     uint8_t mac[6];
     bool ready;            /* the guest has set up its rings */
-    uint64_t rx_gpa, tx_gpa;
-    uint32_t rx_slots, tx_slots; /* the host's own copies, fixed at setup */
+    struct lm_ring_hdr *rx, *tx; /* in guest memory, checked at setup */
+    uint32_t rx_size, tx_size;   /* the host's own copies, fixed at setup */
     uint32_t rx_head, tx_tail;   /* the host's own indices: never read back from the guest */
-    uint64_t tx_frames, rx_frames, rx_dropped;
+    uint64_t tx_frames, rx_frames, rx_dropped, tx_errors;
 };
 
 struct vm {
@@ -81,6 +81,7 @@ void hc_dispatch(struct vm *vm, uint16_t port, uint32_t arg_gpa);
 void vm_abi_violation(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* net_tap.c: the tap device and the shared rings. */
+int net_tap_offload(int fd); /* IFF_VNET_HDR checked, offloads on */
 int net_setup(struct vm *vm, uint64_t rx_gpa, uint64_t tx_gpa);
 void net_tx(struct vm *vm, uint32_t *sent);  /* drain the TX ring to the tap */
 void net_rx(struct vm *vm, uint32_t *added); /* fill the RX ring from the tap */

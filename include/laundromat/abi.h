@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LM_ABI_VERSION 1
+#define LM_ABI_VERSION 2
 
 #ifdef LM_ABI_HOST
 #define LM_GUEST_PTR(type) uint64_t
@@ -150,31 +150,64 @@ struct lm_hc_poll {
 #define LM_POLL_EVENT 2u  /* host events wait: call LM_HC_EVENTS */
 
 /*
- * NIC rings live in guest memory, set up by the guest. A ring is a 64-byte header then
- * nslots slots of LM_SLOT_SIZE bytes. Indices are free-running u32; the producer advances
- * head, the consumer tail; head - tail <= nslots. TX: guest produces, host consumes. RX:
+ * NIC rings live in guest memory, set up by the guest: a 64-byte header, then `size` bytes of
+ * records (size a power of two). head and tail are free-running u32 byte counts: the producer
+ * advances head, the consumer tail; head - tail <= size. TX: guest produces, host consumes. RX:
  * host produces, guest consumes. The host reads every index and length once and checks it.
+ *
+ * A record sits at offset (head % size), 64-byte aligned, and never wraps: it is
+ * LM_NET_REC_HDR bytes of header, then `len` bytes of Ethernet frame (no FCS); the next one
+ * starts LM_NET_REC_STRIDE(len) bytes on. Where a record would not fit before the ring's
+ * end, the producer writes len = LM_NET_REC_WRAP there instead and goes on at offset 0 (head
+ * advances to the ring's end).
+ *
+ * Each record carries the frame's offload header, `struct lm_net_hdr`, which is
+ * `virtio_net_hdr_v1` (the tap's IFF_VNET_HDR header, 12 bytes, little-endian): on TX a guest
+ * may hand the host a TCP segment of up to 64 KiB with gso_type TCPV4 and gso_size = the MSS
+ * (the host kernel cuts it into MTU frames) and leave the checksum to it (NEEDS_CSUM:
+ * csum_start, csum_offset, the pseudo-header sum in the field). On RX the host hands over what
+ * its kernel has, GRO-coalesced segments included: NEEDS_CSUM (a local sender's partial
+ * checksum: the data is good) or DATA_VALID (the host checked it) or neither (check it).
+ * On the wire the MTU stays 1500; these are frames between guest and host only.
  */
-#define LM_SLOT_SIZE 2048
-#define LM_FRAME_MAX 1514 /* Ethernet header + 1500 bytes MTU, no FCS */
-#define LM_RING_MAX_SLOTS 1024
+#define LM_FRAME_MAX (14 + 65535) /* Ethernet header + the largest IPv4 packet */
+#define LM_RING_MIN_BYTES (256u * 1024u)
+#define LM_RING_MAX_BYTES (16u * 1024u * 1024u)
 
 struct lm_ring_hdr {
     volatile uint32_t head;
     volatile uint32_t tail;
-    uint32_t nslots; /* power of two, set by the guest before LM_HC_NET_SETUP */
+    uint32_t size; /* bytes of records: a power of two in [LM_RING_MIN_BYTES, LM_RING_MAX_BYTES] */
     uint32_t reserved[13];
 };
 _Static_assert(sizeof(struct lm_ring_hdr) == 64, "ring header size");
 
-struct lm_ring_slot {
-    uint32_t len; /* frame length in bytes */
-    uint32_t reserved;
-    uint8_t frame[LM_SLOT_SIZE - 8];
+struct lm_net_hdr {
+    uint8_t flags;    /* LM_NET_F_* */
+    uint8_t gso_type; /* LM_NET_GSO_* */
+    uint16_t hdr_len; /* Ethernet + IP + TCP header bytes of a GSO frame */
+    uint16_t gso_size;
+    uint16_t csum_start; /* NEEDS_CSUM: where the checksummed bytes begin (the TCP header) */
+    uint16_t csum_offset; /* and where in them the checksum goes (16 for TCP, 6 for UDP) */
+    uint16_t num_buffers; /* 0 */
 };
-_Static_assert(sizeof(struct lm_ring_slot) == LM_SLOT_SIZE, "slot size");
+_Static_assert(sizeof(struct lm_net_hdr) == 12, "virtio_net_hdr_v1 is 12 bytes");
+#define LM_NET_F_NEEDS_CSUM 1u
+#define LM_NET_F_DATA_VALID 2u
+#define LM_NET_GSO_NONE 0u
+#define LM_NET_GSO_TCPV4 1u
 
-#define LM_RING_BYTES(nslots) (64ull + (uint64_t)(nslots) * LM_SLOT_SIZE)
+struct lm_net_rec {
+    uint32_t len;      /* frame bytes, or LM_NET_REC_WRAP */
+    uint16_t reserved; /* 0: puts the frame's IP header 32-byte aligned */
+    struct lm_net_hdr hdr;
+    uint8_t frame[];
+} __attribute__((packed));
+_Static_assert(sizeof(struct lm_net_rec) == 18, "record header size");
+#define LM_NET_REC_HDR 18u
+#define LM_NET_REC_WRAP 0xffffffffu
+#define LM_NET_REC_STRIDE(len) ((LM_NET_REC_HDR + (uint32_t)(len) + 63u) & ~63u)
+#define LM_RING_BYTES(size) (64ull + (uint64_t)(size))
 
 struct lm_hc_net_setup {
     LM_GUEST_PTR(struct lm_ring_hdr *) rx;

@@ -4,7 +4,8 @@
 # Prints three report sections on stdout; diagnostics go to stderr. Every figure is set against
 # a peer measured in the same run; nothing is judged pass/fail on timing. All traffic stays in
 # network namespaces made here (lmb<pid>, lmb<pid>a, lmb<pid>b) and removed on exit.
-# Knobs for quick runs: BENCH_RUNS (20), BENCH_TCP_BYTES (256 MiB), BENCH_TCP_REPS (3), QEMU.
+# Knobs for quick runs: BENCH_RUNS (20), BENCH_TCP_BYTES (256 MiB), BENCH_TCP_REPS (3), QEMU,
+# BENCH_SECTIONS (startup throughput idle: which to run).
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$TOP/build}
@@ -345,7 +346,7 @@ if [ -n "$skip" ]; then
 fi
 make_bridge_ns || { echo "FAILED: cannot create network namespace $NS"; exit 1; }
 rc=0
-section_startup || rc=1
-section_throughput || rc=1
-section_idle || rc=1
+for s in ${BENCH_SECTIONS:-startup throughput idle}; do
+    "section_$s" || rc=1
+done
 exit $rc

@@ -4,7 +4,7 @@
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_NAMES    := fuzz_token fuzz_ping fuzz_payment fuzz_keyfile fuzz_elf fuzz_reqsig fuzz_admit \
                  fuzz_payload fuzz_migrec fuzz_guestctl fuzz_http fuzz_ckpt fuzz_location \
-                 fuzz_pressure fuzz_netaddr fuzz_hostchan
+                 fuzz_pressure fuzz_netaddr fuzz_hostchan fuzz_ring
 FUZZ_BINS     := $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
 FUZZ_SAN      := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
 FUZZ_CFLAGS   := -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP $(FUZZ_SAN)
@@ -46,6 +46,10 @@ $(FUZZ_DIR)/fuzz_admit: $(FUZZ_HOST_OBJS)
 # fuzz_pressure drives the parsers of the host's /proc figures (host/pressure.c), instrumented.
 $(FUZZ_DIR)/obj/host/pressure.o $(FUZZ_DIR)/obj/tests/fuzz/fuzz_pressure.o: FUZZ_CFLAGS += -Ihost
 $(FUZZ_DIR)/fuzz_pressure: $(FUZZ_DIR)/obj/host/pressure.o
+
+# fuzz_ring drives the monitor's NIC rings (host/vmm/net_tap.c), instrumented.
+$(FUZZ_DIR)/obj/host/vmm/net_tap.o $(FUZZ_DIR)/obj/tests/fuzz/fuzz_ring.o: FUZZ_CFLAGS += -Ihost/vmm
+$(FUZZ_DIR)/fuzz_ring: $(FUZZ_DIR)/obj/host/vmm/net_tap.o
 
 # fuzz_http drives the broker's HTTP front, fuzz_location its location reports past the
 # signature check (http_serve): the broker's sources but main.c, instrumented, and its

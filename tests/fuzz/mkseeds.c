@@ -17,6 +17,7 @@
 #include "laundromat/elf.h"
 #include "laundromat/guestctl.h"
 #include "laundromat/hash.h"
+#include "laundromat/abi.h"
 #include "laundromat/hostchan.h"
 #include "laundromat/keys.h"
 #include "laundromat/migrate.h"
@@ -1417,6 +1418,58 @@ static void hostchan_seeds(void)
     put("fuzz_hostchan", "bad-length", bad, e);
 }
 
+/* fuzz_ring: the monitor's NIC rings: two TX records (a 60-byte frame, a 1514-byte one with a
+ * GSO header) and two frames for the RX side; then the same with a wrap marker at the ring's
+ * end, and a ring whose head runs past what its records hold. */
+static void ring_put(const char *name, uint32_t tx_tail, const uint8_t *recs, uint16_t reclen,
+                     uint32_t txlen)
+{
+    uint8_t s[64 + 4096];
+    size_t n = 0;
+    uint32_t hdr[5] = {0, 0, tx_tail, txlen};
+    memcpy(s, hdr, 16);
+    n = 16;
+    memcpy(s + n, &reclen, 2);
+    n += 2;
+    memcpy(s + n, recs, reclen);
+    n += reclen;
+    for (uint16_t len = 72; len <= 200; len += 128) { /* 12-byte header + frame */
+        memcpy(s + n, &len, 2);
+        n += 2;
+        memset(s + n, 0, 12);
+        memset(s + n + 12, 0xab, len - 12u);
+        n += len;
+    }
+    put("fuzz_ring", name, s, n);
+}
+
+static void ring_seeds(void)
+{
+    make_dir("fuzz_ring");
+    uint8_t r[64 + 1600];
+    memset(r, 0, sizeof r);
+    struct lm_net_rec a = {.len = 60};
+    memcpy(r, &a, sizeof a);
+    memset(r + LM_NET_REC_HDR, 0x11, 60);
+    struct lm_net_rec b = {.len = 1514,
+                           .hdr = {.flags = LM_NET_F_NEEDS_CSUM, .gso_type = LM_NET_GSO_TCPV4,
+                                   .hdr_len = 54, .gso_size = 730, .csum_start = 34,
+                                   .csum_offset = 16}};
+    memcpy(r + 128, &b, sizeof b);
+    memset(r + 128 + LM_NET_REC_HDR, 0x22, 1514);
+    uint32_t len = LM_NET_REC_STRIDE(60) + LM_NET_REC_STRIDE(1514);
+    ring_put("two-records", 0, r, (uint16_t)sizeof r, len);
+    ring_put("head-past-records", 0, r, (uint16_t)sizeof r, len + 4096);
+    struct lm_net_rec w = {.len = LM_NET_REC_WRAP};
+    uint8_t wr[64];
+    memset(wr, 0, sizeof wr);
+    memcpy(wr, &w, sizeof w);
+    ring_put("wrap", LM_RING_MIN_BYTES - 64, wr, sizeof wr, 64);
+    struct lm_net_rec big = {.len = 100};
+    memcpy(wr, &big, sizeof big);
+    ring_put("record-past-end", LM_RING_MIN_BYTES - 64, wr, sizeof wr, 64);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -1456,6 +1509,7 @@ int main(int argc, char **argv)
     pressure_seeds();
     netaddr_seeds();
     hostchan_seeds();
+    ring_seeds();
     migrec_seeds();
     guestctl_seeds();
     http_seeds();

@@ -5,7 +5,7 @@ TGUEST_FLAGS := -std=c11 -O2 -ffreestanding -nostdlib -static -fno-pie -no-pie -
                 -mgeneral-regs-only -fno-stack-protector -Wall -Wextra -Werror -Iinclude \
                 -Wl,-T,tests/guests/tiny.ld -Wl,-z,max-page-size=4096 -Wl,--build-id=none
 
-$(BUILD)/guests/%.elf: tests/guests/%.c tests/guests/tiny.h tests/guests/tiny.ld
+$(BUILD)/guests/%.elf: tests/guests/%.c tests/guests/tiny.h tests/guests/tiny.ld include/laundromat/abi.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  GUESTCC $<")
 	$(Q)$(CC) $(TGUEST_FLAGS) -o $@ $<

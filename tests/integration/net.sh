@@ -69,6 +69,12 @@ fi
 expect "tap attached to the bridge" 0 "lmtap" -- in_ns ip -br link show master br0
 
 expect "the guest answers ping" 0 " 0% packet loss" -- in_ns ping -c 5 -i 0.2 -W 2 10.77.0.2
+# Frames that come with no checksum offload mark (a raw socket's, as from a NIC that checks
+# nothing) the guest checks itself: a SYN with a wrong TCP checksum gets no answer.
+expect "a SYN with a good TCP checksum gets its SYN-ACK" 0 "SYN-ACK from" -- \
+    in_ns python3 "$TOP/tests/tools/syn_probe.py" br0 10.77.0.2 80 good
+expect "a SYN with a bad TCP checksum is dropped" 1 "no SYN-ACK" -- \
+    in_ns python3 "$TOP/tests/tools/syn_probe.py" br0 10.77.0.2 80 bad
 expect "curl gets the page" 0 "Hello from a Laundromat guest" -- in_ns curl -sS -m 5 http://10.77.0.2/
 page=$(in_ns curl -sS -m 5 http://10.77.0.2/)
 n1=$(printf '%s' "$page" | sed -n 's/.*requests: \([0-9]*\).*/\1/p')
@@ -115,8 +121,12 @@ PIDS+=($!)
 for _ in $(seq 100); do in_ns ip link show lmfd0 >/dev/null 2>&1 && break; sleep 0.05; done
 in_ns ip link set lmfd0 master br0 up
 expect "a tap handed over by descriptor works" 0 "Hello from a Laundromat guest" -- \
-    in_ns curl -sS -m 5 --retry 20 --retry-delay 0 --retry-all-errors http://10.77.0.4/
+    in_ns curl -sS -m 5 --retry 20 --retry-delay 0 --retry-max-time 20 --retry-all-errors http://10.77.0.4/
 expect "the monitor names the descriptor it was given" 0 "NIC on tap fd [0-9]+" -- cat "$SCRATCH/fd.log"
+expect "a tap opened without IFF_VNET_HDR is refused, with what to do" 126 \
+    "tap lmfd1 was opened without IFF_VNET_HDR: lm-vmm needs its offload header" -- \
+    in_ns python3 "$TOP/tests/tools/tapfd_exec.py" --plain lmfd1 "$VMM" -m 32 --ip 10.77.0.5/24 \
+    -c "app=http" "$KERNEL"
 }
 
 # The guests are still alive and well after all that.

@@ -1,24 +1,33 @@
-/* The NIC of our monitor: TX and RX rings of fixed slots in guest memory, one kick per batch. */
+/* The NIC of our monitor: TX and RX rings of records (offload header + frame) in guest memory,
+ * one kick per batch; the host's tap has checksum and TCP segmentation offloads. */
+#include <string.h>
+
 #include "../../kernel/kernel.h"
 #include "hypercall.h"
 
 _Static_assert(PLATFORM_FRAME_MAX == LM_FRAME_MAX, "frame size");
+_Static_assert(sizeof(struct platform_net_hdr) == sizeof(struct lm_net_hdr), "offload header");
+_Static_assert(PLATFORM_NET_F_NEEDS_CSUM == LM_NET_F_NEEDS_CSUM &&
+                   PLATFORM_NET_F_DATA_VALID == LM_NET_F_DATA_VALID &&
+                   PLATFORM_NET_GSO_TCPV4 == LM_NET_GSO_TCPV4,
+               "offload header values");
 
-#define RING_SLOTS 256
+/* 512 KiB each way: eight of the largest frames, or ~250 of 1514 bytes. */
+#define RING_BYTES (512u * 1024u)
 
 static struct lm_ring_hdr *rx, *tx;
 
-static struct lm_ring_slot *slot_of(struct lm_ring_hdr *r, uint32_t i)
+static struct lm_net_rec *rec_at(struct lm_ring_hdr *r, uint32_t i)
 {
-    return (struct lm_ring_slot *)((uint8_t *)r + 64) + (i & (r->nslots - 1));
+    return (struct lm_net_rec *)((uint8_t *)(r + 1) + (i & (r->size - 1)));
 }
 
 static struct lm_ring_hdr *ring_alloc(void)
 {
-    struct lm_ring_hdr *r = page_alloc(PAGE_ROUND_UP(LM_RING_BYTES(RING_SLOTS)) / PAGE_SIZE);
+    struct lm_ring_hdr *r = page_alloc(PAGE_ROUND_UP(LM_RING_BYTES(RING_BYTES)) / PAGE_SIZE);
     if (!r)
         lm_panic("out of memory for the NIC rings");
-    r->nslots = RING_SLOTS;
+    r->size = RING_BYTES;
     return r;
 }
 
@@ -48,47 +57,78 @@ void platform_net_rebind(uint8_t mac[6])
     bind(mac);
 }
 
+unsigned platform_net_offloads(void)
+{
+    return PLATFORM_NET_CSUM | PLATFORM_NET_TSO;
+}
+
 void platform_net_kick(void)
 {
     struct lm_hc_net_kick a = {0};
     hypercall(LM_HC_NET_KICK, &a); /* the host drains the whole TX ring in one exit */
 }
 
-uint8_t *platform_net_tx_buf(void)
+/* Room for a len-byte record at head: after a wrap marker when the end is too near. */
+static bool tx_room(size_t len)
 {
-    uint32_t head = tx->head;
-    if (head - __atomic_load_n(&tx->tail, __ATOMIC_ACQUIRE) >= tx->nslots) {
+    uint32_t need = LM_NET_REC_STRIDE(len), head = tx->head;
+    uint32_t used = head - __atomic_load_n(&tx->tail, __ATOMIC_ACQUIRE);
+    uint32_t end = tx->size - (head & (tx->size - 1));
+    if (end >= need)
+        return used + need <= tx->size;
+    if (used + end + need > tx->size)
+        return false;
+    rec_at(tx, head)->len = LM_NET_REC_WRAP;
+    __atomic_store_n(&tx->head, head + end, __ATOMIC_RELEASE);
+    return true;
+}
+
+uint8_t *platform_net_tx_buf(size_t len)
+{
+    if (len > LM_FRAME_MAX)
+        return NULL;
+    if (!tx_room(len)) {
         platform_net_kick();
-        if (head - __atomic_load_n(&tx->tail, __ATOMIC_ACQUIRE) >= tx->nslots)
+        if (!tx_room(len))
             return NULL;
     }
-    return slot_of(tx, head)->frame;
+    return rec_at(tx, tx->head)->frame;
 }
 
-void platform_net_tx_commit(size_t len)
+void platform_net_tx_commit(size_t len, const struct platform_net_hdr *h)
 {
-    slot_of(tx, tx->head)->len = (uint32_t)len;
-    __atomic_store_n(&tx->head, tx->head + 1, __ATOMIC_RELEASE);
+    struct lm_net_rec *r = rec_at(tx, tx->head);
+    r->len = (uint32_t)len;
+    r->reserved = 0;
+    if (h)
+        memcpy(&r->hdr, h, sizeof r->hdr);
+    else
+        memset(&r->hdr, 0, sizeof r->hdr);
+    __atomic_store_n(&tx->head, tx->head + LM_NET_REC_STRIDE(len), __ATOMIC_RELEASE);
 }
 
-/* RX fills only during an exit (a kick or a poll): the frames up to head are ours to read. */
-const uint8_t *platform_net_rx_peek(size_t *len)
+/* RX fills only during an exit (a kick or a poll): the records up to head are ours to read. */
+const uint8_t *platform_net_rx_peek(size_t *len, struct platform_net_hdr *h)
 {
     for (;;) {
         uint32_t tail = rx->tail;
         if (tail == __atomic_load_n(&rx->head, __ATOMIC_ACQUIRE))
             return NULL;
-        struct lm_ring_slot *s = slot_of(rx, tail);
-        uint32_t n = s->len;
-        if (n != 0 && n <= LM_FRAME_MAX) {
-            *len = n;
-            return s->frame;
+        struct lm_net_rec *r = rec_at(rx, tail);
+        uint32_t end = rx->size - (tail & (rx->size - 1));
+        uint32_t n = end >= LM_NET_REC_HDR + 14 ? r->len : LM_NET_REC_WRAP;
+        if (n == LM_NET_REC_WRAP || n < 14 || n > LM_FRAME_MAX || LM_NET_REC_HDR + n > end) {
+            __atomic_store_n(&rx->tail, tail + end, __ATOMIC_RELEASE); /* to the ring's start */
+            continue;
         }
-        platform_net_rx_next(); /* a slot the host left empty: skip it */
+        *len = n;
+        memcpy(h, &r->hdr, sizeof *h);
+        return r->frame;
     }
 }
 
 void platform_net_rx_next(void)
 {
-    __atomic_store_n(&rx->tail, rx->tail + 1, __ATOMIC_RELEASE);
+    uint32_t tail = rx->tail;
+    __atomic_store_n(&rx->tail, tail + LM_NET_REC_STRIDE(rec_at(rx, tail)->len), __ATOMIC_RELEASE);
 }

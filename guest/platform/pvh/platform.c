@@ -39,21 +39,22 @@ void platform_exit(int status)
 uint32_t platform_poll(uint64_t timeout_ns)
 {
     size_t len;
+    struct platform_net_hdr h;
     if (timeout_ns == 0)
-        return (platform_net_rx_peek(&len) ? PLATFORM_READY_NET : 0) |
+        return (platform_net_rx_peek(&len, &h) ? PLATFORM_READY_NET : 0) |
                (chan_events_ready(true) ? PLATFORM_READY_EVENT : 0);
     /* Interrupts on before the last look: a frame after it raises one, and the halt below
      * returns at once when one came (PRIV_HALT checks with interrupts off). */
     arch_irq_pending = 0;
     nic_wait(true);
-    if (!platform_net_rx_peek(&len) && !chan_events_ready(false)) {
+    if (!platform_net_rx_peek(&len, &h) && !chan_events_ready(false)) {
         /* Sleep until the deadline or a device interrupt, whichever comes first. */
         uint64_t ticks = (uint64_t)(((unsigned __int128)timeout_ns * boot_info->clock.tsc_hz) /
                                     1000000000u);
         priv_call(PRIV_HALT, rdtsc() + (ticks ? ticks : 1));
     }
     nic_wait(false);
-    return (platform_net_rx_peek(&len) ? PLATFORM_READY_NET : 0) |
+    return (platform_net_rx_peek(&len, &h) ? PLATFORM_READY_NET : 0) |
            (chan_events_ready(false) ? PLATFORM_READY_EVENT : 0);
 }
 

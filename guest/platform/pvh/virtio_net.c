@@ -324,8 +324,16 @@ static void tx_reclaim(void)
     }
 }
 
-uint8_t *platform_net_tx_buf(void)
+/* No offloads negotiated yet: checksums are the guest's, frames at most the MTU's. */
+unsigned platform_net_offloads(void)
 {
+    return 0;
+}
+
+uint8_t *platform_net_tx_buf(size_t len)
+{
+    if (len > PLATFORM_MTU_FRAME)
+        return NULL;
     tx_reclaim();
     if (tx_nfree == 0) {
         platform_net_kick();
@@ -334,13 +342,14 @@ uint8_t *platform_net_tx_buf(void)
             return NULL;
     }
     uint16_t id = tx_free[tx_nfree - 1];
-    memset(txq.bufs + (size_t)id * BUF_SIZE, 0, HDR_LEN); /* no checksum or GSO asked */
     return txq.bufs + (size_t)id * BUF_SIZE + HDR_LEN;
 }
 
-void platform_net_tx_commit(size_t len)
+void platform_net_tx_commit(size_t len, const struct platform_net_hdr *h)
 {
     uint16_t id = tx_free[--tx_nfree];
+    (void)h; /* no offload negotiated: no checksum or GSO asked */
+    memset(txq.bufs + (size_t)id * BUF_SIZE, 0, HDR_LEN);
     txq.desc[id].len = (uint32_t)(HDR_LEN + len);
     vq_publish(&txq, id);
 }
@@ -353,7 +362,7 @@ void platform_net_kick(void)
     vq_notify(&rxq);
 }
 
-const uint8_t *platform_net_rx_peek(size_t *len)
+const uint8_t *platform_net_rx_peek(size_t *len, struct platform_net_hdr *h)
 {
     if (!up)
         return NULL;
@@ -362,8 +371,9 @@ const uint8_t *platform_net_rx_peek(size_t *len)
             return NULL;
         uint16_t slot = rxq.last_used & (rxq.size - 1);
         uint32_t id = rxq.used->ring[slot].id, n = rxq.used->ring[slot].len;
-        if (id < rxq.size && n >= HDR_LEN + 14 && n <= HDR_LEN + PLATFORM_FRAME_MAX) {
+        if (id < rxq.size && n >= HDR_LEN + 14 && n <= HDR_LEN + PLATFORM_MTU_FRAME) {
             *len = n - HDR_LEN;
+            memcpy(h, rxq.bufs + (size_t)id * BUF_SIZE, sizeof *h);
             return rxq.bufs + (size_t)id * BUF_SIZE + HDR_LEN;
         }
         platform_net_rx_next(); /* a runt or an oversized frame: give the buffer back */
