@@ -97,10 +97,7 @@ calc() { awk "BEGIN { printf \"${2:-%.1f}\", $1 }"; }
 # row LABEL A B RATIO [NOTE]: one line of a section's table.
 row() { printf '%-46s %12s %14s %8s   %s\n' "$1" "$2" "$3" "$4" "${5:-}" | sed 's/ *$//'; }
 # An issue's aim beside a ratio: "aim <= 2: met" or "not met" (a figure, never a test).
-aim() { # ratio, "<=" or ">=", limit
-    awk -v r="$1" -v op="$2" -v l="$3" 'BEGIN { if (r == "" || r == "-") { print "aim " op " " l ": no figure"; exit }
-        ok = op == "<=" ? r + 0 <= l + 0 : r + 0 >= l + 0; print "aim " op " " l ": " (ok ? "met" : "not met") }'
-}
+. "$TOP/tests/bench/aim.bash"
 
 why_skip() {
     [ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces, taps)"; return; }
