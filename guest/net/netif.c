@@ -189,6 +189,18 @@ static void kick(void)
     tx_pending = false;
 }
 
+/* What the NIC does, again after a move (another host's device may offer other offloads). TCP
+ * and UDP checksums: received ones netif.c checks when the NIC did not (rx_csum_ok); sent TCP
+ * ones the NIC fills in when it can. */
+static void apply_offloads(struct netif *n)
+{
+    offloads = platform_net_offloads();
+    NETIF_SET_CHECKSUM_CTRL(n, NETIF_CHECKSUM_GEN_IP | NETIF_CHECKSUM_GEN_UDP |
+                                   NETIF_CHECKSUM_GEN_ICMP | NETIF_CHECKSUM_CHECK_IP |
+                                   NETIF_CHECKSUM_CHECK_ICMP |
+                                   (offloads & PLATFORM_NET_CSUM ? 0 : NETIF_CHECKSUM_GEN_TCP));
+}
+
 static err_t nic_init(struct netif *n)
 {
     n->name[0] = 'l';
@@ -198,12 +210,7 @@ static err_t nic_init(struct netif *n)
     n->mtu = (u16_t)boot_info->net.mtu;
     n->hwaddr_len = ETH_HWADDR_LEN;
     n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
-    /* TCP and UDP checksums: received ones netif.c checks when the NIC did not (rx_csum_ok);
-     * sent TCP ones the NIC fills in when it can. */
-    NETIF_SET_CHECKSUM_CTRL(n, NETIF_CHECKSUM_GEN_IP | NETIF_CHECKSUM_GEN_UDP |
-                                   NETIF_CHECKSUM_GEN_ICMP | NETIF_CHECKSUM_CHECK_IP |
-                                   NETIF_CHECKSUM_CHECK_ICMP |
-                                   (offloads & PLATFORM_NET_CSUM ? 0 : NETIF_CHECKSUM_GEN_TCP));
+    apply_offloads(n);
     return ERR_OK;
 }
 
@@ -215,7 +222,6 @@ bool net_init(void)
     uint8_t mac[6];
     if (!platform_net_init(mac))
         return false;
-    offloads = platform_net_offloads();
 
     lwip_init();
     ip4_addr_t ip, mask, gw;
@@ -238,7 +244,9 @@ void net_resume(bool new_identity)
 {
     /* What sat in the queues belonged to the old host: TCP retransmits it. */
     uint8_t mac[6];
+    gso.buf = NULL; /* its room belonged to the old host's queue */
     platform_net_rebind(mac);
+    apply_offloads(&nic);
     tx_pending = false;
     if (new_identity) {
         /* This copy takes the new host's address and MAC (boot info, the monitor's NIC). The

@@ -78,7 +78,7 @@ struct platform_net_hdr {
 #define PLATFORM_NET_TSO 2u  /* TX: the NIC cuts TCPv4 GSO frames (needs CSUM) */
 bool platform_net_init(uint8_t mac[6]);   /* false: this VM has no NIC */
 void platform_net_rebind(uint8_t mac[6]); /* after a migration: the new host's NIC, queues empty */
-unsigned platform_net_offloads(void);     /* PLATFORM_NET_* the NIC takes; fixed once up */
+unsigned platform_net_offloads(void);     /* PLATFORM_NET_* the NIC takes, until a rebind */
 uint8_t *platform_net_tx_buf(size_t len); /* room for len bytes; NULL: full even after a kick */
 void platform_net_tx_commit(size_t len, const struct platform_net_hdr *h);
 void platform_net_kick(void);             /* the host takes every committed frame */

@@ -291,8 +291,8 @@ EOF
         row "guest to host, QEMU + virtio-net" "$mqr MB/s" "$mvr MB/s" "$(ratio "$mqr" "$mvr")" \
             "our monitor / QEMU $(ratio "$mgr" "$mqr")"
         echo "(QEMU runs, MB/s: send ${qs[*]}; recv ${qr[*]}. The same kernel, kernel-pvh.elf:"
-        echo " q35, virtio-net on a tap on the same bridge, no offloads in the guest, QEMU's own"
-        echo " virtio back end: no vhost-net here)"
+        echo " q35, virtio-net on a tap on the same bridge, checksum and TSO offloads out, MTU"
+        echo " frames in (no GUEST_TSO4), QEMU's own virtio back end: no vhost-net here)"
     else
         echo "QEMU peer skipped: $qerr"
     fi

@@ -1,8 +1,10 @@
 /*
- * The NIC under PVH: virtio-net, modern (virtio 1.x) over PCI. One receive and one transmit
- * split virtqueue of fixed 2 KiB buffers, no offloads (frames as lwIP builds them), MSI-X
- * for receive, and receive interrupts only while the guest waits (platform_poll): a running
- * guest takes frames as it polls, without an interrupt per frame.
+ * The NIC under PVH: virtio-net, modern (virtio 1.x) over PCI. One receive split virtqueue of
+ * fixed 2 KiB buffers, one transmit virtqueue whose descriptors point into a 512 KiB arena
+ * used as a ring (a frame of up to 64 KiB is one descriptor), the offloads the device offers
+ * of checksums both ways and TCP segmentation out (as on our monitor's rings), MSI-X for
+ * receive, and receive interrupts only while the guest waits (platform_poll): a running guest
+ * takes frames as it polls, without an interrupt per frame.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,7 +43,10 @@
 #define S_FEATURES_OK 8
 #define S_FAILED 128
 
+#define F_CSUM (1ull << 0)       /* the device finishes checksums we leave partial */
+#define F_GUEST_CSUM (1ull << 1) /* it tells us which received checksums need no check */
 #define F_NET_MAC (1ull << 5)
+#define F_HOST_TSO4 (1ull << 11) /* it cuts TCPv4 frames of up to 64 KiB */
 #define F_VERSION_1 (1ull << 32)
 #define NO_VECTOR 0xffff
 
@@ -81,7 +86,13 @@ struct vq {
 static volatile uint8_t *common, *devcfg, *notify_base;
 static uint32_t notify_mul, notify_len;
 static struct vq rxq, txq;
-static uint16_t tx_free[QSIZE], tx_nfree;
+/* The transmit arena (txq.bufs, TX_ARENA bytes): records of header + frame, 64-byte aligned, in
+ * submission order; a record's space comes back when it and every one before it are done. */
+#define TX_ARENA ((uint32_t)QSIZE * BUF_SIZE)
+static uint32_t arena_head, arena_tail, tx_end[QSIZE];
+static uint16_t tx_next, tx_oldest;
+static bool tx_done[QSIZE];
+static uint64_t features;
 static bool up;
 
 static uint8_t r8(unsigned off) { return *(volatile uint8_t *)(common + off); }
@@ -245,7 +256,9 @@ static bool find_device(struct pci_dev *d)
 static void bring_up(struct pci_dev d, uint8_t mac[6])
 {
     up = false;
-    tx_nfree = 0;
+    arena_head = arena_tail = 0;
+    tx_next = tx_oldest = 0;
+    memset(tx_done, 0, sizeof tx_done);
     w8(C_STATUS, 0); /* reset */
     while (r8(C_STATUS) != 0)
         ;
@@ -257,7 +270,9 @@ static void bring_up(struct pci_dev d, uint8_t mac[6])
     have |= (uint64_t)r32(C_DF) << 32;
     if (!(have & F_VERSION_1))
         fail("the device does not offer VIRTIO_F_VERSION_1");
-    uint64_t want = F_VERSION_1 | (have & F_NET_MAC);
+    uint64_t want = F_VERSION_1 | (have & (F_NET_MAC | F_CSUM | F_GUEST_CSUM));
+    if ((have & F_HOST_TSO4) && (have & F_CSUM))
+        want |= F_HOST_TSO4;
     w32(C_GFSEL, 0);
     w32(C_GF, (uint32_t)want);
     w32(C_GFSEL, 1);
@@ -265,6 +280,7 @@ static void bring_up(struct pci_dev d, uint8_t mac[6])
     w8(C_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
     if (!(r8(C_STATUS) & S_FEATURES_OK))
         fail("the device refused our features");
+    features = want;
     w16(C_MSIX, NO_VECTOR); /* no configuration-change interrupts */
     vq_init(&rxq, 0, 0);
     vq_init(&txq, 1, NO_VECTOR);
@@ -274,8 +290,6 @@ static void bring_up(struct pci_dev d, uint8_t mac[6])
         rxq.desc[i].flags = DESC_F_WRITE;
         vq_publish(&rxq, i);
     }
-    for (uint16_t i = 0; i < txq.size; i++)
-        tx_free[tx_nfree++] = (uint16_t)(txq.size - 1 - i);
     w8(C_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
     vq_notify(&rxq);
 
@@ -285,8 +299,10 @@ static void bring_up(struct pci_dev d, uint8_t mac[6])
     else /* a locally administered address of our own */
         for (int i = 0; i < 6; i++)
             mac[i] = i == 0 ? 0x02 : (uint8_t)lm_random();
-    printf("net: virtio-net at %02x:%02x.%u, %u receive and %u transmit buffers\n", d.bus, d.dev,
-           d.fn, rxq.size, txq.size);
+    printf("net: virtio-net at %02x:%02x.%u, %u receive buffers, %u transmit descriptors, "
+           "offloads:%s%s%s\n", d.bus, d.dev, d.fn, rxq.size, txq.size,
+           features & F_CSUM ? " checksum" : "", features & F_HOST_TSO4 ? " TSO" : "",
+           features & F_GUEST_CSUM ? " checked-on-receive" : "");
     up = true;
 }
 
@@ -313,44 +329,72 @@ void platform_net_rebind(uint8_t mac[6])
     bring_up(d, mac);
 }
 
-/* Buffers the device has sent: back on the free list. */
+/* Frames the device has sent: their arena space back, in submission order. */
 static void tx_reclaim(void)
 {
     uint16_t idx = __atomic_load_n(&txq.used->idx, __ATOMIC_ACQUIRE);
     for (; txq.last_used != idx; txq.last_used++) {
         uint32_t id = txq.used->ring[txq.last_used & (txq.size - 1)].id;
-        if (id < txq.size && tx_nfree < txq.size)
-            tx_free[tx_nfree++] = (uint16_t)id;
+        if (id < txq.size)
+            tx_done[id] = true;
+    }
+    while (tx_oldest != tx_next && tx_done[tx_oldest & (txq.size - 1)]) {
+        tx_done[tx_oldest & (txq.size - 1)] = false;
+        arena_tail = tx_end[tx_oldest & (txq.size - 1)];
+        tx_oldest++;
     }
 }
 
-/* No offloads negotiated yet: checksums are the guest's, frames at most the MTU's. */
 unsigned platform_net_offloads(void)
 {
-    return 0;
+    return (features & F_CSUM ? PLATFORM_NET_CSUM : 0) |
+           (features & F_HOST_TSO4 ? PLATFORM_NET_TSO : 0);
+}
+
+/* A descriptor and room for a len-byte frame at the arena's head (after a skip to its start
+ * when the end is too near). */
+static bool tx_room(size_t len)
+{
+    uint32_t need = (uint32_t)(HDR_LEN + len + 63) & ~63u, used = arena_head - arena_tail;
+    uint32_t end = TX_ARENA - (arena_head & (TX_ARENA - 1));
+    if ((uint16_t)(tx_next - tx_oldest) >= txq.size)
+        return false;
+    if (end < need) {
+        if (used + end + need > TX_ARENA)
+            return false;
+        arena_head += end; /* given back with the record that follows */
+        used += end;
+    }
+    return used + need <= TX_ARENA;
 }
 
 uint8_t *platform_net_tx_buf(size_t len)
 {
-    if (len > PLATFORM_MTU_FRAME)
+    if (len > (features & F_HOST_TSO4 ? PLATFORM_FRAME_MAX : PLATFORM_MTU_FRAME))
         return NULL;
     tx_reclaim();
-    if (tx_nfree == 0) {
+    if (!tx_room(len)) {
         platform_net_kick();
         tx_reclaim();
-        if (tx_nfree == 0)
+        if (!tx_room(len))
             return NULL;
     }
-    uint16_t id = tx_free[tx_nfree - 1];
-    return txq.bufs + (size_t)id * BUF_SIZE + HDR_LEN;
+    return txq.bufs + (arena_head & (TX_ARENA - 1)) + HDR_LEN;
 }
 
 void platform_net_tx_commit(size_t len, const struct platform_net_hdr *h)
 {
-    uint16_t id = tx_free[--tx_nfree];
-    (void)h; /* no offload negotiated: no checksum or GSO asked */
-    memset(txq.bufs + (size_t)id * BUF_SIZE, 0, HDR_LEN);
-    txq.desc[id].len = (uint32_t)(HDR_LEN + len);
+    uint16_t id = tx_next & (txq.size - 1);
+    uint8_t *rec = txq.bufs + (arena_head & (TX_ARENA - 1));
+    if (h && (features & F_CSUM))
+        memcpy(rec, h, HDR_LEN);
+    else
+        memset(rec, 0, HDR_LEN); /* no checksum or GSO asked */
+    txq.desc[id] = (struct desc){(uint64_t)(uintptr_t)rec, (uint32_t)(HDR_LEN + len), 0, 0};
+    arena_head += (uint32_t)(HDR_LEN + len + 63) & ~63u;
+    tx_end[id] = arena_head;
+    tx_done[id] = false;
+    tx_next++;
     vq_publish(&txq, id);
 }
 
