@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,13 +58,16 @@ static void add_vm(struct vm *v, void *arg)
 static json_t *command(const struct em_config *c, char *line)
 {
     line[strcspn(line, "\r\n")] = '\0';
-    if (!strcmp(line, "status"))
-        return json_pack("{s:s s:s s:I s:I s:I s:I s:I s:I}", "host", c->host_name, "cluster",
+    if (!strcmp(line, "status")) {
+        struct mallinfo2 mi = mallinfo2(); /* all arenas: what the agent holds, caches included */
+        return json_pack("{s:s s:s s:I s:I s:I s:I s:I s:I s:I}", "host", c->host_name, "cluster",
                          c->cluster, "vms", (json_int_t)vm_count(), "max_vms",
                          (json_int_t)c->max_vms, "mem_mib", (json_int_t)vm_mem_in_use(),
                          "total_mem_mib", (json_int_t)c->total_mem_mib, "addresses_in_use",
                          (json_int_t)pool_in_use(), "uptime_s",
-                         (json_int_t)((lm_now_ns() - started_ns) / 1000000000ull));
+                         (json_int_t)((lm_now_ns() - started_ns) / 1000000000ull), "heap_bytes",
+                         (json_int_t)(mi.uordblks + mi.hblkhd));
+    }
     if (!strcmp(line, "ls")) {
         json_t *a = json_array();
         vm_foreach(add_vm, a);

@@ -167,6 +167,7 @@ void hc_dispatch(struct vm *vm, uint16_t port, uint32_t gpa)
         break;
     }
     case LM_HC_POLL:
+        vm->net.polls++;
         hc_poll(vm, gpa);
         break;
     case LM_HC_NET_SETUP: {
@@ -177,6 +178,7 @@ void hc_dispatch(struct vm *vm, uint16_t port, uint32_t gpa)
         break;
     }
     case LM_HC_NET_KICK: {
+        vm->net.kicks++;
         struct lm_hc_net_kick a;
         struct lm_hc_net_kick *g = args_in(vm, gpa, &a, sizeof a, "net kick");
         if (!g)

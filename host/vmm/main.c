@@ -199,8 +199,10 @@ int main(int argc, char **argv)
         return LM_EXIT_MONITOR;
     int code = vm_run(vm);
     if (vm->net.tap_fd >= 0)
-        lm_debug("NIC: %llu frames sent (%llu refused by the tap), %llu received, %llu dropped",
-                 (unsigned long long)vm->net.tx_frames, (unsigned long long)vm->net.tx_errors,
-                 (unsigned long long)vm->net.rx_frames, (unsigned long long)vm->net.rx_dropped);
+        lm_info("NIC: %llu frames sent (%llu refused by the tap), %llu received (%llu dropped), "
+                "%llu kicks, %llu polls", (unsigned long long)vm->net.tx_frames,
+                (unsigned long long)vm->net.tx_errors, (unsigned long long)vm->net.rx_frames,
+                (unsigned long long)vm->net.rx_dropped, (unsigned long long)vm->net.kicks,
+                (unsigned long long)vm->net.polls);
     return code;
 }

@@ -19,6 +19,7 @@ struct vmm_net {
     uint32_t rx_size, tx_size;   /* the host's own copies, fixed at setup */
     uint32_t rx_head, tx_tail;   /* the host's own indices: never read back from the guest */
     uint64_t tx_frames, rx_frames, rx_dropped, tx_errors;
+    uint64_t kicks, polls; /* the guest's exits for its NIC: LM_HC_NET_KICK, LM_HC_POLL */
 };
 
 struct vm {

@@ -130,9 +130,9 @@ pin_neigh() {
     ip -n "$NS" neigh replace "10.200.0.$1" lladdr "$(guest_mac "$1")" dev br0 nud permanent
 }
 
-# vmm_args N APP: lm-vmm arguments for a 64 MiB guest at 10.200.0.N running APP.
+# vmm_args N APP [-q]: lm-vmm arguments for a 64 MiB guest at 10.200.0.N running APP.
 vmm_args() {
-    echo "$VMM -q -m 64 --bridge br0 --ip 10.200.0.$1/24 --mac $(guest_mac "$1") -c app=$2 $KERNEL"
+    echo "$VMM ${3--q} -m 64 --bridge br0 --ip 10.200.0.$1/24 --mac $(guest_mac "$1") -c app=$2 $KERNEL"
 }
 
 # qemu_guest N APP: our kernel under QEMU (q35, virtio-net on tap lmbqN on br0) at 10.200.0.N
@@ -213,7 +213,23 @@ section_throughput() {
     throughput || rc=1
     for p in "${PIDS[@]}"; do stop_pid "$p"; done
     PIDS=()
+    [ $rc = 0 ] && exits_per_mib
     return $rc
+}
+
+# Where the time goes, per MiB moved: the guest's exits for its NIC (kicks and polls, as the
+# monitor counted them over the whole run of each guest, transfers and all) and frames per exit.
+exits_per_mib() {
+    local f line mib=$((TCP_BYTES / 1048576 * TCP_REPS))
+    for f in sink source; do
+        line=$(grep -o "NIC: .*" "$TMP/$f.log" | tail -1)
+        [ -n "$line" ] || { echo "(no NIC figures in the $f guest's log)"; continue; }
+        awk -v l="$line" -v mib="$mib" -v who="$f" 'BEGIN {
+            n = split(l, w, " "); sent = w[2]; rcvd = w[10]; kicks = w[14]; polls = w[16]
+            ex = kicks + polls
+            printf "(%s guest, %d MiB: %.1f exits per MiB (%d kicks, %d polls), %.1f frames per exit:" \
+                " %d sent, %d received)\n", who, mib, ex / mib, kicks, polls, (sent + rcvd) / (ex ? ex : 1), sent, rcvd }'
+    done
 }
 
 throughput() {
@@ -233,10 +249,10 @@ throughput() {
     # Started with nsenter itself, not in_ns: a backgrounded function would be a subshell,
     # and $! its pid rather than the server's. nsenter execs the command (no --fork).
     # shellcheck disable=SC2046
-    nsenter --net="/run/netns/$NS" $(vmm_args 2 sink) >"$TMP/sink.log" 2>&1 &
+    nsenter --net="/run/netns/$NS" $(vmm_args 2 sink "") >"$TMP/sink.log" 2>&1 &
     PIDS+=($!)
     # shellcheck disable=SC2046
-    nsenter --net="/run/netns/$NS" $(vmm_args 3 source) >"$TMP/source.log" 2>&1 &
+    nsenter --net="/run/netns/$NS" $(vmm_args 3 source "") >"$TMP/source.log" 2>&1 &
     PIDS+=($!)
     make_veth || { echo "FAILED: veth setup"; return 1; }
     nsenter --net="/run/netns/$NSB" "$TCPBENCH" server sink 9 >"$TMP/vsink.log" 2>&1 &
