@@ -18,11 +18,6 @@ static uint16_t peer_port, local_port;
 static uint64_t dropped_in, dropped_out;
 static bool doubt, announced;
 
-static uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 static bool allow(const uint8_t *f, size_t len, bool out)
 {
     if (len >= 42 && be16(f + 12) == 0x0806) { /* ARP: sender or target is the peer */

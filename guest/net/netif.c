@@ -16,32 +16,10 @@
 
 static struct netif nic;
 static bool tx_pending;
-static uint64_t rx_frames, tx_frames, tx_dropped, rx_bad_csum, rx_dropped;
+static uint64_t rx_frames, tx_frames, tx_dropped;
 static uint64_t last_tx_ns; /* the last frame out: an ARP request of ours may be pending */
 static net_filter_fn filter; /* the migration firewall, when up */
 static unsigned offloads;   /* PLATFORM_NET_*: what the NIC does for us */
-
-static uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    put_be16(p, (uint16_t)(v >> 16));
-    put_be16(p + 2, (uint16_t)v);
-}
 
 /* Where a frame's IPv4 TCP header is: 0 when the frame is not IPv4 TCP, unfragmented, with
  * whole headers. */
@@ -145,7 +123,7 @@ static bool gso_append(struct pbuf *p, const uint8_t *hdr, size_t l4)
 static err_t link_output(struct netif *n, struct pbuf *p)
 {
     (void)n;
-    uint8_t hdr[128]; /* enough for the firewall and for any Ethernet + IPv4 + TCP headers */
+    uint8_t hdr[14 + 60 + 60]; /* the largest Ethernet + IPv4 + TCP headers (the firewall's too) */
     size_t hn = pbuf_copy_partial(p, hdr, p->tot_len < sizeof hdr ? p->tot_len : sizeof hdr, 0);
     if (filter && !filter(hdr, p->tot_len, true))
         return ERR_OK; /* dropped silently: to lwIP, as if sent and lost on the wire */
@@ -314,14 +292,11 @@ static void rx_input(const uint8_t *f, size_t len, bool vouched)
     struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, len <= PBUF_POOL_BUFSIZE ? PBUF_POOL : PBUF_RAM);
     if (!p)
         p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL); /* a chain, if the heap is short */
-    if (!p) {
-        rx_dropped++; /* out of buffers: drop, as a NIC would */
-        return;
-    }
+    if (!p)
+        return; /* out of buffers: drop, as a NIC would */
     pbuf_take(p, f, (u16_t)len);
     if (!vouched && !rx_csum_ok(p)) {
-        rx_bad_csum++;
-        pbuf_free(p);
+        pbuf_free(p); /* dropped, as a NIC that checks would */
         return;
     }
     if (nic.input(p, &nic) != ERR_OK)
@@ -336,10 +311,8 @@ static void rx_input(const uint8_t *f, size_t len, bool vouched)
 static void rx_split(uint8_t *f, size_t len, uint16_t mss)
 {
     size_t l4 = tcp_at(f, len);
-    if (!l4) {
-        rx_dropped++;
-        return;
-    }
+    if (!l4)
+        return; /* not a TCP segment: nothing lwIP could take at this length */
     size_t hl = l4 + (size_t)(f[l4 + 12] >> 4) * 4, pay = len - hl, cut = pay / 2;
     if (mss && cut > mss)
         cut -= cut % mss;
@@ -366,10 +339,8 @@ static unsigned rx_drain(void)
             continue;
         bool vouched = h.flags & (PLATFORM_NET_F_NEEDS_CSUM | PLATFORM_NET_F_DATA_VALID);
         if (len > 0xffff) {
-            if (vouched)
+            if (vouched) /* else no one checked it, and it does not fit a pbuf to check */
                 rx_split((uint8_t *)f, len, h.gso_size);
-            else
-                rx_dropped++;
             continue;
         }
         rx_input(f, len, vouched);
