@@ -7,7 +7,7 @@
 gk_objs = $(patsubst %,$(BUILD)/guest/obj/%.o,$(basename $(foreach d,$(1),$(wildcard $(d)/*.c $(d)/*.S))))
 # Shared library code the kernel needs, compiled freestanding.
 GK_LIB_SRCS   := lib/chain.c lib/wire.c lib/hash.c lib/hex.c lib/status.c lib/migstream.c lib/payload.c \
-                 lib/hostchan.c
+                 lib/hostchan.c lib/netfmt.c
 GK_COMMON_OBJS := $(call gk_objs,guest/kernel guest/arch/x86_64 guest/net) \
                   $(GK_LIB_SRCS:%.c=$(BUILD)/guest/obj/%.o)
 GK_CORE_OBJS  := $(GK_COMMON_OBJS) $(call gk_objs,guest/platform/kvm)

@@ -83,6 +83,7 @@ static void defaults(struct em_config *c)
     c->replay_capacity = 65536;
     c->verify_rate = 2000;
     c->verify_rate_per_source = 200;
+    c->datagram_rate_per_source = 1000;
     c->loader_port = 7700;
     c->loader_wait_s = 60;
     c->loader_idle_s = 10;
@@ -182,6 +183,7 @@ static int apply(struct em_config *c, const char *k, char *v, const char *path, 
     NUM("replay_capacity", replay_capacity, 16, 1 << 24)
     NUM("verify_rate", verify_rate, 1, 1000000)
     NUM("verify_rate_per_source", verify_rate_per_source, 1, 1000000)
+    NUM("datagram_rate_per_source", datagram_rate_per_source, 1, 100000000)
     NUM("loader_port", loader_port, 1, 65535)
     NUM("loader_wait_s", loader_wait_s, 1, 3600)
     NUM("loader_idle_s", loader_idle_s, 1, 3600)

@@ -17,6 +17,7 @@
 #include "evilman.h"
 #include "laundromat/clock.h"
 #include "laundromat/log.h"
+#include "laundromat/netaddr.h"
 
 static uint64_t started_ns;
 
@@ -41,9 +42,9 @@ int control_open(const struct em_config *c)
 
 static void add_vm(struct vm *v, void *arg)
 {
-    char id[33], ip[20];
+    char id[33], ip[LM_IP4_STR];
     lm_token_id_hex(v->token.id, id);
-    snprintf(ip, sizeof ip, "%u.%u.%u.%u", v->ip[0], v->ip[1], v->ip[2], v->ip[3]);
+    lm_ip4_format(v->ip, ip);
     uint64_t now = lm_now_ns();
     json_array_append_new(
         arg, json_pack("{s:I s:s s:s s:I s:s s:s s:I s:I s:I s:I s:i}", "id", (json_int_t)v->id,
@@ -60,13 +61,16 @@ static json_t *command(const struct em_config *c, char *line)
     line[strcspn(line, "\r\n")] = '\0';
     if (!strcmp(line, "status")) {
         struct mallinfo2 mi = mallinfo2(); /* all arenas: what the agent holds, caches included */
-        return json_pack("{s:s s:s s:I s:I s:I s:I s:I s:I s:I}", "host", c->host_name, "cluster",
+        return json_pack("{s:s s:s s:I s:I s:I s:I s:I s:I s:I s:I s:I s:I}", "host", c->host_name, "cluster",
                          c->cluster, "vms", (json_int_t)vm_count(), "max_vms",
                          (json_int_t)c->max_vms, "mem_mib", (json_int_t)vm_mem_in_use(),
                          "total_mem_mib", (json_int_t)c->total_mem_mib, "addresses_in_use",
                          (json_int_t)pool_in_use(), "uptime_s",
                          (json_int_t)((lm_now_ns() - started_ns) / 1000000000ull), "heap_bytes",
-                         (json_int_t)(mi.uordblks + mi.hblkhd));
+                         (json_int_t)(mi.uordblks + mi.hblkhd), "udp_received",
+                         (json_int_t)em_udp.received, "udp_shed", (json_int_t)em_udp.shed,
+                         "udp_dropped",
+                         (json_int_t)udp_kernel_drops());
     }
     if (!strcmp(line, "ls")) {
         json_t *a = json_array();

@@ -12,7 +12,7 @@
 #include "laundromat/clock.h"
 #include "laundromat/log.h"
 #include "laundromat/util.h"
-#include "laundromat/abi.h"
+#include "laundromat/boot.h"
 
 void credit_notify(struct vm *v, uint32_t events)
 {

@@ -45,6 +45,8 @@ struct em_config {
     unsigned replay_capacity;
     unsigned verify_rate;          /* signature checks per second, all sources together */
     unsigned verify_rate_per_source;
+    unsigned datagram_rate_per_source; /* datagrams read per second from one source while more
+                                        * wait: its excess is dropped undecoded */
     char vmm[256], loader[256];
     char backend[16];              /* kvm or libvirt */
     char libvirt_uri[256];         /* "": libvirt's embedded QEMU driver under state_dir */
@@ -100,7 +102,8 @@ int replay_gate(struct replay *r, const uint8_t id[LM_TOKEN_ID_BYTES], uint64_t 
 void replay_expire(struct replay *r, uint64_t now);
 unsigned replay_count(const struct replay *r);
 
-/* ratelimit.c: token buckets for signature checks, global and per source address. */
+/* ratelimit.c: token buckets, global (none: 0) and per source address, for signature checks
+ * and for datagrams while the agent is behind. */
 struct ratelimit;
 struct ratelimit *ratelimit_new(unsigned global_per_s, unsigned per_source_per_s);
 void ratelimit_free(struct ratelimit *r);
@@ -193,6 +196,17 @@ void vm_commit(const struct em_config *c, struct vm *v);
 void vm_notice(struct vm *v, uint32_t what);
 /* The backend VMs run on (main.c sets it from the configuration). */
 extern const struct backend *em_backend;
+
+/* listen.c: the UDP socket pings and payments arrive on (a kernel filter drops anything else
+ * before it is queued); `received` counts the datagrams the agent read. */
+struct em_udp {
+    int fd;
+    uint64_t received;
+    uint64_t shed; /* of those, dropped undecoded: over their source's share while behind */
+};
+extern struct em_udp em_udp;
+int udp_open(const struct sockaddr_in *at); /* the fd, or -1 having logged why */
+uint64_t udp_kernel_drops(void); /* datagrams the kernel dropped: filtered out, or queue full */
 /* Ends a VM: the backend destroys it if alive; vm_reap() finishes once it has ended. */
 void vm_destroy(struct vm *v, const char *why);
 void vm_reap(const struct em_config *c, struct vm *v, int wait_status);

@@ -25,6 +25,7 @@
 #include "laundromat/clock.h"
 #include "laundromat/keys.h"
 #include "laundromat/log.h"
+#include "laundromat/netaddr.h"
 #include "laundromat/util.h"
 
 static const char usage[] =
@@ -39,8 +40,8 @@ static const char usage[] =
 
 static struct em_config cfg;
 static struct replay *replay;
-static struct ratelimit *rl;
-static int udp_fd, ep_fd;
+static struct ratelimit *rl, *fair;
+static int ep_fd;
 static struct lm_keypair vouch_key; /* the operator's: vouches for checkpoint loaders */
 static bool can_vouch;
 
@@ -57,7 +58,7 @@ static struct {
 static void flush_replies(void)
 {
     if (outq.n)
-        sendmmsg(udp_fd, outq.m, outq.n, MSG_DONTWAIT);
+        sendmmsg(em_udp.fd, outq.m, outq.n, MSG_DONTWAIT);
     outq.n = 0;
 }
 
@@ -141,9 +142,10 @@ static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *fr
             memcpy(r.loader_pub, v->loader_pub, 32);
             lm_vouch_sign(&r, vouch_key.sk);
         }
-        lm_info("ping from %s: token %s admitted: VM %llu, %u MiB, %u.%u.%u.%u on %s, "
-                "%lld ms prepaid", src, id, (unsigned long long)v->id, a.token.mem_mib, v->ip[0],
-                v->ip[1], v->ip[2], v->ip[3], v->tap, (long long)v->credit_ms);
+        char ip[LM_IP4_STR];
+        lm_info("ping from %s: token %s admitted: VM %llu, %u MiB, %s on %s, %lld ms prepaid",
+                src, id, (unsigned long long)v->id, a.token.mem_mib, lm_ip4_format(v->ip, ip),
+                v->tap, (long long)v->credit_ms);
     } else {
         r.status = (uint16_t)a.status;
         if (log_refusal_allowed())
@@ -193,8 +195,12 @@ static void handle_payment(const uint8_t *b, size_t n, const struct sockaddr_in 
     reply_to(from, out, sizeof out);
 }
 
+#define BEHIND 8
 /* Datagrams in batches (recvmmsg: one system call for up to BATCH), their replies out
- * together (sendmmsg); 8 batches, then the timer and the children get their turn. */
+ * together (sendmmsg); 8 batches, then the timer and the children get their turn. A full batch
+ * means more wait behind it: the agent is behind, and then each source gets its fair share,
+ * datagram_rate_per_source, and a flood's excess is dropped before any decoding (a hash and a
+ * bucket each), so that the queue drains and the next source's ping waits behind little. */
 static void handle_udp(void)
 {
     static uint8_t b[BATCH][LM_WIRE_MAX + 1];
@@ -207,11 +213,18 @@ static void handle_udp(void)
             m[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &from[i], .msg_namelen = sizeof from[i],
                                                 .msg_iov = &iov[i], .msg_iovlen = 1}};
         }
-        int got = recvmmsg(udp_fd, m, BATCH, MSG_DONTWAIT, NULL);
+        int got = recvmmsg(em_udp.fd, m, BATCH, MSG_DONTWAIT, NULL);
+        em_udp.received += got > 0 ? (unsigned)got : 0u;
+        bool behind = got >= BEHIND;
+        uint64_t now = behind ? lm_now_ns() : 0;
         for (int i = 0; i < got; i++) {
             size_t n = m[i].msg_len; /* a longer datagram is cut to LM_WIRE_MAX + 1: refused */
             if (m[i].msg_hdr.msg_namelen != sizeof from[i])
                 continue;
+            if (behind && !ratelimit_take(fair, from[i].sin_addr.s_addr, now)) {
+                em_udp.shed++;
+                continue;
+            }
             if (n >= 4 && memcmp(b[i], LM_PING_MAGIC, 4) == 0)
                 handle_ping(b[i], n, &from[i]);
             else if (n >= 4 && memcmp(b[i], LM_PAY_MAGIC, 4) == 0)
@@ -258,19 +271,6 @@ static void destroy_one(struct vm *v, void *arg)
     vm_destroy(v, arg);
 }
 
-static int open_udp(void)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int big = 4 << 20; /* ride out bursts: a flood must not crowd out the next ping */
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&cfg.listen, sizeof cfg.listen) < 0) {
-        char a[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, &cfg.listen.sin_addr, a, sizeof a);
-        lm_err("cannot listen on UDP %s:%u: %s", a, ntohs(cfg.listen.sin_port), strerror(errno));
-        return -1;
-    }
-    return fd;
-}
 
 int main(int argc, char **argv)
 {
@@ -349,6 +349,7 @@ int main(int argc, char **argv)
     }
     replay = replay_new(cfg.replay_capacity);
     rl = ratelimit_new(cfg.verify_rate, cfg.verify_rate_per_source);
+    fair = ratelimit_new(0, cfg.datagram_rate_per_source);
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGCHLD);
@@ -363,10 +364,10 @@ int main(int argc, char **argv)
     timerfd_settime(tick_fd, 0, &it, NULL);
     int ctl_fd = control_open(&cfg);
     ep_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (!replay || !rl || sig_fd < 0 || tick_fd < 0 || ctl_fd < 0 || ep_fd < 0 ||
-        (udp_fd = open_udp()) < 0)
+    if (!replay || !rl || !fair || sig_fd < 0 || tick_fd < 0 || ctl_fd < 0 || ep_fd < 0 ||
+        udp_open(&cfg.listen) < 0)
         return 1;
-    watch(udp_fd);
+    watch(em_udp.fd);
     watch(ctl_fd);
     watch(sig_fd);
     watch(tick_fd);
@@ -388,7 +389,7 @@ int main(int argc, char **argv)
         int n = epoll_wait(ep_fd, ev, 32, stopping ? 100 : -1);
         for (int i = 0; i < n; i++) {
             int fd = ev[i].data.fd;
-            if (fd == udp_fd) {
+            if (fd == em_udp.fd) {
                 handle_udp();
             } else if (fd == ctl_fd) {
                 control_handle(&cfg, ctl_fd);

@@ -36,10 +36,10 @@ int overlay_up(const struct em_config *c)
 {
     for (unsigned i = 0; i < c->noverlays; i++) {
         const struct em_overlay *o = &c->overlays[i];
-        char dev[16], vni[12], remote[16];
+        char dev[16], vni[12], remote[LM_IP4_STR], subnet[LM_IP4_PREFIX_STR];
         dev_name(o, dev);
         snprintf(vni, sizeof vni, "%u", o->vni);
-        snprintf(remote, sizeof remote, "%u.%u.%u.%u", o->remote[0], o->remote[1], o->remote[2], o->remote[3]);
+        lm_ip4_format(o->remote, remote);
         char *del[] = {"ip", "link", "del", dev, NULL}; /* one a crashed agent left behind */
         char *add[] = {"ip", "link", "add", dev, "mtu", "1500", "type", "vxlan", "id", vni, "remote", remote, "dstport", "4789", NULL};
         char *master[] = {"ip", "link", "set", dev, "master", (char *)c->bridge, NULL};
@@ -49,7 +49,7 @@ int overlay_up(const struct em_config *c)
             lm_err("overlay %u: cannot make %s (a VXLAN to %s) and join it to bridge %s: see ip's message above", o->vni, dev, remote, c->bridge);
             return -1;
         }
-        lm_info("overlay %u: %s joins bridge %s to the cluster of %s (guests of %u.%u.%u.%u/%u keep their addresses here)", o->vni, dev, c->bridge, remote, o->subnet[0], o->subnet[1], o->subnet[2], o->subnet[3], o->prefix);
+        lm_info("overlay %u: %s joins bridge %s to the cluster of %s (guests of %s keep their addresses here)", o->vni, dev, c->bridge, remote, lm_ip4_prefix_format(o->subnet, o->prefix, subnet));
     }
     return 0;
 }

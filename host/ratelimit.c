@@ -1,8 +1,9 @@
 /*
- * Token buckets for signature checks: one for all sources together and one per source
- * address (a fixed table, hashed; colliding sources share a bucket). A flood of well-formed
- * tokens with bad signatures then costs at most verify_rate checks a second, and one source
- * cannot take the whole budget from the others.
+ * Token buckets: one for all sources together (none when its rate is 0) and one per source
+ * address (a fixed table, hashed; colliding sources share a bucket). For signature checks, a
+ * flood of well-formed tokens with bad signatures then costs at most verify_rate checks a
+ * second, and one source cannot take the whole budget from the others; for datagrams while the
+ * agent is behind, one source's flood is shed before any decoding (main.c).
  */
 #include <stdlib.h>
 
@@ -58,5 +59,5 @@ bool ratelimit_take(struct ratelimit *r, uint32_t source_ip, uint64_t now_ns)
     struct bucket *s = &r->source[h >> 20]; /* top 12 bits */
     if (!take(s, r->source_rate, now_ns))
         return false;
-    return take(&r->global, r->global_rate, now_ns);
+    return r->global_rate == 0 || take(&r->global, r->global_rate, now_ns);
 }

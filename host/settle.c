@@ -14,6 +14,7 @@
 
 #include "evilman.h"
 #include "laundromat/log.h"
+#include "laundromat/netaddr.h"
 #include "laundromat/spawn.h"
 #include "laundromat/util.h"
 
@@ -77,9 +78,9 @@ void settle_report_location(const struct em_config *c, const struct vm *v)
 {
     if (!c->broker_url[0])
         return;
-    char id[33], addr[16];
+    char id[33], addr[LM_IP4_STR];
     lm_token_id_hex(v->token.id, id);
-    snprintf(addr, sizeof addr, "%u.%u.%u.%u", v->ip[0], v->ip[1], v->ip[2], v->ip[3]);
+    lm_ip4_format(v->ip, addr);
     char *argv[] = {(char *)c->lmctl, "report-location", "--broker", (char *)c->broker_url,
                     "--key", (char *)c->operator_key, "--token", id, "--host",
                     (char *)c->host_name, "--address", addr, NULL};

@@ -11,9 +11,10 @@
 
 #include "backend/backend.h"
 #include "evilman.h"
-#include "laundromat/abi.h"
+#include "laundromat/boot.h"
 #include "laundromat/clock.h"
 #include "laundromat/log.h"
+#include "laundromat/netaddr.h"
 #include "tap.h"
 
 #define MAX_TABLE 100000
@@ -157,17 +158,17 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
         /* The guest brings its address: it must fit this network and be free here. The
          * loader receives on a temporary address meanwhile, with a MAC of this host's. */
         struct vm *holder = vm_find_ip(t->ipv4);
+        char a[LM_IP4_PREFIX_STR], net[LM_IP4_PREFIX_STR];
         if (!pool_in_subnet(c, t->ipv4) && !overlay_has(c, t->ipv4))
-            *status = -lm_fail(d, LM_BAD_NETID, "address %u.%u.%u.%u/%u is not in this host's "
-                               "network %u.%u.%u.%u/%u (readdress = 1 in this host's config "
-                               "takes such guests with an address of its own)", t->ipv4[0], t->ipv4[1], t->ipv4[2],
-                               t->ipv4[3], t->prefix, c->bridge_ip[0], c->bridge_ip[1],
-                               c->bridge_ip[2], c->bridge_ip[3], c->prefix);
+            *status = -lm_fail(d, LM_BAD_NETID, "address %s is not in this host's network %s "
+                               "(readdress = 1 in this host's config takes such guests with an "
+                               "address of its own)", lm_ip4_prefix_format(t->ipv4, t->prefix, a),
+                               lm_ip4_prefix_format(c->bridge_ip, c->prefix, net));
         else if (holder || pool_claim(c, t->ipv4) < 0)
-            *status = -lm_fail(d, LM_BAD_NETID, "address %u.%u.%u.%u is in use here%s%llu; a "
+            *status = -lm_fail(d, LM_BAD_NETID, "address %s is in use here%s%llu; a "
                                "guest cannot move to a host where its address is taken",
-                               t->ipv4[0], t->ipv4[1], t->ipv4[2], t->ipv4[3],
-                               holder ? " by VM " : "", holder ? (unsigned long long)holder->id : 0ull);
+                               lm_ip4_format(t->ipv4, a), holder ? " by VM " : "",
+                               holder ? (unsigned long long)holder->id : 0ull);
         else
             *status = 0;
         if (*status) {
@@ -181,9 +182,10 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
         crypto_scalarmult_curve25519_base(v->loader_pub, loader_sk);
     }
     if (pool_take(c, t->prefix && !v->checkpoint ? t->ipv4 : NULL, v->ip, v->mac) < 0) {
+        char a[LM_IP4_STR];
         if (t->prefix && !v->checkpoint)
-            *status = -lm_fail(d, LM_BAD_NETID, "address %u.%u.%u.%u is outside this host's "
-                               "pool or in use", t->ipv4[0], t->ipv4[1], t->ipv4[2], t->ipv4[3]);
+            *status = -lm_fail(d, LM_BAD_NETID, "address %s is outside this host's pool or in "
+                               "use", lm_ip4_format(t->ipv4, a));
         else
             *status = -lm_fail(d, LM_HOST_FULL, "no free address in the pool");
         if (v->has_claim)
@@ -207,13 +209,13 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     char cmdline[200];
     /* An image comes from the buyer who pinged. A checkpoint comes from the guest itself, at
      * its own address, or is restored from a file by whoever pinged. */
-    const uint8_t *s = (const uint8_t *)&sender;
-    int n = snprintf(cmdline, sizeof cmdline, "app=loader port=%u wait_s=%u idle_s=%u "
-                     "sender=%u.%u.%u.%u", c->loader_port, c->loader_wait_s, c->loader_idle_s,
-                     s[0], s[1], s[2], s[3]);
+    char a[LM_IP4_STR];
+    int n = snprintf(cmdline, sizeof cmdline, "app=loader port=%u wait_s=%u idle_s=%u sender=%s",
+                     c->loader_port, c->loader_wait_s, c->loader_idle_s,
+                     lm_ip4_format((const uint8_t *)&sender, a));
     if (v->checkpoint && t->prefix) /* the guest, re-addressed or not, sends from its own */
-        n += snprintf(cmdline + n, sizeof cmdline - (size_t)n, " sender2=%u.%u.%u.%u",
-                      t->ipv4[0], t->ipv4[1], t->ipv4[2], t->ipv4[3]);
+        n += snprintf(cmdline + n, sizeof cmdline - (size_t)n, " sender2=%s",
+                      lm_ip4_format(t->ipv4, a));
     if (v->checkpoint && !v->has_claim)
         snprintf(cmdline + n, sizeof cmdline - (size_t)n, " identity=new");
     struct vm_spec spec = {
@@ -255,15 +257,15 @@ void vm_commit(const struct em_config *c, struct vm *v)
 {
     if (v->state == VM_RECEIVING)
         vm_set_state(v, VM_RUNNING); /* in grace it stays there, booted, until paid */
+    char a[LM_IP4_STR], b[LM_IP4_STR];
     if (!v->has_claim) {
         lm_info("VM %llu: the guest resumed from its checkpoint with a new identity: address "
-                "%u.%u.%u.%u", (unsigned long long)v->id, v->ip[0], v->ip[1], v->ip[2], v->ip[3]);
+                "%s", (unsigned long long)v->id, lm_ip4_format(v->ip, a));
         return;
     }
-    lm_info("VM %llu: the guest resumed from its checkpoint and takes its address %u.%u.%u.%u "
-            "(the loader's %u.%u.%u.%u goes back to the pool)", (unsigned long long)v->id,
-            v->claim_ip[0], v->claim_ip[1], v->claim_ip[2], v->claim_ip[3], v->ip[0], v->ip[1],
-            v->ip[2], v->ip[3]);
+    lm_info("VM %llu: the guest resumed from its checkpoint and takes its address %s (the "
+            "loader's %s goes back to the pool)", (unsigned long long)v->id,
+            lm_ip4_format(v->claim_ip, a), lm_ip4_format(v->ip, b));
     pool_release(c, v->ip);
     memcpy(v->ip, v->claim_ip, 4);
     v->has_claim = false;
@@ -334,8 +336,9 @@ void vm_reap(const struct em_config *c, struct vm *v, int status)
     }
     if (v->state != VM_ENDED) /* it ended on its own */
         vm_set_state(v, VM_ENDED);
-    lm_info("VM %llu ended (%s); reclaiming tap %s, address %u.%u.%u.%u, %llu MiB",
-            (unsigned long long)v->id, why, v->tap, v->ip[0], v->ip[1], v->ip[2], v->ip[3],
+    char a[LM_IP4_STR];
+    lm_info("VM %llu ended (%s); reclaiming tap %s, address %s, %llu MiB",
+            (unsigned long long)v->id, why, v->tap, lm_ip4_format(v->ip, a),
             (unsigned long long)v->token.mem_mib);
     credit_record_earnings(c, v, why);
     settle_vm(c, v);

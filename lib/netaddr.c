@@ -22,13 +22,6 @@ int lm_mac_parse(const char *s, uint8_t *out, size_t n)
     return 0;
 }
 
-char *lm_mac_format(const uint8_t mac[6], char out[LM_MAC_STR])
-{
-    snprintf(out, LM_MAC_STR, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
-             mac[4], mac[5]);
-    return out;
-}
-
 int lm_ip4_prefix_parse(const char *s, unsigned min_prefix, unsigned max_prefix, uint8_t ip[4],
                         uint8_t *prefix)
 {

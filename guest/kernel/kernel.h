@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "laundromat/abi.h"
+#include "laundromat/boot.h"
 
 #define PAGE_SIZE 4096ull
 #define PAGE_ROUND_UP(x) (((x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))

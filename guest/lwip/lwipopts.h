@@ -55,7 +55,7 @@
 
 /* ---- Protocols ---- */
 
-/* IPv4 only: the monitor hands the guest a static IPv4 address (struct lm_boot_net). */
+/* IPv4 only: the monitor hands the guest a static IPv4 address (struct lm_boot_net, boot.h). */
 #define LWIP_IPV4 1
 #define LWIP_IPV6 0
 #define LWIP_ARP 1
@@ -74,7 +74,7 @@
 
 /* ---- TCP ---- */
 
-/* Ethernet with a 1500-byte MTU (LM_FRAME_MAX): 1500 - 20 (IP) - 20 (TCP). */
+/* Ethernet with a 1500-byte MTU (PLATFORM_MTU_FRAME): 1500 - 20 (IP) - 20 (TCP). */
 #define TCP_MSS 1460
 /*
  * 256 KiB windows so one connection can fill a fast path with real round-trip times; the

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "laundromat/netaddr.h"
 #include "mig.h"
 
 struct mig mig;
@@ -120,7 +121,10 @@ int mig_start(const struct lm_gc_migrate *m)
     platform_notice(LM_NOTICE_MIGRATING); /* its host lists it as migrating out */
     if (stream_open() < 0)
         return -LM_IO;
-    printf("mig: migrating to %u.%u.%u.%u:%u, %llu pages of RAM, up to %u rounds, %zu shadow pages%s\n", m->ip[0], m->ip[1], m->ip[2], m->ip[3], m->port, (unsigned long long)mig.npages, mig.max_rounds, mig.r->shadow_cap, mig.r->cctx ? ", zstd" : "");
+    char ip[LM_IP4_STR];
+    printf("mig: migrating to %s:%u, %llu pages of RAM, up to %u rounds, %zu shadow pages%s\n",
+           lm_ip4_format(m->ip, ip), m->port, (unsigned long long)mig.npages, mig.max_rounds,
+           mig.r->shadow_cap, mig.r->cctx ? ", zstd" : "");
     return 0;
 }
 

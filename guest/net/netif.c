@@ -12,6 +12,8 @@
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 
+#include "laundromat/netaddr.h"
+
 #include "../kernel/kernel.h"
 
 static struct netif nic;
@@ -192,6 +194,13 @@ static err_t nic_init(struct netif *n)
     return ERR_OK;
 }
 
+static void print_identity(const char *what, const struct lm_boot_net *bn, const uint8_t mac[6])
+{
+    char ip[LM_IP4_PREFIX_STR], gw[LM_IP4_STR], m[LM_MAC_STR];
+    printf("net: %s%s gw %s MAC %s\n", what, lm_ip4_prefix_format(bn->ip, bn->prefix, ip),
+           lm_ip4_format(bn->gateway, gw), lm_mac_format(mac, m));
+}
+
 bool net_init(void)
 {
     const struct lm_boot_net *bn = &boot_info->net;
@@ -212,9 +221,7 @@ bool net_init(void)
     netif_set_default(&nic);
     netif_set_link_up(&nic);
     netif_set_up(&nic); /* announces our address with a gratuitous ARP */
-    printf("net: %u.%u.%u.%u/%u gw %u.%u.%u.%u MAC %02x:%02x:%02x:%02x:%02x:%02x\n", bn->ip[0],
-           bn->ip[1], bn->ip[2], bn->ip[3], bn->prefix, bn->gateway[0], bn->gateway[1],
-           bn->gateway[2], bn->gateway[3], mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+    print_identity("", bn, mac);
     return true;
 }
 
@@ -240,7 +247,7 @@ void net_resume(bool new_identity)
         etharp_cleanup_netif(&nic);
         memcpy(nic.hwaddr, mac, 6);
         netif_set_addr(&nic, &ip, &mask, &gw);
-        printf("net: a new identity: %u.%u.%u.%u/%u gw %u.%u.%u.%u MAC %02x:%02x:%02x:%02x:%02x:%02x\n", bn->ip[0], bn->ip[1], bn->ip[2], bn->ip[3], bn->prefix, bn->gateway[0], bn->gateway[1], bn->gateway[2], bn->gateway[3], mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+        print_identity("a new identity: ", bn, mac);
     }
     etharp_gratuitous(&nic); /* the switches learn where our MAC is now */
     net_poll();

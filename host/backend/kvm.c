@@ -54,11 +54,10 @@ static void kvm_release(struct be_vm *b)
  * not in argv. */
 static int spawn_vmm(const struct vm_spec *s, int ctl, struct lm_diag *d)
 {
-    char mem[16], ip[32], gw[20], mac[LM_MAC_STR], commit[65];
+    char mem[16], ip[LM_IP4_PREFIX_STR], gw[LM_IP4_STR], mac[LM_MAC_STR], commit[65];
     snprintf(mem, sizeof mem, "%llu", (unsigned long long)s->mem_mib);
-    snprintf(ip, sizeof ip, "%u.%u.%u.%u/%u", s->ip[0], s->ip[1], s->ip[2], s->ip[3], s->prefix);
-    snprintf(gw, sizeof gw, "%u.%u.%u.%u", s->gateway[0], s->gateway[1], s->gateway[2],
-             s->gateway[3]);
+    lm_ip4_prefix_format(s->ip, s->prefix, ip);
+    lm_ip4_format(s->gateway, gw);
     lm_mac_format(s->mac, mac);
     lm_hex_encode(s->commitment, 32, commit);
     char *argv[] = {vmm_path, "-q", "--mem", mem, "--tap-fd", "3", "--ip", ip, "--gw", gw,

@@ -32,7 +32,7 @@
 
 #include "../evilman.h"
 #include "backend.h"
-#include "laundromat/abi.h"
+#include "laundromat/boot.h"
 #include "laundromat/hostchan.h"
 #include "laundromat/log.h"
 #include "laundromat/netaddr.h"
@@ -377,12 +377,13 @@ static struct be_vm *lv_create(const struct vm_spec *s, struct lm_diag *d)
     }
     close(s->tap_fd);
     char mac[LM_MAC_STR], commit[65], cmdline[1024], cmd_xml[1400], kernel[600], log[600];
+    char ip[LM_IP4_PREFIX_STR], gw[LM_IP4_STR];
     char chan[sizeof b->chan_path * 6], fw[sizeof firmware * 6], bios[sizeof fw + 64] = "";
     lm_mac_format(s->mac, mac);
     lm_hex_encode(s->commitment, 32, commit);
-    snprintf(cmdline, sizeof cmdline, "%s mem=%llu commitment=%s ip=%u.%u.%u.%u/%u gw=%u.%u.%u.%u",
-             s->cmdline, (unsigned long long)s->mem_mib, commit, s->ip[0], s->ip[1], s->ip[2],
-             s->ip[3], s->prefix, s->gateway[0], s->gateway[1], s->gateway[2], s->gateway[3]);
+    snprintf(cmdline, sizeof cmdline, "%s mem=%llu commitment=%s ip=%s gw=%s", s->cmdline,
+             (unsigned long long)s->mem_mib, commit, lm_ip4_prefix_format(s->ip, s->prefix, ip),
+             lm_ip4_format(s->gateway, gw));
     xml_text(cmd_xml, sizeof cmd_xml, cmdline);
     xml_text(kernel, sizeof kernel, s->kernel);
     xml_text(log, sizeof log, s->log_path);

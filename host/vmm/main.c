@@ -174,10 +174,10 @@ int main(int argc, char **argv)
         }
         net.mtu = 1500;
         memcpy(vm->net.mac, net.mac, 6);
-        char mac[LM_MAC_STR];
-        lm_info("NIC on tap %s%s%s, MAC %s, IP %u.%u.%u.%u/%u", name, bridge ? " bridge " : "",
-                bridge ? bridge : "", lm_mac_format(net.mac, mac), net.ip[0], net.ip[1], net.ip[2],
-                net.ip[3], net.prefix);
+        char mac[LM_MAC_STR], ip[LM_IP4_PREFIX_STR];
+        lm_info("NIC on tap %s%s%s, MAC %s, IP %s", name, bridge ? " bridge " : "",
+                bridge ? bridge : "", lm_mac_format(net.mac, mac),
+                lm_ip4_prefix_format(net.ip, net.prefix, ip));
     }
 
     vm->boot_net = net;

@@ -276,7 +276,9 @@ section_load() {
     mint b-valid.tok 1024 image="$KERNEL" ip=$NET.0.9/16 &&
         mint b-badsig.tok 1024 image="$KERNEL" badsig=1 &&
         mint b-replay.tok 2 image="$KERNEL" || return 1
-    start_agent b || return 1
+    # One sender at full speed is what the per-source share sheds: unshared here, to measure
+    # what the agent can do.
+    start_agent b "datagram_rate_per_source = 100000000" || return 1
     # The verify rate is measured before and after every workload (this machine's CPU speed
     # drifts); a row's peer is the mean of the two around it.
     local kind x out=() ver=() log0 log1 refused=0
@@ -310,7 +312,7 @@ section_load() {
     stop_agent
     local labels=("valid signature, then refused (address)" "well-formed, bad signature"
         "replay of an admitted ping (answered <= 10/s)" "malformed ping (token is noise)"
-        "garbage, no magic (dropped, no answer)")
+        "garbage, no magic (the kernel drops it)")
     row "" "per agent CPU s" "raw verify/s" "ratio"
     local i r raw busy
     for i in 0 1 2 3 4; do
@@ -339,13 +341,20 @@ section_load() {
     echo " the full signature check, refused BAD_NETID when the VM would be placed, so no VM boots;"
     echo " badsig: refused BAD_SIGNATURE; replay: the datagram that booted a VM, answered from the"
     echo " replay cache at most once per 100 ms, dropped otherwise; malformed: refused at the"
-    echo " token's magic. Signature checks unthrottled"
-    echo " (verify_rate = 1000000). Raw verify, per CPU second, in order: ${ver[*]}."
+    echo " token's magic. Signature checks and the per-source share unthrottled"
+    echo " (verify_rate = 1000000, datagram_rate_per_source = 100000000). Raw verify, per CPU second, in order: ${ver[*]}."
     echo " The agent logs every refusal at its default level:" \
         "$(calc "($log1 - $log0) / ($refused > 0 ? $refused : 1)" %.0f) bytes"
     echo " of log per refused ping here. Real admissions add the tap, the monitor and the replay"
     echo " cache entry; their rate is the reciprocal of section a's reply time (wall clock).)"
 }
+
+# UDP datagrams the bench namespace dropped for a full socket queue (all sockets: the agent's).
+udp_queue_full() {
+    nsenter --net="/run/netns/$NS" awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 }
+        else print $c["RcvbufErrors"] }' /proc/net/snmp
+}
+json_field() { printf '%s' "$1" | python3 -c "import json, sys; print(json.load(sys.stdin)['$2'])" 2>/dev/null; }
 
 # ---- c. under a flood -----------------------------------------------------------------------
 section_flood() {
@@ -356,7 +365,7 @@ section_flood() {
     mint c.tok $((2 * FLOOD_RUNS)) image="$KERNEL" prepaid=600 &&
         mint c-flood.tok 1 image="$KERNEL" || return 1
     start_agent c || return 1
-    local base under fl
+    local base under fl q0 q1 st
     base=$(probe boot agent=$AGENT src=$NET.0.2 tokens="$TMP/c.tok" runs=$FLOOD_RUNS inject=0 \
         state="$TMP/c-state" control="$SOCK" 2>"$TMP/c-base.log") ||
         { echo "FAILED: pings without a flood:"; tail -3 "$TMP/c-base.log"; return 1; }
@@ -364,9 +373,12 @@ section_flood() {
         tokens="$TMP/c-flood.tok" rate="$FLOOD_RATE" seconds=120 >"$TMP/flood.out" 2>&1 &
     FLOOD_PID=$!
     sleep 0.5 # the flood's own admission, and the queue filling up
+    q0=$(udp_queue_full)
     under=$(probe boot agent=$AGENT src=$NET.0.2 tokens="$TMP/c.tok" first=$FLOOD_RUNS \
         runs=$FLOOD_RUNS inject=0 state="$TMP/c-state" control="$SOCK" 2>"$TMP/c-under.log")
     local rc=$?
+    q1=$(udp_queue_full)
+    st=$("$LMCTL" host --socket "$SOCK" status 2>/dev/null)
     stop_pid "$FLOOD_PID"
     FLOOD_PID=
     fl=$(cat "$TMP/flood.out")
@@ -386,6 +398,11 @@ section_flood() {
     row "ping to the loader accepting TCP" "$ul ms" "$bl ms" "$(ratio "$ul" "$bl")"
     row "most pings sent for one admission" "$(field max_tries "$under")" \
         "$(field max_tries "$base")" "" "(a lost ping is sent again after 200 ms)"
+    row "datagrams lost to a full queue" "$((q1 - q0))" "" "" "(the namespace's UDP RcvbufErrors)"
+    echo "(the agent read $(json_field "$st" udp_received) datagrams and shed" \
+        "$(json_field "$st" udp_shed) of them undecoded (over their source's share while 8 or more"
+    echo " waited); the kernel dropped $(json_field "$st" udp_dropped) before queueing them (its" \
+        "filter: neither ping nor payment; or a full queue))"
     echo "(every legitimate ping was admitted. The flood: $(field per_s "$fl") datagrams/s from" \
         "another address,"
     echo " garbage and replays of an admitted ping alternately, $(field answered "$fl")" \

@@ -53,9 +53,10 @@ static void check_ip4(const char *s)
     }
     if (p > 32 || (narrow == 0) != (p >= 8 && p <= 30))
         abort();
-    char text[32];
-    snprintf(text, sizeof text, "%u.%u.%u.%u/%u", ip[0], ip[1], ip[2], ip[3], p);
-    if (strcmp(text, s) != 0)
+    /* One spelling: the formatters write back exactly what was parsed. */
+    char text[LM_IP4_PREFIX_STR], addr[LM_IP4_STR];
+    if (lm_ip4_prefix_format(ip, p, text) != text || strcmp(text, s) != 0 ||
+        strncmp(lm_ip4_format(ip, addr), s, strlen(addr)) != 0 || s[strlen(addr)] != '/')
         abort();
     /* The address as a host of its own subnet: host bits neither all 0 nor all 1. */
     uint32_t a;

@@ -70,7 +70,7 @@ state_dir = $SCRATCH/state
 $2
 CONF
 }
-conf em.conf ""
+conf em.conf "datagram_rate_per_source = 20"
 expect "evilman --check accepts the configuration" 0 "em.conf: ok \(host alpha" -- "$EM" --config em.conf --check
 printf 'listen = 1.2.3.4:77\nhost_name = x\nfrobnicate = 1\n' >bad.conf
 expect "unknown configuration keys are refused" 1 "bad.conf:3: unknown key \"frobnicate\"" -- "$EM" --config bad.conf --check
@@ -234,6 +234,47 @@ expect "truncated ping" 0 "^status 3 " -- in_ns python3 "$TOP/tests/tools/udp_se
 expect "oversized ping" 0 "^status 4 " -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex "${ping_hex}00"
 expect "ping of an unknown version" 0 "^status 2 " -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex "4c4d50470900${ping_hex:12}"
 expect "garbage gets no answer" 0 "^none$" -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex deadbeef
+# Garbage is dropped by the kernel (the socket's filter), before it takes room in the agent's
+# queue: 200 datagrams of it, then a truncated ping, which the agent reads and answers.
+st0=$("$L" host status 2>/dev/null)
+expect "200 garbage datagrams, then a truncated ping: answered" 0 "^status 3 " -- in_ns python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(200):
+    s.sendto(bytes([i]) + b'garbage that is no ping' * (i % 5), ('10.66.0.1', 7777))
+sys.argv = ['udp_send.py', '10.66.0.1', '7777', '-hex', '${ping_hex:0:400}']
+exec(open('$TOP/tests/tools/udp_send.py').read())"
+st1=$("$L" host status 2>/dev/null)
+counter() { printf '%s' "$1" | python3 -c "import json, sys; print(json.load(sys.stdin)['$2'])"; }
+expect "the agent read only the ping of those 201 datagrams" 0 "^1$" -- \
+    echo $(($(counter "$st1" udp_received) - $(counter "$st0" udp_received)))
+expect "the kernel dropped the 200 garbage datagrams" 0 "^200$" -- \
+    echo $(($(counter "$st1" udp_dropped) - $(counter "$st0" udp_dropped)))
+# A flood from one source while the agent is behind (8 or more datagrams in one read): 500
+# malformed pings queued while it is stopped; it sheds what is over the source's share
+# (datagram_rate_per_source = 20) undecoded and answers the rest.
+kill -STOP "$EM_PID"
+answers=$(in_ns python3 -c "
+import os, signal, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+for i in range(500):
+    s.sendto(bytes.fromhex('${ping_hex:0:16}') + os.urandom(256), ('10.66.0.1', 7777))
+os.kill($EM_PID, signal.SIGCONT)
+s.settimeout(1.0)
+n = 0
+try:
+    while True:
+        s.recvfrom(2048)
+        n += 1
+except socket.timeout:
+    print(n)")
+kill -CONT "$EM_PID" 2>/dev/null
+st2=$("$L" host status 2>/dev/null)
+shed=$(($(counter "$st2" udp_shed) - $(counter "$st1" udp_shed)))
+expect "a flood queued from one source: its excess is shed undecoded ($shed of 500)" 0 "^yes$" -- \
+    bash -c "[ $shed -ge 400 ] && [ $((shed + answers)) -eq 500 ] && echo yes"
+expect "the agent answers the next ping after the flood" 0 "^status 3 " -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex "${ping_hex:0:400}"
 expect "payment for an unknown token" 0 "^reply 4c4d50410100" -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex "4c4d505901000000$(printf '%0112d' 0)"
 
 # Limits: 512 MiB in all (8 x 64 MiB), all pinged within the loader's 8 s wait (8 pings take

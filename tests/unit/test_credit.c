@@ -3,7 +3,7 @@
 
 #include "backend/backend.h"
 #include "evilman.h"
-#include "laundromat/abi.h"
+#include "laundromat/boot.h"
 #include "laundromat/log.h"
 #include "testlib.h"
 

@@ -71,6 +71,24 @@ static void test_mac_format(void **state)
     assert_memory_equal(back, m, 6);
 }
 
+/* The formatters write what the parsers read, at the widest values their buffers are sized for. */
+static void test_ip4_format(void **state)
+{
+    (void)state;
+    char a[LM_IP4_STR], p[LM_IP4_PREFIX_STR];
+    const uint8_t wide[4] = {255, 255, 255, 255}, low[4] = {10, 0, 7, 1};
+    assert_ptr_equal(lm_ip4_format(wide, a), a);
+    assert_string_equal(a, "255.255.255.255");
+    assert_string_equal(lm_ip4_format(low, a), "10.0.7.1");
+    assert_ptr_equal(lm_ip4_prefix_format(wide, 255, p), p);
+    assert_string_equal(p, "255.255.255.255/255");
+    assert_string_equal(lm_ip4_prefix_format(low, 24, p), "10.0.7.1/24");
+    uint8_t ip[4], prefix;
+    assert_int_equal(lm_ip4_prefix_parse(p, 0, 32, ip, &prefix), 0);
+    assert_memory_equal(ip, low, 4);
+    assert_int_equal(prefix, 24);
+}
+
 static void test_ip4_prefix_parse(void **state)
 {
     (void)state;
@@ -202,7 +220,7 @@ int main(void)
         cmocka_unit_test(test_mac_parse),           cmocka_unit_test(test_mac_refusals),
         cmocka_unit_test(test_mac_format),          cmocka_unit_test(test_ip4_prefix_parse),
         cmocka_unit_test(test_ip4_prefix_refusals), cmocka_unit_test(test_ip4_mask),
-        cmocka_unit_test(test_ip4_is_host),
+        cmocka_unit_test(test_ip4_is_host),         cmocka_unit_test(test_ip4_format),
     };
     return cmocka_run_group_tests_name("netaddr", tests, NULL, NULL);
 }

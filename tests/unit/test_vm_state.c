@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "evilman.h"
-#include "laundromat/abi.h"
+#include "laundromat/boot.h"
 #include "laundromat/log.h"
 #include "testlib.h"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "laundromat/abi.h"
+#include "laundromat/boot.h"
 #include "laundromat/elf.h"
 #include "laundromat/hash.h"
 #include "laundromat/payload.h"

@@ -24,6 +24,7 @@
 #include "laundromat/guestctl.h"
 #include "laundromat/payload.h"
 #include "laundromat/migrate.h"
+#include "laundromat/netaddr.h"
 #include "laundromat/util.h"
 #include "laundromat/wire.h"
 #include "ckpt.h"
@@ -202,10 +203,11 @@ int lmctl_prepare_destination(const char *to, const char *token_path, const uint
     memcpy(m->ip, r.loader_ip, 4);
     m->port = r.loader_port;
     memcpy(m->loader_pub, r.loader_pub, 32);
+    char lip[LM_IP4_STR];
     if (!quiet)
-        fprintf(stderr, "%s admitted it as VM %llu in %.1f ms: loader at %u.%u.%u.%u:%u, its key "
-                "vouched for by operator %s\n", to, (unsigned long long)r.vm_id, ms, r.loader_ip[0],
-                r.loader_ip[1], r.loader_ip[2], r.loader_ip[3], r.loader_port, operator);
+        fprintf(stderr, "%s admitted it as VM %llu in %.1f ms: loader at %s:%u, its key "
+                "vouched for by operator %s\n", to, (unsigned long long)r.vm_id, ms,
+                lm_ip4_format(r.loader_ip, lip), r.loader_port, operator);
     return 0;
 }
 
@@ -387,8 +389,9 @@ static void doubt_advice(struct doubt *dt, const char *vm)
         sodium_memzero(hex, sizeof hex);
     }
     lm_hex_encode(dt->lpub, 32, lpub);
-    fprintf(stderr, "to settle it: lmctl migrate --resolve --loader %u.%u.%u.%u:%u --loader-pub %s "
-            "--mig-key %s %s\n", dt->ip[0], dt->ip[1], dt->ip[2], dt->ip[3], dt->port, lpub,
+    char lip[LM_IP4_STR];
+    fprintf(stderr, "to settle it: lmctl migrate --resolve --loader %s:%u --loader-pub %s "
+            "--mig-key %s %s\n", lm_ip4_format(dt->ip, lip), dt->port, lpub,
             key ? key : "(the migration key could not be saved)", vm);
     sodium_memzero(dt, sizeof *dt);
 }

@@ -24,6 +24,7 @@
 #include "laundromat/ckptfile.h"
 #include "laundromat/clock.h"
 #include "laundromat/guestctl.h"
+#include "laundromat/netaddr.h"
 #include "laundromat/payload.h"
 #include "laundromat/util.h"
 #include "ckpt.h"
@@ -330,10 +331,10 @@ int cmd_restore(int argc, char **argv)
     if (!in.frame || !in.plain || verify(&in, path, o.kp.seed) != 0)
         goto out;
     const struct lm_ckpt_header *h = &in.r.h;
-    char when[32], ip[32];
+    char when[32], ip[LM_IP4_PREFIX_STR];
     time_t t = (time_t)h->created;
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-    snprintf(ip, sizeof ip, "%u.%u.%u.%u/%u", h->ipv4[0], h->ipv4[1], h->ipv4[2], h->ipv4[3], h->prefix);
+    lm_ip4_prefix_format(h->ipv4, h->prefix, ip);
     if (!quiet || check)
         fprintf(check ? stdout : stderr, "%s: checkpoint of a %llu MiB guest at %s taken %s: %llu records checked (%llu data pages, %llu zero pages named, %u rounds)\n", path, (unsigned long long)(h->mem_size >> 20), ip, when, (unsigned long long)in.records, (unsigned long long)in.r.rs.got.data_pages, (unsigned long long)in.r.rs.got.zero_pages, in.r.rs.round + 1);
     if (check) {
