@@ -68,7 +68,9 @@ static void take(struct loader *l, const uint8_t *p, size_t n)
                         n, (unsigned long long)l->h.length);
         }
         memcpy(l->buf + l->got, p, k);
+        uint64_t t0 = clock_ns();
         crypto_generichash_blake2b_update(&l->hash, p, k);
+        l->hash_ns += clock_ns() - t0;
         l->got += k;
         p += k;
         n -= k;
@@ -92,6 +94,7 @@ void loader_header(struct loader *l)
     if (!l->buf)
         loader_fail(l, EXIT_OVERSIZE, "OVERSIZED", "no room to stage %llu bytes",
                     (unsigned long long)l->h.length);
+    l->first_ns = clock_ns();
     crypto_generichash_blake2b_init(&l->hash, NULL, 0, LM_HASH_BYTES);
     crypto_generichash_blake2b_update(&l->hash, (const uint8_t *)l->kind->domain,
                                       strlen(l->kind->domain));

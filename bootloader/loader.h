@@ -34,6 +34,7 @@ struct loader {
     ip_addr_t sender[2]; /* sender=, sender2=: the only addresses allowed to send */
     bool new_identity;   /* identity=new: the resumed guest takes this VM's address and MAC */
     uint64_t wait_ns, idle_ns, last_ns;
+    uint64_t first_ns, hash_ns; /* the payload's first byte; time spent hashing it */
     uint16_t port;
     uint8_t hdr[LM_PAYLOAD_HEADER_SIZE];
     size_t hdr_len;

@@ -76,4 +76,6 @@ void vm_write_bootinfo(struct vm *vm, const struct lm_elf_image *img, const char
     memcpy(bi->commitment, commitment, 32);
     bi->loader_base = vm->loader_mem ? LM_LOADER_GPA : 0;
     bi->loader_size = vm->loader_size;
+    /* RAM is fresh anonymous memory, and a loader's image lives in its own block above it. */
+    bi->boot_flags = vm->loader_mem ? LM_BOOT_RAM_ZERO : 0;
 }

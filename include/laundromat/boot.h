@@ -83,7 +83,12 @@ struct lm_boot_info {
     uint8_t loader_key[32]; /* a loader's X25519 secret for checkpoint streams (or zero) */
     struct lm_boot_resume resume; /* after a migration: what the loader received (or zero) */
     uint64_t resume_flags;        /* after a migration: LM_RESUME_* (or zero) */
+    uint64_t boot_flags;          /* LM_BOOT_*: what the platform promises about this VM */
 };
+/* RAM from LM_KERNEL_MIN_GPA to mem_size holds only zero bytes (a loader VM's fresh RAM, which
+ * the loader has not written): a loader need not clear an image's bss there, and must not
+ * write zeros it would pay a first-touch fault for each page of. */
+#define LM_BOOT_RAM_ZERO 1ull
 /* The resumed guest takes this boot info's address and MAC as its own (a checkpoint restored
  * with a new identity); without it, it keeps the ones it had. */
 #define LM_RESUME_NEW_IDENTITY 1ull
@@ -100,6 +105,7 @@ _Static_assert(offsetof(struct lm_boot_info, loader_key) == 1144, "boot info lay
 _Static_assert(offsetof(struct lm_boot_info, resume) == 1176 && sizeof(struct lm_boot_resume) == 64,
                "boot info layout");
 _Static_assert(offsetof(struct lm_boot_info, resume_flags) == 1240, "boot info layout");
+_Static_assert(offsetof(struct lm_boot_info, boot_flags) == 1248, "boot info layout");
 _Static_assert(sizeof(struct lm_boot_net) == 20 && offsetof(struct lm_boot_net, ip) == 8,
                "boot net layout");
 

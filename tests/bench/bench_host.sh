@@ -76,7 +76,7 @@ cleanup() {
         for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
         ip netns del "$NS" 2>/dev/null
     fi
-    rm -rf "$TMP"
+    [ -n "${BENCH_KEEP_TMP:-}" ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -218,7 +218,7 @@ section_boot() {
         "1 MiB image (console"
     echo " line $dcon ms) and, in the first two rows, the unpadded kernel. All guests $MEM MiB," \
         "app=http; a refused"
-    echo " connection is retried after 0.5 ms, an unanswered one after 20 ms (1 s for the" \
+    echo " connection is retried after 0.5 ms, an unanswered one after 2 ms (1 s for the" \
         "one-shot loader).)"
     REPLY_MS=$rep
 }

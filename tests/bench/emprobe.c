@@ -35,6 +35,8 @@
 
 #define MAX_RUNS 2000
 #define TICK_S 0.0005     /* a refused connection is retried after 0.5 ms */
+#define SYN_WAIT_S 0.002  /* an unanswered SYN: a new connection after 2 ms (a guest just up
+                           * answers the next; SYN retransmission would wait 1 s) */
 #define DEADLINE_S 10.0   /* a VM that does not answer by then has failed */
 #define PING_RESEND_S 0.2 /* as lmctl: an unanswered ping is sent again after 200 ms */
 
@@ -540,7 +542,7 @@ static int cmd_boot(void)
         if (do_inject) {
             struct sockaddr_in svc = loader;
             svc.sin_port = htons(port);
-            int s = connect_retry(&svc, 0.02, deadline, NULL, -1);
+            int s = connect_retry(&svc, SYN_WAIT_S, deadline, NULL, -1);
             if (s < 0)
                 die("run %d: VM %llu: the image did not accept TCP on port %u", i + 1,
                     (unsigned long long)r.vm_id, port);
@@ -602,7 +604,7 @@ static int cmd_direct(char **cmd)
         close(p[1]);
         fcntl(p[0], F_SETFL, O_NONBLOCK);
         struct console con = {.fd = p[0]};
-        int s = connect_retry(&svc, 0.02, t0 + DEADLINE_S, &con, pid);
+        int s = connect_retry(&svc, SYN_WAIT_S, t0 + DEADLINE_S, &con, pid);
         if (s < 0)
             die("run %d: %s did not accept TCP on port %u", i + 1, cmd[0], ntohs(svc.sin_port));
         serve[i] = (now_s() - t0) * 1e3;
