@@ -6,15 +6,20 @@
  * it. Payload kinds dispatch through kinds[]: an ELF image today, a checkpoint stream with
  * self-migration.
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "laundromat/netaddr.h"
 #include "laundromat/payload.h"
 #include "loader.h"
 
 
 static struct loader the_loader;
+
+/* The image size a warm loader prepares for: our kernel padded to 1 MiB, and room to spare. */
+#define WARM_STAGE_BYTES (4u << 20)
 
 void loader_fail(struct loader *l, int status, const char *name, const char *fmt, ...)
 {
@@ -90,7 +95,9 @@ void loader_header(struct loader *l)
         checkpoint_begin(l);
         return;
     }
-    l->buf = page_alloc(PAGE_ROUND_UP(l->h.length) / PAGE_SIZE);
+    l->buf = l->stage && l->h.length <= WARM_STAGE_BYTES
+                 ? l->stage
+                 : page_alloc(PAGE_ROUND_UP(l->h.length) / PAGE_SIZE);
     if (!l->buf)
         loader_fail(l, EXIT_OVERSIZE, "OVERSIZED", "no room to stage %llu bytes",
                     (unsigned long long)l->h.length);
@@ -182,6 +189,48 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     return ERR_OK;
 }
 
+/*
+ * What a warm loader does while it waits, so that the buyer does not wait for it: every first
+ * touch of a page costs a fault (~6 us on KVM-PVM, whose shadow page tables fill one fault at
+ * a time), so it touches the staging room of an image of up to WARM_STAGE_BYTES and the RAM
+ * such an image goes to. RAM stays all zero (LM_BOOT_RAM_ZERO holds), and ~2 MiB of RAM the
+ * new kernel would have touched in its first milliseconds are touched already.
+ */
+static void prepare_warm(struct loader *l)
+{
+    l->stage = page_alloc(WARM_STAGE_BYTES / PAGE_SIZE); /* zeroed: every page touched */
+    uint64_t end = LM_KERNEL_MIN_GPA + WARM_STAGE_BYTES;
+    if (end > boot_info->mem_size)
+        end = boot_info->mem_size;
+    for (uint64_t a = LM_KERNEL_MIN_GPA; a < end; a += PAGE_SIZE)
+        *(volatile uint8_t *)(uintptr_t)a = 0;
+}
+
+static void listen_for_payload(struct loader *l)
+{
+    l->listener = tcp_listen_on(l->port, on_accept);
+    tcp_arg(l->listener, l);
+    l->last_ns = clock_ns();
+    printf("loader: waiting on TCP port %u for a payload (commitment %02x%02x%02x%02x...)\n",
+           l->port, boot_info->commitment[0], boot_info->commitment[1], boot_info->commitment[2],
+           boot_info->commitment[3]);
+}
+
+/* A warm loader's assignment: the admitted token's commitment (boot info's, from now on:
+ * the image's check and the hand-over read it there) and its buyer's address. */
+static void take_assignment(struct loader *l)
+{
+    uint8_t sender[4];
+    if (!platform_assignment(boot_info->commitment, sender))
+        return;
+    l->warm = false;
+    IP4_ADDR(ip_2_ip4(&l->sender[0]), sender[0], sender[1], sender[2], sender[3]);
+    l->senders = 1;
+    char from[LM_IP4_STR];
+    printf("loader: assigned a buyer at %s\n", lm_ip4_format(sender, from));
+    listen_for_payload(l);
+}
+
 static int loader_init(void)
 {
     struct loader *l = &the_loader;
@@ -198,12 +247,15 @@ static int loader_init(void)
     const char *identity = cmdline_get("identity");
     l->new_identity = identity && !strcmp(identity, "new");
     l->port = (uint16_t)port;
-    l->listener = tcp_listen_on((uint16_t)port, on_accept);
-    tcp_arg(l->listener, l);
-    l->last_ns = clock_ns();
-    printf("loader: waiting on TCP port %lu for a payload (commitment %02x%02x%02x%02x...)\n",
-           port, boot_info->commitment[0], boot_info->commitment[1], boot_info->commitment[2],
-           boot_info->commitment[3]);
+    l->warm = cmdline_ulong("warm", 0) != 0;
+    if (l->warm) { /* nothing to take until the host says whose payload it is */
+        if (l->senders || !sodium_is_zero(boot_info->commitment, LM_HASH_BYTES))
+            lm_panic("warm=1: a warm loader boots without sender= and commitment");
+        prepare_warm(l);
+        printf("loader: warm: waiting for the host to assign a buyer\n");
+        return 0;
+    }
+    listen_for_payload(l);
     return 0;
 }
 
@@ -211,6 +263,11 @@ static int loader_init(void)
 static bool loader_poll(void)
 {
     struct loader *l = &the_loader;
+    if (l->warm) {
+        if (events_state()->assigned)
+            take_assignment(l);
+        return false;
+    }
     uint64_t now = clock_ns();
     if (l->checkpoint && checkpoint_poll(l))
         return false;

@@ -33,6 +33,8 @@ struct loader {
     unsigned senders;
     ip_addr_t sender[2]; /* sender=, sender2=: the only addresses allowed to send */
     bool new_identity;   /* identity=new: the resumed guest takes this VM's address and MAC */
+    bool warm;           /* warm=1: booted ahead of demand; listens once assigned a buyer */
+    uint8_t *stage;      /* a warm loader's staging room, its pages touched while it waited */
     uint64_t wait_ns, idle_ns, last_ns;
     uint64_t first_ns, hash_ns; /* the payload's first byte; time spent hashing it */
     uint16_t port;

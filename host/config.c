@@ -84,6 +84,7 @@ static void defaults(struct em_config *c)
     c->verify_rate = 2000;
     c->verify_rate_per_source = 200;
     c->datagram_rate_per_source = 1000;
+    c->warm_mem_mib = 16;
     c->loader_port = 7700;
     c->loader_wait_s = 60;
     c->loader_idle_s = 10;
@@ -184,6 +185,8 @@ static int apply(struct em_config *c, const char *k, char *v, const char *path, 
     NUM("verify_rate", verify_rate, 1, 1000000)
     NUM("verify_rate_per_source", verify_rate_per_source, 1, 1000000)
     NUM("datagram_rate_per_source", datagram_rate_per_source, 1, 100000000)
+    NUM("warm_loaders", warm_loaders, 0, 16)
+    NUM("warm_mem_mib", warm_mem_mib, 2, 8192)
     NUM("loader_port", loader_port, 1, 65535)
     NUM("loader_wait_s", loader_wait_s, 1, 3600)
     NUM("loader_idle_s", loader_idle_s, 1, 3600)
@@ -285,6 +288,13 @@ int config_load(const char *path, struct em_config *c, struct lm_diag *d)
                           : NULL;
     if (missing)
         return lm_fail(d, LM_INVAL, "%s: \"%s\" is required", path, missing);
+    if (c->warm_loaders && !strcmp(c->backend, "libvirt"))
+        return lm_fail(d, LM_INVAL, "%s: warm_loaders = %u: the libvirt backend boots no warm "
+                       "loaders (set warm_loaders = 0, or backend = kvm)", path, c->warm_loaders);
+    if (c->warm_loaders && c->warm_mem_mib > c->max_mem_mib)
+        return lm_fail(d, LM_INVAL, "%s: warm_mem_mib = %u is above max_mem_mib = %llu: no "
+                       "token could use such a loader", path, c->warm_mem_mib,
+                       (unsigned long long)c->max_mem_mib);
     uint32_t mask = lm_ip4_mask(c->prefix);
     uint32_t net = ip4_u32(c->bridge_ip) & mask;
     if ((ip4_u32(c->pool_lo) & mask) != net || (ip4_u32(c->pool_hi) & mask) != net)

@@ -26,7 +26,8 @@ void credit_notify(struct vm *v, uint32_t events)
 
 static bool charged(enum vm_state s)
 {
-    return s != VM_MIGRATED && s != VM_ENDED; /* a migrated VM is paid for where it went */
+    /* A migrated VM is paid for where it went; a warm loader is the host's own. */
+    return s != VM_MIGRATED && s != VM_ENDED && s != VM_WARM;
 }
 
 struct credit_decision credit_decide(const struct em_config *c, const struct vm *v, uint64_t now_ns)

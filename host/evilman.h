@@ -47,6 +47,8 @@ struct em_config {
     unsigned verify_rate_per_source;
     unsigned datagram_rate_per_source; /* datagrams read per second from one source while more
                                         * wait: its excess is dropped undecoded */
+    unsigned warm_loaders;             /* loader VMs kept booted ahead of demand (kvm backend) */
+    unsigned warm_mem_mib;             /* their RAM: they serve image tokens of this size */
     char vmm[256], loader[256];
     char backend[16];              /* kvm or libvirt */
     char libvirt_uri[256];         /* "": libvirt's embedded QEMU driver under state_dir */
@@ -114,7 +116,11 @@ struct admit_limits {
     unsigned vms_running, max_vms;
     uint64_t mem_in_use_mib, total_mem_mib;
     bool checkpoints; /* this host can vouch for a loader (it has the operator's key) */
+    unsigned warm_vms; /* of vms_running, warm loaders (each warm_mem_mib of mem_in_use) */
 };
+/* Whether the token can start on a warm loader: an image of warm_mem_mib that names no
+ * address or MAC of its own (a warm loader has one from the pool). */
+bool token_fits_warm(const struct em_config *c, const struct lm_token *t);
 struct admit {
     int status;                    /* 0 admitted, else enum lm_status */
     bool resend;                   /* an exact repeat: send `cached` again */
@@ -150,6 +156,7 @@ enum vm_state {
     VM_RECEIVING,     /* its checkpoint streams in from another host */
     VM_MIGRATED,      /* handed over: lives elsewhere, waits here only to be reaped */
     VM_ENDED,         /* destroyed: waits to be reaped */
+    VM_WARM,          /* a loader booted ahead of demand, no token yet: not charged */
 };
 struct vm {
     uint64_t id;
@@ -189,6 +196,13 @@ void vm_foreach(void (*fn)(struct vm *, void *), void *arg);
  * *status (enum lm_status) and d set when it cannot. */
 struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_t sender,
                     int *status, struct lm_diag *d);
+/* Warm loaders (warm_loaders, warm_mem_mib): VMs in VM_WARM, booted without a token (vm_start
+ * with t = NULL; main.c keeps them topped up while the host has room). vm_start takes one for
+ * a token that token_fits_warm (its commitment and the sender reach the loader through the
+ * backend's assign), which saves the buyer the monitor's start and the loader's boot.
+ * vm_warm_for: the one vm_start would take. */
+struct vm *vm_warm_for(const struct em_config *c, const struct lm_token *t);
+unsigned vm_warm_count(void);
 /* A checkpoint VM's guest resumed (its loader handed over): it takes the token's address,
  * the temporary one goes back to the pool, and it runs. */
 void vm_commit(const struct em_config *c, struct vm *v);

@@ -27,7 +27,7 @@ static const char *const state_names[] = {
     [VM_LOADING] = "loading",     [VM_RUNNING] = "running",
     [VM_GRACE] = "grace",         [VM_MIGRATING_OUT] = "migrating-out",
     [VM_RECEIVING] = "receiving", [VM_MIGRATED] = "migrated",
-    [VM_ENDED] = "ended",
+    [VM_ENDED] = "ended",         [VM_WARM] = "warm",
 };
 #define NSTATES (sizeof state_names / sizeof state_names[0])
 
@@ -48,6 +48,7 @@ static const unsigned legal[NSTATES] = {
     [VM_RECEIVING] = TO(VM_RUNNING) | TO(VM_GRACE) | TO(VM_ENDED),
     [VM_MIGRATED] = TO(VM_ENDED),
     [VM_ENDED] = 0,
+    [VM_WARM] = TO(VM_LOADING) | TO(VM_ENDED), /* assigned a buyer, or destroyed */
 };
 
 const char *vm_state_name(enum vm_state s)
@@ -73,7 +74,8 @@ int vm_set_state(struct vm *v, enum vm_state to)
 struct vm *vm_find_token(const uint8_t id[LM_TOKEN_ID_BYTES])
 {
     for (unsigned i = 0; i < nvms; i++)
-        if (memcmp(table[i]->token.id, id, LM_TOKEN_ID_BYTES) == 0)
+        if (table[i]->state != VM_WARM && /* it has no token: an id of zeros finds nothing */
+            memcmp(table[i]->token.id, id, LM_TOKEN_ID_BYTES) == 0)
             return table[i];
     return NULL;
 }
@@ -125,9 +127,49 @@ void vm_foreach(void (*fn)(struct vm *, void *), void *arg)
             fn(table[i], arg);
 }
 
+struct vm *vm_warm_for(const struct em_config *c, const struct lm_token *t)
+{
+    if (!em_backend->assign || !token_fits_warm(c, t))
+        return NULL;
+    for (unsigned i = 0; i < nvms; i++)
+        if (table[i]->state == VM_WARM)
+            return table[i];
+    return NULL;
+}
+
+unsigned vm_warm_count(void)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < nvms; i++)
+        n += table[i]->state == VM_WARM;
+    return n;
+}
+
+/* The token's start on a warm loader: its credit from now, its buyer told to the loader. */
+static struct vm *adopt(const struct em_config *c, struct vm *v, const struct lm_token *t,
+                        uint32_t sender)
+{
+    v->token = *t;
+    vm_set_state(v, VM_LOADING);
+    em_backend->assign(v->be, t->commitment, sender);
+    v->started_ns = v->last_tick_ns = lm_now_ns();
+    v->credit_ms = (int64_t)t->prepaid_units * t->link_value_ms;
+    v->earned_units = t->prepaid_units;
+    lm_chain_init(&v->chain, t->anchor, t->chain_len, c->jump_limit);
+    return v;
+}
+
 struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_t sender,
                     int *status, struct lm_diag *d)
 {
+    struct vm *w = t ? vm_warm_for(c, t) : NULL;
+    if (w)
+        return adopt(c, w, t, sender);
+    /* No token: a warm loader, of warm_mem_mib, waiting for whoever comes. */
+    const struct lm_token warm = {.mem_mib = c->warm_mem_mib, .payload_kind = LM_PAYLOAD_IMAGE};
+    bool is_warm = !t;
+    if (is_warm)
+        t = &warm;
     uint8_t loader_sk[32] = {0};
     if (nvms == cap) {
         unsigned ncap = cap ? 2 * cap : 64;
@@ -210,9 +252,13 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     /* An image comes from the buyer who pinged. A checkpoint comes from the guest itself, at
      * its own address, or is restored from a file by whoever pinged. */
     char a[LM_IP4_STR];
-    int n = snprintf(cmdline, sizeof cmdline, "app=loader port=%u wait_s=%u idle_s=%u sender=%s",
-                     c->loader_port, c->loader_wait_s, c->loader_idle_s,
-                     lm_ip4_format((const uint8_t *)&sender, a));
+    int n = snprintf(cmdline, sizeof cmdline, "app=loader port=%u wait_s=%u idle_s=%u",
+                     c->loader_port, c->loader_wait_s, c->loader_idle_s);
+    if (is_warm) /* its buyer comes with the assignment */
+        n += snprintf(cmdline + n, sizeof cmdline - (size_t)n, " warm=1");
+    else
+        n += snprintf(cmdline + n, sizeof cmdline - (size_t)n, " sender=%s",
+                      lm_ip4_format((const uint8_t *)&sender, a));
     if (v->checkpoint && t->prefix) /* the guest, re-addressed or not, sends from its own */
         n += snprintf(cmdline + n, sizeof cmdline - (size_t)n, " sender2=%s",
                       lm_ip4_format(t->ipv4, a));
@@ -233,8 +279,14 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
         *status = LM_INTERNAL;
         goto fail;
     }
-    v->state = VM_LOADING; /* its first state, not a change: vm_set_state() moves it on */
+    /* Its first state, not a change: vm_set_state() moves it on. */
+    v->state = is_warm ? VM_WARM : VM_LOADING;
     lm_debug("VM %llu: %s", (unsigned long long)v->id, vm_state_name(v->state));
+    if (is_warm) {
+        v->started_ns = v->last_tick_ns = lm_now_ns();
+        table[nvms++] = v;
+        return v;
+    }
     if (v->checkpoint)
         vm_set_state(v, VM_RECEIVING);
     v->started_ns = v->last_tick_ns = lm_now_ns();
@@ -340,8 +392,10 @@ void vm_reap(const struct em_config *c, struct vm *v, int status)
     lm_info("VM %llu ended (%s); reclaiming tap %s, address %s, %llu MiB",
             (unsigned long long)v->id, why, v->tap, lm_ip4_format(v->ip, a),
             (unsigned long long)v->token.mem_mib);
-    credit_record_earnings(c, v, why);
-    settle_vm(c, v);
+    if (!sodium_is_zero(v->token.id, sizeof v->token.id)) { /* not a warm loader never used */
+        credit_record_earnings(c, v, why);
+        settle_vm(c, v);
+    }
     em_backend->release(v->be); /* and with it the tap */
     pool_release(c, v->ip);
     if (v->has_claim)

@@ -26,6 +26,8 @@ void events_fetch(void)
         printf("host: evicted: the host reclaims this VM in %u ms unless it leaves (its owner "
                "sees it in status)\n", a.evict_ms);
     }
+    if (a.pending & PLATFORM_EVENT_ASSIGNED)
+        state.assigned = true;
     if ((a.pending & PLATFORM_EVENT_CREDIT) && a.credit_ms > 0)
         state.in_grace = false;
     if (a.pending & (PLATFORM_EVENT_CREDIT_LOW | PLATFORM_EVENT_GRACE))

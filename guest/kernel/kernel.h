@@ -96,6 +96,7 @@ struct host_state {
     uint64_t credit_ms, grace_ms;
     unsigned warnings;
     uint64_t evict_deadline_ns; /* evicted: leave before this (clock_ns); 0 when not */
+    bool assigned; /* a warm loader's buyer is known (platform_assignment) */
 };
 void events_fetch(void); /* after platform_poll reports PLATFORM_READY_EVENT */
 const struct host_state *events_state(void);

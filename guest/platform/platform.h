@@ -32,7 +32,12 @@ struct platform_events {
 #define PLATFORM_EVENT_GRACE 2u
 #define PLATFORM_EVENT_CREDIT 4u
 #define PLATFORM_EVENT_EVICT 8u
+#define PLATFORM_EVENT_ASSIGNED 16u /* a warm loader's buyer is known: platform_assignment() */
 void platform_events(struct platform_events *ev);
+/* A warm loader (booted ahead of demand, without a commitment): the admitted token's payload
+ * commitment and the address its payload comes from, once the host assigned them; false
+ * before, and always on platforms without warm loaders. */
+bool platform_assignment(uint8_t commitment[32], uint8_t sender[4]);
 void platform_notice(uint32_t what); /* LM_NOTICE_*: tells the host what the guest does */
 
 /* After a migration, on the new host (before the NIC's rebind): what the platform kept of the

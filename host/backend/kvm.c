@@ -150,6 +150,14 @@ static void kvm_evict(struct be_vm *b, uint64_t within_ms)
     send_msg(b, &m);
 }
 
+static void kvm_assign(struct be_vm *b, const uint8_t commitment[32], uint32_t sender)
+{
+    struct lm_ctl_msg m = {.type = LM_CTL_ASSIGN};
+    memcpy(m.commitment, commitment, 32);
+    memcpy(m.sender, &sender, 4);
+    send_msg(b, &m);
+}
+
 static int kvm_event_fd(const struct be_vm *b)
 {
     return b->ep;
@@ -201,6 +209,7 @@ static long kvm_pid(const struct be_vm *b)
 
 const struct backend backend_kvm = {
     .name = "kvm", .create = kvm_create, .credit = kvm_credit, .evict = kvm_evict,
+    .assign = kvm_assign,
     .event_fd = kvm_event_fd, .next_event = kvm_next_event, .destroy = kvm_destroy,
     .release = kvm_release, .pid = kvm_pid,
 };

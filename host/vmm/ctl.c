@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "laundromat/log.h"
+#include "laundromat/netaddr.h"
 #include "laundromat/vmmctl.h"
 #include "vmm.h"
 
@@ -25,6 +26,22 @@ void ctl_drain(struct vm *vm)
             close(vm->ctl_fd);
             vm->ctl_fd = -1;
             return;
+        }
+        if (n == sizeof m && m.type == LM_CTL_ASSIGN) {
+            if (!vm->warm || vm->assigned) {
+                lm_warn("control socket: ignoring an assignment to a VM %s", vm->warm ?
+                        "already assigned" : "booted with a commitment");
+                continue;
+            }
+            vm->assigned = true;
+            memcpy(vm->assign_commitment, m.commitment, 32);
+            memcpy(vm->assign_sender, m.sender, 4);
+            vm->events |= LM_EVENT_ASSIGNED;
+            char from[LM_IP4_STR];
+            lm_info("assigned: payload commitment %02x%02x%02x%02x..., from %s", m.commitment[0],
+                    m.commitment[1], m.commitment[2], m.commitment[3],
+                    lm_ip4_format(m.sender, from));
+            continue;
         }
         if (n == sizeof m && m.type == LM_CTL_EVICT) {
             vm->events |= LM_EVENT_EVICT;

@@ -139,6 +139,21 @@ static void hc_exec(struct vm *vm, uint32_t gpa)
     ctl_send_booted(vm, a.entry);
 }
 
+static void hc_assign(struct vm *vm, uint32_t gpa)
+{
+    struct lm_hc_assign a;
+    struct lm_hc_assign *g = args_in(vm, gpa, &a, sizeof a, "assign");
+    if (!g)
+        return;
+    ctl_drain(vm);
+    memset(g, 0, sizeof *g);
+    if (vm->assigned) {
+        memcpy(g->commitment, vm->assign_commitment, 32);
+        memcpy(g->sender, vm->assign_sender, 4);
+        g->assigned = 1;
+    }
+}
+
 static void hc_events(struct vm *vm, uint32_t gpa)
 {
     struct lm_hc_events a;
@@ -197,6 +212,9 @@ void hc_dispatch(struct vm *vm, uint16_t port, uint32_t gpa)
     }
     case LM_HC_EXEC:
         hc_exec(vm, gpa);
+        break;
+    case LM_HC_ASSIGN:
+        hc_assign(vm, gpa);
         break;
     case LM_HC_EVENTS:
         hc_events(vm, gpa);

@@ -33,6 +33,9 @@ struct vm {
     uint32_t events;         /* LM_EVENT_* bits not yet read by the guest */
     uint64_t credit_ms, grace_ms;
     uint32_t evict_ms; /* evicted: time left when the agent said so (0: not evicted) */
+    bool warm;         /* a loader booted without a commitment: the agent may assign it once */
+    bool assigned;
+    uint8_t assign_commitment[32], assign_sender[4];
     struct kvm_run *run;
     size_t run_size;
     uint64_t tsc_hz;

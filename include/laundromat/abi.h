@@ -37,6 +37,7 @@ enum lm_hypercall {
     LM_HC_EXEC = 7,      /* struct lm_hc_exec: a loader hands the VM to what it loaded */
     LM_HC_EVENTS = 8,    /* struct lm_hc_events: host events (credit) since the last call */
     LM_HC_NOTICE = 9,    /* struct lm_hc_notice: the guest tells its host what it is doing */
+    LM_HC_ASSIGN = 10,   /* struct lm_hc_assign: a warm loader's buyer, once assigned */
     /* 16..31: control calls (payments, host events, migration) as later issues add them */
     LM_HC_MAX = 32,
 };
@@ -159,11 +160,23 @@ struct lm_hc_notice {
     uint32_t reserved; /* 0 */
 };
 
+/*
+ * LM_HC_ASSIGN: a warm loader (booted ahead of demand, without a commitment) asks what it was
+ * assigned: assigned = 1 with the payload commitment of the admitted token and the address
+ * the payload may come from, or assigned = 0 (not yet). The host raises LM_EVENT_ASSIGNED
+ * once it has one. A VM booted with a commitment is never assigned another.
+ */
+struct lm_hc_assign {
+    uint8_t commitment[32]; /* out */
+    uint8_t sender[4];      /* out: IPv4, network order */
+    uint32_t assigned;      /* out */
+};
+
 _Static_assert(sizeof(struct lm_hc_console) == 16 && sizeof(struct lm_hc_clock) == 8 &&
                    sizeof(struct lm_hc_poll) == 16 && sizeof(struct lm_hc_net_setup) == 24 &&
                    sizeof(struct lm_hc_net_kick) == 8 && sizeof(struct lm_hc_exit) == 8 &&
                    sizeof(struct lm_hc_exec) == 8 && sizeof(struct lm_hc_events) == 24 &&
-                   sizeof(struct lm_hc_notice) == 8,
+                   sizeof(struct lm_hc_notice) == 8 && sizeof(struct lm_hc_assign) == 40,
                "hypercall argument blocks");
 
 /* Monitor exit codes above the guest's range. */

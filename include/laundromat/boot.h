@@ -114,6 +114,7 @@ _Static_assert(sizeof(struct lm_boot_net) == 20 && offsetof(struct lm_boot_net, 
 #define LM_EVENT_GRACE 2u      /* credit is gone: pay or migrate within grace_ms */
 #define LM_EVENT_CREDIT 4u     /* credit changed (a payment arrived) */
 #define LM_EVENT_EVICT 8u      /* the host wants the VM gone: leave (migrate) within evict_ms */
+#define LM_EVENT_ASSIGNED 16u  /* a warm loader was given its buyer: fetch the assignment */
 
 /* What the guest is doing, for its host's accounting and listing. */
 #define LM_NOTICE_MIGRATING 1u /* it started copying itself to another host */

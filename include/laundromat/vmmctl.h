@@ -13,6 +13,9 @@ enum lm_ctl_type {
     LM_CTL_BOOTED = 2, /* monitor -> agent: the loader handed over to the loaded kernel */
     LM_CTL_NOTICE = 3, /* monitor -> agent: the guest's LM_HC_NOTICE; events = LM_NOTICE_* */
     LM_CTL_EVICT = 4,  /* agent -> monitor: evicted, grace_ms = time left (LM_EVENT_EVICT) */
+    LM_CTL_ASSIGN = 5, /* agent -> monitor: a warm loader's buyer: commitment and sender
+                        * (LM_EVENT_ASSIGNED, then LM_HC_ASSIGN); once, and only to a VM
+                        * booted without a commitment */
 };
 
 struct lm_ctl_msg {
@@ -21,7 +24,10 @@ struct lm_ctl_msg {
     uint64_t credit_ms;
     uint64_t grace_ms;
     uint64_t entry;    /* LM_CTL_BOOTED: the new kernel's entry */
+    uint8_t commitment[32]; /* LM_CTL_ASSIGN */
+    uint8_t sender[4];      /* LM_CTL_ASSIGN: IPv4, network order */
+    uint32_t reserved;
 };
-_Static_assert(sizeof(struct lm_ctl_msg) == 32, "control message size");
+_Static_assert(sizeof(struct lm_ctl_msg) == 72, "control message size");
 
 #endif

@@ -45,9 +45,10 @@ static const char usage[] =
     "  mint key=SECRET out=FILE n=N host=NAME image=ELF [mem=16] [prepaid=600] [link_ms=1000]\n"
     "       [ip=A.B.C.D/P] [badsig=1]   N tokens with fresh ids, concatenated, to FILE\n"
     "  boot agent=IP:PORT src=IP tokens=FILE [first=0] runs=N image=ELF [cmdline=STR]\n"
-    "       [port=80] state=DIR control=SOCK [inject=1] [keep=0]\n"
+    "       [port=80] state=DIR control=SOCK [inject=1] [keep=0] [warm=1]\n"
     "       ping, the loader's first console line, its TCP port, the image, the image's port;\n"
-    "       medians in ms from the ping; keep=0 kills each VM after its run\n"
+    "       medians in ms from the ping; keep=0 kills each VM after its run; warm=1 waits\n"
+    "       before each ping for a warm loader the agent has booted\n"
     "  direct runs=N ip=IP port=P -- CMD...   spawn to first console line and to TCP on P\n"
     "  verify [seconds=1]    raw crypto_sign_verify_detached per CPU second, this thread\n"
     "  load agent=IP:PORT src=IP kind=valid|badsig|replay|malformed|garbage tokens=FILE\n"
@@ -458,6 +459,33 @@ static int control(const char *path, const char *cmd, char *ans, size_t cap)
     return got ? 0 : -1;
 }
 
+/* warm=1: waits until the agent has a warm loader booted (listed "warm", its log says it
+ * waits for a buyer), so that each run measures a ping that finds one ready. */
+static void wait_warm(const char *sock, const char *state, double deadline)
+{
+    static char ans[1 << 20];
+    for (; now_s() < deadline; sleep_s(0.002)) {
+        if (control(sock, "ls\n", ans, sizeof ans) != 0)
+            continue;
+        const char *w = strstr(ans, "\"state\":\"warm\""), *id = NULL;
+        for (const char *p = ans; w && (p = strstr(p, "\"id\":")) && p < w; p++)
+            id = p;
+        if (!id)
+            continue;
+        char path[512], line[256];
+        snprintf(path, sizeof path, "%s/vm-%lld.log", state, atoll(id + 5));
+        FILE *f = fopen(path, "r");
+        bool up = false;
+        while (f && !up && fgets(line, sizeof line, f))
+            up = strstr(line, "loader: warm: waiting") != NULL;
+        if (f)
+            fclose(f);
+        if (up)
+            return;
+    }
+    die("no warm loader booted within the deadline (warm_loaders = 0 in the agent's config?)");
+}
+
 /* Destroys VM id through the agent and waits until the agent has reaped it. */
 static void kill_vm(const char *sock, uint64_t id)
 {
@@ -486,6 +514,7 @@ static int cmd_boot(void)
     if ((size_t)first + (size_t)runs > ntok)
         die("%d runs from token %ld: the file has %zu tokens", runs, first, ntok);
     int do_inject = (int)opt_num("inject", "1", 0, 1), keep = (int)opt_num("keep", "0", 0, 1);
+    int warm = (int)opt_num("warm", "0", 0, 1);
     const char *state = opt("state", NULL), *sock = opt("control", NULL);
     const char *cmdline = opt("cmdline", "app=http");
     uint16_t port = (uint16_t)opt_num("port", "80", 1, 65535);
@@ -510,6 +539,8 @@ static int cmd_boot(void)
         size_t len = make_ping(tok[first + i], nonce, dgram);
         struct lm_ping_reply r;
         int tries;
+        if (warm)
+            wait_warm(sock, state, now_s() + limit_s);
         double t0 = now_s(), deadline = t0 + limit_s;
         if (exchange(fd, &agent, dgram, len, nonce, deadline, &r, &tries) != 0)
             die("run %d: no answer to the ping in %.0f s (%d sent)", i + 1, limit_s, tries);

@@ -54,6 +54,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg.max_mem_mib = FZ_ADMIT_MAX_MEM;
     cfg.total_mem_mib = FZ_ADMIT_TOTAL_MEM;
     cfg.max_skew_s = FZ_SKEW;
+    cfg.warm_loaders = 1; /* a warm loader of 16 MiB, when the input's source says one runs */
+    cfg.warm_mem_mib = 16;
     cfg.replay_capacity = FZ_ADMIT_REPLAY_CAP;
     cfg.loader_port = LM_LOADER_PORT;
     vctx = (struct lm_verify_ctx){.keys = cfg.keys,
@@ -138,7 +140,17 @@ static int host_refusal(const struct lm_token *t, const struct admit_limits *lim
 {
     if (t->mem_mib > cfg.max_mem_mib || t->vcpus > 1)
         return LM_OVER_LIMIT;
-    if (lim->vms_running >= lim->max_vms || lim->mem_in_use_mib + t->mem_mib > lim->total_mem_mib)
+    /* A token a warm loader takes (an image of its size, no address or MAC of its own) asks
+     * for no more room: the warm loader's is counted in the figures already. */
+    static const uint8_t no_mac[6];
+    bool warm = lim->warm_vms > 0 && cfg.warm_loaders > 0 && t->payload_kind == LM_PAYLOAD_IMAGE &&
+                t->prefix == 0 && !memcmp(t->mac, no_mac, 6) && t->mem_mib == cfg.warm_mem_mib;
+    uint64_t vms = lim->vms_running, mem = lim->mem_in_use_mib;
+    if (warm) {
+        vms -= vms > 0;
+        mem = mem > cfg.warm_mem_mib ? mem - cfg.warm_mem_mib : 0;
+    }
+    if (vms >= lim->max_vms || mem + t->mem_mib > lim->total_mem_mib)
         return LM_HOST_FULL;
     if (t->payload_kind == LM_PAYLOAD_CHECKPOINT && !lim->checkpoints)
         return LM_BAD_PAYLOAD_KIND; /* no key to vouch for a loader with */
@@ -254,7 +266,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         remember(id, FZ_NOW + (uint64_t)(forge % 64) * 60, dgram, len, reply, rlen);
     }
 
-    struct admit_limits lim = {0, FZ_ADMIT_MAX_VMS, 0, FZ_ADMIT_TOTAL_MEM, (src & 1) != 0};
+    struct admit_limits lim = {0, FZ_ADMIT_MAX_VMS, 0, FZ_ADMIT_TOTAL_MEM, (src & 1) != 0, 0};
     switch ((op >> FZ_ADMIT_LIM_SHIFT) & 3) {
     case FZ_LIM_VMS_FULL:
         lim.vms_running = FZ_ADMIT_MAX_VMS;
@@ -268,6 +280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lim.mem_in_use_mib = FZ_ADMIT_TOTAL_MEM - 16;
         break;
     }
+    lim.warm_vms = (src & 2) && lim.vms_running ? 1 : 0;
     uint8_t ip[4] = {10, 9, 0, src};
     struct admit a;
     memset(&a, 'x', sizeof a);

@@ -76,6 +76,8 @@ printf 'listen = 1.2.3.4:77\nhost_name = x\nfrobnicate = 1\n' >bad.conf
 expect "unknown configuration keys are refused" 1 "bad.conf:3: unknown key \"frobnicate\"" -- "$EM" --config bad.conf --check
 printf 'host_name = x\n' >bad2.conf
 expect "missing broker key is refused" 1 "\"broker_key\" is required" -- "$EM" --config bad2.conf --check
+printf 'host_name = x\nbroker_key = %s\nbridge = br0\nbridge_ip = 10.66.0.1/24\npool = 10.66.0.10-10.66.0.40\nloader = x\nbackend = libvirt\nwarm_loaders = 1\n' "$SCRATCH/broker.key.pub" >bad4.conf
+expect "warm loaders with the libvirt backend are refused, saying what to set" 1 "bad4.conf: warm_loaders = 1: the libvirt backend boots no warm loaders \(set warm_loaders = 0" -- "$EM" --config bad4.conf --check
 printf 'host_name = x\nbackend = xen\n' >bad3.conf
 expect "an unknown backend is refused by name" 1 "bad3.conf:2: .*backend.*kvm .* or libvirt" -- \
     "$EM" --config bad3.conf --check
@@ -359,13 +361,48 @@ EM_PID=
 [ $rc -eq 0 ] && ok "evilman stops cleanly on SIGTERM" || not_ok "evilman exit $rc"
 expect "the control socket is removed" 1 "" -- test -e evilman.sock
 
+start_agent() { # config
+    ip netns exec "$NS" "$EM" --config "$1" >"${1%.conf}.log" 2>&1 &
+    EM_PID=$!
+    for _ in $(seq 100); do [ -S evilman.sock ] && break; sleep 0.05; done
+}
+stop_agent() { kill "$EM_PID"; wait "$EM_PID"; EM_PID=; }
+
+if [ "$BACKEND" = kvm ]; then
+    # Warm loaders: booted before any ping; a buyer's token of their size takes one (its
+    # commitment and address reach the loader at the ping), another replaces it.
+    rm -rf state
+    conf em4.conf "warm_loaders = 1
+warm_mem_mib = 32"
+    start_agent em4.conf
+    for _ in $(seq 200); do grep -q "loader: warm: waiting" state/vm-1.log 2>/dev/null && break; sleep 0.05; done
+    expect "a warm loader boots before any ping" 0 "^1 +warm +10.66.0.10 " -- "$L" host ls
+    expect "it waits for a buyer, listening on nothing" 0 "loader: warm: waiting for the host to assign a buyer" -- cat state/vm-1.log
+    mint m1.tok --prepaid 30
+    expect "ping, inject, the guest answers TCP, through the warm loader" 0 "total: .* ms from ping to the image answering TCP" -- \
+        in_ns "$L" run --timeout $WAIT_MS 10.66.0.1 m1.tok "$KERNEL" --cmdline app=http --wait-tcp 80
+    expect "the token took the warm loader: VM 1, assigned its buyer" 0 "loader: assigned a buyer at 10.66.0.1" -- cat state/vm-1.log
+    expect "the image ran in it" 0 "^1 +running +10.66.0.10 " -- "$L" host ls
+    for _ in $(seq 200); do "$L" host ls | grep -q "^2 +warm" && break; sleep 0.05; done
+    expect "another warm loader took its place" 0 "^2 +warm +10.66.0.11 " -- "$L" host ls
+    mint m2.tok --prepaid 30
+    in_ns "$L" ping 10.66.0.1 m2.tok >ping.out
+    vm=$(sed -n 's/^admitted: VM \([0-9]*\), loader \([0-9.]*\):.*/\1 \2/p' ping.out)
+    expect "a warm loader checks the assigned commitment: a wrong image is refused" 1 "ERR DIGEST_MISMATCH" -- \
+        in_ns "$L" inject --timeout $WAIT_MS "${vm#* }" "$BUILD/guests/hello.elf"
+    [ "${vm% *}" = 2 ] && ok "that token took warm VM 2" || not_ok "the token went to VM ${vm% *}, not the warm VM 2"
+    for _ in $(seq 200); do "$L" host ls | grep -q "^3 +warm" && break; sleep 0.05; done
+    mint m3.tok --mem 64 --prepaid 30
+    expect "a token of another size starts a VM of its own" 0 "admitted: VM 4," -- in_ns "$L" ping 10.66.0.1 m3.tok
+    expect "the warm loader is left for the next buyer" 0 "^3 +warm " -- "$L" host ls
+    stop_agent
+    expect "stopping the agent ends every VM, warm ones too" 0 "VM 3 ended" -- cat em4.log
+    expect "earnings recorded for the VMs that warm loaders became" 0 "\"vm\":1,.*\"prepaid\":30" -- cat state/earnings.jsonl
+    expect "none for a warm loader never used" 1 "" -- grep -q "\"vm\":3," state/earnings.jsonl
+    [ "$(in_ns ip -br link | grep -c lmvm || true)" = 0 ] && ok "and leaves no tap" || not_ok "taps left: $(in_ns ip -br link | grep lmvm)"
+fi
+
 if [ "$BACKEND" = libvirt ]; then
-    start_agent() { # config
-        ip netns exec "$NS" "$EM" --config "$1" >"${1%.conf}.log" 2>&1 &
-        EM_PID=$!
-        for _ in $(seq 100); do [ -S evilman.sock ] && break; sleep 0.05; done
-    }
-    stop_agent() { kill "$EM_PID"; wait "$EM_PID"; EM_PID=; }
     # A domain that cannot start (the loader for our monitor has no PVH entry for QEMU): the
     # ping is admitted, the VM ends with QEMU's reason, nothing is left, the agent goes on.
     conf em3.conf "loader = $BUILD/bootloader/loader.elf"

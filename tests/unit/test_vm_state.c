@@ -8,7 +8,7 @@
 #include "laundromat/log.h"
 #include "testlib.h"
 
-#define NSTATES (VM_ENDED + 1)
+#define NSTATES (VM_WARM + 1)
 
 /* The legal transitions as docs/EVILMAN.md lists them, written out again independently. */
 static const char *const legal[] = {
@@ -22,6 +22,7 @@ static const char *const legal[] = {
     "migrating-out>migrated", "migrating-out>ended",
     "receiving>running",      "receiving>grace",
     "receiving>ended",        "migrated>ended",
+    "warm>loading",           "warm>ended",
 };
 
 static const char refused[] =
@@ -57,7 +58,7 @@ static void test_names(void **state)
 {
     (void)state;
     static const char *const want[NSTATES] = {"loading",   "running",  "grace", "migrating-out",
-                                              "receiving", "migrated", "ended"};
+                                              "receiving", "migrated", "ended",   "warm"};
     for (int s = 0; s < NSTATES; s++)
         assert_string_equal(vm_state_name((enum vm_state)s), want[s]);
     assert_string_equal(vm_state_name((enum vm_state)NSTATES), "invalid");

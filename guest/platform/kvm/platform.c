@@ -1,4 +1,6 @@
-/* Hypercall wrappers: console, exit, poll, wall clock, host events, notices, exec. */
+/* Hypercall wrappers: console, exit, poll, wall clock, host events, notices, exec, assignment. */
+#include <string.h>
+
 #include "laundromat/migrate.h"
 
 #include "../../kernel/kernel.h"
@@ -8,7 +10,8 @@ _Static_assert(PLATFORM_READY_NET == LM_POLL_NET_RX && PLATFORM_READY_EVENT == L
                "poll bits pass through");
 _Static_assert(PLATFORM_EVENT_CREDIT_LOW == LM_EVENT_CREDIT_LOW &&
                    PLATFORM_EVENT_GRACE == LM_EVENT_GRACE &&
-                   PLATFORM_EVENT_CREDIT == LM_EVENT_CREDIT && PLATFORM_EVENT_EVICT == LM_EVENT_EVICT,
+                   PLATFORM_EVENT_CREDIT == LM_EVENT_CREDIT && PLATFORM_EVENT_EVICT == LM_EVENT_EVICT &&
+                   PLATFORM_EVENT_ASSIGNED == LM_EVENT_ASSIGNED,
                "event bits pass through");
 
 const uint32_t platform_mig_id = LM_MIG_PLATFORM_MONITOR;
@@ -62,6 +65,17 @@ void platform_events(struct platform_events *ev)
     struct lm_hc_events a = {0};
     hypercall(LM_HC_EVENTS, &a);
     *ev = (struct platform_events){a.pending, a.evict_ms, a.credit_ms, a.grace_ms};
+}
+
+bool platform_assignment(uint8_t commitment[32], uint8_t sender[4])
+{
+    struct lm_hc_assign a = {0};
+    hypercall(LM_HC_ASSIGN, &a);
+    if (!a.assigned)
+        return false;
+    memcpy(commitment, a.commitment, 32);
+    memcpy(sender, a.sender, 4);
+    return true;
 }
 
 void platform_resume(void)
