@@ -42,8 +42,9 @@ int control_open(const struct em_config *c)
 
 static void add_vm(struct vm *v, void *arg)
 {
-    char id[33], ip[LM_IP4_STR];
-    lm_token_id_hex(v->token.id, id);
+    char id[33] = "-", ip[LM_IP4_STR];
+    if (v->state != VM_WARM) /* a warm loader has no token yet */
+        lm_token_id_hex(v->token.id, id);
     lm_ip4_format(v->ip, ip);
     uint64_t now = lm_now_ns();
     json_array_append_new(

@@ -107,6 +107,9 @@ grace_ms = 2000
 low_credit_ms = 2500
 control = $W/evilman.sock
 state_dir = $W/state
+# a loader of 32 MiB kept booted for the next buyer: alice's ping finds it ready
+warm_loaders = 1
+warm_mem_mib = 32
 # chapter 14: a VXLAN to gamma, the host of cluster two (10.89.0.0/24), over a routed link
 overlay = 42 10.87.0.2 10.89.0.0/24
 CONF
@@ -124,7 +127,8 @@ run in_ns lmctl buy --host alpha --mem 32 --image "$KERNEL" --chain alice.chain 
     --ttl 600 -o boot.tok
 run lmctl token show --key broker.key.pub --host alpha boot.tok
 
-step "6. One magic ping boots a VM; alice injects the kernel; it serves HTTP (timed)"
+step "6. One magic ping boots a VM (alpha's warm loader); alice injects the kernel; it serves HTTP (timed)"
+for _ in $(seq 200); do grep -q "loader: warm: waiting" state/vm-1.log 2>/dev/null && break; sleep 0.02; done
 run in_ns lmctl run 10.88.0.1 boot.tok "$KERNEL" --cmdline app=http --wait-tcp 80
 run in_ns curl -s http://10.88.0.10/
 run in_ns ping -c 2 -i 0.2 10.88.0.10
@@ -290,7 +294,8 @@ run in_ns lmctl host-register --key op1.key --name delta --address 10.88.0.1 --p
 sed -e 's/^listen = .*/listen = 10.88.0.1:7778/' -e 's/^host_name = .*/host_name = delta/' \
     -e 's/^pool = .*/pool = 10.88.0.150-10.88.0.199/' \
     -e "s|^loader = .*|loader = $B/bootloader/loader-pvh.elf|" -e "s|^control = .*|control = $W/delta.sock|" \
-    -e "s|^state_dir = .*|state_dir = $W/delta|" -e '/^overlay/d' -e '/^# chapter 14/d' evilman.conf >delta.conf
+    -e "s|^state_dir = .*|state_dir = $W/delta|" -e '/^overlay/d' -e '/^# chapter 14/d' -e '/^warm_/d' -e '/^# a loader of 32/d' \
+    evilman.conf >delta.conf
 echo "backend = libvirt" >>delta.conf
 grep -E "^(listen|host_name|pool|loader|backend)" delta.conf
 ip netns exec "$NS" evilman --config delta.conf 2>delta.log &
