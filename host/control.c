@@ -1,6 +1,6 @@
 /*
  * The control socket: a UNIX stream socket only root may use (mode 0600 and SO_PEERCRED).
- * One command per connection, one JSON answer: "status", "ls", "kill ID", "evict ID MS".
+ * One command per connection, one JSON answer (include/laundromat/hostctl.h).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -16,6 +16,7 @@
 #include "backend/backend.h"
 #include "evilman.h"
 #include "laundromat/clock.h"
+#include "laundromat/hostctl.h"
 #include "laundromat/log.h"
 #include "laundromat/netaddr.h"
 
@@ -57,10 +58,13 @@ static void add_vm(struct vm *v, void *arg)
                        (json_int_t)(v->be ? em_backend->pid(v->be) : -1)));
 }
 
-static json_t *command(const struct em_config *c, char *line)
+static json_t *command(const struct em_config *c, const char *line, size_t len)
 {
-    line[strcspn(line, "\r\n")] = '\0';
-    if (!strcmp(line, "status")) {
+    struct lm_hostctl_cmd cmd;
+    struct lm_diag d;
+    if (lm_hostctl_parse(line, len, &cmd, &d) != 0)
+        return json_pack("{s:s}", "error", d.msg);
+    if (cmd.op == LM_HOSTCTL_STATUS) {
         struct mallinfo2 mi = mallinfo2(); /* all arenas: what the agent holds, caches included */
         return json_pack("{s:s s:s s:I s:I s:I s:I s:I s:I s:I s:I s:I s:I}", "host", c->host_name, "cluster",
                          c->cluster, "vms", (json_int_t)vm_count(), "max_vms",
@@ -73,36 +77,23 @@ static json_t *command(const struct em_config *c, char *line)
                          "udp_dropped",
                          (json_int_t)udp_kernel_drops());
     }
-    if (!strcmp(line, "ls")) {
+    if (cmd.op == LM_HOSTCTL_LS) {
         json_t *a = json_array();
         vm_foreach(add_vm, a);
         return json_pack("{s:o}", "vms", a);
     }
-    if (!strncmp(line, "kill ", 5)) {
-        char *end;
-        unsigned long long id = strtoull(line + 5, &end, 10);
-        struct vm *v = *end ? NULL : vm_find_id(id);
-        if (!v)
-            return json_pack("{s:s}", "error", "no such VM");
+    struct vm *v = vm_find_id(cmd.vm);
+    if (!v)
+        return json_pack("{s:s}", "error", "no such VM");
+    if (cmd.op == LM_HOSTCTL_KILL) {
         vm_destroy(v, "killed by the operator");
-        return json_pack("{s:I s:s}", "killed", (json_int_t)id, "state", vm_state_name(v->state));
+        return json_pack("{s:I s:s}", "killed", (json_int_t)cmd.vm, "state",
+                         vm_state_name(v->state));
     }
-    if (!strncmp(line, "evict ", 6)) {
-        char *end;
-        unsigned long long id = strtoull(line + 6, &end, 10), ms = 0;
-        char *ms_at = end;
-        if (*end != ' ' || (ms = strtoull(ms_at = end + 1, &end, 10), end == ms_at || *end))
-            return json_pack("{s:s}", "error", "expected evict ID MS (the deadline in ms)");
-        struct vm *v = vm_find_id(id);
-        struct lm_diag d;
-        if (!v)
-            return json_pack("{s:s}", "error", "no such VM (evict ID MS)");
-        if (evict_vm(v, ms, NULL, &d) != 0)
-            return json_pack("{s:s}", "error", d.msg);
-        return json_pack("{s:I s:I s:s}", "evicted", (json_int_t)id, "within_ms", (json_int_t)ms,
-                         "state", vm_state_name(v->state));
-    }
-    return json_pack("{s:s}", "error", "unknown command (status, ls, kill ID, evict ID MS)");
+    if (evict_vm(v, cmd.within_ms, NULL, &d) != 0)
+        return json_pack("{s:s}", "error", d.msg);
+    return json_pack("{s:I s:I s:s}", "evicted", (json_int_t)cmd.vm, "within_ms",
+                     (json_int_t)cmd.within_ms, "state", vm_state_name(v->state));
 }
 
 void control_handle(const struct em_config *c, int listen_fd)
@@ -112,7 +103,7 @@ void control_handle(const struct em_config *c, int listen_fd)
         return;
     struct ucred cred;
     socklen_t len = sizeof cred;
-    char line[256];
+    char line[LM_HOSTCTL_LINE_MAX];
     struct timeval tv = {1, 0}; /* a client that says nothing must not stall the agent */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
@@ -120,8 +111,7 @@ void control_handle(const struct em_config *c, int listen_fd)
     } else {
         ssize_t n = recv(fd, line, sizeof line - 1, 0);
         if (n > 0) {
-            line[n] = '\0';
-            json_t *answer = command(c, line);
+            json_t *answer = command(c, line, (size_t)n);
             char *text = json_dumps(answer, JSON_COMPACT);
             if (text) {
                 send(fd, text, strlen(text), MSG_NOSIGNAL);

@@ -26,6 +26,7 @@
 
 #include "laundromat/clock.h"
 #include "laundromat/hash.h"
+#include "laundromat/hostctl.h"
 #include "laundromat/keys.h"
 #include "laundromat/netaddr.h"
 #include "laundromat/payload.h"
@@ -438,6 +439,8 @@ static int inject(int fd, const uint8_t *img, size_t len, const char *cmdline, d
 
 /* ---- the agent's control socket ------------------------------------------------------------- */
 
+static char ls_line[LM_HOSTCTL_LINE_MAX]; /* "ls\n", as lib/hostctl.c writes it */
+
 static int control(const char *path, const char *cmd, char *ans, size_t cap)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -465,7 +468,7 @@ static void wait_warm(const char *sock, const char *state, double deadline)
 {
     static char ans[1 << 20];
     for (; now_s() < deadline; sleep_s(0.002)) {
-        if (control(sock, "ls\n", ans, sizeof ans) != 0)
+        if (control(sock, ls_line, ans, sizeof ans) != 0)
             continue;
         const char *w = strstr(ans, "\"state\":\"warm\""), *id = NULL;
         for (const char *p = ans; w && (p = strstr(p, "\"id\":")) && p < w; p++)
@@ -490,13 +493,13 @@ static void wait_warm(const char *sock, const char *state, double deadline)
 static void kill_vm(const char *sock, uint64_t id)
 {
     static char ans[1 << 20];
-    char cmd[64], needle[48];
-    snprintf(cmd, sizeof cmd, "kill %llu\n", (unsigned long long)id);
+    char cmd[LM_HOSTCTL_LINE_MAX], needle[48];
+    lm_hostctl_format(&(struct lm_hostctl_cmd){.op = LM_HOSTCTL_KILL, .vm = id}, cmd, sizeof cmd);
     snprintf(needle, sizeof needle, "\"id\":%llu,", (unsigned long long)id);
     if (control(sock, cmd, ans, sizeof ans) != 0 || strstr(ans, "error"))
         die("control %s: kill %llu: %s", sock, (unsigned long long)id, ans);
     for (double end = now_s() + 5; now_s() < end; sleep_s(0.002))
-        if (control(sock, "ls\n", ans, sizeof ans) == 0 && !strstr(ans, needle))
+        if (control(sock, ls_line, ans, sizeof ans) == 0 && !strstr(ans, needle))
             return;
     die("VM %llu still listed 5 s after kill", (unsigned long long)id);
 }
@@ -1076,6 +1079,7 @@ int main(int argc, char **argv)
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    lm_hostctl_format(&(struct lm_hostctl_cmd){.op = LM_HOSTCTL_LS}, ls_line, sizeof ls_line);
     if (sodium_init() < 0)
         die("libsodium failed to initialise");
     signal(SIGPIPE, SIG_IGN);

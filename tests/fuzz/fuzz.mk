@@ -4,7 +4,7 @@
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_NAMES    := fuzz_token fuzz_ping fuzz_payment fuzz_keyfile fuzz_elf fuzz_reqsig fuzz_admit \
                  fuzz_payload fuzz_migrec fuzz_guestctl fuzz_http fuzz_ckpt fuzz_location \
-                 fuzz_pressure fuzz_netaddr fuzz_hostchan fuzz_ring
+                 fuzz_pressure fuzz_netaddr fuzz_hostchan fuzz_ring fuzz_hostctl
 FUZZ_BINS     := $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
 FUZZ_SAN      := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
 FUZZ_CFLAGS   := -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP $(FUZZ_SAN)

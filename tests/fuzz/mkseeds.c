@@ -1368,6 +1368,22 @@ static void netaddr_seeds(void)
     put_text("fuzz_netaddr", "ip-leading-zero", "10.0.0.1/024");
 }
 
+/* fuzz_hostctl: each command as lmctl writes it, and near misses. */
+static void hostctl_seeds(void)
+{
+    make_dir("fuzz_hostctl");
+    put_text("fuzz_hostctl", "status", "status\n");
+    put_text("fuzz_hostctl", "ls", "ls");
+    put_text("fuzz_hostctl", "kill", "kill 12\n");
+    put_text("fuzz_hostctl", "evict", "evict 3 30000\r\n");
+    put_text("fuzz_hostctl", "evict-no-ms", "evict 3\n");
+    put_text("fuzz_hostctl", "kill-max", "kill 18446744073709551615");
+    put_text("fuzz_hostctl", "kill-over", "kill 18446744073709551616");
+    put_text("fuzz_hostctl", "kill-leading-zero", "kill 012");
+    put_text("fuzz_hostctl", "two-spaces", "kill  1");
+    put_text("fuzz_hostctl", "unknown", "frob 1");
+}
+
 /* fuzz_hostchan: a guest's stream as the host reads it: one frame of each type, several back
  * to back, one cut short, and streams broken by magic, type and length. */
 static void hostchan_seeds(void)
@@ -1508,6 +1524,7 @@ int main(int argc, char **argv)
     payload_seeds();
     pressure_seeds();
     netaddr_seeds();
+    hostctl_seeds();
     hostchan_seeds();
     ring_seeds();
     migrec_seeds();

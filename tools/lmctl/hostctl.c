@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "laundromat/clock.h"
+#include "laundromat/hostctl.h"
 #include "laundromat/util.h"
 #include "lmctl.h"
 
@@ -28,7 +29,7 @@ static const char help[] =
 
 /*
  * Sends cmd and reads the answer: one line, or all until the agent closes. At most
- * LMCTL_REPLY_MAX bytes, all within timeout_ms. Returns the NUL-terminated answer (caller
+ * LM_HOSTCTL_ANSWER_MAX bytes, all within timeout_ms. Returns the NUL-terminated answer (caller
  * frees), or NULL with a message naming the socket and the limit that was hit.
  */
 static char *ask(const char *path, const char *cmd, unsigned timeout_ms)
@@ -66,12 +67,12 @@ static char *ask(const char *path, const char *cmd, unsigned timeout_ms)
             why = LATE;
             break;
         }
-        if (got == cap && cap == LMCTL_REPLY_MAX) {
+        if (got == cap && cap == LM_HOSTCTL_ANSWER_MAX) {
             why = TOO_BIG;
             break;
         }
         if (got == cap) {
-            cap = cap * 2 > LMCTL_REPLY_MAX ? LMCTL_REPLY_MAX : cap * 2;
+            cap = cap * 2 > LM_HOSTCTL_ANSWER_MAX ? LM_HOSTCTL_ANSWER_MAX : cap * 2;
             char *nb = realloc(buf, cap + 1);
             if (!nb) {
                 why = NO_MEM;
@@ -105,7 +106,7 @@ static char *ask(const char *path, const char *cmd, unsigned timeout_ms)
         break;
     case TOO_BIG:
         lmctl_err("host control socket %s: answer over %s; refused", path,
-                  lmctl_fmt_size(LMCTL_REPLY_MAX, max));
+                  lmctl_fmt_size(LM_HOSTCTL_ANSWER_MAX, max));
         break;
     case NO_MEM:
         lmctl_err("host control socket %s: out of memory", path);
@@ -162,16 +163,25 @@ int cmd_host(int argc, char **argv)
         default: fputs(help, stderr); return LMCTL_USAGE;
         }
     }
-    char cmd[64];
-    if (optind == argc - 1 && (!strcmp(argv[optind], "status") || !strcmp(argv[optind], "ls")))
-        snprintf(cmd, sizeof cmd, "%s\n", argv[optind]);
-    else if (optind == argc - 2 && !strcmp(argv[optind], "kill"))
-        snprintf(cmd, sizeof cmd, "kill %s\n", argv[optind + 1]);
-    else if (optind == argc - 2 && !strcmp(argv[optind], "evict"))
-        snprintf(cmd, sizeof cmd, "evict %s %llu\n", argv[optind + 1], (unsigned long long)within_ms);
+    struct lm_hostctl_cmd hc = {.within_ms = within_ms};
+    const char *what = optind < argc ? argv[optind] : "";
+    if (optind == argc - 1 && !strcmp(what, "status"))
+        hc.op = LM_HOSTCTL_STATUS;
+    else if (optind == argc - 1 && !strcmp(what, "ls"))
+        hc.op = LM_HOSTCTL_LS;
+    else if (optind == argc - 2 && (!strcmp(what, "kill") || !strcmp(what, "evict")))
+        hc.op = !strcmp(what, "kill") ? LM_HOSTCTL_KILL : LM_HOSTCTL_EVICT;
     else {
         lmctl_err("host: expected status, ls, kill VM or evict VM --within D");
         fputs(help, stderr);
+        return LMCTL_USAGE;
+    }
+    if ((hc.op == LM_HOSTCTL_KILL || hc.op == LM_HOSTCTL_EVICT) &&
+        lmctl_u64(what, argv[optind + 1], 0, UINT64_MAX, &hc.vm))
+        return LMCTL_USAGE; /* said why: a VM is its number, as ls shows it */
+    char cmd[LM_HOSTCTL_LINE_MAX];
+    if (lm_hostctl_format(&hc, cmd, sizeof cmd) < 0) {
+        lmctl_err("host: the command does not fit a control line");
         return LMCTL_USAGE;
     }
     char *buf = ask(path, cmd, (unsigned)timeout);

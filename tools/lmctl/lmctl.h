@@ -101,9 +101,9 @@ int cmd_report_location(int argc, char **argv);
 /* Prints a JSON value indented, with a newline. */
 void lmctl_print_json(json_t *j);
 
-/* What lmctl takes from a server: at most LMCTL_REPLY_MAX bytes of one reply (the broker's,
- * the host agent's), within a deadline (LM_BROKER_TIMEOUT seconds, default 30; host
- * --timeout MS, default 10000). A request body from a file is at most LMCTL_BODY_MAX bytes:
+/* What lmctl takes from a server: at most LMCTL_REPLY_MAX bytes of one broker reply, within
+ * a deadline (LM_BROKER_TIMEOUT seconds, default 30); the host agent's answers are bounded by
+ * hostctl.h (LM_HOSTCTL_ANSWER_MAX, host --timeout MS, default 10000). A request body from a file is at most LMCTL_BODY_MAX bytes:
  * the most a broker takes (its max_body setting goes up to 16 MiB). */
 #define LMCTL_REPLY_MAX (4u << 20)
 #define LMCTL_BODY_MAX (16u << 20)
