@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
@@ -237,6 +238,8 @@ static void handle_udp(void)
     }
 }
 
+static void warm_failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* What a VM's backend reports: the hand-over, the guest's notices, its end. */
 static void handle_vm_events(int fd)
 {
@@ -245,6 +248,8 @@ static void handle_vm_events(int fd)
     while (v && em_backend->next_event(v->be, &e)) {
         if (e.kind == BE_ENDED) {
             epoll_ctl(ep_fd, EPOLL_CTL_DEL, fd, NULL);
+            if (v->state == VM_WARM) /* ended on its own, never taken: something is wrong */
+                warm_failed("a warm loader ended by itself (its log is %s)", v->log_path);
             vm_reap(&cfg, v, e.status);
             return;
         }
@@ -271,15 +276,30 @@ static void handle_vm_events(int fd)
  * boots WARM_AFTER_MS after one was taken: not while the buyer's image streams in and boots
  * (on 2 cores a loader's boot beside them made the buyer's wait 1.4x as long). */
 #define WARM_AFTER_MS 50
+static uint64_t warm_retry_ns;
+
+/* A warm loader that cannot start or does not stay up: the next try a second later, so that a
+ * broken loader costs one attempt and one line of log a second. */
+static void warm_failed(const char *fmt, ...)
+{
+    char why[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    lm_warn("%s; the next warm loader in a second", why);
+    warm_retry_ns = lm_now_ns() + 1000000000ull;
+}
+
 static void warm_refill(void)
 {
-    static uint64_t retry_ns;
+    uint64_t *retry_ns = &warm_retry_ns;
     static unsigned had;
     unsigned now_warm = vm_warm_count();
-    if (now_warm < had)
-        retry_ns = lm_now_ns() + WARM_AFTER_MS * 1000000ull;
+    if (now_warm < had && *retry_ns < lm_now_ns() + WARM_AFTER_MS * 1000000ull)
+        *retry_ns = lm_now_ns() + WARM_AFTER_MS * 1000000ull;
     had = now_warm;
-    if (!cfg.warm_loaders || lm_now_ns() < retry_ns)
+    if (!cfg.warm_loaders || lm_now_ns() < *retry_ns)
         return;
     while (vm_warm_count() < cfg.warm_loaders && vm_count() < cfg.max_vms &&
            vm_mem_in_use() + cfg.warm_mem_mib <= cfg.total_mem_mib) {
@@ -287,8 +307,7 @@ static void warm_refill(void)
         struct lm_diag d;
         struct vm *v = vm_start(&cfg, NULL, 0, &status, &d);
         if (!v) {
-            lm_warn("cannot start a warm loader (%s); trying again in a second", d.msg);
-            retry_ns = lm_now_ns() + 1000000000ull;
+            warm_failed("cannot start a warm loader (%s)", d.msg);
             return;
         }
         watch(em_backend->event_fd(v->be));

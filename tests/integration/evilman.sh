@@ -399,6 +399,17 @@ warm_mem_mib = 32"
     expect "stopping the agent ends every VM, warm ones too" 0 "VM 3 ended" -- cat em4.log
     expect "earnings recorded for the VMs that warm loaders became" 0 "\"vm\":1,.*\"prepaid\":30" -- cat state/earnings.jsonl
     expect "none for a warm loader never used" 1 "" -- grep -q "\"vm\":3," state/earnings.jsonl
+    # A warm loader that does not stay up (a loader that is no ELF: the monitor refuses it):
+    # one attempt a second, each said in the log; the agent serves on.
+    conf em5.conf "warm_loaders = 1
+loader = $SCRATCH/em4.conf"
+    start_agent em5.conf
+    sleep 2.5
+    n=$(grep -c "a warm loader ended by itself" em5.log || true)
+    [ "$n" -ge 1 ] && [ "$n" -le 4 ] && ok "a warm loader that dies at once is retried once a second ($n in 2.5 s)" ||
+        not_ok "a dying warm loader was started again $n times in 2.5 s"
+    expect "and the agent still answers" 0 "\"host\": \"alpha\"" -- "$L" host status
+    stop_agent
     [ "$(in_ns ip -br link | grep -c lmvm || true)" = 0 ] && ok "and leaves no tap" || not_ok "taps left: $(in_ns ip -br link | grep lmvm)"
 fi
 
