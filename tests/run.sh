@@ -148,7 +148,7 @@ for t in "$TOP"/tests/integration/*.sh; do
     fi
 done
 
-echo "== fuzz (short runs, ${FUZZ_SECONDS_SHORT}s each)"
+echo "== fuzz (short runs, ${FUZZ_SECONDS_SHORT}s each, ${FUZZ_JOBS:-2} at a time)"
 fuzz_one() { # target
     local t=$1 name corpus
     name=$(basename "$t")
@@ -161,9 +161,30 @@ fuzz_one() { # target
         echo "not ok 1 - $name found a crash; artifact in $BUILD/fuzz/"
     fi
 }
+# Two at a time (this is the last part of the run: nothing else wants the cores), each
+# target's result then reported in order.
+fuzz_pre() { # target: its output and exit status, kept for run_tap
+    fuzz_one "$1" >"$LOG/pre_$(basename "$1").log" 2>&1
+    echo $? >"$LOG/pre_$(basename "$1").rc"
+}
+fuzz_result() { # target
+    cat "$LOG/pre_$(basename "$1").log"
+    return "$(cat "$LOG/pre_$(basename "$1").rc" 2>/dev/null || echo 1)"
+}
+running=0
 for t in "$BUILD"/fuzz/fuzz_*; do
     [ -x "$t" ] || continue
-    run_tap "fuzz/$(basename "$t")" fuzz_one "$t"
+    fuzz_pre "$t" &
+    running=$((running + 1))
+    if [ "$running" -ge "${FUZZ_JOBS:-2}" ]; then
+        wait -n 2>/dev/null || true
+        running=$((running - 1))
+    fi
+done
+wait
+for t in "$BUILD"/fuzz/fuzz_*; do
+    [ -x "$t" ] || continue
+    run_tap "fuzz/$(basename "$t")" fuzz_result "$t"
 done
 
 if [ ${#failed_names[@]} -gt 0 ]; then
