@@ -95,9 +95,11 @@ void loader_header(struct loader *l)
         checkpoint_begin(l);
         return;
     }
-    l->buf = l->stage && l->h.length <= WARM_STAGE_BYTES
-                 ? l->stage
-                 : page_alloc(PAGE_ROUND_UP(l->h.length) / PAGE_SIZE);
+    if (l->stage && l->h.length > WARM_STAGE_BYTES) { /* larger than a warm loader prepared */
+        page_free(l->stage, WARM_STAGE_BYTES / PAGE_SIZE);
+        l->stage = NULL;
+    }
+    l->buf = l->stage ? l->stage : page_alloc(PAGE_ROUND_UP(l->h.length) / PAGE_SIZE);
     if (!l->buf)
         loader_fail(l, EXIT_OVERSIZE, "OVERSIZED", "no room to stage %llu bytes",
                     (unsigned long long)l->h.length);
@@ -193,8 +195,8 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
  * What a warm loader does while it waits, so that the buyer does not wait for it: every first
  * touch of a page costs a fault (~6 us on KVM-PVM, whose shadow page tables fill one fault at
  * a time), so it touches the staging room of an image of up to WARM_STAGE_BYTES and the RAM
- * such an image goes to. RAM stays all zero (LM_BOOT_RAM_ZERO holds), and ~2 MiB of RAM the
- * new kernel would have touched in its first milliseconds are touched already.
+ * such an image goes to. RAM stays all zero (LM_BOOT_RAM_ZERO holds), and the new kernel's
+ * first 4 MiB (text, data, the bss it zeroes and uses first) are touched already.
  */
 static void prepare_warm(struct loader *l)
 {

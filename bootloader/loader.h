@@ -36,7 +36,7 @@ struct loader {
     bool warm;           /* warm=1: booted ahead of demand; listens once assigned a buyer */
     uint8_t *stage;      /* a warm loader's staging room, its pages touched while it waited */
     uint64_t wait_ns, idle_ns, last_ns;
-    uint64_t first_ns, hash_ns; /* the payload's first byte; time spent hashing it */
+    uint64_t first_ns, hash_ns; /* the payload header's arrival; time spent hashing the payload */
     uint16_t port;
     uint8_t hdr[LM_PAYLOAD_HEADER_SIZE];
     size_t hdr_len;

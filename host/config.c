@@ -291,6 +291,10 @@ int config_load(const char *path, struct em_config *c, struct lm_diag *d)
     if (c->warm_loaders && !strcmp(c->backend, "libvirt"))
         return lm_fail(d, LM_INVAL, "%s: warm_loaders = %u: the libvirt backend boots no warm "
                        "loaders (set warm_loaders = 0, or backend = kvm)", path, c->warm_loaders);
+    if (c->warm_loaders >= c->max_vms && c->warm_loaders)
+        return lm_fail(d, LM_INVAL, "%s: warm_loaders = %u leaves no room of max_vms = %u for a "
+                       "buyer's VM of another size (keep it below max_vms)", path, c->warm_loaders,
+                       c->max_vms);
     if (c->warm_loaders && c->warm_mem_mib > c->max_mem_mib)
         return lm_fail(d, LM_INVAL, "%s: warm_mem_mib = %u is above max_mem_mib = %llu: no "
                        "token could use such a loader", path, c->warm_mem_mib,

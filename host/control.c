@@ -109,7 +109,7 @@ void control_handle(const struct em_config *c, int listen_fd)
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
         lm_warn("control: refused a client with uid %d", (int)cred.uid);
     } else {
-        ssize_t n = recv(fd, line, sizeof line - 1, 0);
+        ssize_t n = recv(fd, line, sizeof line, 0);
         if (n > 0) {
             json_t *answer = command(c, line, (size_t)n);
             char *text = json_dumps(answer, JSON_COMPACT);

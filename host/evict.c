@@ -20,6 +20,10 @@ int evict_vm(struct vm *v, uint64_t within_ms, const char *why, struct lm_diag *
 {
     if (v->state == VM_ENDED || v->state == VM_MIGRATED)
         return lm_fail(d, LM_INVAL, "VM %llu has ended already", (unsigned long long)v->id);
+    if (v->state == VM_WARM) { /* nobody to tell, nothing to keep: it goes now */
+        vm_destroy(v, why ? why : "evicted by the operator (a warm loader: it goes at once)");
+        return 0;
+    }
     if (within_ms > 86400000ull)
         return lm_fail(d, LM_INVAL,
                        "VM %llu: %llu ms is more than a day: evict within a day at most",
@@ -68,8 +72,15 @@ bool evict_prefer(const struct vm *v, const struct vm *best)
 static void pick(struct vm *v, void *arg)
 {
     struct vm **best = arg;
-    if (evict_prefer(v, *best))
-        *best = v;
+    if (v->state == VM_WARM || ((!*best || (*best)->state != VM_WARM) && evict_prefer(v, *best)))
+        *best = v; /* a warm loader first: it holds room and nobody's work */
+}
+
+static bool pressed; /* the host needed room at the last look */
+
+bool evict_pressed(void)
+{
+    return pressed;
 }
 
 /* A figure that cannot be read is said once, and again only when the reason changes. */
@@ -98,7 +109,8 @@ void evict_auto_tick(const struct em_config *c, uint64_t now_ns)
     say_unread(&mem_why, mem_said, sizeof mem_said);
     say_unread(&load_why, load_said, sizeof load_said);
     char why[200];
-    if (!pressure_check(c, &l, why, sizeof why)) {
+    pressed = pressure_check(c, &l, why, sizeof why);
+    if (!pressed) {
         said_none = false;
         return;
     }

@@ -116,11 +116,10 @@ struct admit_limits {
     unsigned vms_running, max_vms;
     uint64_t mem_in_use_mib, total_mem_mib;
     bool checkpoints; /* this host can vouch for a loader (it has the operator's key) */
-    unsigned warm_vms; /* of vms_running, warm loaders (each warm_mem_mib of mem_in_use) */
+    unsigned warm_vms; /* of vms_running, warm loaders (each warm_mem_mib of mem_in_use): their
+                        * room counts as free */
 };
-/* Whether the token can start on a warm loader: an image of warm_mem_mib that names no
- * address or MAC of its own (a warm loader has one from the pool). */
-bool token_fits_warm(const struct em_config *c, const struct lm_token *t);
+
 struct admit {
     int status;                    /* 0 admitted, else enum lm_status */
     bool resend;                   /* an exact repeat: send `cached` again */
@@ -197,11 +196,14 @@ void vm_foreach(void (*fn)(struct vm *, void *), void *arg);
 struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_t sender,
                     int *status, struct lm_diag *d);
 /* Warm loaders (warm_loaders, warm_mem_mib): VMs in VM_WARM, booted without a token (vm_start
- * with t = NULL; main.c keeps them topped up while the host has room). vm_start takes one for
- * a token that token_fits_warm (its commitment and the sender reach the loader through the
- * backend's assign), which saves the buyer the monitor's start and the loader's boot.
- * vm_warm_for: the one vm_start would take. */
+ * with t = NULL; main.c keeps them topped up while the host has room and is not pressed). An
+ * image token of warm_mem_mib that names no address or MAC of its own takes one in vm_start
+ * (its commitment and the sender reach the loader through the backend's assign), which saves
+ * the buyer the monitor's start and the loader's boot. vm_warm_for: the one it would take. */
 struct vm *vm_warm_for(const struct em_config *c, const struct lm_token *t);
+/* Before a token that takes no warm loader starts: destroys warm loaders until the host has
+ * room for it (admission counts warm loaders' room as free: it is the host's to take back). */
+void vm_warm_make_room(const struct em_config *c, const struct lm_token *t);
 unsigned vm_warm_count(void);
 /* A checkpoint VM's guest resumed (its loader handed over): it takes the token's address,
  * the temporary one goes back to the pool, and it runs. */
@@ -274,6 +276,7 @@ void evict_tick(uint64_t now_ns);
 /* About once a second, with evict_mem_below or evict_load_above set: when the host needs the
  * room and no VM evicted by it is still here, evicts the VM evict_prefer() picks. */
 void evict_auto_tick(const struct em_config *c, uint64_t now_ns);
+bool evict_pressed(void); /* the host needed room at its last look: no warm loader boots */
 /* Should v rather than best (NULL: none yet) leave when the host needs the room? Only a VM
  * running or in grace and not evicted already (never one migrating out, arriving or loading);
  * the largest memory first, the newest on ties. */

@@ -5,7 +5,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
@@ -105,6 +104,41 @@ static bool log_refusal_allowed(void)
     return false;
 }
 
+/* Warm loaders up to warm_loaders while the host has room for them (vm_start with no token);
+ * the buyer's ping then finds one booted. The next one boots WARM_AFTER_MS after one was taken,
+ * not while the buyer's image streams in and boots (on 2 cores a loader's boot beside them made
+ * the buyer's wait 1.4x as long), and a second after one failed to start or to stay up, so that
+ * a broken loader costs one attempt and one line of log a second. */
+#define WARM_AFTER_MS 50
+static uint64_t warm_not_before_ns;
+
+static void warm_later(uint64_t ms)
+{
+    uint64_t t = lm_now_ns() + ms * 1000000ull;
+    if (t > warm_not_before_ns)
+        warm_not_before_ns = t;
+}
+
+static void warm_refill(void)
+{
+    if (!cfg.warm_loaders || lm_now_ns() < warm_not_before_ns || evict_pressed())
+        return;
+    while (vm_warm_count() < cfg.warm_loaders && vm_count() < cfg.max_vms &&
+           vm_mem_in_use() + cfg.warm_mem_mib <= cfg.total_mem_mib) {
+        int status;
+        struct lm_diag d;
+        struct vm *v = vm_start(&cfg, NULL, 0, &status, &d);
+        if (!v) {
+            lm_warn("cannot start a warm loader (%s); the next try in a second", d.msg);
+            warm_later(1000);
+            return;
+        }
+        watch(em_backend->event_fd(v->be));
+        lm_info("VM %llu: a warm loader of %u MiB on %s, waiting for a buyer",
+                (unsigned long long)v->id, cfg.warm_mem_mib, v->tap);
+    }
+}
+
 static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *from)
 {
     struct admit_limits lim = {vm_count(), cfg.max_vms, vm_mem_in_use(), cfg.total_mem_mib,
@@ -122,10 +156,16 @@ static void handle_ping(const uint8_t *b, size_t n, const struct sockaddr_in *fr
     struct lm_ping_reply r = {.nonce = a.ping.nonce, .server_time = lm_now()};
     memcpy(r.token_id, a.token.id, LM_TOKEN_ID_BYTES);
     struct vm *v = NULL;
+    struct vm *warm = NULL; /* the warm loader the token takes: its descriptor is watched */
     if (a.status == LM_OK) {
+        warm = vm_warm_for(&cfg, &a.token);
+        if (warm)
+            warm_later(WARM_AFTER_MS); /* the next one waits */
+        else
+            vm_warm_make_room(&cfg, &a.token);
         v = vm_start(&cfg, &a.token, from->sin_addr.s_addr, &a.status, &a.why);
     }
-    if (v)
+    if (v && v != warm)
         watch(em_backend->event_fd(v->be)); /* its backend reports the hand-over here */
     if (v && a.ping.has_payment) { /* the first payment rides along */
         struct lm_diag pd;
@@ -198,8 +238,9 @@ static void handle_payment(const uint8_t *b, size_t n, const struct sockaddr_in 
 
 #define BEHIND 8
 /* Datagrams in batches (recvmmsg: one system call for up to BATCH), their replies out
- * together (sendmmsg); 8 batches, then the timer and the children get their turn. A full batch
- * means more wait behind it: the agent is behind, and then each source gets its fair share,
+ * together (sendmmsg); 8 batches, then the timer and the children get their turn. A read of
+ * BEHIND or more means they arrive faster than the agent wakes for them: it is behind, and then
+ * each source gets its fair share,
  * datagram_rate_per_source, and a flood's excess is dropped before any decoding (a hash and a
  * bucket each), so that the queue drains and the next source's ping waits behind little. */
 static void handle_udp(void)
@@ -238,8 +279,6 @@ static void handle_udp(void)
     }
 }
 
-static void warm_failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* What a VM's backend reports: the hand-over, the guest's notices, its end. */
 static void handle_vm_events(int fd)
 {
@@ -248,8 +287,11 @@ static void handle_vm_events(int fd)
     while (v && em_backend->next_event(v->be, &e)) {
         if (e.kind == BE_ENDED) {
             epoll_ctl(ep_fd, EPOLL_CTL_DEL, fd, NULL);
-            if (v->state == VM_WARM) /* ended on its own, never taken: something is wrong */
-                warm_failed("a warm loader ended by itself (its log is %s)", v->log_path);
+            if (v->state == VM_WARM) { /* ended on its own, never taken: something is wrong */
+                lm_warn("VM %llu: a warm loader ended by itself (its log is %s); the next one "
+                        "in a second", (unsigned long long)v->id, v->log_path);
+                warm_later(1000);
+            }
             vm_reap(&cfg, v, e.status);
             return;
         }
@@ -268,52 +310,6 @@ static void handle_vm_events(int fd)
         } else if (e.kind == BE_NOTICE) {
             vm_notice(v, e.notice);
         }
-    }
-}
-
-/* Warm loaders up to warm_loaders while the host has room for them; after a failure, the next
- * try a second later. Each is a VM the buyer's ping then finds booted (vm_start). The next one
- * boots WARM_AFTER_MS after one was taken: not while the buyer's image streams in and boots
- * (on 2 cores a loader's boot beside them made the buyer's wait 1.4x as long). */
-#define WARM_AFTER_MS 50
-static uint64_t warm_retry_ns;
-
-/* A warm loader that cannot start or does not stay up: the next try a second later, so that a
- * broken loader costs one attempt and one line of log a second. */
-static void warm_failed(const char *fmt, ...)
-{
-    char why[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
-    lm_warn("%s; the next warm loader in a second", why);
-    warm_retry_ns = lm_now_ns() + 1000000000ull;
-}
-
-static void warm_refill(void)
-{
-    uint64_t *retry_ns = &warm_retry_ns;
-    static unsigned had;
-    unsigned now_warm = vm_warm_count();
-    if (now_warm < had && *retry_ns < lm_now_ns() + WARM_AFTER_MS * 1000000ull)
-        *retry_ns = lm_now_ns() + WARM_AFTER_MS * 1000000ull;
-    had = now_warm;
-    if (!cfg.warm_loaders || lm_now_ns() < *retry_ns)
-        return;
-    while (vm_warm_count() < cfg.warm_loaders && vm_count() < cfg.max_vms &&
-           vm_mem_in_use() + cfg.warm_mem_mib <= cfg.total_mem_mib) {
-        int status;
-        struct lm_diag d;
-        struct vm *v = vm_start(&cfg, NULL, 0, &status, &d);
-        if (!v) {
-            warm_failed("cannot start a warm loader (%s)", d.msg);
-            return;
-        }
-        watch(em_backend->event_fd(v->be));
-        lm_info("VM %llu: a warm loader of %u MiB on %s, waiting for a buyer",
-                (unsigned long long)v->id, cfg.warm_mem_mib, v->tap);
-        had = vm_warm_count();
     }
 }
 

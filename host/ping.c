@@ -15,13 +15,6 @@ static void refuse(struct admit *a, int status)
     a->status = status < 0 ? -status : status;
 }
 
-bool token_fits_warm(const struct em_config *c, const struct lm_token *t)
-{
-    static const uint8_t no_mac[6];
-    return c->warm_loaders && t->payload_kind == LM_PAYLOAD_IMAGE && !t->prefix &&
-           memcmp(t->mac, no_mac, 6) == 0 && t->mem_mib == c->warm_mem_mib;
-}
-
 void ping_admit(const uint8_t *dgram, size_t len, uint32_t source_ip, uint64_t now_s,
                 uint64_t now_ns, const struct em_config *c, const struct admit_limits *lim,
                 struct replay *replay, struct ratelimit *rl, struct admit *a)
@@ -67,12 +60,11 @@ void ping_admit(const uint8_t *dgram, size_t len, uint32_t source_ip, uint64_t n
                                  "host runs at most %llu MiB and 1 vCPU per VM", idh,
                                  a->token.mem_mib, a->token.vcpus,
                                  (unsigned long long)c->max_mem_mib));
-    /* A token that a warm loader takes asks for no room the host has not set aside. */
-    bool warm = lim->warm_vms && token_fits_warm(c, &a->token);
-    unsigned vms = warm && lim->vms_running ? lim->vms_running - 1 : lim->vms_running;
-    uint64_t mem = lim->mem_in_use_mib;
-    if (warm)
-        mem = mem > c->warm_mem_mib ? mem - c->warm_mem_mib : 0;
+    /* Warm loaders' room is the host's to take back: a token either takes one or has one
+     * destroyed for its room (vm_warm_make_room). */
+    unsigned vms = lim->vms_running > lim->warm_vms ? lim->vms_running - lim->warm_vms : 0;
+    uint64_t warm_mem = (uint64_t)lim->warm_vms * c->warm_mem_mib;
+    uint64_t mem = lim->mem_in_use_mib > warm_mem ? lim->mem_in_use_mib - warm_mem : 0;
     if (vms >= lim->max_vms || mem + a->token.mem_mib > lim->total_mem_mib)
         return refuse(a, lm_fail(&a->why, LM_HOST_FULL, "token %s: host full (%u of %u VMs, "
                                  "%llu of %llu MiB in use, %u MiB asked)", idh, vms,

@@ -129,12 +129,27 @@ void vm_foreach(void (*fn)(struct vm *, void *), void *arg)
 
 struct vm *vm_warm_for(const struct em_config *c, const struct lm_token *t)
 {
-    if (!em_backend->assign || !token_fits_warm(c, t))
+    /* An image of their size that names no address or MAC of its own (a warm loader has one
+     * from the pool). */
+    if (!em_backend->assign || !c->warm_loaders || t->payload_kind != LM_PAYLOAD_IMAGE ||
+        t->prefix || !sodium_is_zero(t->mac, sizeof t->mac) || t->mem_mib != c->warm_mem_mib)
         return NULL;
     for (unsigned i = 0; i < nvms; i++)
         if (table[i]->state == VM_WARM)
             return table[i];
     return NULL;
+}
+
+void vm_warm_make_room(const struct em_config *c, const struct lm_token *t)
+{
+    unsigned vms = nvms;
+    uint64_t mem = vm_mem_in_use();
+    for (unsigned i = nvms; i-- > 0 && (vms >= c->max_vms || mem + t->mem_mib > c->total_mem_mib);)
+        if (table[i]->state == VM_WARM) {
+            vms--;
+            mem -= table[i]->token.mem_mib;
+            vm_destroy(table[i], "its room goes to a buyer's VM of another size");
+        }
 }
 
 unsigned vm_warm_count(void)
@@ -145,26 +160,29 @@ unsigned vm_warm_count(void)
     return n;
 }
 
-/* The token's start on a warm loader: its credit from now, its buyer told to the loader. */
-static struct vm *adopt(const struct em_config *c, struct vm *v, const struct lm_token *t,
-                        uint32_t sender)
+/* A token's VM from now on: its credit, its chain; charged from this instant. */
+static void bill(const struct em_config *c, struct vm *v, const struct lm_token *t)
 {
     v->token = *t;
-    vm_set_state(v, VM_LOADING);
-    em_backend->assign(v->be, t->commitment, sender);
     v->started_ns = v->last_tick_ns = lm_now_ns();
     v->credit_ms = (int64_t)t->prepaid_units * t->link_value_ms;
     v->earned_units = t->prepaid_units;
     lm_chain_init(&v->chain, t->anchor, t->chain_len, c->jump_limit);
-    return v;
 }
 
 struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_t sender,
                     int *status, struct lm_diag *d)
 {
+    /* A warm loader takes the token if its monitor takes the buyer; else it goes, and the
+     * token starts a VM of its own. */
     struct vm *w = t ? vm_warm_for(c, t) : NULL;
+    if (w && em_backend->assign(w->be, t->commitment, sender) == 0) {
+        bill(c, w, t);
+        vm_set_state(w, VM_LOADING);
+        return w;
+    }
     if (w)
-        return adopt(c, w, t, sender);
+        vm_destroy(w, "its monitor did not take the assignment");
     /* No token: a warm loader, of warm_mem_mib, waiting for whoever comes. */
     const struct lm_token warm = {.mem_mib = c->warm_mem_mib, .payload_kind = LM_PAYLOAD_IMAGE};
     bool is_warm = !t;
@@ -237,7 +255,7 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
         free(v);
         return NULL;
     }
-    if (!v->checkpoint && (t->mac[0] | t->mac[1] | t->mac[2] | t->mac[3] | t->mac[4] | t->mac[5]))
+    if (!v->checkpoint && !sodium_is_zero(t->mac, sizeof t->mac))
         memcpy(v->mac, t->mac, 6); /* the token keeps its identity */
     char want[16];
     snprintf(want, sizeof want, "lmvm%llu", (unsigned long long)v->id);
@@ -282,17 +300,12 @@ struct vm *vm_start(const struct em_config *c, const struct lm_token *t, uint32_
     /* Its first state, not a change: vm_set_state() moves it on. */
     v->state = is_warm ? VM_WARM : VM_LOADING;
     lm_debug("VM %llu: %s", (unsigned long long)v->id, vm_state_name(v->state));
-    if (is_warm) {
+    if (is_warm)
         v->started_ns = v->last_tick_ns = lm_now_ns();
-        table[nvms++] = v;
-        return v;
-    }
+    else
+        bill(c, v, t);
     if (v->checkpoint)
         vm_set_state(v, VM_RECEIVING);
-    v->started_ns = v->last_tick_ns = lm_now_ns();
-    v->credit_ms = (int64_t)t->prepaid_units * t->link_value_ms;
-    v->earned_units = t->prepaid_units;
-    lm_chain_init(&v->chain, t->anchor, t->chain_len, c->jump_limit);
     table[nvms++] = v;
     return v;
 fail:

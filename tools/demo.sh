@@ -128,7 +128,9 @@ run in_ns lmctl buy --host alpha --mem 32 --image "$KERNEL" --chain alice.chain 
 run lmctl token show --key broker.key.pub --host alpha boot.tok
 
 step "6. One magic ping boots a VM (alpha's warm loader); alice injects the kernel; it serves HTTP (timed)"
-for _ in $(seq 200); do grep -q "loader: warm: waiting" state/vm-1.log 2>/dev/null && break; sleep 0.02; done
+for _ in $(seq 250); do grep -q "loader: warm: waiting" state/vm-1.log 2>/dev/null && break; sleep 0.02; done
+grep -q "loader: warm: waiting" state/vm-1.log 2>/dev/null ||
+    { echo "demo: alpha's warm loader did not boot within 5 s; its log: state/vm-1.log" >&2; exit 1; }
 run in_ns lmctl run 10.88.0.1 boot.tok "$KERNEL" --cmdline app=http --wait-tcp 80
 run in_ns curl -s http://10.88.0.10/
 run in_ns ping -c 2 -i 0.2 10.88.0.10

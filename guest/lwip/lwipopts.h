@@ -47,7 +47,8 @@
 #define MEM_SIZE (4 * 1024 * 1024)
 /*
  * Receive buffers, one full frame each (PBUF_POOL_BUFSIZE defaults to MSS + headers): about
- * two full 256 KiB receive windows, or a burst of half a 1024-slot RX ring.
+ * two full 256 KiB receive windows of MTU frames. Coalesced frames (up to 64 KiB, from a NIC
+ * that hands them over) come from the heap instead (PBUF_RAM), four of them a window.
  */
 #define PBUF_POOL_SIZE 512
 /* PBUF_REF/ROM headers, for tcp_write() without TCP_WRITE_FLAG_COPY and for UDP sends. */
@@ -118,7 +119,11 @@
 #define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port)                            \
     lm_tcp_isn(local_ip, local_port, remote_ip, remote_port)
 
-/* ---- Checksums: all in software (the monitor's virtual NIC offloads nothing) ---- */
+/* ---- Checksums: per netif (netif.c): where the NIC offloads them, lwIP neither fills nor
+ * checks TCP/UDP sums, and netif.c checks received frames the host did not vouch for. Those
+ * checks see whole packets only: fragments are dropped (IP_REASSEMBLY 0), as a reassembled
+ * datagram would reach TCP/UDP unchecked. ---- */
+#define IP_REASSEMBLY 0
 
 #define LWIP_CHECKSUM_CTRL_PER_NETIF 1 /* netif.c: the NIC's offloads decide */
 #define CHECKSUM_GEN_IP 1

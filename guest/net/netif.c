@@ -61,7 +61,6 @@ static void ip_len_sum(uint8_t *f, size_t l4, size_t len)
  * joined into one frame of up to 64 KiB that the host's kernel cuts again (gso_size = the MSS):
  * one record, one write on the host instead of up to 44.
  */
-#define GSO_PAYLOAD_MAX (65535u - 20u - 60u) /* what an IPv4 packet holds past its headers */
 static struct gso_frame {
     uint8_t *buf;      /* the open frame in the NIC's ring, NULL: none open */
     size_t len, hl;    /* bytes so far; Ethernet + IP + TCP header bytes */
@@ -105,7 +104,7 @@ static bool gso_append(struct pbuf *p, const uint8_t *hdr, size_t l4)
 {
     size_t hl = l4 + (size_t)(hdr[l4 + 12] >> 4) * 4, pay = p->tot_len - hl;
     if (!gso.buf || gso.last_short || hl != gso.hl || pay == 0 || pay > gso.mss ||
-        be32(hdr + l4 + 4) != gso.next_seq || gso.len - gso.hl + pay > GSO_PAYLOAD_MAX)
+        be32(hdr + l4 + 4) != gso.next_seq || gso.len + pay > PLATFORM_FRAME_MAX)
         return false;
     /* Same addresses, ports, ACK, window and options; flags alike but for PSH. */
     if (memcmp(hdr, gso.buf, 14) || memcmp(hdr + 26, gso.buf + 26, 8) ||
@@ -127,7 +126,7 @@ static err_t link_output(struct netif *n, struct pbuf *p)
     (void)n;
     uint8_t hdr[14 + 60 + 60]; /* the largest Ethernet + IPv4 + TCP headers (the firewall's too) */
     size_t hn = pbuf_copy_partial(p, hdr, p->tot_len < sizeof hdr ? p->tot_len : sizeof hdr, 0);
-    if (filter && !filter(hdr, p->tot_len, true))
+    if (filter && !filter(hdr, hn, true))
         return ERR_OK; /* dropped silently: to lwIP, as if sent and lost on the wire */
     size_t l4 = tcp_at(hdr, hn);
     if (l4 && (offloads & PLATFORM_NET_TSO)) {
@@ -136,12 +135,11 @@ static err_t link_output(struct netif *n, struct pbuf *p)
         gso_close();
         size_t hl = l4 + (size_t)(hdr[l4 + 12] >> 4) * 4;
         uint8_t fl = hdr[l4 + 13];
-        if (p->tot_len > hl && !(fl & 0x07)) { /* data, no SYN, RST or FIN: may open one */
-            uint8_t *f = platform_net_tx_buf(PLATFORM_FRAME_MAX);
-            if (!f) {
-                tx_dropped++;
-                return ERR_MEM;
-            }
+        /* Data, no SYN, RST or FIN: may open a frame, where the NIC has room for the largest
+         * (else it goes alone, below). */
+        uint8_t *f = p->tot_len > hl && !(fl & 0x07) ? platform_net_tx_buf(PLATFORM_FRAME_MAX)
+                                                     : NULL;
+        if (f) {
             pbuf_copy_partial(p, f, p->tot_len, 0);
             gso = (struct gso_frame){.buf = f, .len = p->tot_len, .hl = hl, .segs = 1,
                                 .mss = (uint16_t)(p->tot_len - hl),
@@ -280,7 +278,7 @@ static bool rx_csum_ok(struct pbuf *p)
     size_t ihl = (size_t)(ip[0] & 15) * 4, tot = be16(ip + 2);
     if ((ip[9] != 6 && ip[9] != 17) || (be16(ip + 6) & 0x3fff) || ihl < 20 || tot < ihl + 8 ||
         14 + tot > p->tot_len || p->len < 14 + ihl + 8)
-        return true; /* other protocols, fragments (summed after reassembly: not here), runts */
+        return true; /* other protocols, fragments (lwIP drops them: IP_REASSEMBLY 0), runts */
     if (ip[9] == 17 && be16(ip + ihl + 6) == 0)
         return true; /* UDP without a checksum */
     ip4_addr_t src, dst;
@@ -317,9 +315,11 @@ static void rx_input(const uint8_t *f, size_t len, bool vouched)
  * IP header's sum, so it is redone. */
 static void rx_split(uint8_t *f, size_t len, uint16_t mss)
 {
+    if (len >= 18 && 14u + be16(f + 16) < len)
+        len = 14u + be16(f + 16); /* what follows the IP packet is padding, not data */
     size_t l4 = tcp_at(f, len);
-    if (!l4)
-        return; /* not a TCP segment: nothing lwIP could take at this length */
+    if (!l4 || len <= l4 + (size_t)(f[l4 + 12] >> 4) * 4)
+        return; /* not a TCP segment with data: nothing lwIP could take at this length */
     size_t hl = l4 + (size_t)(f[l4 + 12] >> 4) * 4, pay = len - hl, cut = pay / 2;
     if (mss && cut > mss)
         cut -= cut % mss;

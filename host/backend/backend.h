@@ -51,8 +51,9 @@ struct backend {
     void (*credit)(struct be_vm *b, uint32_t events, uint64_t credit_ms, uint64_t grace_ms);
     void (*evict)(struct be_vm *b, uint64_t within_ms);
     /* A warm loader (created with a zero commitment) gets its buyer: the token's commitment
-     * and the address (network order) its payload may come from. NULL: no warm loaders. */
-    void (*assign)(struct be_vm *b, const uint8_t commitment[32], uint32_t sender);
+     * and the address (network order) its payload may come from; 0, or -1 when its monitor
+     * could not be told (the caller destroys it). NULL: no warm loaders. */
+    int (*assign)(struct be_vm *b, const uint8_t commitment[32], uint32_t sender);
     /* Readable while next_event has something to say. */
     int (*event_fd)(const struct be_vm *b);
     /* The next event, in order (BE_ENDED is the last); false when there is none now. */

@@ -150,12 +150,16 @@ static void kvm_evict(struct be_vm *b, uint64_t within_ms)
     send_msg(b, &m);
 }
 
-static void kvm_assign(struct be_vm *b, const uint8_t commitment[32], uint32_t sender)
+/* Unlike credit news, an assignment must arrive: the warm loader listens for nobody else. */
+static int kvm_assign(struct be_vm *b, const uint8_t commitment[32], uint32_t sender)
 {
     struct lm_ctl_msg m = {.type = LM_CTL_ASSIGN};
     memcpy(m.commitment, commitment, 32);
     memcpy(m.sender, &sender, 4);
-    send_msg(b, &m);
+    return b->ctl_fd >= 0 &&
+                   send(b->ctl_fd, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof m
+               ? 0
+               : -1;
 }
 
 static int kvm_event_fd(const struct be_vm *b)

@@ -127,7 +127,9 @@ static void hc_exec(struct vm *vm, uint32_t gpa)
     bi->net = vm->boot_net;
     bi->clock.tsc_hz = vm->tsc_hz;
     bi->loader_base = bi->loader_size = 0;
-    vm->net.ready = false; /* the rings lived in the loader block: the kernel sets up its own */
+    /* The rings lived in the loader block, which is gone: the kernel sets up its own. */
+    vm->net.ready = false;
+    vm->net.rx = vm->net.tx = NULL;
     if (vm_complete_io(vm) < 0 || vm_drop_loader(vm) < 0 || vm_reset_vcpu(vm, a.entry) < 0) {
         vm->exited = true;
         vm->exit_code = LM_EXIT_MONITOR;
@@ -193,11 +195,11 @@ void hc_dispatch(struct vm *vm, uint16_t port, uint32_t gpa)
         break;
     }
     case LM_HC_NET_KICK: {
-        vm->net.kicks++;
         struct lm_hc_net_kick a;
         struct lm_hc_net_kick *g = args_in(vm, gpa, &a, sizeof a, "net kick");
         if (!g)
             break;
+        vm->net.kicks++;
         if (!vm->net.ready) {
             vm_abi_violation(vm, "net kick before net setup");
             break;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,10 +184,7 @@ int main(int argc, char **argv)
     vm->boot_net = net;
     vm_write_bootinfo(vm, &img, cmdline, commitment);
     /* A loader without a commitment is a warm one: the agent assigns it a buyer later. */
-    uint8_t any = 0;
-    for (size_t i = 0; i < sizeof commitment; i++)
-        any |= commitment[i];
-    vm->warm = loader && ctl_fd >= 0 && !any;
+    vm->warm = loader && ctl_fd >= 0 && sodium_is_zero(commitment, sizeof commitment);
     if (loader) { /* the key a checkpoint stream is sealed to (a loader alone gets one) */
         struct lm_boot_info *bi = vm_gpa(vm, LM_BOOTINFO_GPA, sizeof *bi);
         memcpy(bi->loader_key, loader_key, sizeof loader_key);

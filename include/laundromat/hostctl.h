@@ -6,7 +6,10 @@
  * between the agent and lm-vmm.
  *
  * Answers: status {host, cluster, vms, max_vms, mem_mib, total_mem_mib, addresses_in_use,
- * uptime_s, heap_bytes, udp_received, udp_shed, udp_dropped}; ls {vms: [{id, state, token,
+ * uptime_s, heap_bytes, udp_received (datagrams read), udp_shed (of those, dropped undecoded:
+ * over their source's share), udp_dropped (what the kernel dropped for the socket: its filter's
+ * garbage and a full queue's together; the host's /proc/net/snmp RcvbufErrors tells the second
+ * apart)}; ls {vms: [{id, state, token,
  * mem_mib, ip, tap, credit_ms, paid_index, ...}]}; kill {killed, state}; evict {evicted,
  * within_ms, state}; any refusal {error: "why"}.
  */

@@ -140,15 +140,11 @@ static int host_refusal(const struct lm_token *t, const struct admit_limits *lim
 {
     if (t->mem_mib > cfg.max_mem_mib || t->vcpus > 1)
         return LM_OVER_LIMIT;
-    /* A token a warm loader takes (an image of its size, no address or MAC of its own) asks
-     * for no more room: the warm loader's is counted in the figures already. */
-    static const uint8_t no_mac[6];
-    bool warm = lim->warm_vms > 0 && cfg.warm_loaders > 0 && t->payload_kind == LM_PAYLOAD_IMAGE &&
-                t->prefix == 0 && !memcmp(t->mac, no_mac, 6) && t->mem_mib == cfg.warm_mem_mib;
+    /* Warm loaders (16 MiB each here) are room the host takes back for any token. */
     uint64_t vms = lim->vms_running, mem = lim->mem_in_use_mib;
-    if (warm) {
+    for (unsigned i = 0; i < lim->warm_vms; i++) {
         vms -= vms > 0;
-        mem = mem > cfg.warm_mem_mib ? mem - cfg.warm_mem_mib : 0;
+        mem -= mem >= 16 ? 16 : mem;
     }
     if (vms >= lim->max_vms || mem + t->mem_mib > lim->total_mem_mib)
         return LM_HOST_FULL;
@@ -280,7 +276,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lim.mem_in_use_mib = FZ_ADMIT_TOTAL_MEM - 16;
         break;
     }
-    lim.warm_vms = (src & 2) && lim.vms_running ? 1 : 0;
+    lim.warm_vms = (src & 2) ? (lim.vms_running < 2 ? lim.vms_running : 2) : 0;
     uint8_t ip[4] = {10, 9, 0, src};
     struct admit a;
     memset(&a, 'x', sizeof a);

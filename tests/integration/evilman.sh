@@ -274,8 +274,8 @@ except socket.timeout:
 kill -CONT "$EM_PID" 2>/dev/null
 st2=$("$L" host status 2>/dev/null)
 shed=$(($(counter "$st2" udp_shed) - $(counter "$st1" udp_shed)))
-expect "a flood queued from one source: its excess is shed undecoded ($shed of 500)" 0 "^yes$" -- \
-    bash -c "[ $shed -ge 400 ] && [ $((shed + answers)) -eq 500 ] && echo yes"
+expect "a flood queued from one source: most of it shed undecoded, the rest answered ($shed shed, $answers answered of 500)" 0 "^yes$" -- \
+    bash -c "[ $shed -ge 250 ] && [ $((shed + answers)) -eq 500 ] && echo yes"
 expect "the agent answers the next ping after the flood" 0 "^status 3 " -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex "${ping_hex:0:400}"
 expect "payment for an unknown token" 0 "^reply 4c4d50410100" -- in_ns python3 "$TOP/tests/tools/udp_send.py" 10.66.0.1 7777 -hex "4c4d505901000000$(printf '%0112d' 0)"
 
@@ -377,7 +377,14 @@ warm_mem_mib = 32"
     start_agent em4.conf
     for _ in $(seq 200); do grep -q "loader: warm: waiting" state/vm-1.log 2>/dev/null && break; sleep 0.05; done
     expect "a warm loader boots before any ping" 0 "^1 +warm +10.66.0.10 " -- "$L" host ls
-    expect "it waits for a buyer, listening on nothing" 0 "loader: warm: waiting for the host to assign a buyer" -- cat state/vm-1.log
+    expect "it waits for a buyer" 0 "loader: warm: waiting for the host to assign a buyer" -- cat state/vm-1.log
+    expect "listening on nothing meanwhile: its loader port refuses" 0 "^refused$" -- in_ns python3 -c "
+import socket
+try:
+    socket.create_connection(('10.66.0.10', 7700), timeout=2)
+    print('accepted')
+except ConnectionRefusedError:
+    print('refused')"
     mint m1.tok --prepaid 30
     expect "ping, inject, the guest answers TCP, through the warm loader" 0 "total: .* ms from ping to the image answering TCP" -- \
         in_ns "$L" run --timeout $WAIT_MS 10.66.0.1 m1.tok "$KERNEL" --cmdline app=http --wait-tcp 80
@@ -395,6 +402,8 @@ warm_mem_mib = 32"
     mint m3.tok --mem 64 --prepaid 30
     expect "a token of another size starts a VM of its own" 0 "admitted: VM 4," -- in_ns "$L" ping 10.66.0.1 m3.tok
     expect "the warm loader is left for the next buyer" 0 "^3 +warm " -- "$L" host ls
+    expect "an evicted warm loader goes at once (nobody to tell, nothing to keep)" 0 "\"state\": \"ended\"" -- \
+        "$L" host evict 3 --within 30s
     stop_agent
     expect "stopping the agent ends every VM, warm ones too" 0 "VM 3 ended" -- cat em4.log
     expect "earnings recorded for the VMs that warm loaders became" 0 "\"vm\":1,.*\"prepaid\":30" -- cat state/earnings.jsonl
@@ -404,10 +413,13 @@ warm_mem_mib = 32"
     conf em5.conf "warm_loaders = 1
 loader = $SCRATCH/em4.conf"
     start_agent em5.conf
-    sleep 2.5
-    n=$(grep -c "a warm loader ended by itself" em5.log || true)
-    [ "$n" -ge 1 ] && [ "$n" -le 4 ] && ok "a warm loader that dies at once is retried once a second ($n in 2.5 s)" ||
-        not_ok "a dying warm loader was started again $n times in 2.5 s"
+    for _ in $(seq 200); do grep -q "a warm loader ended by itself" em5.log && break; sleep 0.05; done
+    n0=$(grep -c "a warm loader ended by itself" em5.log || true)
+    sleep 2
+    n=$(( $(grep -c "a warm loader ended by itself" em5.log || true) - n0 ))
+    # Once a second: 1 to 3 more in 2 s (without the pause it would be one each 50 ms, ~40).
+    [ "$n0" -ge 1 ] && [ "$n" -le 3 ] && ok "a warm loader that dies at once is retried, at most once a second ($n more in 2 s)" ||
+        not_ok "a dying warm loader: $n0 at first, then $n more in 2 s"
     expect "and the agent still answers" 0 "\"host\": \"alpha\"" -- "$L" host status
     stop_agent
     [ "$(in_ns ip -br link | grep -c lmvm || true)" = 0 ] && ok "and leaves no tap" || not_ok "taps left: $(in_ns ip -br link | grep lmvm)"

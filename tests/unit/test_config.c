@@ -191,6 +191,9 @@ static void test_refusals(void **state)
         {"evict_grace = 2h\n", "evict_grace = \"2h\": expected"},
         {"evict_grace = -1s\n", "evict_grace = \"-1s\": expected"},
         {"evict_grace = 99999999999999999999s\n", "evict_grace = \"99999999999999999999s\": expected"},
+        {"datagram_rate_per_source = 0\n", "datagram_rate_per_source = \"0\": expected"},
+        {"warm_loaders = 17\n", "warm_loaders = \"17\": expected"},
+        {"warm_mem_mib = 1\n", "warm_mem_mib = \"1\": expected"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct em_config c;
@@ -199,6 +202,22 @@ static void test_refusals(void **state)
         if (rc == 0 || !strstr(d.msg, bad[i].want))
             fail_msg("%s: rc %d, message \"%s\", want \"%s\"", bad[i].line, rc, d.msg, bad[i].want);
         assert_non_null(strstr(d.msg, ":7: ")); /* the line named */
+    }
+    /* Warm loaders that no token could use, or that leave no room for other buyers. */
+    static const struct {
+        const char *lines, *want;
+    } whole[] = {
+        {"warm_loaders = 1\nwarm_mem_mib = 2048\n",
+         "warm_mem_mib = 2048 is above max_mem_mib = 1024: no token could use such a loader"},
+        {"warm_loaders = 8\nmax_vms = 8\n",
+         "warm_loaders = 8 leaves no room of max_vms = 8 for a buyer's VM of another size"},
+    };
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+        struct em_config c;
+        struct lm_diag d = {""};
+        int rc = load(whole[i].lines, &c, &d);
+        if (rc == 0 || !strstr(d.msg, whole[i].want))
+            fail_msg("%s: rc %d, message \"%s\", want \"%s\"", whole[i].lines, rc, d.msg, whole[i].want);
     }
     char many[1024] = "";
     for (int i = 0; i < EM_MAX_OVERLAYS + 1; i++)

@@ -19,8 +19,10 @@ static struct lm_ring_hdr *rx, *tx;
 
 static struct lm_net_rec *rec_at(struct lm_ring_hdr *r, uint32_t i)
 {
-    return (struct lm_net_rec *)((uint8_t *)(r + 1) + (i & (r->size - 1)));
+    return (struct lm_net_rec *)((uint8_t *)(r + 1) + (i & (RING_BYTES - 1)));
 }
+
+static uint32_t rx_stride; /* of the record rx_peek lent, read once: rx_next steps over it */
 
 static struct lm_ring_hdr *ring_alloc(void)
 {
@@ -73,10 +75,10 @@ static bool tx_room(size_t len)
 {
     uint32_t need = LM_NET_REC_STRIDE(len), head = tx->head;
     uint32_t used = head - __atomic_load_n(&tx->tail, __ATOMIC_ACQUIRE);
-    uint32_t end = tx->size - (head & (tx->size - 1));
+    uint32_t end = RING_BYTES - (head & (RING_BYTES - 1));
     if (end >= need)
-        return used + need <= tx->size;
-    if (used + end + need > tx->size)
+        return used + need <= RING_BYTES;
+    if (used + end + need > RING_BYTES)
         return false;
     rec_at(tx, head)->len = LM_NET_REC_WRAP;
     __atomic_store_n(&tx->head, head + end, __ATOMIC_RELEASE);
@@ -107,21 +109,31 @@ void platform_net_tx_commit(size_t len, const struct platform_net_hdr *h)
     __atomic_store_n(&tx->head, tx->head + LM_NET_REC_STRIDE(len), __ATOMIC_RELEASE);
 }
 
-/* RX fills only during an exit (a kick or a poll): the records up to head are ours to read. */
+/*
+ * RX fills only during an exit (a kick or a poll): the records up to head are ours to read.
+ * The host's words are checked as any input: a length is read once, a record must lie within
+ * what head says is there (and before the ring's end, where a WRAP sends us to its start). A
+ * record that breaks that drops everything up to head: the guest never walks past it.
+ */
 const uint8_t *platform_net_rx_peek(size_t *len, struct platform_net_hdr *h)
 {
     for (;;) {
-        uint32_t tail = rx->tail;
-        if (tail == __atomic_load_n(&rx->head, __ATOMIC_ACQUIRE))
+        uint32_t tail = rx->tail, avail = __atomic_load_n(&rx->head, __ATOMIC_ACQUIRE) - tail;
+        if (avail == 0)
             return NULL;
         struct lm_net_rec *r = rec_at(rx, tail);
-        uint32_t end = rx->size - (tail & (rx->size - 1));
-        uint32_t n = end >= LM_NET_REC_HDR + 14 ? r->len : LM_NET_REC_WRAP;
-        if (n == LM_NET_REC_WRAP || n < 14 || n > LM_FRAME_MAX || LM_NET_REC_HDR + n > end) {
+        uint32_t end = RING_BYTES - (tail & (RING_BYTES - 1)), n = r->len;
+        if (n == LM_NET_REC_WRAP && end <= avail) {
             __atomic_store_n(&rx->tail, tail + end, __ATOMIC_RELEASE); /* to the ring's start */
             continue;
         }
+        if (n < 14 || n > LM_FRAME_MAX || LM_NET_REC_HDR + n > end ||
+            LM_NET_REC_STRIDE(n) > avail) {
+            __atomic_store_n(&rx->tail, tail + avail, __ATOMIC_RELEASE);
+            return NULL;
+        }
         *len = n;
+        rx_stride = LM_NET_REC_STRIDE(n);
         memcpy(h, &r->hdr, sizeof *h);
         return r->frame;
     }
@@ -129,6 +141,5 @@ const uint8_t *platform_net_rx_peek(size_t *len, struct platform_net_hdr *h)
 
 void platform_net_rx_next(void)
 {
-    uint32_t tail = rx->tail;
-    __atomic_store_n(&rx->tail, tail + LM_NET_REC_STRIDE(rec_at(rx, tail)->len), __ATOMIC_RELEASE);
+    __atomic_store_n(&rx->tail, rx->tail + rx_stride, __ATOMIC_RELEASE);
 }
